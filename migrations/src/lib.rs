@@ -1,0 +1,20 @@
+//! Opsline's schema history. Migrations are self-contained: they never import the service crate,
+//! so the schema a binary creates does not change when its entities do. Every `up` has a `down`;
+//! an applied migration is never edited, a new one is written instead. Enumerations are stored as
+//! strings and JSON as text so that SQLite and PostgreSQL share one schema.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_core;
+mod m20261128_000002_sla;
+
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261128_000001_core::Migration),
+            Box::new(m20261128_000002_sla::Migration),
+        ]
+    }
+}

@@ -1,0 +1,149 @@
+//! Configuration (DESIGN.md §10): loading, validation and the compiled runtime view. Problems are
+//! reported all at once with their keys; secrets never appear in `Debug` output.
+
+pub mod content;
+mod load;
+pub mod secret;
+pub mod settings;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+pub use content::Versioned;
+pub use load::ConfigSource;
+pub use settings::Settings;
+pub use validate::{parse_duration, valid_name};
+
+use crate::domain::calendar::Calendar;
+use crate::domain::classify::Classifier;
+use crate::domain::sla::{SlaPolicy, Target};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One thing wrong with the configuration, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+    pub severity: Severity,
+}
+
+impl Problem {
+    pub fn error(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+            severity: Severity::Error,
+        }
+    }
+
+    pub fn warning(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+            severity: Severity::Warning,
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = if self.is_error() { "error" } else { "warning" };
+        if self.key.is_empty() {
+            write!(f, "{label}: {}", self.message)
+        } else {
+            write!(f, "{label}: {}: {}", self.key, self.message)
+        }
+    }
+}
+
+/// Every problem found; returned when any is an error.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the configuration has problems:")?;
+        for p in &self.problems {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The contract a customer gets by tier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contract {
+    pub calendar: String,
+    pub sla_policy: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TicketRules {
+    pub max_backdate_secs: i64,
+    pub reopen_window_secs: i64,
+    pub max_wait: Target,
+    pub auto_close_after_secs: i64,
+}
+
+/// The configuration compiled into what the service runs on.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub calendars: BTreeMap<String, Versioned<Calendar>>,
+    pub policies: BTreeMap<String, Versioned<SlaPolicy>>,
+    pub classifier: Classifier,
+    pub vip: Contract,
+    pub standard: Contract,
+    pub tickets: TicketRules,
+    /// Hash over every versioned object: instances with the same hash agree.
+    pub hash: String,
+}
+
+/// A loaded, valid configuration and the warnings it raised.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub settings: Settings,
+    pub runtime: Runtime,
+    pub environment: String,
+    pub warnings: Vec<Problem>,
+}
+
+impl Config {
+    pub fn load(source: &ConfigSource) -> Result<Config, ConfigError> {
+        let mut problems = Vec::new();
+        let settings =
+            load::merged_table(source, &mut problems).and_then(|t| load::typed(t, &mut problems));
+        let runtime = settings
+            .as_ref()
+            .and_then(|s| validate::compile(s, &source.dir, &source.environment, &mut problems));
+        match (settings, runtime) {
+            (Some(settings), Some(runtime)) if !problems.iter().any(Problem::is_error) => {
+                Ok(Config {
+                    settings,
+                    runtime,
+                    environment: source.environment.clone(),
+                    warnings: problems,
+                })
+            }
+            _ => Err(ConfigError { problems }),
+        }
+    }
+
+    pub fn contract_for_tier(&self, tier: crate::domain::customer::Tier) -> &Contract {
+        match tier {
+            crate::domain::customer::Tier::Vip => &self.runtime.vip,
+            crate::domain::customer::Tier::Standard => &self.runtime.standard,
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The configuration file's shape (`config/default.toml` documents every key). Values are checked
+//! in `validate`; this module only says what may be written.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::secret::Secret;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+    pub web: WebSettings,
+    pub tickets: TicketSettings,
+    pub attachments: AttachmentSettings,
+    pub classification: ClassificationSettings,
+    pub calendars: BTreeMap<String, CalendarSettings>,
+    pub sla_policies: BTreeMap<String, PolicySettings>,
+    pub tiers: TierSettings,
+    #[serde(default)]
+    pub teams: BTreeMap<String, TeamSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    /// Address the API, pages and (unless `metrics.listen` is set) `/metrics` listen on.
+    pub listen: String,
+    /// Largest request body outside attachment uploads; larger ones get 413.
+    pub max_body_bytes: u64,
+    /// Worker threads serving HTTP; 0 means one per core.
+    pub workers: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// `sqlite://path` (created on first start) or `postgres://…`.
+    pub url: Secret,
+    /// Pool size on PostgreSQL; SQLite uses one connection so that writers never race.
+    pub max_connections: u32,
+    pub connect_timeout_ms: u64,
+    /// Apply pending migrations when `serve` starts.
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    /// A tracing filter, e.g. `info` or `opsline=debug,info`; `OPSLINE_LOG` overrides it.
+    pub level: String,
+    /// `pretty` or `json`.
+    pub format: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebSettings {
+    /// Signs session cookies and links; at least 32 characters, the same on every instance.
+    /// Required outside development.
+    #[serde(default)]
+    pub secret_key: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TicketSettings {
+    /// How far before now staff may set `reported_at` when opening a ticket.
+    pub max_backdate: String,
+    /// How long after closing a ticket may still be reopened.
+    pub reopen_window: String,
+    /// Working days a ticket may wait for the customer before it resumes by itself.
+    pub max_wait: String,
+    /// How long a resolved ticket stays resolved before it closes by itself.
+    pub auto_close_after: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AttachmentSettings {
+    /// Largest attachment accepted.
+    pub max_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClassificationSettings {
+    /// The level when no phrase matches.
+    pub default_level: String,
+    #[serde(default)]
+    pub rules: BTreeMap<String, ClassificationRule>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClassificationRule {
+    pub level: String,
+    pub phrases: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CalendarSettings {
+    pub timezone: String,
+    #[serde(default)]
+    pub always: bool,
+    #[serde(default)]
+    pub hours: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub exceptions: ExceptionSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ExceptionSettings {
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub holidays: Vec<String>,
+    #[serde(default)]
+    pub workdays: Vec<String>,
+}
+
+/// An included holiday file: `holidays` and `workdays` only.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HolidayFile {
+    #[serde(default)]
+    pub holidays: Vec<String>,
+    #[serde(default)]
+    pub workdays: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PolicySettings {
+    #[serde(default)]
+    pub pause_exempt: Vec<String>,
+    /// Level keys (`I` … `IV`, any case) to their targets.
+    #[serde(flatten)]
+    pub levels: BTreeMap<String, LevelTargetSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LevelTargetSettings {
+    pub response: String,
+    pub plan: String,
+    pub resolution: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TierSettings {
+    pub vip: ContractSettings,
+    pub standard: ContractSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ContractSettings {
+    pub calendar: String,
+    pub sla_policy: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TeamSettings {
+    pub display_name: String,
+    /// Username of the team's lead (escalations fall back to them).
+    #[serde(default)]
+    pub lead: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}

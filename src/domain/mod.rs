@@ -1,0 +1,9 @@
+//! Pure domain logic: levels, classification, calendars, SLA timers and the ticket state machine.
+//! Nothing here imports actix, sea-orm or a clock: time comes in as an argument.
+
+pub mod calendar;
+pub mod classify;
+pub mod customer;
+pub mod level;
+pub mod sla;
+pub mod ticket;

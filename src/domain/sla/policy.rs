@@ -1,0 +1,62 @@
+//! SLA policies: per level, the target of each timer, and which timers a wait for the customer
+//! does not pause.
+
+use crate::domain::level::Level;
+
+use super::{Target, TimerKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LevelTargets {
+    pub response: Target,
+    pub plan: Target,
+    pub resolution: Target,
+}
+
+impl LevelTargets {
+    pub fn get(&self, kind: TimerKind) -> Target {
+        match kind {
+            TimerKind::Response => self.response,
+            TimerKind::Plan => self.plan,
+            TimerKind::Resolution => self.resolution,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlaPolicy {
+    pub pause_exempt: Vec<TimerKind>,
+    /// Indexed by [`Level::index`].
+    pub levels: [LevelTargets; 4],
+}
+
+impl SlaPolicy {
+    pub fn targets(&self, level: Level) -> LevelTargets {
+        self.levels[level.index()]
+    }
+
+    pub fn target(&self, level: Level, kind: TimerKind) -> Target {
+        self.targets(level).get(kind)
+    }
+
+    pub fn pauses(&self, kind: TimerKind) -> bool {
+        !self.pause_exempt.contains(&kind)
+    }
+
+    /// The service standard of SLA.md §1.
+    pub fn standard() -> Self {
+        let t = |r: i64, p: i64, res: Target| LevelTargets {
+            response: Target::Working(r),
+            plan: Target::Working(p),
+            resolution: res,
+        };
+        Self {
+            pause_exempt: Vec::new(),
+            levels: [
+                t(600, 1800, Target::EndOfDay),
+                t(600, 3600, Target::Days(1)),
+                t(600, 7200, Target::Days(3)),
+                t(600, 7200, Target::Days(5)),
+            ],
+        }
+    }
+}
