@@ -1,5 +1,14 @@
 //! Opsline: an SLA-driven incident and operations-support service. `main.rs` is a thin wrapper
 //! around [`cli`]; [`startup`] is the one place the application is put together.
 
+pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod http;
+pub mod persistence;
+pub mod serde_util;
+pub mod services;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,1 +1,18 @@
-fn main() {}
+//! `opsline`: see `opsline --help`.
+
+use clap::Parser;
+use opsline::cli::{Cli, run};
+use opsline::config::ConfigSource;
+
+#[actix_web::main]
+async fn main() {
+    let cli = Cli::parse();
+    let code = match run(cli, ConfigSource::from_env()).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}

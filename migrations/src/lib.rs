@@ -12,9 +12,6 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(m20261128_000001_core::Migration),
-            Box::new(m20261128_000002_sla::Migration),
-        ]
+        vec![Box::new(m20261128_000001_core::Migration), Box::new(m20261128_000002_sla::Migration)]
     }
 }

@@ -56,11 +56,7 @@ impl MigrationTrait for Migration {
                     .col(string_len_null(Users::PasswordHash, 200))
                     .col(timestamp_with_time_zone(Users::CreatedAt))
                     .col(timestamp_with_time_zone(Users::UpdatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Users::Table, Users::TeamId)
-                            .to(Teams::Table, Teams::Id),
-                    )
+                    .foreign_key(ForeignKey::create().from(Users::Table, Users::TeamId).to(Teams::Table, Teams::Id))
                     .to_owned(),
             )
             .await?;
@@ -88,13 +84,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            Contacts::Table,
-            "idx_contacts_customer",
-            &[Contacts::CustomerId],
-        )
-        .await?;
+        index(manager, Contacts::Table, "idx_contacts_customer", &[Contacts::CustomerId]).await?;
 
         manager
             .create_table(
@@ -111,9 +101,7 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(ApiTokens::RevokedAt))
                     .col(timestamp_with_time_zone_null(ApiTokens::LastUsedAt))
                     .foreign_key(
-                        ForeignKey::create()
-                            .from(ApiTokens::Table, ApiTokens::UserId)
-                            .to(Users::Table, Users::Id),
+                        ForeignKey::create().from(ApiTokens::Table, ApiTokens::UserId).to(Users::Table, Users::Id),
                     )
                     .foreign_key(
                         ForeignKey::create()
@@ -163,49 +151,21 @@ impl MigrationTrait for Migration {
                             .to(Customers::Table, Customers::Id),
                     )
                     .foreign_key(
-                        ForeignKey::create()
-                            .from(Tickets::Table, Tickets::ContactId)
-                            .to(Contacts::Table, Contacts::Id),
+                        ForeignKey::create().from(Tickets::Table, Tickets::ContactId).to(Contacts::Table, Contacts::Id),
                     )
                     .foreign_key(
-                        ForeignKey::create()
-                            .from(Tickets::Table, Tickets::AssigneeId)
-                            .to(Users::Table, Users::Id),
+                        ForeignKey::create().from(Tickets::Table, Tickets::AssigneeId).to(Users::Table, Users::Id),
                     )
+                    .foreign_key(ForeignKey::create().from(Tickets::Table, Tickets::TeamId).to(Teams::Table, Teams::Id))
                     .foreign_key(
-                        ForeignKey::create()
-                            .from(Tickets::Table, Tickets::TeamId)
-                            .to(Teams::Table, Teams::Id),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Tickets::Table, Tickets::ParentId)
-                            .to(Tickets::Table, Tickets::Id),
+                        ForeignKey::create().from(Tickets::Table, Tickets::ParentId).to(Tickets::Table, Tickets::Id),
                     )
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            Tickets::Table,
-            "idx_tickets_customer",
-            &[Tickets::CustomerId, Tickets::Id],
-        )
-        .await?;
-        index(
-            manager,
-            Tickets::Table,
-            "idx_tickets_status",
-            &[Tickets::Status, Tickets::Id],
-        )
-        .await?;
-        index(
-            manager,
-            Tickets::Table,
-            "idx_tickets_parent",
-            &[Tickets::ParentId],
-        )
-        .await?;
+        index(manager, Tickets::Table, "idx_tickets_customer", &[Tickets::CustomerId, Tickets::Id]).await?;
+        index(manager, Tickets::Table, "idx_tickets_status", &[Tickets::Status, Tickets::Id]).await?;
+        index(manager, Tickets::Table, "idx_tickets_parent", &[Tickets::ParentId]).await?;
         index(
             manager,
             Tickets::Table,
@@ -254,20 +214,12 @@ impl MigrationTrait for Migration {
                     .col(string_len(Comments::Visibility, 16))
                     .col(timestamp_with_time_zone(Comments::CreatedAt))
                     .foreign_key(
-                        ForeignKey::create()
-                            .from(Comments::Table, Comments::TicketId)
-                            .to(Tickets::Table, Tickets::Id),
+                        ForeignKey::create().from(Comments::Table, Comments::TicketId).to(Tickets::Table, Tickets::Id),
                     )
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            Comments::Table,
-            "idx_comments_ticket",
-            &[Comments::TicketId, Comments::Id],
-        )
-        .await?;
+        index(manager, Comments::Table, "idx_comments_ticket", &[Comments::TicketId, Comments::Id]).await?;
 
         manager
             .create_table(
@@ -294,13 +246,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            Attachments::Table,
-            "idx_attachments_ticket",
-            &[Attachments::TicketId],
-        )
-        .await?;
+        index(manager, Attachments::Table, "idx_attachments_ticket", &[Attachments::TicketId]).await?;
 
         manager
             .create_table(
@@ -324,13 +270,8 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            TicketEvents::Table,
-            "idx_ticket_events_ticket",
-            &[TicketEvents::TicketId, TicketEvents::Id],
-        )
-        .await?;
+        index(manager, TicketEvents::Table, "idx_ticket_events_ticket", &[TicketEvents::TicketId, TicketEvents::Id])
+            .await?;
 
         manager
             .create_table(
@@ -365,9 +306,7 @@ impl MigrationTrait for Migration {
             Teams::Table.into_iden(),
             Customers::Table.into_iden(),
         ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }

@@ -29,11 +29,7 @@ impl MigrationTrait for Migration {
             manager,
             ConfigVersions::Table,
             "uq_config_versions_kind_name_hash",
-            &[
-                ConfigVersions::Kind,
-                ConfigVersions::Name,
-                ConfigVersions::Hash,
-            ],
+            &[ConfigVersions::Kind, ConfigVersions::Name, ConfigVersions::Hash],
         )
         .await?;
 
@@ -100,40 +96,16 @@ impl MigrationTrait for Migration {
         )
         .await?;
         // The sweep and the reports look for the next unmet deadline.
-        index(
-            manager,
-            SlaTimers::Table,
-            "idx_sla_timers_state_due",
-            &[SlaTimers::State, SlaTimers::DueAt],
-        )
-        .await?;
-        index(
-            manager,
-            SlaTimers::Table,
-            "idx_sla_timers_calendar",
-            &[SlaTimers::CalendarVersionId],
-        )
-        .await?;
-        index(
-            manager,
-            SlaTimers::Table,
-            "idx_sla_timers_started",
-            &[SlaTimers::StartedAt],
-        )
-        .await?;
+        index(manager, SlaTimers::Table, "idx_sla_timers_state_due", &[SlaTimers::State, SlaTimers::DueAt]).await?;
+        index(manager, SlaTimers::Table, "idx_sla_timers_calendar", &[SlaTimers::CalendarVersionId]).await?;
+        index(manager, SlaTimers::Table, "idx_sla_timers_started", &[SlaTimers::StartedAt]).await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(SlaTimers::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(ConfigSnapshots::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(ConfigVersions::Table).to_owned())
-            .await?;
+        manager.drop_table(Table::drop().table(SlaTimers::Table).to_owned()).await?;
+        manager.drop_table(Table::drop().table(ConfigSnapshots::Table).to_owned()).await?;
+        manager.drop_table(Table::drop().table(ConfigVersions::Table).to_owned()).await?;
         Ok(())
     }
 }

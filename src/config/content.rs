@@ -52,57 +52,30 @@ impl CalendarContent {
         let mut week: [DayHours; 7] = Default::default();
         for (i, day) in WEEKDAYS.iter().enumerate() {
             if let Some(list) = self.hours.get(*day) {
-                week[i] = DayHours::new(
-                    list.iter()
-                        .map(|s| parse_interval(s))
-                        .collect::<Result<_, _>>()?,
-                );
+                week[i] = DayHours::new(list.iter().map(|s| parse_interval(s)).collect::<Result<_, _>>()?);
             }
         }
         let dates = |v: &[String]| -> Result<Vec<jiff::civil::Date>, String> {
-            v.iter()
-                .map(|s| parse_dates(s))
-                .collect::<Result<Vec<_>, _>>()
-                .map(|v| v.concat())
+            v.iter().map(|s| parse_dates(s)).collect::<Result<Vec<_>, _>>().map(|v| v.concat())
         };
-        Calendar::weekly(
-            &self.timezone,
-            week,
-            dates(&self.holidays)?,
-            dates(&self.workdays)?,
-        )
-        .map_err(|e| e.to_string())
+        Calendar::weekly(&self.timezone, week, dates(&self.holidays)?, dates(&self.workdays)?)
+            .map_err(|e| e.to_string())
     }
 
     pub fn versioned(&self, name: &str) -> Result<Versioned<Calendar>, String> {
         let content = serde_json::to_string(self).map_err(|e| e.to_string())?;
-        Ok(Versioned {
-            name: name.to_string(),
-            value: Arc::new(self.build()?),
-            hash: hash_of(&content),
-            content,
-        })
+        Ok(Versioned { name: name.to_string(), value: Arc::new(self.build()?), hash: hash_of(&content), content })
     }
 }
 
 impl PolicyContent {
     pub fn build(&self) -> Result<SlaPolicy, String> {
-        let pause_exempt = self
-            .pause_exempt
-            .iter()
-            .map(|s| s.parse::<TimerKind>())
-            .collect::<Result<Vec<_>, _>>()?;
+        let pause_exempt = self.pause_exempt.iter().map(|s| s.parse::<TimerKind>()).collect::<Result<Vec<_>, _>>()?;
         let mut levels = Vec::with_capacity(4);
         for level in Level::ALL {
-            let t = self
-                .levels
-                .get(level.as_str())
-                .ok_or_else(|| format!("level {level} is missing"))?;
+            let t = self.levels.get(level.as_str()).ok_or_else(|| format!("level {level} is missing"))?;
             let get = |k: &str| -> Result<Target, String> {
-                t.get(k)
-                    .ok_or_else(|| format!("{level}.{k} is missing"))?
-                    .parse::<Target>()
-                    .map_err(|e| e.to_string())
+                t.get(k).ok_or_else(|| format!("{level}.{k} is missing"))?.parse::<Target>().map_err(|e| e.to_string())
             };
             levels.push(LevelTargets {
                 response: get("response")?,
@@ -110,44 +83,27 @@ impl PolicyContent {
                 resolution: get("resolution")?,
             });
         }
-        let levels: [LevelTargets; 4] = levels
-            .try_into()
-            .map_err(|_| "four levels are needed".to_string())?;
-        Ok(SlaPolicy {
-            pause_exempt,
-            levels,
-        })
+        let levels: [LevelTargets; 4] = levels.try_into().map_err(|_| "four levels are needed".to_string())?;
+        Ok(SlaPolicy { pause_exempt, levels })
     }
 
     pub fn versioned(&self, name: &str) -> Result<Versioned<SlaPolicy>, String> {
         let content = serde_json::to_string(self).map_err(|e| e.to_string())?;
-        Ok(Versioned {
-            name: name.to_string(),
-            value: Arc::new(self.build()?),
-            hash: hash_of(&content),
-            content,
-        })
+        Ok(Versioned { name: name.to_string(), value: Arc::new(self.build()?), hash: hash_of(&content), content })
     }
 
     pub fn of(policy: &SlaPolicy) -> Self {
-        let mut pause_exempt: Vec<String> =
-            policy.pause_exempt.iter().map(|k| k.to_string()).collect();
+        let mut pause_exempt: Vec<String> = policy.pause_exempt.iter().map(|k| k.to_string()).collect();
         pause_exempt.sort();
         pause_exempt.dedup();
         let levels = Level::ALL
             .iter()
             .map(|l| {
                 let t = policy.targets(*l);
-                let m = TimerKind::ALL
-                    .iter()
-                    .map(|k| (k.to_string(), t.get(*k).to_string()))
-                    .collect();
+                let m = TimerKind::ALL.iter().map(|k| (k.to_string(), t.get(*k).to_string())).collect();
                 (l.to_string(), m)
             })
             .collect();
-        Self {
-            pause_exempt,
-            levels,
-        }
+        Self { pause_exempt, levels }
     }
 }

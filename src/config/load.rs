@@ -24,22 +24,13 @@ impl ConfigSource {
     /// From the process environment: `OPSLINE_CONFIG_DIR` (default `./config`),
     /// `OPSLINE_ENVIRONMENT` (default `development`) and every `OPSLINE_*` variable.
     pub fn from_env() -> Self {
-        Self::from_map(
-            std::env::vars()
-                .filter(|(k, _)| k.starts_with("OPSLINE_"))
-                .collect(),
-        )
+        Self::from_map(std::env::vars().filter(|(k, _)| k.starts_with("OPSLINE_")).collect())
     }
 
     pub fn from_map(env: BTreeMap<String, String>) -> Self {
         Self {
-            dir: env
-                .get("OPSLINE_CONFIG_DIR")
-                .map_or_else(|| PathBuf::from("config"), PathBuf::from),
-            environment: env
-                .get("OPSLINE_ENVIRONMENT")
-                .cloned()
-                .unwrap_or_else(|| "development".into()),
+            dir: env.get("OPSLINE_CONFIG_DIR").map_or_else(|| PathBuf::from("config"), PathBuf::from),
+            environment: env.get("OPSLINE_ENVIRONMENT").cloned().unwrap_or_else(|| "development".into()),
             env,
         }
     }
@@ -49,9 +40,7 @@ impl ConfigSource {
 pub fn merged_table(source: &ConfigSource, problems: &mut Vec<Problem>) -> Option<Table> {
     let mut table = read_toml(&source.dir.join("default.toml"), problems)?;
     let overlay_path = source.dir.join(format!("{}.toml", source.environment));
-    if !["development", "test", "production"].contains(&source.environment.as_str())
-        && !overlay_path.exists()
-    {
+    if !["development", "test", "production"].contains(&source.environment.as_str()) && !overlay_path.exists() {
         problems.push(Problem::error(
             "OPSLINE_ENVIRONMENT",
             format!(
@@ -83,20 +72,14 @@ fn read_toml(path: &Path, problems: &mut Vec<Problem>) -> Option<Table> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            problems.push(Problem::error(
-                path.display().to_string(),
-                format!("cannot read: {e}"),
-            ));
+            problems.push(Problem::error(path.display().to_string(), format!("cannot read: {e}")));
             return None;
         }
     };
     match text.parse::<Table>() {
         Ok(t) => Some(t),
         Err(e) => {
-            problems.push(Problem::error(
-                path.display().to_string(),
-                format!("not valid TOML: {}", e.message()),
-            ));
+            problems.push(Problem::error(path.display().to_string(), format!("not valid TOML: {}", e.message())));
             None
         }
     }
@@ -124,19 +107,13 @@ fn apply_env(table: &mut Table, rest: &str, raw: &str) -> Result<(), String> {
     let mut node = table;
     for (i, seg) in segments.iter().enumerate() {
         let wanted = seg.to_ascii_lowercase();
-        let matches: Vec<String> = node
-            .keys()
-            .filter(|k| k.to_ascii_lowercase().replace('-', "_") == wanted)
-            .cloned()
-            .collect();
+        let matches: Vec<String> =
+            node.keys().filter(|k| k.to_ascii_lowercase().replace('-', "_") == wanted).cloned().collect();
         let key = match matches.len() {
             0 => wanted,
             1 => matches[0].clone(),
             _ => {
-                return Err(format!(
-                    "ambiguous: `{seg}` could mean any of {}",
-                    matches.join(", ")
-                ));
+                return Err(format!("ambiguous: `{seg}` could mean any of {}", matches.join(", ")));
             }
         };
         if i + 1 == segments.len() {
@@ -144,9 +121,7 @@ fn apply_env(table: &mut Table, rest: &str, raw: &str) -> Result<(), String> {
             node.insert(key, value);
             return Ok(());
         }
-        let entry = node
-            .entry(key)
-            .or_insert_with(|| Value::Table(Table::new()));
+        let entry = node.entry(key).or_insert_with(|| Value::Table(Table::new()));
         if !entry.is_table() {
             *entry = Value::Table(Table::new());
         }
@@ -162,7 +137,9 @@ fn apply_env(table: &mut Table, rest: &str, raw: &str) -> Result<(), String> {
 fn typed_value(existing: Option<&Value>, raw: &str) -> Result<Value, String> {
     match existing {
         Some(Value::String(_)) => Ok(Value::String(raw.to_string())),
-        Some(Value::Integer(_)) => raw.trim().parse().map(Value::Integer).map_err(|_| format!("`{raw}` is not an integer")),
+        Some(Value::Integer(_)) => {
+            raw.trim().parse().map(Value::Integer).map_err(|_| format!("`{raw}` is not an integer"))
+        }
         Some(Value::Float(_)) => raw.trim().parse().map(Value::Float).map_err(|_| format!("`{raw}` is not a number")),
         Some(Value::Boolean(_)) => match raw.trim() {
             "true" => Ok(Value::Boolean(true)),
@@ -196,10 +173,7 @@ pub fn typed(table: Table, problems: &mut Vec<Problem>) -> Option<Settings> {
         Ok(s) => Some(s),
         Err(e) => {
             let path = e.path().to_string();
-            problems.push(Problem::error(
-                if path == "." { String::new() } else { path },
-                e.inner().to_string(),
-            ));
+            problems.push(Problem::error(if path == "." { String::new() } else { path }, e.inner().to_string()));
             None
         }
     }
@@ -234,10 +208,7 @@ mod tests {
         apply_env(&mut t, "P__STANDARD__I__RESPONSE", "5m").unwrap();
         assert_eq!(t["http"]["listen"].as_str(), Some("0.0.0.0:9000"));
         assert_eq!(t["http"]["max"].as_integer(), Some(7));
-        assert_eq!(
-            t["calendars"]["night-desk"]["timezone"].as_str(),
-            Some("Asia/Tokyo")
-        );
+        assert_eq!(t["calendars"]["night-desk"]["timezone"].as_str(), Some("Asia/Tokyo"));
         assert_eq!(t["p"]["standard"]["I"]["response"].as_str(), Some("5m"));
         assert!(apply_env(&mut t, "HTTP__MAX", "many").is_err());
     }
@@ -245,10 +216,6 @@ mod tests {
     #[test]
     fn an_environment_key_that_could_name_two_keys_is_an_error() {
         let mut t = table("[teams.a-b]\nx = 1\n[teams.a_b]\nx = 2");
-        assert!(
-            apply_env(&mut t, "TEAMS__A_B__X", "3")
-                .unwrap_err()
-                .contains("ambiguous")
-        );
+        assert!(apply_env(&mut t, "TEAMS__A_B__X", "3").unwrap_err().contains("ambiguous"));
     }
 }

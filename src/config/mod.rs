@@ -35,19 +35,11 @@ pub struct Problem {
 
 impl Problem {
     pub fn error(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            key: key.into(),
-            message: message.into(),
-            severity: Severity::Error,
-        }
+        Self { key: key.into(), message: message.into(), severity: Severity::Error }
     }
 
     pub fn warning(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            key: key.into(),
-            message: message.into(),
-            severity: Severity::Warning,
-        }
+        Self { key: key.into(), message: message.into(), severity: Severity::Warning }
     }
 
     pub fn is_error(&self) -> bool {
@@ -122,19 +114,12 @@ pub struct Config {
 impl Config {
     pub fn load(source: &ConfigSource) -> Result<Config, ConfigError> {
         let mut problems = Vec::new();
-        let settings =
-            load::merged_table(source, &mut problems).and_then(|t| load::typed(t, &mut problems));
-        let runtime = settings
-            .as_ref()
-            .and_then(|s| validate::compile(s, &source.dir, &source.environment, &mut problems));
+        let settings = load::merged_table(source, &mut problems).and_then(|t| load::typed(t, &mut problems));
+        let runtime =
+            settings.as_ref().and_then(|s| validate::compile(s, &source.dir, &source.environment, &mut problems));
         match (settings, runtime) {
             (Some(settings), Some(runtime)) if !problems.iter().any(Problem::is_error) => {
-                Ok(Config {
-                    settings,
-                    runtime,
-                    environment: source.environment.clone(),
-                    warnings: problems,
-                })
+                Ok(Config { settings, runtime, environment: source.environment.clone(), warnings: problems })
             }
             _ => Err(ConfigError { problems }),
         }

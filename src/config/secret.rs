@@ -34,16 +34,13 @@ enum Raw {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Raw::deserialize(d).map_err(|_| {
-            serde::de::Error::custom("expected a string or a table `{ secret_file = \"/path\" }`")
-        })? {
+        match Raw::deserialize(d)
+            .map_err(|_| serde::de::Error::custom("expected a string or a table `{ secret_file = \"/path\" }`"))?
+        {
             Raw::Plain(s) => Ok(Secret::new(s)),
             Raw::File { secret_file } => {
-                let text = std::fs::read_to_string(&secret_file).map_err(|e| {
-                    serde::de::Error::custom(format!(
-                        "cannot read secret_file `{secret_file}`: {e}"
-                    ))
-                })?;
+                let text = std::fs::read_to_string(&secret_file)
+                    .map_err(|e| serde::de::Error::custom(format!("cannot read secret_file `{secret_file}`: {e}")))?;
                 Ok(Secret::new(text.trim_end_matches(['\n', '\r'])))
             }
         }
@@ -75,13 +72,7 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted_from_urls() {
-        assert_eq!(
-            redact_url("postgres://app:s3cret@db:5432/opsline"),
-            "postgres://app:***@db:5432/opsline"
-        );
-        assert_eq!(
-            redact_url("sqlite://./data/opsline.db"),
-            "sqlite://./data/opsline.db"
-        );
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/opsline"), "postgres://app:***@db:5432/opsline");
+        assert_eq!(redact_url("sqlite://./data/opsline.db"), "sqlite://./data/opsline.db");
     }
 }

@@ -17,74 +17,44 @@ use crate::domain::sla::{SlaPolicy, Target, TimerKind, parse_hms};
 /// `[a-z0-9][a-z0-9_-]*`: names of calendars, policies, teams, endpoints and checks.
 pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// A duration such as `30s`, `15m`, `24h` or `14d` (calendar days), in seconds.
 pub fn parse_duration(s: &str) -> Option<i64> {
     match s.strip_suffix('d') {
-        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
-            n.parse::<i64>().ok()?.checked_mul(86_400)
-        }
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => n.parse::<i64>().ok()?.checked_mul(86_400),
         _ => parse_hms(s),
     }
 }
 
-fn check_names<'a>(
-    section: &str,
-    names: impl Iterator<Item = &'a String>,
-    problems: &mut Vec<Problem>,
-) {
+fn check_names<'a>(section: &str, names: impl Iterator<Item = &'a String>, problems: &mut Vec<Problem>) {
     let mut seen: BTreeMap<String, &str> = BTreeMap::new();
     for name in names {
         if !valid_name(name) {
-            problems.push(Problem::error(
-                format!("{section}.{name}"),
-                "names match [a-z0-9][a-z0-9_-]*",
-            ));
+            problems.push(Problem::error(format!("{section}.{name}"), "names match [a-z0-9][a-z0-9_-]*"));
         }
         if let Some(other) = seen.insert(name.replace('-', "_"), name) {
             problems.push(Problem::error(
                 format!("{section}.{name}"),
-                format!(
-                    "ambiguous with `{other}`: both are written the same way in an environment key"
-                ),
+                format!("ambiguous with `{other}`: both are written the same way in an environment key"),
             ));
         }
     }
 }
 
-pub fn compile(
-    settings: &Settings,
-    dir: &Path,
-    environment: &str,
-    problems: &mut Vec<Problem>,
-) -> Option<Runtime> {
+pub fn compile(settings: &Settings, dir: &Path, environment: &str, problems: &mut Vec<Problem>) -> Option<Runtime> {
     let before = problems.iter().filter(|p| p.is_error()).count();
     if settings.http.listen.parse::<SocketAddr>().is_err() {
-        problems.push(Problem::error(
-            "http.listen",
-            "expected an address such as 127.0.0.1:8080",
-        ));
+        problems.push(Problem::error("http.listen", "expected an address such as 127.0.0.1:8080"));
     }
     if settings.http.max_body_bytes < 1024 {
-        problems.push(Problem::error(
-            "http.max_body_bytes",
-            "must be at least 1024",
-        ));
+        problems.push(Problem::error("http.max_body_bytes", "must be at least 1024"));
     }
     let url = settings.database.url.expose();
-    if !(url.starts_with("sqlite:")
-        || url.starts_with("postgres://")
-        || url.starts_with("postgresql://"))
-    {
-        problems.push(Problem::error(
-            "database.url",
-            "use sqlite://path or postgres://user@host/db",
-        ));
+    if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        problems.push(Problem::error("database.url", "use sqlite://path or postgres://user@host/db"));
     } else if url.starts_with("sqlite:") && environment == "production" {
         problems.push(Problem::warning(
             "database.url",
@@ -92,20 +62,14 @@ pub fn compile(
         ));
     }
     if settings.database.max_connections == 0 {
-        problems.push(Problem::error(
-            "database.max_connections",
-            "must be at least 1",
-        ));
+        problems.push(Problem::error("database.max_connections", "must be at least 1"));
     }
     if !["pretty", "json"].contains(&settings.log.format.as_str()) {
         problems.push(Problem::error("log.format", "use pretty or json"));
     }
     match &settings.web.secret_key {
         Some(k) if k.expose().chars().count() < 32 => {
-            problems.push(Problem::error(
-                "web.secret_key",
-                "must be at least 32 characters",
-            ));
+            problems.push(Problem::error("web.secret_key", "must be at least 32 characters"));
         }
         None if environment != "development" => {
             problems.push(Problem::error(
@@ -116,21 +80,14 @@ pub fn compile(
         _ => {}
     }
     if settings.attachments.max_bytes == 0 {
-        problems.push(Problem::error(
-            "attachments.max_bytes",
-            "must be greater than zero",
-        ));
+        problems.push(Problem::error("attachments.max_bytes", "must be greater than zero"));
     }
     let tickets = ticket_rules(settings, problems);
 
     check_names("calendars", settings.calendars.keys(), problems);
     check_names("sla_policies", settings.sla_policies.keys(), problems);
     check_names("teams", settings.teams.keys(), problems);
-    check_names(
-        "classification.rules",
-        settings.classification.rules.keys(),
-        problems,
-    );
+    check_names("classification.rules", settings.classification.rules.keys(), problems);
 
     let mut calendars = BTreeMap::new();
     for (name, cal) in &settings.calendars {
@@ -158,10 +115,8 @@ pub fn compile(
         let ok_cal = settings.calendars.contains_key(&c.calendar);
         let ok_pol = settings.sla_policies.contains_key(&c.sla_policy);
         if !ok_cal {
-            problems.push(Problem::error(
-                format!("tiers.{tier}.calendar"),
-                format!("no calendar named `{}`", c.calendar),
-            ));
+            problems
+                .push(Problem::error(format!("tiers.{tier}.calendar"), format!("no calendar named `{}`", c.calendar)));
         }
         if !ok_pol {
             problems.push(Problem::error(
@@ -169,10 +124,7 @@ pub fn compile(
                 format!("no SLA policy named `{}`", c.sla_policy),
             ));
         }
-        (ok_cal && ok_pol).then(|| Contract {
-            calendar: c.calendar.clone(),
-            sla_policy: c.sla_policy.clone(),
-        })
+        (ok_cal && ok_pol).then(|| Contract { calendar: c.calendar.clone(), sla_policy: c.sla_policy.clone() })
     };
     let vip = contract("vip", &settings.tiers.vip);
     let standard = contract("standard", &settings.tiers.standard);
@@ -180,10 +132,7 @@ pub fn compile(
 
     for (name, team) in &settings.teams {
         if team.display_name.trim().is_empty() {
-            problems.push(Problem::error(
-                format!("teams.{name}.display_name"),
-                "must not be empty",
-            ));
+            problems.push(Problem::error(format!("teams.{name}.display_name"), "must not be empty"));
         }
     }
 
@@ -195,23 +144,11 @@ pub fn compile(
         &calendars
             .values()
             .map(|v: &Versioned<Calendar>| format!("calendar:{}:{}", v.name, v.hash))
-            .chain(
-                policies
-                    .values()
-                    .map(|v: &Versioned<SlaPolicy>| format!("policy:{}:{}", v.name, v.hash)),
-            )
+            .chain(policies.values().map(|v: &Versioned<SlaPolicy>| format!("policy:{}:{}", v.name, v.hash)))
             .collect::<Vec<_>>()
             .join("\n"),
     );
-    Some(Runtime {
-        calendars,
-        policies,
-        classifier,
-        vip,
-        standard,
-        tickets,
-        hash,
-    })
+    Some(Runtime { calendars, policies, classifier, vip, standard, tickets, hash })
 }
 
 fn ticket_rules(settings: &Settings, problems: &mut Vec<Problem>) -> Option<TicketRules> {
@@ -249,10 +186,7 @@ fn classifier(settings: &Settings, problems: &mut Vec<Problem>) -> Option<Classi
     let default = match c.default_level.parse::<Level>() {
         Ok(l) => Some(l),
         Err(e) => {
-            problems.push(Problem::error(
-                "classification.default_level",
-                e.to_string(),
-            ));
+            problems.push(Problem::error("classification.default_level", e.to_string()));
             None
         }
     };
@@ -260,10 +194,7 @@ fn classifier(settings: &Settings, problems: &mut Vec<Problem>) -> Option<Classi
     for (name, rule) in &c.rules {
         match rule.level.parse::<Level>() {
             Ok(level) => rules.push(Rule::new(name, level, &rule.phrases)),
-            Err(e) => problems.push(Problem::error(
-                format!("classification.rules.{name}.level"),
-                e.to_string(),
-            )),
+            Err(e) => problems.push(Problem::error(format!("classification.rules.{name}.level"), e.to_string())),
         }
         if rule.phrases.is_empty() || rule.phrases.iter().any(|p| p.trim().is_empty()) {
             problems.push(Problem::error(
@@ -291,15 +222,8 @@ fn calendar_content(
     }
     let ex = &cal.exceptions;
     if cal.always {
-        if !cal.hours.is_empty()
-            || !ex.holidays.is_empty()
-            || !ex.workdays.is_empty()
-            || !ex.include.is_empty()
-        {
-            problems.push(Problem::error(
-                &key,
-                "a 24×7 calendar (always = true) has no hours and no exceptions",
-            ));
+        if !cal.hours.is_empty() || !ex.holidays.is_empty() || !ex.workdays.is_empty() || !ex.include.is_empty() {
+            problems.push(Problem::error(&key, "a 24×7 calendar (always = true) has no hours and no exceptions"));
         }
         return (problems.len() == start).then(|| CalendarContent {
             timezone: cal.timezone.clone(),
@@ -313,10 +237,7 @@ fn calendar_content(
     for (day, list) in &cal.hours {
         let dkey = format!("{key}.hours.{day}");
         if !WEEKDAYS.contains(&day.as_str()) {
-            problems.push(Problem::error(
-                &dkey,
-                "not a weekday: use mon, tue, wed, thu, fri, sat or sun",
-            ));
+            problems.push(Problem::error(&dkey, "not a weekday: use mon, tue, wed, thu, fri, sat or sun"));
             continue;
         }
         let mut parsed = Vec::new();
@@ -328,85 +249,50 @@ fn calendar_content(
         }
         parsed.sort();
         if parsed.len() > MAX_INTERVALS_PER_DAY {
-            problems.push(Problem::error(
-                &dkey,
-                format!("at most {MAX_INTERVALS_PER_DAY} intervals a day"),
-            ));
+            problems.push(Problem::error(&dkey, format!("at most {MAX_INTERVALS_PER_DAY} intervals a day")));
         }
         for w in parsed.windows(2) {
             if w[1].0.0 < w[0].0.1 {
                 problems.push(Problem::error(
                     &dkey,
-                    format!(
-                        "`{}` overlaps `{}` (intervals may touch, not overlap)",
-                        w[0].1, w[1].1
-                    ),
+                    format!("`{}` overlaps `{}` (intervals may touch, not overlap)", w[0].1, w[1].1),
                 ));
             }
         }
         if !parsed.is_empty() {
-            hours.insert(
-                day.clone(),
-                parsed.into_iter().map(|(_, s)| s).collect::<Vec<_>>(),
-            );
+            hours.insert(day.clone(), parsed.into_iter().map(|(_, s)| s).collect::<Vec<_>>());
         }
     }
     if hours.is_empty() {
-        problems.push(Problem::error(
-            format!("{key}.hours"),
-            "no weekday has working intervals",
-        ));
+        problems.push(Problem::error(format!("{key}.hours"), "no weekday has working intervals"));
     }
     let mut holidays = BTreeSet::new();
     let mut workdays = BTreeSet::new();
-    let add =
-        |set: &mut BTreeSet<String>, list: &[String], k: &str, problems: &mut Vec<Problem>| {
-            for (i, s) in list.iter().enumerate() {
-                match parse_dates(s) {
-                    Ok(ds) => set.extend(ds.into_iter().map(|d| d.to_string())),
-                    Err(e) => problems.push(Problem::error(format!("{k}[{i}]"), e)),
-                }
+    let add = |set: &mut BTreeSet<String>, list: &[String], k: &str, problems: &mut Vec<Problem>| {
+        for (i, s) in list.iter().enumerate() {
+            match parse_dates(s) {
+                Ok(ds) => set.extend(ds.into_iter().map(|d| d.to_string())),
+                Err(e) => problems.push(Problem::error(format!("{k}[{i}]"), e)),
             }
-        };
+        }
+    };
     for (i, file) in ex.include.iter().enumerate() {
         let ikey = format!("{key}.exceptions.include[{i}]");
         let path = dir.join(file);
-        let parsed = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))
-            .and_then(|t| {
-                toml::from_str::<HolidayFile>(&t)
-                    .map_err(|e| format!("{}: {}", path.display(), e.message()))
+        let parsed =
+            std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display())).and_then(|t| {
+                toml::from_str::<HolidayFile>(&t).map_err(|e| format!("{}: {}", path.display(), e.message()))
             });
         match parsed {
             Ok(f) => {
-                add(
-                    &mut holidays,
-                    &f.holidays,
-                    &format!("{ikey} holidays"),
-                    problems,
-                );
-                add(
-                    &mut workdays,
-                    &f.workdays,
-                    &format!("{ikey} workdays"),
-                    problems,
-                );
+                add(&mut holidays, &f.holidays, &format!("{ikey} holidays"), problems);
+                add(&mut workdays, &f.workdays, &format!("{ikey} workdays"), problems);
             }
             Err(e) => problems.push(Problem::error(ikey, e)),
         }
     }
-    add(
-        &mut holidays,
-        &ex.holidays,
-        &format!("{key}.exceptions.holidays"),
-        problems,
-    );
-    add(
-        &mut workdays,
-        &ex.workdays,
-        &format!("{key}.exceptions.workdays"),
-        problems,
-    );
+    add(&mut holidays, &ex.holidays, &format!("{key}.exceptions.holidays"), problems);
+    add(&mut workdays, &ex.workdays, &format!("{key}.exceptions.workdays"), problems);
     for d in holidays.intersection(&workdays) {
         problems.push(Problem::error(
             format!("{key}.exceptions"),
@@ -468,11 +354,7 @@ fn policy(name: &str, p: &PolicySettings, problems: &mut Vec<Problem>) -> Option
                 None
             }
         };
-        let (r, pl, res) = (
-            get("response", &t.response),
-            get("plan", &t.plan),
-            get("resolution", &t.resolution),
-        );
+        let (r, pl, res) = (get("response", &t.response), get("plan", &t.plan), get("resolution", &t.resolution));
         if let (Some(response), Some(plan), Some(resolution)) = (r, pl, res) {
             if resolution_can_precede_plan(plan, resolution) {
                 problems.push(Problem::warning(
@@ -480,20 +362,13 @@ fn policy(name: &str, p: &PolicySettings, problems: &mut Vec<Problem>) -> Option
                     format!("resolution `{resolution}` can fall before plan `{plan}`; both are computed independently"),
                 ));
             }
-            levels.push(crate::domain::sla::LevelTargets {
-                response,
-                plan,
-                resolution,
-            });
+            levels.push(crate::domain::sla::LevelTargets { response, plan, resolution });
         }
     }
     if problems.len() != start {
         return None;
     }
-    Some(SlaPolicy {
-        pause_exempt,
-        levels: levels.try_into().ok()?,
-    })
+    Some(SlaPolicy { pause_exempt, levels: levels.try_into().ok()? })
 }
 
 /// Conservative: a working day is taken to hold at least eight working hours.

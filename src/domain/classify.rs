@@ -27,11 +27,7 @@ impl Rule {
             level,
             phrases: phrases
                 .iter()
-                .map(|p| Phrase {
-                    text: p.clone(),
-                    lower: p.to_lowercase(),
-                    whole_word: !p.chars().any(is_cjk),
-                })
+                .map(|p| Phrase { text: p.clone(), lower: p.to_lowercase(), whole_word: !p.chars().any(is_cjk) })
                 .collect(),
         }
     }
@@ -53,10 +49,7 @@ pub struct Classification {
 impl Classifier {
     pub fn new(mut rules: Vec<Rule>, default_level: Level) -> Self {
         rules.sort_by(|a, b| a.level.cmp(&b.level).then_with(|| a.name.cmp(&b.name)));
-        Self {
-            rules,
-            default_level,
-        }
+        Self { rules, default_level }
     }
 
     pub fn classify(&self, title: &str, description: &str) -> Classification {
@@ -69,18 +62,10 @@ impl Classifier {
                 .map(|p| p.text.clone())
                 .collect();
             if !matched.is_empty() {
-                return Classification {
-                    level: rule.level,
-                    rule: Some(rule.name.clone()),
-                    matched,
-                };
+                return Classification { level: rule.level, rule: Some(rule.name.clone()), matched };
             }
         }
-        Classification {
-            level: self.default_level,
-            rule: None,
-            matched: Vec::new(),
-        }
+        Classification { level: self.default_level, rule: None, matched: Vec::new() }
     }
 }
 
@@ -115,39 +100,18 @@ mod tests {
 
     fn classifier() -> Classifier {
         let r = |name: &str, level, ps: &[&str]| {
-            Rule::new(
-                name,
-                level,
-                &ps.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-            )
+            Rule::new(name, level, &ps.iter().map(|s| s.to_string()).collect::<Vec<_>>())
         };
         Classifier::new(
             vec![
                 r(
                     "outage",
                     Level::I,
-                    &[
-                        "系统崩溃",
-                        "宕机",
-                        "业务中断",
-                        "数据丢失",
-                        "crash",
-                        "outage",
-                        "down",
-                        "data loss",
-                    ],
+                    &["系统崩溃", "宕机", "业务中断", "数据丢失", "crash", "outage", "down", "data loss"],
                 ),
-                r(
-                    "degraded",
-                    Level::II,
-                    &["部分模块", "性能下降", "slow", "degraded"],
-                ),
+                r("degraded", Level::II, &["部分模块", "性能下降", "slow", "degraded"]),
                 r("errors", Level::III, &["报错", "警告", "error", "warning"]),
-                r(
-                    "howto",
-                    Level::IV,
-                    &["安装", "配置", "咨询", "how to", "install", "configure"],
-                ),
+                r("howto", Level::IV, &["安装", "配置", "咨询", "how to", "install", "configure"]),
             ],
             Level::III,
         )
@@ -172,26 +136,14 @@ mod tests {
     fn english_matches_whole_words_case_insensitively_next_to_chinese() {
         assert_eq!(classifier().classify("Server DOWN", "").level, Level::I);
         assert_eq!(classifier().classify("系统down了", "").level, Level::I);
-        assert_eq!(
-            classifier().classify("errors everywhere", "").level,
-            Level::III
-        );
-        assert_eq!(
-            classifier().classify("an error, again", "").matched,
-            vec!["error"]
-        );
+        assert_eq!(classifier().classify("errors everywhere", "").level, Level::III);
+        assert_eq!(classifier().classify("an error, again", "").matched, vec!["error"]);
     }
 
     #[test]
     fn most_severe_match_wins_and_nothing_gives_the_default() {
-        assert_eq!(
-            classifier().classify("slow and then crash", "").level,
-            Level::I
-        );
+        assert_eq!(classifier().classify("slow and then crash", "").level, Level::I);
         let none = classifier().classify("hello", "world");
-        assert_eq!(
-            (none.level, none.rule, none.matched.len()),
-            (Level::III, None, 0)
-        );
+        assert_eq!((none.level, none.rule, none.matched.len()), (Level::III, None, 0));
     }
 }

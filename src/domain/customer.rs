@@ -87,11 +87,7 @@ pub fn slug(name: &str) -> String {
             break;
         }
     }
-    if out.is_empty() {
-        "customer".to_string()
-    } else {
-        out
-    }
+    if out.is_empty() { "customer".to_string() } else { out }
 }
 
 /// Only the digits of a phone number, for matching what an agent types.

@@ -173,12 +173,9 @@ impl Action {
             Action::Resolve => matches!(status, Open | InProgress | WaitingCustomer),
             Action::Confirm | Action::Close => status == Resolved,
             Action::Reopen => matches!(status, Resolved | Closed),
-            Action::Cancel
-            | Action::Level
-            | Action::Assign
-            | Action::Link
-            | Action::Comment
-            | Action::Attach => !status.is_final(),
+            Action::Cancel | Action::Level | Action::Assign | Action::Link | Action::Comment | Action::Attach => {
+                !status.is_final()
+            }
         }
     }
 
@@ -186,10 +183,7 @@ impl Action {
     pub fn permitted(self, actor: Actor) -> bool {
         match actor {
             Actor::Contact => {
-                matches!(
-                    self,
-                    Action::Comment | Action::Attach | Action::Confirm | Action::Reopen
-                )
+                matches!(self, Action::Comment | Action::Attach | Action::Confirm | Action::Reopen)
             }
             Actor::Staff(role) => {
                 let needs = match self {
@@ -200,9 +194,7 @@ impl Action {
                     | Action::Link
                     | Action::Comment
                     | Action::Attach => Role::Agent,
-                    Action::Plan | Action::Resolve | Action::Reopen | Action::Level => {
-                        Role::Engineer
-                    }
+                    Action::Plan | Action::Resolve | Action::Reopen | Action::Level => Role::Engineer,
                     Action::Close | Action::Cancel => Role::Lead,
                     Action::Confirm => return false,
                 };
@@ -256,35 +248,16 @@ mod tests {
             (Action::Confirm, &[Resolved]),
             (Action::Close, &[Resolved]),
             (Action::Reopen, &[Resolved, Closed]),
-            (
-                Action::Cancel,
-                &[Open, InProgress, WaitingCustomer, Resolved],
-            ),
-            (
-                Action::Level,
-                &[Open, InProgress, WaitingCustomer, Resolved],
-            ),
-            (
-                Action::Assign,
-                &[Open, InProgress, WaitingCustomer, Resolved],
-            ),
+            (Action::Cancel, &[Open, InProgress, WaitingCustomer, Resolved]),
+            (Action::Level, &[Open, InProgress, WaitingCustomer, Resolved]),
+            (Action::Assign, &[Open, InProgress, WaitingCustomer, Resolved]),
             (Action::Link, &[Open, InProgress, WaitingCustomer, Resolved]),
-            (
-                Action::Comment,
-                &[Open, InProgress, WaitingCustomer, Resolved],
-            ),
-            (
-                Action::Attach,
-                &[Open, InProgress, WaitingCustomer, Resolved],
-            ),
+            (Action::Comment, &[Open, InProgress, WaitingCustomer, Resolved]),
+            (Action::Attach, &[Open, InProgress, WaitingCustomer, Resolved]),
         ];
         for (action, allowed) in table {
             for status in Status::ALL {
-                assert_eq!(
-                    action.allowed_from(status),
-                    allowed.contains(&status),
-                    "{action} from {status}"
-                );
+                assert_eq!(action.allowed_from(status), allowed.contains(&status), "{action} from {status}");
             }
         }
     }
@@ -303,10 +276,7 @@ mod tests {
 
     #[test]
     fn a_closed_ticket_offers_reopen_only_within_the_window() {
-        assert!(
-            allowed_actions(Status::Closed, Actor::Staff(Role::Engineer), true)
-                .contains(&Action::Reopen)
-        );
+        assert!(allowed_actions(Status::Closed, Actor::Staff(Role::Engineer), true).contains(&Action::Reopen));
         assert!(allowed_actions(Status::Closed, Actor::Staff(Role::Engineer), false).is_empty());
     }
 }

@@ -121,12 +121,8 @@ impl Calendar {
         let workdays: HashSet<Date> = workdays.into_iter().collect();
         // Holiday lists are published a year at a time: a calendar that lists any date is taken
         // to know the whole of the last year it mentions.
-        let holidays_known_until = holidays
-            .iter()
-            .chain(workdays.iter())
-            .map(|d| d.year())
-            .max()
-            .and_then(|y| Date::new(y, 12, 31).ok());
+        let holidays_known_until =
+            holidays.iter().chain(workdays.iter()).map(|d| d.year()).max().and_then(|y| Date::new(y, 12, 31).ok());
         Ok(Self {
             tz: TimeZone::get(tz_name)?,
             tz_name: tz_name.to_string(),
@@ -163,11 +159,7 @@ impl Calendar {
             return (DayKind::Makeup, self.week[0].intervals());
         }
         let hours = self.week[weekday_index(date.weekday())].intervals();
-        if hours.is_empty() {
-            (DayKind::Weekend, hours)
-        } else {
-            (DayKind::Working, hours)
-        }
+        if hours.is_empty() { (DayKind::Weekend, hours) } else { (DayKind::Working, hours) }
     }
 
     /// The local date an instant falls on.
@@ -184,27 +176,15 @@ impl Calendar {
     /// Skipped local times move forward by the gap; repeated ones take the earlier instant.
     pub fn instant(&self, date: Date, sod: u32) -> Result<Secs, CalendarError> {
         let (date, sod) = if sod >= SECS_PER_DAY {
-            (
-                date.tomorrow().map_err(|_| CalendarError::OutOfRange)?,
-                sod - SECS_PER_DAY,
-            )
+            (date.tomorrow().map_err(|_| CalendarError::OutOfRange)?, sod - SECS_PER_DAY)
         } else {
             (date, sod)
         };
         let dt = date.to_datetime(
-            jiff::civil::Time::new(
-                (sod / 3600) as i8,
-                ((sod / 60) % 60) as i8,
-                (sod % 60) as i8,
-                0,
-            )
-            .map_err(|_| CalendarError::OutOfRange)?,
+            jiff::civil::Time::new((sod / 3600) as i8, ((sod / 60) % 60) as i8, (sod % 60) as i8, 0)
+                .map_err(|_| CalendarError::OutOfRange)?,
         );
-        self.tz
-            .to_ambiguous_timestamp(dt)
-            .compatible()
-            .map(|ts| ts.as_second())
-            .map_err(|_| CalendarError::OutOfRange)
+        self.tz.to_ambiguous_timestamp(dt).compatible().map(|ts| ts.as_second()).map_err(|_| CalendarError::OutOfRange)
     }
 
     /// The working spans of a date as instants: the union of its intervals (DST may empty or
@@ -213,27 +193,14 @@ impl Calendar {
         let (kind, hours) = self.day(date);
         let day_start = self.instant(date, 0)?;
         let day_end = self.instant(date, SECS_PER_DAY)?;
-        let mut out = DaySpans {
-            kind,
-            len: 0,
-            spans: [(0, 0); MAX_INTERVALS_PER_DAY],
-            day_start,
-            day_end,
-        };
+        let mut out = DaySpans { kind, len: 0, spans: [(0, 0); MAX_INTERVALS_PER_DAY], day_start, day_end };
         // A day without a UTC offset change is exactly 86 400 s long and needs no zone lookups.
         let regular = day_end - day_start == i64::from(SECS_PER_DAY);
         for &(s, e) in hours.iter().take(MAX_INTERVALS_PER_DAY) {
             let (a, b) = if regular {
                 (day_start + i64::from(s), day_start + i64::from(e))
             } else {
-                (
-                    self.instant(date, s)?,
-                    if e >= SECS_PER_DAY {
-                        day_end
-                    } else {
-                        self.instant(date, e)?
-                    },
-                )
+                (self.instant(date, s)?, if e >= SECS_PER_DAY { day_end } else { self.instant(date, e)? })
             };
             if b <= a {
                 continue;
@@ -288,8 +255,7 @@ fn parse_hhmm(s: &str) -> Option<u32> {
 /// A date `YYYY-MM-DD` or an inclusive range `YYYY-MM-DD..YYYY-MM-DD`, expanded.
 pub fn parse_dates(s: &str) -> Result<Vec<Date>, String> {
     let one = |d: &str| -> Result<Date, String> {
-        d.parse::<Date>()
-            .map_err(|_| format!("`{d}` is not a date: write YYYY-MM-DD"))
+        d.parse::<Date>().map_err(|_| format!("`{d}` is not a date: write YYYY-MM-DD"))
     };
     match s.split_once("..") {
         None => Ok(vec![one(s)?]),

@@ -44,16 +44,11 @@ impl Trace<'_> {
 
     fn counted(&mut self, kind: DayKind, from: Secs, to: Secs) {
         self.push(|| Step {
-            kind: if kind == DayKind::Makeup {
-                StepKind::MakeupDay
-            } else {
-                StepKind::Interval
-            },
+            kind: if kind == DayKind::Makeup { StepKind::MakeupDay } else { StepKind::Interval },
             from,
             to,
             counted_secs: Some(to - from),
-            note: (kind == DayKind::Makeup)
-                .then(|| "make-up working day (works the Monday hours)".to_string()),
+            note: (kind == DayKind::Makeup).then(|| "make-up working day (works the Monday hours)".to_string()),
         });
     }
 
@@ -62,24 +57,14 @@ impl Trace<'_> {
         let Some(steps) = self.0.as_deref_mut() else {
             return;
         };
-        let kind = if kind == DayKind::Holiday {
-            StepKind::Holiday
-        } else {
-            StepKind::Weekend
-        };
+        let kind = if kind == DayKind::Holiday { StepKind::Holiday } else { StepKind::Weekend };
         if let Some(last) = steps.last_mut() {
             if last.kind == kind && last.to == from {
                 last.to = to;
                 return;
             }
         }
-        steps.push(Step {
-            kind,
-            from,
-            to,
-            counted_secs: None,
-            note: None,
-        });
+        steps.push(Step { kind, from, to, counted_secs: None, note: None });
     }
 }
 
@@ -90,12 +75,7 @@ impl Calendar {
         self.add_working_traced(start, secs, &mut Trace::off())
     }
 
-    pub(crate) fn add_working_traced(
-        &self,
-        start: Secs,
-        secs: i64,
-        trace: &mut Trace,
-    ) -> Result<Secs, CalendarError> {
+    pub(crate) fn add_working_traced(&self, start: Secs, secs: i64, trace: &mut Trace) -> Result<Secs, CalendarError> {
         if self.always {
             let due = start + secs.max(0);
             if secs > 0 {
@@ -141,11 +121,7 @@ impl Calendar {
     /// Pushing a deadline by working time counts from the deadline as from a start; pushing by
     /// zero changes nothing (SLA.md §5).
     pub fn push(&self, t: Secs, secs: i64) -> Result<Secs, CalendarError> {
-        if secs <= 0 {
-            Ok(t)
-        } else {
-            self.add_working(t, secs)
-        }
+        if secs <= 0 { Ok(t) } else { self.add_working(t, secs) }
     }
 
     /// Working seconds in `[from, to)`; zero when `to <= from`.
@@ -174,12 +150,7 @@ impl Calendar {
     }
 
     /// `Nd`: that time of day on the N-th working day after the day counting starts on.
-    pub(crate) fn add_days_traced(
-        &self,
-        start: Secs,
-        days: u32,
-        trace: &mut Trace,
-    ) -> Result<Secs, CalendarError> {
+    pub(crate) fn add_days_traced(&self, start: Secs, days: u32, trace: &mut Trace) -> Result<Secs, CalendarError> {
         if self.always {
             let dt = self.local_datetime(start)?;
             let date = dt
@@ -192,9 +163,7 @@ impl Calendar {
                 from: start,
                 to: due,
                 counted_secs: Some(due - start),
-                note: Some(format!(
-                    "{days} calendar day(s) on a 24×7 calendar: the same local time on {date}"
-                )),
+                note: Some(format!("{days} calendar day(s) on a 24×7 calendar: the same local time on {date}")),
             });
             return Ok(due);
         }
@@ -229,11 +198,7 @@ impl Calendar {
             counted += 1;
             let n = counted;
             trace.push(|| Step {
-                kind: if day.kind == DayKind::Makeup {
-                    StepKind::MakeupDay
-                } else {
-                    StepKind::Interval
-                },
+                kind: if day.kind == DayKind::Makeup { StepKind::MakeupDay } else { StepKind::Interval },
                 from: day.spans[0].0,
                 to: day.spans[day.len - 1].1,
                 counted_secs: None,
@@ -244,15 +209,9 @@ impl Calendar {
         let (sod, why) = if hours.iter().any(|&(s, e)| s <= tod && tod < e) {
             (tod, "the time of day carried over")
         } else if let Some(end) = hours.iter().map(|&(_, e)| e).filter(|&e| e <= tod).max() {
-            (
-                end,
-                "the time of day is not working time: the end of the last interval before it",
-            )
+            (end, "the time of day is not working time: the end of the last interval before it")
         } else {
-            (
-                hours.first().map_or(0, |&(s, _)| s),
-                "the time of day is before the first interval: its start",
-            )
+            (hours.first().map_or(0, |&(s, _)| s), "the time of day is before the first interval: its start")
         };
         let due = self.instant(date, sod)?;
         trace.push(|| Step {
@@ -267,11 +226,7 @@ impl Calendar {
 
     /// `end_of_day`: the end of the last working interval of the working day counting starts on;
     /// on a 24×7 calendar the midnight ending that date.
-    pub(crate) fn end_of_day_traced(
-        &self,
-        start: Secs,
-        trace: &mut Trace,
-    ) -> Result<Secs, CalendarError> {
+    pub(crate) fn end_of_day_traced(&self, start: Secs, trace: &mut Trace) -> Result<Secs, CalendarError> {
         let begin = self.next_working(start)?;
         let date = self.local_date(begin)?;
         let due = self.end_of_working_day(date)?;
@@ -287,11 +242,7 @@ impl Calendar {
 
     /// The end of the working day that holds the last working instant before `t` (the
     /// `end_of_day` resolution rule, SLA.md §3).
-    pub(crate) fn end_of_day_before_traced(
-        &self,
-        t: Secs,
-        trace: &mut Trace,
-    ) -> Result<Secs, CalendarError> {
+    pub(crate) fn end_of_day_before_traced(&self, t: Secs, trace: &mut Trace) -> Result<Secs, CalendarError> {
         let mut date = self.local_date(t - 1)?;
         if !self.always {
             let mut searched = 0;
@@ -323,11 +274,7 @@ impl Calendar {
             return self.instant(date, SECS_PER_DAY);
         }
         let day = self.spans(date)?;
-        Ok(if day.len == 0 {
-            day.day_end
-        } else {
-            day.spans[day.len - 1].1
-        })
+        Ok(if day.len == 0 { day.day_end } else { day.spans[day.len - 1].1 })
     }
 }
 
@@ -337,4 +284,33 @@ fn time_of_day(t: jiff::civil::Time) -> u32 {
 
 fn hms(sod: u32) -> String {
     format!("{:02}:{:02}:{:02}", sod / 3600, (sod / 60) % 60, sod % 60)
+}
+
+impl Calendar {
+    /// The next `n` working intervals from `t` (the current one clipped to start at `t`), with
+    /// touching intervals across midnight joined.
+    pub fn next_intervals(&self, t: Secs, n: usize) -> Result<Vec<(Secs, Secs)>, CalendarError> {
+        let mut out: Vec<(Secs, Secs)> = Vec::new();
+        if self.always {
+            return Ok(vec![]);
+        }
+        let mut date = self.local_date(t)?;
+        for _ in 0..MAX_SEARCH_DAYS {
+            for (a, b) in self.spans(date)?.iter() {
+                if b <= t {
+                    continue;
+                }
+                let a = a.max(t);
+                if let Some(last) = out.last_mut().filter(|l| l.1 == a) {
+                    last.1 = b;
+                } else if out.len() == n {
+                    return Ok(out);
+                } else {
+                    out.push((a, b));
+                }
+            }
+            date = date.tomorrow().map_err(|_| CalendarError::OutOfRange)?;
+        }
+        Ok(out)
+    }
 }

@@ -50,9 +50,7 @@ impl FromStr for TimerKind {
             "response" => Ok(TimerKind::Response),
             "plan" => Ok(TimerKind::Plan),
             "resolution" => Ok(TimerKind::Resolution),
-            _ => Err(format!(
-                "`{s}` is not a timer: use response, plan or resolution"
-            )),
+            _ => Err(format!("`{s}` is not a timer: use response, plan or resolution")),
         }
     }
 }
@@ -95,10 +93,7 @@ impl TimerState {
 
     /// Still counting towards a deadline (a breached timer keeps running until met).
     pub fn is_unmet_active(self) -> bool {
-        matches!(
-            self,
-            TimerState::Running | TimerState::Paused | TimerState::Breached
-        )
+        matches!(self, TimerState::Running | TimerState::Paused | TimerState::Breached)
     }
 }
 
@@ -139,7 +134,5 @@ impl Outcome {
 
 /// RFC 3339 in UTC, whole seconds.
 pub fn rfc3339(t: Secs) -> String {
-    jiff::Timestamp::from_second(t)
-        .map(|ts| ts.to_string())
-        .unwrap_or_else(|_| t.to_string())
+    jiff::Timestamp::from_second(t).map(|ts| ts.to_string()).unwrap_or_else(|_| t.to_string())
 }

@@ -37,18 +37,10 @@ impl FromStr for Target {
                 return Err(err());
             }
             let n: u32 = n.parse().map_err(|_| err())?;
-            return if n == 0 || n > 3650 {
-                Err(err())
-            } else {
-                Ok(Target::Days(n))
-            };
+            return if n == 0 || n > 3650 { Err(err()) } else { Ok(Target::Days(n)) };
         }
         let secs = parse_hms(s).ok_or_else(err)?;
-        if secs == 0 {
-            Err(err())
-        } else {
-            Ok(Target::Working(secs))
-        }
+        if secs == 0 { Err(err()) } else { Ok(Target::Working(secs)) }
     }
 }
 

@@ -36,9 +36,7 @@ pub enum HistoryEntry {
 impl HistoryEntry {
     pub fn at(&self) -> Secs {
         match self {
-            HistoryEntry::Pause { at }
-            | HistoryEntry::Resume { at }
-            | HistoryEntry::Retarget { at, .. } => *at,
+            HistoryEntry::Pause { at } | HistoryEntry::Resume { at } | HistoryEntry::Retarget { at, .. } => *at,
         }
     }
 }
@@ -85,13 +83,7 @@ pub fn replay_explained(
     history: &[HistoryEntry],
 ) -> Result<(Replayed, Vec<Step>), CalendarError> {
     let mut steps = Vec::new();
-    let r = run(
-        &Inputs { cal, kind, start },
-        target,
-        plan,
-        history,
-        Some(&mut steps),
-    )?;
+    let r = run(&Inputs { cal, kind, start }, target, plan, history, Some(&mut steps))?;
     steps.sort_by_key(|s| s.from);
     Ok((r, steps))
 }
@@ -106,32 +98,14 @@ fn run(
     let cal = inp.cal;
     // The first level change remembers the targets the timer started with.
     let (mut target, mut plan) = match history.iter().find_map(|e| match e {
-        HistoryEntry::Retarget {
-            from_target,
-            from_plan,
-            ..
-        } => Some((from_target, from_plan)),
+        HistoryEntry::Retarget { from_target, from_plan, .. } => Some((from_target, from_plan)),
         _ => None,
     }) {
         Some((t, p)) => (t.parse().unwrap_or(target), p.parse().unwrap_or(plan)),
         None => (target, plan),
     };
-    let due0 = deadline_traced(
-        cal,
-        inp.kind,
-        inp.start,
-        target,
-        plan,
-        &mut Trace(steps.as_deref_mut()),
-    )?;
-    let mut r = Replayed {
-        due: Some(due0),
-        paused_at: None,
-        remaining: None,
-        breached: false,
-        target,
-        plan,
-    };
+    let due0 = deadline_traced(cal, inp.kind, inp.start, target, plan, &mut Trace(steps.as_deref_mut()))?;
+    let mut r = Replayed { due: Some(due0), paused_at: None, remaining: None, breached: false, target, plan };
     let mut pauses: Vec<(Secs, Secs)> = Vec::new();
 
     for entry in history {
@@ -160,33 +134,22 @@ fn run(
                     continue;
                 };
                 let remaining = r.remaining.unwrap_or(0);
-                if let Some(last) = steps
-                    .as_deref_mut()
-                    .and_then(|s| s.iter_mut().rev().find(|s| s.kind == StepKind::Pause))
+                if let Some(last) =
+                    steps.as_deref_mut().and_then(|s| s.iter_mut().rev().find(|s| s.kind == StepKind::Pause))
                 {
                     *last = pause_step(paused_at, Some(*at), remaining);
                 }
-                let due =
-                    cal.add_working_traced(*at, remaining, &mut Trace(steps.as_deref_mut()))?;
+                let due = cal.add_working_traced(*at, remaining, &mut Trace(steps.as_deref_mut()))?;
                 pauses.push((paused_at, *at));
                 r.paused_at = None;
                 r.remaining = None;
                 r.due = Some(due);
             }
-            HistoryEntry::Retarget {
-                at,
-                from_level,
-                to_level,
-                to_target,
-                to_plan,
-                ..
-            } => {
+            HistoryEntry::Retarget { at, from_level, to_level, to_target, to_plan, .. } => {
                 if r.breached {
                     continue;
                 }
-                let (Ok(new_target), Ok(new_plan)) =
-                    (to_target.parse::<Target>(), to_plan.parse::<Target>())
-                else {
+                let (Ok(new_target), Ok(new_plan)) = (to_target.parse::<Target>(), to_plan.parse::<Target>()) else {
                     continue;
                 };
                 let old_due = r.due;
@@ -195,14 +158,7 @@ fn run(
                 if let Some(s) = steps.as_deref_mut() {
                     s.clear();
                 }
-                let base = deadline_traced(
-                    cal,
-                    inp.kind,
-                    inp.start,
-                    target,
-                    plan,
-                    &mut Trace(steps.as_deref_mut()),
-                )?;
+                let base = deadline_traced(cal, inp.kind, inp.start, target, plan, &mut Trace(steps.as_deref_mut()))?;
                 let mut paused_secs = 0;
                 for &(p, q) in &pauses {
                     let w = cal.working_between(p, q)?;
@@ -278,10 +234,7 @@ fn pause_step(from: Secs, to: Option<Secs>, remaining: i64) -> Step {
                 "paused while waiting for the customer; {} of working time remained, counted again from the resume",
                 format_hms(remaining)
             ),
-            None => format!(
-                "paused while waiting for the customer; {} of working time remains",
-                format_hms(remaining)
-            ),
+            None => format!("paused while waiting for the customer; {} of working time remains", format_hms(remaining)),
         }),
     }
 }
@@ -296,9 +249,7 @@ fn push(steps: Option<&mut Vec<Step>>, step: Step) {
 fn truncate(steps: Option<&mut Vec<Step>>, t: Secs) {
     let Some(steps) = steps else { return };
     steps.retain(|s| {
-        s.from < t
-            || s.kind == StepKind::LevelChange
-            || (s.from == t && s.to == t && s.kind == StepKind::Pause)
+        s.from < t || s.kind == StepKind::LevelChange || (s.from == t && s.to == t && s.kind == StepKind::Pause)
     });
     for s in steps.iter_mut() {
         if s.to > t && s.from < t && s.kind != StepKind::LevelChange {
@@ -325,32 +276,12 @@ mod tests {
         let cal = business(&[], &[]);
         let start = at("2026-10-20T10:00:00+08:00");
         let history = [
-            HistoryEntry::Pause {
-                at: at("2026-10-20T17:00:00+08:00"),
-            },
-            HistoryEntry::Resume {
-                at: at("2026-10-20T17:30:00+08:00"),
-            },
+            HistoryEntry::Pause { at: at("2026-10-20T17:00:00+08:00") },
+            HistoryEntry::Resume { at: at("2026-10-20T17:30:00+08:00") },
         ];
-        let before = replay(
-            &cal,
-            TimerKind::Resolution,
-            start,
-            t("end_of_day"),
-            t("30m"),
-            &history[..1],
-        )
-        .unwrap();
+        let before = replay(&cal, TimerKind::Resolution, start, t("end_of_day"), t("30m"), &history[..1]).unwrap();
         assert_eq!((before.due, before.remaining), (None, Some(3600)));
-        let r = replay(
-            &cal,
-            TimerKind::Resolution,
-            start,
-            t("end_of_day"),
-            t("30m"),
-            &history,
-        )
-        .unwrap();
+        let r = replay(&cal, TimerKind::Resolution, start, t("end_of_day"), t("30m"), &history).unwrap();
         assert_eq!(r.due, Some(at("2026-10-21T09:30:00+08:00")));
     }
 
@@ -361,50 +292,27 @@ mod tests {
         let cal = business(&[], &[]);
         let start = at("2026-10-20T17:40:00+08:00");
         let history = [
-            HistoryEntry::Pause {
-                at: at("2026-10-20T20:00:00+08:00"),
-            },
-            HistoryEntry::Resume {
-                at: at("2026-10-21T08:00:00+08:00"),
-            },
+            HistoryEntry::Pause { at: at("2026-10-20T20:00:00+08:00") },
+            HistoryEntry::Resume { at: at("2026-10-21T08:00:00+08:00") },
         ];
-        let r = replay(
-            &cal,
-            TimerKind::Resolution,
-            start,
-            t("end_of_day"),
-            t("30m"),
-            &history,
-        )
-        .unwrap();
+        let r = replay(&cal, TimerKind::Resolution, start, t("end_of_day"), t("30m"), &history).unwrap();
         assert_eq!(r.due, Some(at("2026-10-21T18:00:00+08:00")));
     }
 
     #[test]
     fn pushing_tuesday_1800_by_ten_minutes_gives_wednesday_0910() {
         let cal = business(&[], &[]);
-        assert_eq!(
-            cal.push(at("2026-10-20T18:00:00+08:00"), 600),
-            Ok(at("2026-10-21T09:10:00+08:00"))
-        );
-        assert_eq!(
-            cal.push(at("2026-10-20T18:00:00+08:00"), 0),
-            Ok(at("2026-10-20T18:00:00+08:00"))
-        );
+        assert_eq!(cal.push(at("2026-10-20T18:00:00+08:00"), 600), Ok(at("2026-10-21T09:10:00+08:00")));
+        assert_eq!(cal.push(at("2026-10-20T18:00:00+08:00"), 0), Ok(at("2026-10-20T18:00:00+08:00")));
     }
 
     #[test]
     fn a_breached_timer_is_not_paused() {
         let cal = business(&[], &[]);
         let start = at("2026-10-20T10:00:00+08:00");
-        let history = [HistoryEntry::Pause {
-            at: at("2026-10-20T10:31:00+08:00"),
-        }];
+        let history = [HistoryEntry::Pause { at: at("2026-10-20T10:31:00+08:00") }];
         let r = replay(&cal, TimerKind::Plan, start, t("30m"), t("30m"), &history).unwrap();
-        assert_eq!(
-            (r.due, r.paused_at, r.breached),
-            (Some(at("2026-10-20T10:30:00+08:00")), None, true)
-        );
+        assert_eq!((r.due, r.paused_at, r.breached), (Some(at("2026-10-20T10:30:00+08:00")), None, true));
     }
 
     fn retarget(at_: Secs, from: (&str, &str), to: (&str, &str)) -> HistoryEntry {
@@ -423,16 +331,9 @@ mod tests {
     fn upgrading_forty_minutes_in_breaches_a_thirty_minute_plan_at_once() {
         let cal = business(&[], &[]);
         let start = at("2026-10-20T10:00:00+08:00");
-        let h = [retarget(
-            at("2026-10-20T10:40:00+08:00"),
-            ("1h", "1h"),
-            ("30m", "30m"),
-        )];
+        let h = [retarget(at("2026-10-20T10:40:00+08:00"), ("1h", "1h"), ("30m", "30m"))];
         let r = replay(&cal, TimerKind::Plan, start, t("30m"), t("30m"), &h).unwrap();
-        assert_eq!(
-            (r.due, r.breached),
-            (Some(at("2026-10-20T10:30:00+08:00")), true)
-        );
+        assert_eq!((r.due, r.breached), (Some(at("2026-10-20T10:30:00+08:00")), true));
     }
 
     #[test]
@@ -440,27 +341,15 @@ mod tests {
         let cal = business(&[], &[]);
         let start = at("2026-10-20T09:00:00+08:00");
         let h = [
-            HistoryEntry::Pause {
-                at: at("2026-10-20T09:20:00+08:00"),
-            },
-            HistoryEntry::Resume {
-                at: at("2026-10-20T09:50:00+08:00"),
-            },
+            HistoryEntry::Pause { at: at("2026-10-20T09:20:00+08:00") },
+            HistoryEntry::Resume { at: at("2026-10-20T09:50:00+08:00") },
             retarget(at("2026-10-20T10:00:00+08:00"), ("2h", "2h"), ("1h", "1h")),
         ];
-        let (r, steps) =
-            replay_explained(&cal, TimerKind::Plan, start, t("1h"), t("1h"), &h).unwrap();
+        let (r, steps) = replay_explained(&cal, TimerKind::Plan, start, t("1h"), t("1h"), &h).unwrap();
         // 09:00 + 1h = 10:00, pushed by the 30 paused minutes → 10:30.
-        assert_eq!(
-            (r.due, r.breached),
-            (Some(at("2026-10-20T10:30:00+08:00")), false)
-        );
+        assert_eq!((r.due, r.breached), (Some(at("2026-10-20T10:30:00+08:00")), false));
         assert!(steps.iter().any(|s| s.kind == StepKind::LevelChange));
-        assert!(
-            steps
-                .iter()
-                .any(|s| s.kind == StepKind::Pause && s.counted_secs == Some(1800))
-        );
+        assert!(steps.iter().any(|s| s.kind == StepKind::Pause && s.counted_secs == Some(1800)));
     }
 
     #[test]
@@ -468,30 +357,19 @@ mod tests {
         let cal = business(&[], &[]);
         let start = at("2026-10-20T09:00:00+08:00");
         let h = [
-            HistoryEntry::Pause {
-                at: at("2026-10-20T09:20:00+08:00"),
-            },
+            HistoryEntry::Pause { at: at("2026-10-20T09:20:00+08:00") },
             retarget(at("2026-10-20T10:00:00+08:00"), ("2h", "2h"), ("1h", "1h")),
         ];
         let r = replay(&cal, TimerKind::Plan, start, t("1h"), t("1h"), &h).unwrap();
-        assert_eq!(
-            (r.due, r.paused_at, r.remaining),
-            (None, Some(at("2026-10-20T09:20:00+08:00")), Some(2400))
-        );
+        assert_eq!((r.due, r.paused_at, r.remaining), (None, Some(at("2026-10-20T09:20:00+08:00")), Some(2400)));
     }
 
     #[test]
     fn explain_steps_add_up_to_the_target() {
         let cal = business(&[], &[]);
-        let (r, steps) = replay_explained(
-            &cal,
-            TimerKind::Response,
-            at("2026-10-16T17:55:00+08:00"),
-            t("10m"),
-            t("30m"),
-            &[],
-        )
-        .unwrap();
+        let (r, steps) =
+            replay_explained(&cal, TimerKind::Response, at("2026-10-16T17:55:00+08:00"), t("10m"), t("30m"), &[])
+                .unwrap();
         assert_eq!(r.due, Some(at("2026-10-19T09:05:00+08:00")));
         let counted: i64 = steps.iter().filter_map(|s| s.counted_secs).sum();
         assert_eq!(counted, 600);

@@ -1,0 +1,118 @@
+//! HTTP: actix handlers, request types, the `Auth` extractor and the error contract. Handlers
+//! call services and hold no SQL.
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod misc;
+mod openapi;
+pub mod ticket_actions;
+pub mod tickets;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use openapi::ApiDoc;
+
+use self::error::{ApiError, json_error, path_error, payload_error, query_error};
+
+/// The whole route table.
+pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
+    cfg.app_data(web::JsonConfig::default().limit(max_body_bytes).error_handler(json_error))
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .app_data(web::PayloadConfig::default().limit(max_body_bytes))
+        .service(misc::live)
+        .service(misc::ready)
+        .service(web::resource("/api/v1/openapi.json").route(web::get().to(openapi_json)))
+        .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/docs/openapi.json", ApiDoc::openapi()))
+        .service(web::redirect("/api/docs", "/api/docs/"))
+        .service(
+            web::scope("/api/v1")
+                .service(tickets::create)
+                .service(tickets::list)
+                .service(tickets::get_one)
+                .service(tickets::events)
+                .service(tickets::sla)
+                .service(ticket_actions::respond)
+                .service(ticket_actions::plan)
+                .service(ticket_actions::wait_customer)
+                .service(ticket_actions::resume)
+                .service(ticket_actions::resolve)
+                .service(ticket_actions::confirm)
+                .service(ticket_actions::close)
+                .service(ticket_actions::reopen)
+                .service(ticket_actions::cancel)
+                .service(ticket_actions::level)
+                .service(ticket_actions::assign)
+                .service(ticket_actions::link)
+                .service(ticket_actions::add_comment)
+                .service(ticket_actions::list_comments)
+                .service(ticket_actions::upload)
+                .service(ticket_actions::list_attachments)
+                .service(ticket_actions::download)
+                .service(admin::list_customers)
+                .service(admin::create_customer)
+                .service(admin::get_customer)
+                .service(admin::patch_customer)
+                .service(admin::list_contacts)
+                .service(admin::create_contact)
+                .service(admin::list_users)
+                .service(admin::create_user)
+                .service(admin::get_user)
+                .service(admin::patch_user)
+                .service(admin::delete_user)
+                .service(admin::list_tokens)
+                .service(admin::create_token)
+                .service(admin::patch_token)
+                .service(admin::delete_token)
+                .service(misc::classify)
+                .service(misc::calendars),
+        )
+        .default_service(web::to(not_found));
+    let _ = payload_error;
+}
+
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found())
+}
+
+/// Turns any error response that is not already JSON (actix's own 404/405/413 and the like)
+/// into the JSON error shape.
+pub async fn json_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let status = res.status();
+    let is_json =
+        res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return Ok(res.map_into_boxed_body());
+    }
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such resource"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this method is not allowed here"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "unsupported content type"),
+        s if s.is_server_error() => ("internal_error", "something went wrong on our side; it has been logged"),
+        _ => ("bad_request", "the request could not be understood"),
+    };
+    let (req, old) = res.into_parts();
+    let mut new = actix_web::ResponseError::error_response(&ApiError::new(status, code, message));
+    if let Some(allow) = old.headers().get(header::ALLOW) {
+        new.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    new.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(ServiceResponse::new(req, new))
+}

@@ -1,0 +1,38 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{admin, misc, ticket_actions, tickets};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Opsline API", description = "SLA-driven incident and operations support. Errors are `{\"error\": {\"code\", \"message\", \"field\"?}}`."),
+    paths(
+        misc::live, misc::ready, misc::classify, misc::calendars,
+        tickets::create, tickets::list, tickets::get_one, tickets::events, tickets::sla,
+        ticket_actions::respond, ticket_actions::plan, ticket_actions::wait_customer, ticket_actions::resume,
+        ticket_actions::resolve, ticket_actions::confirm, ticket_actions::close, ticket_actions::reopen,
+        ticket_actions::cancel, ticket_actions::level, ticket_actions::assign, ticket_actions::link,
+        ticket_actions::add_comment, ticket_actions::list_comments, ticket_actions::upload,
+        ticket_actions::list_attachments, ticket_actions::download,
+        admin::list_customers, admin::create_customer, admin::get_customer, admin::patch_customer,
+        admin::list_contacts, admin::create_contact,
+        admin::list_users, admin::create_user, admin::get_user, admin::patch_user, admin::delete_user,
+        admin::list_tokens, admin::create_token, admin::patch_token, admin::delete_token,
+    ),
+    modifiers(&Bearer)
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! sea-orm entities, one file per table, written by hand to match `migrations/`.
+
+pub mod api_token;
+pub mod attachment;
+pub mod audit_entry;
+pub mod comment;
+pub mod config_snapshot;
+pub mod config_version;
+pub mod contact;
+pub mod customer;
+pub mod idempotency_key;
+pub mod sla_timer;
+pub mod team;
+pub mod ticket;
+pub mod ticket_event;
+pub mod user;

@@ -1,0 +1,35 @@
+//! The `sla_timers` table.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "sla_timers")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub ticket_id: i64,
+    pub kind: String,
+    pub cycle: i32,
+    pub level: String,
+    pub target: String,
+    pub plan_target: String,
+    pub started_at: DateTimeUtc,
+    pub calendar_version_id: i64,
+    pub policy_version_id: i64,
+    pub state: String,
+    pub due_at: Option<DateTimeUtc>,
+    pub paused_at: Option<DateTimeUtc>,
+    pub remaining_secs: Option<i64>,
+    pub breached: bool,
+    pub met_at: Option<DateTimeUtc>,
+    pub outcome: Option<String>,
+    pub finished_at: Option<DateTimeUtc>,
+    pub history: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

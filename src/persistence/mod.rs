@@ -1,0 +1,134 @@
+//! Persistence: connecting to SQLite or PostgreSQL, migrations, and the sea-orm entities. Nothing
+//! here knows about HTTP.
+
+pub mod entities;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, Statement};
+
+use crate::config::settings::DatabaseSettings;
+
+/// Any number will do as long as every Opsline instance uses the same one.
+const MIGRATION_LOCK_KEY: i64 = 0x6f70_736c_696e_65;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] DbErr),
+    #[error("cannot create the directory for the SQLite database {path}: {source}")]
+    Directory { path: String, source: std::io::Error },
+    #[error(
+        "the database schema is newer than this binary: it has migration(s) {unknown:?} that this version of Opsline does not know. Upgrade Opsline (or point it at another database); it will not start against a schema it does not understand"
+    )]
+    NewerSchema { unknown: Vec<String> },
+    #[error("migration failed: {0}")]
+    Migrate(#[source] DbErr),
+}
+
+pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, StartupError> {
+    let url = settings.url.expose().to_string();
+    let mut opts = ConnectOptions::new(url.clone());
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
+        .acquire_timeout(Duration::from_millis(settings.connect_timeout_ms.max(1000) * 3));
+    if url.starts_with("sqlite:") {
+        ensure_sqlite_dir(&url)?;
+        // One connection: SQLite has one writer, and a single connection means writers queue in
+        // the pool instead of failing with SQLITE_BUSY when one upgrades a read transaction.
+        opts.max_connections(1).min_connections(1).max_lifetime(None).idle_timeout(None);
+        opts.map_sqlx_sqlite_opts(|o: SqliteConnectOptions| {
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+        });
+    } else {
+        opts.max_connections(settings.max_connections).min_connections(1);
+    }
+    Database::connect(opts).await.map_err(StartupError::Connect)
+}
+
+fn ensure_sqlite_dir(url: &str) -> Result<(), StartupError> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| StartupError::Directory { path: dir.display().to_string(), source })?;
+    }
+    Ok(())
+}
+
+/// Names of the migrations the database has applied that this binary does not know.
+pub async fn unknown_migrations(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    let known: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_string()).collect();
+    Ok(applied_migrations(db).await?.into_iter().filter(|v| !known.contains(v)).collect())
+}
+
+/// Names of the migrations the database has applied.
+pub async fn applied_migrations(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    let table_exists = match db.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            db.query_one_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                "SELECT 1 AS one FROM information_schema.tables WHERE table_name = 'seaql_migrations' AND table_schema = current_schema()",
+            ))
+            .await?
+        }
+        _ => {
+            db.query_one_raw(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                "SELECT 1 AS one FROM sqlite_master WHERE type = 'table' AND name = 'seaql_migrations'",
+            ))
+            .await?
+        }
+    };
+    if table_exists.is_none() {
+        return Ok(Vec::new());
+    }
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), "SELECT version FROM seaql_migrations"))
+        .await?;
+    rows.into_iter().map(|row| row.try_get::<String>("", "version")).collect()
+}
+
+/// Applies pending migrations. On PostgreSQL it holds an advisory lock on a dedicated connection
+/// so that instances starting together migrate one after another.
+pub async fn migrate(db: &DatabaseConnection, settings: &DatabaseSettings) -> Result<(), StartupError> {
+    let unknown = unknown_migrations(db).await.map_err(StartupError::Migrate)?;
+    if !unknown.is_empty() {
+        return Err(StartupError::NewerSchema { unknown });
+    }
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return Migrator::up(db, None).await.map_err(StartupError::Migrate);
+    }
+    let mut opts = ConnectOptions::new(settings.url.expose().to_string());
+    opts.sqlx_logging(false).max_connections(1).min_connections(1);
+    let lock_conn = Database::connect(opts).await.map_err(StartupError::Connect)?;
+    let backend = DatabaseBackend::Postgres;
+    lock_conn
+        .execute_raw(Statement::from_string(backend, format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")))
+        .await
+        .map_err(StartupError::Migrate)?;
+    // Another instance may have migrated to a newer schema while we waited for the lock.
+    let result = match unknown_migrations(&lock_conn).await {
+        Ok(unknown) if !unknown.is_empty() => Err(StartupError::NewerSchema { unknown }),
+        Ok(_) => Migrator::up(&lock_conn, None).await.map_err(StartupError::Migrate),
+        Err(e) => Err(StartupError::Migrate(e)),
+    };
+    let _ = lock_conn
+        .execute_raw(Statement::from_string(backend, format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")))
+        .await;
+    let _ = lock_conn.close().await;
+    result
+}
+
+pub fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}

@@ -1,0 +1,175 @@
+//! Who is calling: API tokens (stored hashed, compared in constant time) resolved to a staff user
+//! or a customer contact; passwords hashed with argon2.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::error::{Error, Result};
+use crate::domain::ticket::{Actor, Role};
+use crate::persistence::entities::{api_token, contact, user};
+
+/// A staff user or a customer contact, as authenticated for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Staff { user_id: i64, username: String, display_name: String, role: Role },
+    Contact { contact_id: i64, customer_id: i64, name: String },
+}
+
+impl Principal {
+    pub fn actor(&self) -> Actor {
+        match self {
+            Principal::Staff { role, .. } => Actor::Staff(*role),
+            Principal::Contact { .. } => Actor::Contact,
+        }
+    }
+
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Principal::Staff { role, .. } => Some(*role),
+            Principal::Contact { .. } => None,
+        }
+    }
+
+    /// Staff with at least `role`.
+    pub fn require(&self, role: Role) -> Result<()> {
+        match self.role() {
+            Some(r) if r >= role => Ok(()),
+            Some(r) => Err(Error::forbidden(format!("this needs the {role} role or higher; you are {r}"))),
+            None => Err(Error::forbidden("customer contacts cannot do this")),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Principal::Staff { display_name, .. } => display_name,
+            Principal::Contact { name, .. } => name,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Principal::Staff { .. } => "user",
+            Principal::Contact { .. } => "contact",
+        }
+    }
+
+    pub fn id(&self) -> i64 {
+        match self {
+            Principal::Staff { user_id, .. } => *user_id,
+            Principal::Contact { contact_id, .. } => *contact_id,
+        }
+    }
+
+    /// A stable key for per-caller records such as idempotency keys.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.kind(), self.id())
+    }
+
+    pub fn customer_id(&self) -> Option<i64> {
+        match self {
+            Principal::Contact { customer_id, .. } => Some(*customer_id),
+            Principal::Staff { .. } => None,
+        }
+    }
+}
+
+/// A new token's parts: what the caller sees once, and what is stored.
+pub struct NewToken {
+    pub token: String,
+    pub public_id: String,
+    pub secret_hash: String,
+}
+
+const PREFIX: &str = "opl_";
+
+fn random_b64(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// `opl_<public id>_<secret>`: the public id finds the row, the secret's hash is compared in
+/// constant time. Secrets are 256 random bits, so a fast hash is enough.
+pub fn generate_token() -> NewToken {
+    let public_id = random_b64(9).replace(['-', '_'], "x");
+    let secret = random_b64(32);
+    NewToken { token: format!("{PREFIX}{public_id}_{secret}"), secret_hash: hash_secret(&secret), public_id }
+}
+
+fn split_token(token: &str) -> Option<(&str, &str)> {
+    token.strip_prefix(PREFIX)?.split_once('_')
+}
+
+/// Resolves a bearer token. Missing, malformed, unknown, expired and revoked tokens, and tokens of
+/// inactive users or contacts, are all the same 401.
+pub async fn authenticate(db: &impl ConnectionTrait, token: &str, now: DateTime<Utc>) -> Result<Principal> {
+    let denied = || Error::Unauthorized("a valid API token is required (Authorization: Bearer opl_…)".into());
+    let (public_id, secret) = split_token(token).ok_or_else(denied)?;
+    let row = api_token::Entity::find()
+        .filter(api_token::Column::PublicId.eq(public_id))
+        .one(db)
+        .await?
+        .ok_or_else(denied)?;
+    let presented = hash_secret(secret);
+    if !bool::from(presented.as_bytes().ct_eq(row.secret_hash.as_bytes())) {
+        return Err(denied());
+    }
+    if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= now) {
+        return Err(denied());
+    }
+    if let Some(uid) = row.user_id {
+        let u = user::Entity::find_by_id(uid).one(db).await?.filter(|u| u.active).ok_or_else(denied)?;
+        let role = u.role.parse::<Role>().map_err(|_| denied())?;
+        return Ok(Principal::Staff { user_id: u.id, username: u.username, display_name: u.display_name, role });
+    }
+    if let Some(cid) = row.contact_id {
+        let c = contact::Entity::find_by_id(cid).one(db).await?.filter(|c| c.active).ok_or_else(denied)?;
+        return Ok(Principal::Contact { contact_id: c.id, customer_id: c.customer_id, name: c.name });
+    }
+    Err(denied())
+}
+
+pub fn hash_password(password: &str) -> Result<String> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| Error::Internal(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Internal(e.to_string()))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_split_into_public_id_and_secret() {
+        let t = generate_token();
+        let (id, secret) = split_token(&t.token).unwrap();
+        assert_eq!(id, t.public_id);
+        assert_eq!(hash_secret(secret), t.secret_hash);
+        assert!(split_token("Bearer nonsense").is_none());
+    }
+
+    #[test]
+    fn passwords_verify_only_with_the_right_password() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("wrong", &h));
+    }
+}

@@ -1,0 +1,53 @@
+//! What a use case can refuse, and why. The HTTP layer maps each variant to a status and the
+//! JSON error shape; nothing here knows about status codes.
+
+use sea_orm::DbErr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    /// Input that is well-formed but not acceptable; names the field when there is one.
+    #[error("{message}")]
+    Invalid { code: &'static str, field: Option<String>, message: String },
+    #[error("{message}")]
+    InvalidTransition { message: String, status: String, allowed_actions: Vec<String> },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("the ticket changed since version {expected}; it is now at version {current}")]
+    VersionMismatch { expected: i32, current: i32 },
+    #[error("database error")]
+    Db(#[from] DbErr),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn not_found(code: &'static str, what: &str) -> Self {
+        Error::NotFound { code, message: format!("{what} not found") }
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Error::Invalid { code: "validation_failed", field: Some(field.to_string()), message: message.into() }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Error::Forbidden(message.into())
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Conflict { code, message: message.into() }
+    }
+}
+
+impl From<crate::domain::calendar::CalendarError> for Error {
+    fn from(e: crate::domain::calendar::CalendarError) -> Self {
+        Error::Internal(format!("calendar arithmetic failed: {e}"))
+    }
+}

@@ -1,0 +1,14 @@
+//! Use cases. Each owns its transaction: it reads and writes through sea-orm, applies the pure
+//! rules of `domain`, and returns views for the HTTP layer. Nothing here knows about HTTP.
+
+pub mod audit;
+pub mod auth;
+pub mod customers;
+mod error;
+pub mod sla;
+pub mod tickets;
+pub mod timers;
+pub mod users;
+pub mod versions;
+
+pub use error::{Error, Result};

@@ -1,0 +1,256 @@
+//! Opening a ticket: classification, the three timers on the customer's contract, the first
+//! event, and `Idempotency-Key` replays — one transaction.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::super::auth::Principal;
+use super::super::error::{Error, Result};
+use super::super::timers::{self, Contract, secs};
+use super::{MAX_TEXT, Source, Who, check_text, event, number_for};
+use crate::domain::level::Level;
+use crate::domain::sla::TimerKind;
+use crate::domain::ticket::Status;
+use crate::persistence::entities::{contact, customer, idempotency_key, ticket};
+use crate::persistence::is_unique_violation;
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTicket {
+    /// Optional for contacts (their own customer).
+    pub customer_id: Option<i64>,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// Overrides the classification (`level_source = manual`); staff only.
+    #[schema(value_type = Option<String>, example = "I")]
+    pub level: Option<Level>,
+    pub contact_id: Option<i64>,
+    pub source: Option<Source>,
+    /// When the call began, if before now (staff only; at most `tickets.max_backdate` ago).
+    pub reported_at: Option<DateTime<Utc>>,
+}
+
+/// Opens a ticket and returns its id; `replayed` is true when an earlier request with the same
+/// `Idempotency-Key` already opened it.
+pub async fn create(
+    state: &AppState,
+    principal: &Principal,
+    input: NewTicket,
+    idempotency_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(i64, bool)> {
+    check_text("title", &input.title, 200)?;
+    if input.description.chars().count() > MAX_TEXT {
+        return Err(Error::invalid("description", format!("`description` has at most {MAX_TEXT} characters")));
+    }
+    if let Some(k) = idempotency_key {
+        if k.is_empty() || k.len() > 255 {
+            return Err(Error::invalid("Idempotency-Key", "1–255 characters"));
+        }
+    }
+    let is_contact = matches!(principal, Principal::Contact { .. });
+    if is_contact {
+        if input.level.is_some() {
+            return Err(Error::invalid(
+                "level",
+                "a customer's ticket is always classified; staff may change the level later",
+            ));
+        }
+        if input.reported_at.is_some() {
+            return Err(Error::invalid("reported_at", "only staff may backdate a ticket"));
+        }
+        if input.source.is_some_and(|s| s != Source::Portal) {
+            return Err(Error::invalid("source", "tickets opened by customers have source `portal`"));
+        }
+    }
+    let customer_id = match (principal.customer_id(), input.customer_id) {
+        (Some(own), None) => own,
+        (Some(own), Some(c)) if c == own => own,
+        (Some(_), Some(_)) => return Err(Error::not_found("customer_not_found", "customer")),
+        (None, Some(c)) => c,
+        (None, None) => return Err(Error::invalid("customer_id", "`customer_id` is required")),
+    };
+    let reported_at = match input.reported_at {
+        None => now,
+        Some(r) => {
+            let r = r.with_timezone(&Utc);
+            let r = timers::utc(secs(r));
+            let max = state.config.runtime.tickets.max_backdate_secs;
+            if r > now {
+                return Err(Error::invalid("reported_at", "must not be in the future"));
+            }
+            if r < now - Duration::seconds(max) {
+                return Err(Error::invalid(
+                    "reported_at",
+                    format!(
+                        "may be at most {} before now (tickets.max_backdate)",
+                        state.config.settings.tickets.max_backdate
+                    ),
+                ));
+            }
+            r
+        }
+    };
+    let request_hash = hex::encode(Sha256::digest(serde_json::to_vec(&input).unwrap_or_default()));
+
+    let txn = state.db.begin().await?;
+    if let Some(key) = idempotency_key {
+        if let Some(found) = idempotent_replay(&txn, principal, key, &request_hash, now).await? {
+            txn.commit().await?;
+            return Ok((found, true));
+        }
+    }
+    let cust = customer::Entity::find_by_id(customer_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Error::invalid("customer_id", format!("no customer with id {customer_id}")))?;
+    let contact_id = match (principal, input.contact_id) {
+        (Principal::Contact { contact_id, .. }, None) => Some(*contact_id),
+        (Principal::Contact { contact_id, .. }, Some(c)) if c == *contact_id => Some(c),
+        (Principal::Contact { .. }, Some(_)) => {
+            return Err(Error::invalid("contact_id", "customers open tickets as themselves"));
+        }
+        (_, Some(c)) => {
+            let found = contact::Entity::find_by_id(c).one(&txn).await?;
+            if found.is_none_or(|ct| ct.customer_id != customer_id) {
+                return Err(Error::invalid(
+                    "contact_id",
+                    format!("contact {c} is not a contact of customer {customer_id}"),
+                ));
+            }
+            Some(c)
+        }
+        (_, None) => None,
+    };
+    let classification = state.config.runtime.classifier.classify(&input.title, &input.description);
+    let (level, level_source) = match input.level {
+        Some(l) => (l, "manual"),
+        None => (classification.level, "classified"),
+    };
+    let source = input.source.unwrap_or(if is_contact { Source::Portal } else { Source::Hotline });
+    let (created_by_user, created_by_contact) = match principal {
+        Principal::Staff { user_id, .. } => (Some(*user_id), None),
+        Principal::Contact { contact_id, .. } => (None, Some(*contact_id)),
+    };
+    let placeholder = format!("new-{}", uuid::Uuid::new_v4().simple());
+    let t = ticket::ActiveModel {
+        number: Set(placeholder),
+        customer_id: Set(customer_id),
+        contact_id: Set(contact_id),
+        title: Set(input.title.trim().to_string()),
+        description: Set(input.description.clone()),
+        level: Set(level.to_string()),
+        level_source: Set(level_source.into()),
+        classification: Set(serde_json::to_string(&classification).unwrap_or_default()),
+        status: Set(Status::Open.as_str().into()),
+        assignee_id: Set(None),
+        team_id: Set(None),
+        source: Set(source.as_str().into()),
+        parent_id: Set(None),
+        plan: Set(None),
+        resolution: Set(None),
+        public_title: Set(None),
+        created_by_user_id: Set(created_by_user),
+        created_by_contact_id: Set(created_by_contact),
+        reported_at: Set(reported_at),
+        created_at: Set(now),
+        updated_at: Set(now),
+        waiting_since: Set(None),
+        resolved_at: Set(None),
+        closed_at: Set(None),
+        version: Set(1),
+        urgency_bucket: Set(2),
+        urgency_key: Set(0),
+        breached: Set(false),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let mut am: ticket::ActiveModel = t.clone().into();
+    am.number = Set(number_for(t.id));
+    let t = am.update(&txn).await?;
+
+    let contract = Contract { calendar: &cust.calendar, sla_policy: &cust.sla_policy };
+    let started =
+        timers::start(&txn, &state.versions, t.id, &TimerKind::ALL, 1, level, contract, secs(reported_at), now).await?;
+    timers::refresh_urgency(&txn, t.id, &started, now).await?;
+    let deadlines: serde_json::Map<String, serde_json::Value> =
+        started.iter().map(|tm| (tm.kind.to_string(), json!(tm.model.due_at))).collect();
+    event(
+        &txn,
+        t.id,
+        Who::Principal(principal),
+        "created",
+        None,
+        Some(json!({
+            "status": t.status, "level": t.level, "level_source": t.level_source,
+            "classification": classification, "source": t.source,
+            "reported_at": reported_at, "created_at": now, "due": deadlines,
+        })),
+        None,
+        now,
+    )
+    .await?;
+    if let Some(key) = idempotency_key {
+        let inserted = idempotency_key::ActiveModel {
+            principal: Set(principal.key()),
+            key: Set(key.to_string()),
+            request_hash: Set(request_hash.clone()),
+            ticket_id: Set(t.id),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await;
+        if let Err(e) = inserted {
+            if is_unique_violation(&e) {
+                // A concurrent request with the same key won; answer with its ticket.
+                txn.rollback().await?;
+                let txn = state.db.begin().await?;
+                let found = idempotent_replay(&txn, principal, key, &request_hash, now).await?;
+                txn.commit().await?;
+                return found.map(|id| (id, true)).ok_or_else(|| Error::Internal("idempotency key vanished".into()));
+            }
+            return Err(e.into());
+        }
+    }
+    txn.commit().await?;
+    Ok((t.id, false))
+}
+
+/// The ticket an earlier request with this key opened, if within 24 hours. The same key with a
+/// different body is refused rather than silently answered with the wrong ticket.
+async fn idempotent_replay(
+    db: &impl sea_orm::ConnectionTrait,
+    principal: &Principal,
+    key: &str,
+    request_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    let Some(row) = idempotency_key::Entity::find()
+        .filter(idempotency_key::Column::Principal.eq(principal.key()))
+        .filter(idempotency_key::Column::Key.eq(key))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if row.created_at < now - Duration::hours(24) {
+        idempotency_key::Entity::delete_by_id(row.id).exec(db).await?;
+        return Ok(None);
+    }
+    if row.request_hash != request_hash {
+        return Err(Error::Invalid {
+            code: "idempotency_key_reused",
+            field: Some("Idempotency-Key".into()),
+            message: "this Idempotency-Key was used with a different request body in the last 24 hours".into(),
+        });
+    }
+    Ok(Some(row.ticket_id))
+}

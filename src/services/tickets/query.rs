@@ -1,0 +1,271 @@
+//! Reading tickets: one by id or number, pages of them with filters and cursors, and their event
+//! log.
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::super::auth::Principal;
+use super::super::error::{Error, Result};
+use super::super::timers::secs;
+use super::view::{TicketView, ViewContext};
+use super::{load_visible, parse_ref};
+use crate::domain::level::Level;
+use crate::domain::ticket::Status;
+use crate::persistence::entities::{team, ticket, ticket_event};
+use crate::state::AppState;
+
+pub async fn get(state: &AppState, principal: &Principal, r: &str, now: DateTime<Utc>) -> Result<TicketView> {
+    let t = load_visible(&state.db, principal, r).await?;
+    let ctx = ViewContext::load(&state.db, &state.versions, std::slice::from_ref(&t)).await?;
+    ctx.view(t, principal, &state.versions, state.config.runtime.tickets.reopen_window_secs, now)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    #[default]
+    Newest,
+    Oldest,
+    Urgency,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    User(i64),
+    Me,
+    Nobody,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub status: Vec<Status>,
+    pub level: Vec<Level>,
+    pub customer_id: Option<i64>,
+    pub assignee: Option<AssigneeFilter>,
+    pub team: Option<String>,
+    pub breached: Option<bool>,
+    pub q: Option<String>,
+    pub sort: Sort,
+    pub after: Option<String>,
+    pub limit: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `after` for the next page; null on the last page.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Cursor {
+    s: Sort,
+    id: i64,
+    #[serde(default)]
+    b: i16,
+    #[serde(default)]
+    k: i64,
+}
+
+fn encode(c: &Cursor) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(c).unwrap_or_default())
+}
+
+fn decode(s: &str, sort: Sort) -> Result<Cursor> {
+    let bad = || Error::invalid("after", "not a cursor from a previous page of this listing");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
+    let c: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if c.s != sort {
+        return Err(Error::invalid("after", "the cursor belongs to another sort order"));
+    }
+    Ok(c)
+}
+
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    q: ListQuery,
+    now: DateTime<Utc>,
+) -> Result<Page<TicketView>> {
+    let limit = q.limit.clamp(1, 200);
+    let mut query = ticket::Entity::find();
+    if let Some(own) = principal.customer_id() {
+        query = query.filter(ticket::Column::CustomerId.eq(own));
+    }
+    if let Some(c) = q.customer_id {
+        query = query.filter(ticket::Column::CustomerId.eq(c));
+    }
+    if !q.status.is_empty() {
+        query = query.filter(ticket::Column::Status.is_in(q.status.iter().map(|s| s.as_str())));
+    }
+    if !q.level.is_empty() {
+        query = query.filter(ticket::Column::Level.is_in(q.level.iter().map(|l| l.as_str())));
+    }
+    match &q.assignee {
+        Some(AssigneeFilter::User(id)) => query = query.filter(ticket::Column::AssigneeId.eq(*id)),
+        Some(AssigneeFilter::Me) => match principal {
+            Principal::Staff { user_id, .. } => query = query.filter(ticket::Column::AssigneeId.eq(*user_id)),
+            Principal::Contact { .. } => return Err(Error::invalid("assignee", "`me` is for staff")),
+        },
+        Some(AssigneeFilter::Nobody) => query = query.filter(ticket::Column::AssigneeId.is_null()),
+        None => {}
+    }
+    if let Some(name) = &q.team {
+        let id = team::Entity::find().filter(team::Column::Name.eq(name)).one(&state.db).await?.map(|t| t.id);
+        query = query.filter(ticket::Column::TeamId.eq(id.unwrap_or(-1)));
+    }
+    if let Some(b) = q.breached {
+        // A running timer past its deadline is breached even before anything recorded it.
+        let lazily =
+            Condition::all().add(ticket::Column::UrgencyBucket.eq(0)).add(ticket::Column::UrgencyKey.lt(secs(now)));
+        let breached = Condition::any().add(ticket::Column::Breached.eq(true)).add(lazily);
+        query = query.filter(if b { breached } else { breached.not() });
+    }
+    if let Some(text) = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        if text.chars().count() > 200 {
+            return Err(Error::invalid("q", "at most 200 characters"));
+        }
+        let pattern = format!("%{}%", text.to_lowercase().replace(['%', '_'], ""));
+        let mut any = Condition::any()
+            .add(Expr::expr(Func::lower(Expr::col(ticket::Column::Title))).like(pattern.clone()))
+            .add(Expr::expr(Func::lower(Expr::col(ticket::Column::Description))).like(pattern));
+        if let Some(id) = parse_ref(text) {
+            any = any.add(ticket::Column::Id.eq(id));
+        }
+        query = query.filter(any);
+    }
+    let cursor = q.after.as_deref().map(|a| decode(a, q.sort)).transpose()?;
+    query = match q.sort {
+        Sort::Newest => {
+            if let Some(c) = &cursor {
+                query = query.filter(ticket::Column::Id.lt(c.id));
+            }
+            query.order_by_desc(ticket::Column::Id)
+        }
+        Sort::Oldest => {
+            if let Some(c) = &cursor {
+                query = query.filter(ticket::Column::Id.gt(c.id));
+            }
+            query.order_by_asc(ticket::Column::Id)
+        }
+        Sort::Urgency => {
+            if let Some(c) = &cursor {
+                query = query.filter(
+                    Condition::any()
+                        .add(ticket::Column::UrgencyBucket.gt(c.b))
+                        .add(
+                            Condition::all()
+                                .add(ticket::Column::UrgencyBucket.eq(c.b))
+                                .add(ticket::Column::UrgencyKey.gt(c.k)),
+                        )
+                        .add(
+                            Condition::all()
+                                .add(ticket::Column::UrgencyBucket.eq(c.b))
+                                .add(ticket::Column::UrgencyKey.eq(c.k))
+                                .add(ticket::Column::Id.gt(c.id)),
+                        ),
+                );
+            }
+            query
+                .order_by_asc(ticket::Column::UrgencyBucket)
+                .order_by_asc(ticket::Column::UrgencyKey)
+                .order_by_asc(ticket::Column::Id)
+        }
+    };
+    let mut rows = query.limit(limit + 1).all(&state.db).await?;
+    let next = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|t| encode(&Cursor { s: q.sort, id: t.id, b: t.urgency_bucket, k: t.urgency_key }))
+    } else {
+        None
+    };
+    let ctx = ViewContext::load(&state.db, &state.versions, &rows).await?;
+    let window = state.config.runtime.tickets.reopen_window_secs;
+    let items =
+        rows.into_iter().map(|t| ctx.view(t, principal, &state.versions, window, now)).collect::<Result<_>>()?;
+    Ok(Page { items, next })
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EventView {
+    pub id: i64,
+    pub ticket_id: i64,
+    /// user | contact | system
+    pub actor_kind: String,
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
+    pub action: String,
+    #[schema(value_type = Option<Object>)]
+    pub old_value: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub new_value: Option<serde_json::Value>,
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Events that only staff see: internal notes and internal attachments.
+fn internal(e: &ticket_event::Model) -> bool {
+    e.new_value.as_deref().is_some_and(|v| v.contains("\"visibility\":\"internal\""))
+}
+
+pub async fn list_events(state: &AppState, principal: &Principal, r: &str) -> Result<Vec<EventView>> {
+    let t = load_visible(&state.db, principal, r).await?;
+    let rows = ticket_event::Entity::find()
+        .filter(ticket_event::Column::TicketId.eq(t.id))
+        .order_by_asc(ticket_event::Column::Id)
+        .limit(10_000)
+        .all(&state.db)
+        .await?;
+    let contact = matches!(principal, Principal::Contact { .. });
+    Ok(rows
+        .into_iter()
+        .filter(|e| !(contact && internal(e)))
+        .map(|e| EventView {
+            id: e.id,
+            ticket_id: e.ticket_id,
+            actor_kind: e.actor_kind,
+            actor_id: e.actor_id,
+            actor_name: e.actor_name,
+            action: e.action,
+            old_value: e.old_value.and_then(|v| serde_json::from_str(&v).ok()),
+            new_value: e.new_value.and_then(|v| serde_json::from_str(&v).ok()),
+            note: e.note,
+            created_at: e.created_at,
+        })
+        .collect())
+}
+
+/// Every timer of the ticket, all cycles, in kind and cycle order, as of `now`.
+pub async fn timer_views(
+    state: &AppState,
+    principal: &Principal,
+    r: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<super::view::TimerView>> {
+    use crate::persistence::entities::sla_timer;
+    let t = load_visible(&state.db, principal, r).await?;
+    let rows = sla_timer::Entity::find()
+        .filter(sla_timer::Column::TicketId.eq(t.id))
+        .order_by_asc(sla_timer::Column::Id)
+        .all(&state.db)
+        .await?;
+    let mut out = Vec::new();
+    for m in rows {
+        let timer = super::super::timers::Timer::from_model(&state.db, &state.versions, m).await?;
+        out.push(super::view::timer_view(&timer, &state.versions, now)?);
+    }
+    out.sort_by_key(|v| (kind_order(&v.kind), v.cycle));
+    Ok(out)
+}
+
+fn kind_order(k: &str) -> u8 {
+    match k {
+        "response" => 0,
+        "plan" => 1,
+        _ => 2,
+    }
+}

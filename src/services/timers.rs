@@ -1,0 +1,357 @@
+//! SLA timer rows: starting them, and applying what happens to a ticket (meet, pause, resume,
+//! level change, reopen, auto-resolution, cancellation) through the pure replay in
+//! `domain::sla`. Every change happens inside the caller's transaction.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder,
+};
+
+use super::error::{Error, Result};
+use super::versions::Versions;
+use crate::domain::calendar::{Calendar, Secs};
+use crate::domain::level::Level;
+use crate::domain::sla::{HistoryEntry, Outcome, SlaPolicy, Target, TimerKind, TimerState, replay};
+use crate::persistence::entities::{sla_timer, ticket};
+
+pub fn secs(t: DateTime<Utc>) -> Secs {
+    t.timestamp()
+}
+
+pub fn utc(s: Secs) -> DateTime<Utc> {
+    Utc.timestamp_opt(s, 0).single().unwrap_or_default()
+}
+
+/// A timer row with its parsed history and the calendar of its version.
+#[derive(Debug, Clone)]
+pub struct Timer {
+    pub model: sla_timer::Model,
+    pub kind: TimerKind,
+    pub history: Vec<HistoryEntry>,
+    pub calendar: Arc<Calendar>,
+    pub target: Target,
+    pub plan: Target,
+    dirty: bool,
+}
+
+impl Timer {
+    pub async fn from_model(db: &impl ConnectionTrait, versions: &Versions, model: sla_timer::Model) -> Result<Self> {
+        let calendar = versions.calendar(db, model.calendar_version_id).await?;
+        let corrupt = |what: &str| Error::Internal(format!("timer {} has an unreadable {what}", model.id));
+        Ok(Self {
+            kind: model.kind.parse().map_err(|_| corrupt("kind"))?,
+            history: serde_json::from_str(&model.history).map_err(|_| corrupt("history"))?,
+            target: model.target.parse().map_err(|_| corrupt("target"))?,
+            plan: model.plan_target.parse().map_err(|_| corrupt("plan target"))?,
+            calendar,
+            model,
+            dirty: false,
+        })
+    }
+
+    pub fn state(&self) -> TimerState {
+        TimerState::parse(&self.model.state).unwrap_or(TimerState::Running)
+    }
+
+    /// Unmet and not finished: running, paused, or breached and still running.
+    pub fn is_active(&self) -> bool {
+        self.model.outcome.is_none() && self.state().is_unmet_active()
+    }
+
+    pub fn due(&self) -> Option<Secs> {
+        self.model.due_at.map(secs)
+    }
+
+    /// Breached by `now`, whether or not that has been recorded yet.
+    pub fn breached_at(&self, now: Secs) -> bool {
+        self.model.breached
+            || (self.is_active() && self.state() != TimerState::Paused && self.due().is_some_and(|d| now > d))
+    }
+
+    /// Records a breach that has happened by `now` (the first second after `due_at`).
+    pub fn observe(&mut self, now: Secs) {
+        if self.is_active() && !self.model.breached && self.breached_at(now) {
+            self.model.breached = true;
+            self.model.state = TimerState::Breached.as_str().into();
+            self.dirty = true;
+        }
+    }
+
+    /// Recomputes the cached deadline from start, targets and history.
+    fn replay(&mut self, now: Secs) -> Result<()> {
+        let r = replay(&self.calendar, self.kind, secs(self.model.started_at), self.target, self.plan, &self.history)?;
+        let breached = self.model.breached || r.breached || (r.paused_at.is_none() && r.due.is_some_and(|d| now > d));
+        self.model.due_at = r.due.map(utc);
+        self.model.paused_at = r.paused_at.map(utc);
+        self.model.remaining_secs = r.remaining;
+        self.model.breached = breached;
+        self.model.target = r.target.to_string();
+        self.model.plan_target = r.plan.to_string();
+        self.target = r.target;
+        self.plan = r.plan;
+        self.model.state = if r.paused_at.is_some() {
+            TimerState::Paused
+        } else if breached {
+            TimerState::Breached
+        } else {
+            TimerState::Running
+        }
+        .as_str()
+        .into();
+        self.dirty = true;
+        Ok(())
+    }
+
+    fn record(&mut self, entry: HistoryEntry, now: Secs) -> Result<()> {
+        self.history.push(entry);
+        self.model.history = serde_json::to_string(&self.history).map_err(|e| Error::Internal(e.to_string()))?;
+        self.replay(now)
+    }
+
+    /// Met now. A paused timer is resumed first so that it has a deadline to be met against.
+    pub fn meet(&mut self, now: Secs) -> Result<()> {
+        if !self.is_active() {
+            return Ok(());
+        }
+        self.observe(now);
+        if self.state() == TimerState::Paused {
+            self.record(HistoryEntry::Resume { at: now }, now)?;
+        }
+        let late = self.model.breached || self.due().is_some_and(|d| now > d);
+        self.model.met_at = Some(utc(now));
+        self.model.breached = late;
+        self.model.state = TimerState::Met.as_str().into();
+        self.model.outcome = Some(if late { Outcome::Late } else { Outcome::InTime }.as_str().into());
+        self.model.finished_at = Some(utc(now));
+        self.model.remaining_secs = None;
+        self.model.paused_at = None;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Ends an unmet timer without meeting it: breached ones stay breached, the others end with
+    /// `outcome` (`auto_resolved` or `cancelled`).
+    pub fn end(&mut self, outcome: Outcome, now: Secs) -> Result<()> {
+        if !self.is_active() {
+            return Ok(());
+        }
+        self.observe(now);
+        if self.state() == TimerState::Paused {
+            self.record(HistoryEntry::Resume { at: now }, now)?;
+        }
+        let (state, outcome) = if self.model.breached {
+            (TimerState::Breached, Outcome::Breached)
+        } else if outcome == Outcome::Cancelled {
+            (TimerState::Cancelled, Outcome::Cancelled)
+        } else {
+            (TimerState::AutoResolved, Outcome::AutoResolved)
+        };
+        self.model.state = state.as_str().into();
+        self.model.outcome = Some(outcome.as_str().into());
+        self.model.finished_at = Some(utc(now));
+        self.model.remaining_secs = None;
+        self.dirty = true;
+        Ok(())
+    }
+
+    pub fn pause(&mut self, now: Secs) -> Result<()> {
+        self.observe(now);
+        if self.is_active() && self.state() == TimerState::Running {
+            self.record(HistoryEntry::Pause { at: now }, now)?;
+        }
+        Ok(())
+    }
+
+    pub fn resume(&mut self, now: Secs) -> Result<()> {
+        if self.is_active() && self.state() == TimerState::Paused {
+            self.record(HistoryEntry::Resume { at: now }, now)?;
+        }
+        Ok(())
+    }
+
+    /// Re-targets an unmet, unbreached timer to `to`'s targets in its own policy version.
+    pub fn retarget(&mut self, policy: &SlaPolicy, from: Level, to: Level, now: Secs) -> Result<()> {
+        self.observe(now);
+        if !self.is_active() || self.model.breached {
+            return Ok(());
+        }
+        let new_target = policy.target(to, self.kind);
+        let new_plan = policy.target(to, TimerKind::Plan);
+        if new_target == self.target && new_plan == self.plan {
+            return Ok(());
+        }
+        self.model.level = to.to_string();
+        self.record(
+            HistoryEntry::Retarget {
+                at: now,
+                from_level: from,
+                to_level: to,
+                from_target: self.target.to_string(),
+                to_target: new_target.to_string(),
+                from_plan: self.plan.to_string(),
+                to_plan: new_plan.to_string(),
+            },
+            now,
+        )
+    }
+
+    /// Replays the timer on another calendar version (a calendar change). A breach is never
+    /// cleared: a breached timer keeps its deadline.
+    pub fn recompute_on(&mut self, calendar: Arc<Calendar>, calendar_version_id: i64, now: Secs) -> Result<()> {
+        self.observe(now);
+        self.calendar = calendar;
+        self.model.calendar_version_id = calendar_version_id;
+        self.dirty = true;
+        if self.is_active() && !self.model.breached { self.replay(now) } else { Ok(()) }
+    }
+
+    pub async fn save(&mut self, db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
+        self.model.updated_at = now;
+        let mut am = self.model.clone().into_active_model();
+        for c in [
+            sla_timer::Column::Level,
+            sla_timer::Column::Target,
+            sla_timer::Column::PlanTarget,
+            sla_timer::Column::CalendarVersionId,
+            sla_timer::Column::State,
+            sla_timer::Column::DueAt,
+            sla_timer::Column::PausedAt,
+            sla_timer::Column::RemainingSecs,
+            sla_timer::Column::Breached,
+            sla_timer::Column::MetAt,
+            sla_timer::Column::Outcome,
+            sla_timer::Column::FinishedAt,
+            sla_timer::Column::History,
+            sla_timer::Column::UpdatedAt,
+        ] {
+            am.reset(c);
+        }
+        self.model = am.update(db).await?;
+        self.dirty = false;
+        Ok(())
+    }
+}
+
+/// The current cycle of each kind of a ticket's timers.
+pub async fn load_current(db: &impl ConnectionTrait, versions: &Versions, ticket_id: i64) -> Result<Vec<Timer>> {
+    let rows = sla_timer::Entity::find()
+        .filter(sla_timer::Column::TicketId.eq(ticket_id))
+        .order_by_asc(sla_timer::Column::Cycle)
+        .all(db)
+        .await?;
+    let mut latest: BTreeMap<String, sla_timer::Model> = BTreeMap::new();
+    for r in rows {
+        latest.insert(r.kind.clone(), r);
+    }
+    let mut out = Vec::with_capacity(3);
+    for kind in TimerKind::ALL {
+        if let Some(m) = latest.remove(kind.as_str()) {
+            out.push(Timer::from_model(db, versions, m).await?);
+        }
+    }
+    Ok(out)
+}
+
+/// What a ticket starts its timers from.
+pub struct Contract<'a> {
+    pub calendar: &'a str,
+    pub sla_policy: &'a str,
+}
+
+/// Starts timers of `kinds` (cycle `cycle`) at `start` on the contract's current versions.
+#[allow(clippy::too_many_arguments)]
+pub async fn start(
+    db: &impl ConnectionTrait,
+    versions: &Versions,
+    ticket_id: i64,
+    kinds: &[TimerKind],
+    cycle: i32,
+    level: Level,
+    contract: Contract<'_>,
+    start: Secs,
+    now: DateTime<Utc>,
+) -> Result<Vec<Timer>> {
+    let (cal_id, calendar) = versions.current_calendar(contract.calendar)?;
+    let (pol_id, policy) = versions.current_policy(contract.sla_policy)?;
+    let mut out = Vec::new();
+    for &kind in kinds {
+        let target = policy.target(level, kind);
+        let plan = policy.target(level, TimerKind::Plan);
+        let r = replay(&calendar, kind, start, target, plan, &[])?;
+        let breached = r.due.is_some_and(|d| secs(now) > d);
+        let model = sla_timer::ActiveModel {
+            ticket_id: Set(ticket_id),
+            kind: Set(kind.as_str().into()),
+            cycle: Set(cycle),
+            level: Set(level.to_string()),
+            target: Set(target.to_string()),
+            plan_target: Set(plan.to_string()),
+            started_at: Set(utc(start)),
+            calendar_version_id: Set(cal_id),
+            policy_version_id: Set(pol_id),
+            state: Set(if breached { TimerState::Breached } else { TimerState::Running }.as_str().into()),
+            due_at: Set(r.due.map(utc)),
+            paused_at: Set(None),
+            remaining_secs: Set(None),
+            breached: Set(breached),
+            met_at: Set(None),
+            outcome: Set(None),
+            finished_at: Set(None),
+            history: Set("[]".into()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        out.push(Timer::from_model(db, versions, model).await?);
+    }
+    Ok(out)
+}
+
+/// Urgency and the breached flag, denormalised onto the ticket for `sort=urgency` and
+/// `breached=` filters (SLA.md §8): running or breached timers by earliest deadline first, then
+/// tickets whose timers are all paused by remaining working time, then the rest.
+pub fn urgency(timers: &[Timer], now: Secs) -> (i16, i64, bool) {
+    let active: Vec<&Timer> = timers.iter().filter(|t| t.is_active()).collect();
+    let breached = timers.iter().any(|t| t.breached_at(now));
+    if let Some(due) = active.iter().filter(|t| t.state() != TimerState::Paused).filter_map(|t| t.due()).min() {
+        return (0, due, breached);
+    }
+    if let Some(rem) = active.iter().filter_map(|t| t.model.remaining_secs).min() {
+        return (1, rem, breached);
+    }
+    (2, 0, breached)
+}
+
+/// Writes the ticket's urgency fields from its current timers (any cycle breached counts).
+pub async fn refresh_urgency(
+    db: &impl ConnectionTrait,
+    ticket_id: i64,
+    timers: &[Timer],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let (bucket, key, breached_now) = urgency(timers, secs(now));
+    let ever_breached = breached_now
+        || sla_timer::Entity::find()
+            .filter(sla_timer::Column::TicketId.eq(ticket_id))
+            .filter(sla_timer::Column::Breached.eq(true))
+            .one(db)
+            .await?
+            .is_some();
+    ticket::Entity::update_many()
+        .col_expr(ticket::Column::UrgencyBucket, sea_orm::sea_query::Expr::value(bucket))
+        .col_expr(ticket::Column::UrgencyKey, sea_orm::sea_query::Expr::value(key))
+        .col_expr(ticket::Column::Breached, sea_orm::sea_query::Expr::value(ever_breached))
+        .filter(ticket::Column::Id.eq(ticket_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

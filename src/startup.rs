@@ -1,0 +1,139 @@
+//! The composition root: connect, migrate, register configuration versions, sync teams, bind
+//! the listener and build the HTTP server. Tests build the same `Application` on port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::persistence::{self, entities::team};
+use crate::services::versions::Versions;
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Startup(#[from] persistence::StartupError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("{0}")]
+    Service(#[from] crate::services::Error),
+    #[error("database error: {0}")]
+    Db(#[from] sea_orm::DbErr),
+}
+
+/// Connects, migrates when configured (or when `migrate` is forced) and prepares the state every
+/// command shares.
+pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppState, BuildError> {
+    let db = persistence::connect(&config.settings.database).await?;
+    if migrate || config.settings.database.migrate_on_start {
+        persistence::migrate(&db, &config.settings.database).await?;
+    } else {
+        let unknown = persistence::unknown_migrations(&db).await?;
+        if !unknown.is_empty() {
+            return Err(persistence::StartupError::NewerSchema { unknown }.into());
+        }
+    }
+    let now = clock.now();
+    let (versions, registration) = Versions::register(&db, &config.runtime, now).await?;
+    if registration.recomputed_timers > 0 {
+        tracing::info!(timers = registration.recomputed_timers, "a calendar changed: unmet timers were recomputed");
+    }
+    sync_teams(&db, &config, now).await?;
+    Ok(AppState { db, config: Arc::new(config), clock, versions: Arc::new(versions) })
+}
+
+/// Teams live in configuration; the database keeps a row per team so that users and tickets can
+/// refer to it.
+async fn sync_teams(db: &DatabaseConnection, config: &Config, now: chrono::DateTime<Utc>) -> Result<(), BuildError> {
+    for (name, t) in &config.settings.teams {
+        match team::Entity::find().filter(team::Column::Name.eq(name)).one(db).await? {
+            Some(row) => {
+                let mut am: team::ActiveModel = row.into();
+                am.display_name = Set(t.display_name.clone());
+                am.lead_username = Set(t.lead.clone());
+                am.email = Set(t.email.clone());
+                am.updated_at = Set(now);
+                am.update(db).await?;
+            }
+            None => {
+                let inserted = team::ActiveModel {
+                    name: Set(name.clone()),
+                    display_name: Set(t.display_name.clone()),
+                    lead_username: Set(t.lead.clone()),
+                    email: Set(t.email.clone()),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                }
+                .insert(db)
+                .await;
+                if let Err(e) = inserted {
+                    if !persistence::is_unique_violation(&e) {
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    /// Builds the application on `http.listen` (port 0 picks a free port).
+    pub async fn build(config: Config, clock: Clock) -> Result<Self, BuildError> {
+        let addr = config.settings.http.listen.clone();
+        let listener = TcpListener::bind(&addr).map_err(|source| BuildError::Bind { addr: addr.clone(), source })?;
+        let state = prepare(config, clock, false).await?;
+        Self::with_listener(state, listener)
+    }
+
+    pub fn with_listener(state: AppState, listener: TcpListener) -> Result<Self, BuildError> {
+        let addr = listener.local_addr().map_err(|source| BuildError::Bind { addr: "?".into(), source })?;
+        let data = web::Data::new(state.clone());
+        let max_body = state.config.settings.http.max_body_bytes as usize;
+        let workers = state.config.settings.http.workers;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .wrap(from_fn(crate::http::json_errors))
+                .configure(|cfg| crate::http::configure(cfg, max_body))
+        })
+        .shutdown_timeout(10);
+        if workers > 0 {
+            server = server.workers(workers as usize);
+        }
+        let server =
+            server.listen(listener).map_err(|source| BuildError::Bind { addr: addr.to_string(), source })?.run();
+        Ok(Self { port: addr.port(), server, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
