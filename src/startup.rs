@@ -74,10 +74,10 @@ async fn sync_teams(db: &DatabaseConnection, config: &Config, now: chrono::DateT
                 }
                 .insert(db)
                 .await;
-                if let Err(e) = inserted {
-                    if !persistence::is_unique_violation(&e) {
-                        return Err(e.into());
-                    }
+                if let Err(e) = inserted
+                    && !persistence::is_unique_violation(&e)
+                {
+                    return Err(e.into());
                 }
             }
         }

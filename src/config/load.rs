@@ -50,19 +50,19 @@ pub fn merged_table(source: &ConfigSource, problems: &mut Vec<Problem>) -> Optio
             ),
         ));
     }
-    if overlay_path.exists() {
-        if let Some(overlay) = read_toml(&overlay_path, problems) {
-            merge(&mut table, overlay);
-        }
+    if overlay_path.exists()
+        && let Some(overlay) = read_toml(&overlay_path, problems)
+    {
+        merge(&mut table, overlay);
     }
     for (name, value) in &source.env {
         if NOT_KEYS.contains(&name.as_str()) {
             continue;
         }
-        if let Some(rest) = name.strip_prefix("OPSLINE_") {
-            if let Err(message) = apply_env(&mut table, rest, value) {
-                problems.push(Problem::error(name, message));
-            }
+        if let Some(rest) = name.strip_prefix("OPSLINE_")
+            && let Err(message) = apply_env(&mut table, rest, value)
+        {
+            problems.push(Problem::error(name, message));
         }
     }
     Some(table)

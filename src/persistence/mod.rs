@@ -12,7 +12,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, Databa
 use crate::config::settings::DatabaseSettings;
 
 /// Any number will do as long as every Opsline instance uses the same one.
-const MIGRATION_LOCK_KEY: i64 = 0x6f70_736c_696e_65;
+const MIGRATION_LOCK_KEY: i64 = 0x006f_7073_6c69_6e65;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {

@@ -295,10 +295,10 @@ pub async fn create_contact(
     if !valid_email(&email) {
         return Err(Error::invalid("email", "not an e-mail address"));
     }
-    if let Some(p) = &input.phone {
-        if p.chars().count() > 64 || phone_digits(p).is_empty() {
-            return Err(Error::invalid("phone", "a phone number with digits, at most 64 characters"));
-        }
+    if let Some(p) = &input.phone
+        && (p.chars().count() > 64 || phone_digits(p).is_empty())
+    {
+        return Err(Error::invalid("phone", "a phone number with digits, at most 64 characters"));
     }
     let txn = state.db.begin().await?;
     find(&txn, customer_id).await?;

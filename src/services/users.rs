@@ -128,10 +128,10 @@ pub async fn create(
             "1–64 characters: letters, digits, `.`, `_` or `-`, starting with a letter or digit",
         ));
     }
-    if let Some(e) = &input.email {
-        if !valid_email(e) {
-            return Err(Error::invalid("email", "not an e-mail address"));
-        }
+    if let Some(e) = &input.email
+        && !valid_email(e)
+    {
+        return Err(Error::invalid("email", "not an e-mail address"));
     }
     if let Some(p) = &input.password {
         check_password(p)?;
@@ -198,18 +198,18 @@ pub async fn find_by_username(db: &impl ConnectionTrait, username: &str) -> Resu
 }
 
 pub async fn patch(state: &AppState, by: By<'_>, id: i64, p: UserPatch, now: DateTime<Utc>) -> Result<UserView> {
-    if let Some(Some(e)) = &p.email {
-        if !valid_email(e) {
-            return Err(Error::invalid("email", "not an e-mail address"));
-        }
+    if let Some(Some(e)) = &p.email
+        && !valid_email(e)
+    {
+        return Err(Error::invalid("email", "not an e-mail address"));
     }
     if let Some(pw) = &p.password {
         check_password(pw)?;
     }
-    if let Some(d) = &p.display_name {
-        if d.trim().is_empty() || d.chars().count() > 200 {
-            return Err(Error::invalid("display_name", "1–200 characters"));
-        }
+    if let Some(d) = &p.display_name
+        && (d.trim().is_empty() || d.chars().count() > 200)
+    {
+        return Err(Error::invalid("display_name", "1–200 characters"));
     }
     let txn = state.db.begin().await?;
     let u = user::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| Error::not_found("user_not_found", "user"))?;
@@ -423,10 +423,10 @@ pub async fn patch_token(
     p: TokenPatch,
     now: DateTime<Utc>,
 ) -> Result<TokenView> {
-    if let Some(n) = &p.name {
-        if n.trim().is_empty() || n.chars().count() > 200 {
-            return Err(Error::invalid("name", "1–200 characters"));
-        }
+    if let Some(n) = &p.name
+        && (n.trim().is_empty() || n.chars().count() > 200)
+    {
+        return Err(Error::invalid("name", "1–200 characters"));
     }
     let txn = state.db.begin().await?;
     let t = api_token::Entity::find_by_id(id)

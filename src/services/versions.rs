@@ -203,10 +203,10 @@ async fn register_snapshot(db: &DatabaseConnection, hash: &str, v: &Versions, no
             }
             .insert(db)
             .await;
-            if let Err(e) = r {
-                if !is_unique_violation(&e) {
-                    return Err(e.into());
-                }
+            if let Err(e) = r
+                && !is_unique_violation(&e)
+            {
+                return Err(e.into());
             }
         }
     }

@@ -1,1 +1,11 @@
-fn main() {}
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+//! The one integration-test binary: every module below runs against the real application.
+
+mod actions;
+mod config;
+mod health;
+mod helpers;
+mod malformed;
+mod permissions;
+mod tickets;

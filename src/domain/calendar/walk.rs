@@ -58,11 +58,12 @@ impl Trace<'_> {
             return;
         };
         let kind = if kind == DayKind::Holiday { StepKind::Holiday } else { StepKind::Weekend };
-        if let Some(last) = steps.last_mut() {
-            if last.kind == kind && last.to == from {
-                last.to = to;
-                return;
-            }
+        if let Some(last) = steps.last_mut()
+            && last.kind == kind
+            && last.to == from
+        {
+            last.to = to;
+            return;
         }
         steps.push(Step { kind, from, to, counted_secs: None, note: None });
     }

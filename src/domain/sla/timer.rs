@@ -110,10 +110,10 @@ fn run(
 
     for entry in history {
         let at = entry.at();
-        if let (Some(due), None) = (r.due, r.paused_at) {
-            if at > due {
-                r.breached = true;
-            }
+        if let (Some(due), None) = (r.due, r.paused_at)
+            && at > due
+        {
+            r.breached = true;
         }
         match entry {
             HistoryEntry::Pause { at } => {

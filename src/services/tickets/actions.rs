@@ -84,10 +84,10 @@ pub async fn perform(
     for _ in 0..5 {
         let txn = state.db.begin().await?;
         let t = load_visible(&txn, principal, r).await?;
-        if let Some(v) = if_match {
-            if v != t.version {
-                return Err(Error::VersionMismatch { expected: v, current: t.version });
-            }
+        if let Some(v) = if_match
+            && v != t.version
+        {
+            return Err(Error::VersionMismatch { expected: v, current: t.version });
         }
         let id = t.id;
         match apply(state, &txn, principal, t, &req, now).await {

@@ -128,10 +128,10 @@ pub async fn add_comment(
     for _ in 0..5 {
         let txn = state.db.begin().await?;
         let t = load_visible(&txn, principal, r).await?;
-        if let Some(v) = if_match {
-            if v != t.version {
-                return Err(Error::VersionMismatch { expected: v, current: t.version });
-            }
+        if let Some(v) = if_match
+            && v != t.version
+        {
+            return Err(Error::VersionMismatch { expected: v, current: t.version });
         }
         if let Some(c) = comment_on(state, &txn, principal, t.clone(), &input, now).await? {
             if input.copy_to_children {

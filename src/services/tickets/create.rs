@@ -49,10 +49,10 @@ pub async fn create(
     if input.description.chars().count() > MAX_TEXT {
         return Err(Error::invalid("description", format!("`description` has at most {MAX_TEXT} characters")));
     }
-    if let Some(k) = idempotency_key {
-        if k.is_empty() || k.len() > 255 {
-            return Err(Error::invalid("Idempotency-Key", "1–255 characters"));
-        }
+    if let Some(k) = idempotency_key
+        && (k.is_empty() || k.len() > 255)
+    {
+        return Err(Error::invalid("Idempotency-Key", "1–255 characters"));
     }
     let is_contact = matches!(principal, Principal::Contact { .. });
     if is_contact {
@@ -100,11 +100,11 @@ pub async fn create(
     let request_hash = hex::encode(Sha256::digest(serde_json::to_vec(&input).unwrap_or_default()));
 
     let txn = state.db.begin().await?;
-    if let Some(key) = idempotency_key {
-        if let Some(found) = idempotent_replay(&txn, principal, key, &request_hash, now).await? {
-            txn.commit().await?;
-            return Ok((found, true));
-        }
+    if let Some(key) = idempotency_key
+        && let Some(found) = idempotent_replay(&txn, principal, key, &request_hash, now).await?
+    {
+        txn.commit().await?;
+        return Ok((found, true));
     }
     let cust = customer::Entity::find_by_id(customer_id)
         .one(&txn)
@@ -138,7 +138,7 @@ pub async fn create(
         Principal::Staff { user_id, .. } => (Some(*user_id), None),
         Principal::Contact { contact_id, .. } => (None, Some(*contact_id)),
     };
-    let placeholder = format!("new-{}", uuid::Uuid::new_v4().simple());
+    let placeholder = format!("new-{}", &uuid::Uuid::new_v4().simple().to_string()[..24]);
     let t = ticket::ActiveModel {
         number: Set(placeholder),
         customer_id: Set(customer_id),

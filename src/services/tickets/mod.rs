@@ -91,6 +91,7 @@ impl Who<'_> {
 }
 
 /// Appends to a ticket's event log.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn event(
     db: &impl ConnectionTrait,
     ticket_id: i64,

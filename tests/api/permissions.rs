@@ -1,0 +1,308 @@
+//! The permission matrix of DESIGN.md §6: every endpoint × every role, a contact of the ticket's
+//! customer, a contact of another customer, and no token at all — checked against the design's
+//! table, not against the implementation.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Who {
+    Anonymous,
+    Agent,
+    Engineer,
+    Lead,
+    Admin,
+    Contact,
+    Foreign,
+}
+
+const EVERYONE: [Who; 7] =
+    [Who::Anonymous, Who::Agent, Who::Engineer, Who::Lead, Who::Admin, Who::Contact, Who::Foreign];
+
+/// Who may use an endpoint, as DESIGN.md §6 puts it.
+#[derive(Clone, Copy)]
+enum Rule {
+    /// Staff from this rank up (agent = 1 … admin = 4).
+    Staff(u8),
+    /// Staff from this rank up, and contacts on their own customer's tickets.
+    StaffOrContact(u8),
+    /// Only a contact of the ticket's customer.
+    ContactOnly,
+}
+
+fn rank(w: Who) -> u8 {
+    match w {
+        Who::Agent => 1,
+        Who::Engineer => 2,
+        Who::Lead => 3,
+        Who::Admin => 4,
+        _ => 0,
+    }
+}
+
+/// The expected status class: 2xx, 401, 403 or 404.
+fn expected(rule: Rule, who: Who, ticket_scoped: bool) -> u16 {
+    if who == Who::Anonymous {
+        return 401;
+    }
+    if ticket_scoped && who == Who::Foreign {
+        return 404;
+    }
+    let contact = matches!(who, Who::Contact | Who::Foreign);
+    let allowed = match rule {
+        Rule::Staff(min) => !contact && rank(who) >= min,
+        Rule::StaffOrContact(min) => contact || rank(who) >= min,
+        Rule::ContactOnly => contact,
+    };
+    if allowed { 200 } else { 403 }
+}
+
+struct Case {
+    method: Method,
+    path: &'static str,
+    /// The ticket must be in this status first (None: no ticket needed).
+    status: Option<&'static str>,
+    rule: Rule,
+    body: fn(&Ctx, Who) -> Option<Value>,
+}
+
+struct Ctx {
+    customer: i64,
+    user: i64,
+    token_id: i64,
+    n: std::cell::Cell<u32>,
+}
+
+impl Ctx {
+    fn unique(&self) -> u32 {
+        self.n.set(self.n.get() + 1);
+        self.n.get()
+    }
+}
+
+fn none(_: &Ctx, _: Who) -> Option<Value> {
+    None
+}
+
+fn cases() -> Vec<Case> {
+    use Rule::*;
+    let c = |method: Method, path, status, rule, body| Case { method, path, status, rule, body };
+    vec![
+        c(Method::GET, "/api/v1/customers", None, Staff(1), none),
+        c(Method::POST, "/api/v1/customers", None, Staff(4), |x, _| {
+            Some(
+                json!({"name": format!("Customer {} {}", x.unique(), uuid::Uuid::new_v4().simple()), "tier": "standard"}),
+            )
+        }),
+        c(Method::GET, "/api/v1/customers/{c}", None, Staff(1), none),
+        c(Method::PATCH, "/api/v1/customers/{c}", None, Staff(4), |_, _| Some(json!({"name": "ACME Bank"}))),
+        c(Method::GET, "/api/v1/customers/{c}/contacts", None, Staff(1), none),
+        c(Method::POST, "/api/v1/customers/{c}/contacts", None, Staff(1), |x, _| {
+            Some(json!({"name": "N", "email": format!("n{}-{}@x.example", x.unique(), uuid::Uuid::new_v4().simple())}))
+        }),
+        c(Method::GET, "/api/v1/users", None, Staff(4), none),
+        c(Method::POST, "/api/v1/users", None, Staff(4), |x, _| {
+            Some(
+                json!({"username": format!("u{}-{}", x.unique(), &uuid::Uuid::new_v4().simple().to_string()[..8]), "role": "agent"}),
+            )
+        }),
+        c(Method::GET, "/api/v1/users/{u}", None, Staff(4), none),
+        c(Method::PATCH, "/api/v1/users/{u}", None, Staff(4), |_, _| Some(json!({"display_name": "Someone"}))),
+        c(Method::DELETE, "/api/v1/users/{u}", None, Staff(4), none),
+        c(Method::GET, "/api/v1/tokens", None, Staff(4), none),
+        c(Method::POST, "/api/v1/tokens", None, Staff(4), |x, _| Some(json!({"user_id": x.user, "name": "t"}))),
+        c(Method::PATCH, "/api/v1/tokens/{k}", None, Staff(4), |_, _| Some(json!({"name": "renamed"}))),
+        c(Method::DELETE, "/api/v1/tokens/{k}", None, Staff(4), none),
+        c(Method::POST, "/api/v1/classify", None, Staff(1), |_, _| Some(json!({"title": "down"}))),
+        c(Method::GET, "/api/v1/calendars", None, Staff(1), none),
+        c(Method::GET, "/api/v1/tickets", None, StaffOrContact(1), none),
+        c(Method::POST, "/api/v1/tickets", None, StaffOrContact(1), |x, w| {
+            Some(if matches!(w, Who::Contact | Who::Foreign) {
+                json!({"title": "down"})
+            } else {
+                json!({"customer_id": x.customer, "title": "down"})
+            })
+        }),
+        c(Method::GET, "/api/v1/tickets/{t}", Some("open"), StaffOrContact(1), none),
+        c(Method::GET, "/api/v1/tickets/{t}/events", Some("open"), StaffOrContact(1), none),
+        c(Method::GET, "/api/v1/tickets/{t}/sla", Some("open"), StaffOrContact(1), none),
+        c(Method::GET, "/api/v1/tickets/{t}/comments", Some("open"), StaffOrContact(1), none),
+        c(Method::GET, "/api/v1/tickets/{t}/attachments", Some("open"), StaffOrContact(1), none),
+        c(Method::POST, "/api/v1/tickets/{t}/respond", Some("open"), Staff(1), |_, _| Some(json!({"message": "hi"}))),
+        c(Method::POST, "/api/v1/tickets/{t}/plan", Some("open"), Staff(2), |_, _| Some(json!({"plan": "p"}))),
+        c(Method::POST, "/api/v1/tickets/{t}/wait-customer", Some("in_progress"), Staff(1), |_, _| {
+            Some(json!({"reason": "r"}))
+        }),
+        c(Method::POST, "/api/v1/tickets/{t}/resume", Some("waiting_customer"), Staff(1), none),
+        c(Method::POST, "/api/v1/tickets/{t}/resolve", Some("open"), Staff(2), |_, _| Some(json!({"resolution": "r"}))),
+        c(Method::POST, "/api/v1/tickets/{t}/confirm", Some("resolved"), ContactOnly, none),
+        c(Method::POST, "/api/v1/tickets/{t}/close", Some("resolved"), Staff(3), none),
+        c(Method::POST, "/api/v1/tickets/{t}/reopen", Some("resolved"), StaffOrContact(2), |_, _| {
+            Some(json!({"reason": "r"}))
+        }),
+        c(Method::POST, "/api/v1/tickets/{t}/cancel", Some("open"), Staff(3), |_, _| Some(json!({"reason": "r"}))),
+        c(Method::POST, "/api/v1/tickets/{t}/level", Some("open"), Staff(2), |_, _| {
+            Some(json!({"level": "I", "reason": "r"}))
+        }),
+        c(Method::POST, "/api/v1/tickets/{t}/assign", Some("open"), Staff(1), |_, _| Some(json!({"assignee": null}))),
+        c(Method::POST, "/api/v1/tickets/{t}/link", Some("open"), Staff(1), |_, _| Some(json!({"parent_id": null}))),
+        c(Method::POST, "/api/v1/tickets/{t}/comments", Some("open"), StaffOrContact(1), |_, _| {
+            Some(json!({"body": "b"}))
+        }),
+    ]
+}
+
+async fn ticket_in(app: &TestApp, customer: i64, status: &str) -> i64 {
+    let id = app.ticket(customer, "errors").await["id"].as_i64().unwrap();
+    let steps: &[(&str, Value)] = match status {
+        "in_progress" => &[("respond", json!({"message": "m"}))],
+        "waiting_customer" => &[("respond", json!({"message": "m"})), ("wait-customer", json!({"reason": "r"}))],
+        "resolved" => &[("resolve", json!({"resolution": "r"}))],
+        _ => &[],
+    };
+    for (a, b) in steps {
+        assert_eq!(app.act(id, a, &app.admin, b.clone()).await.status, 200);
+    }
+    id
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_every_role_as_the_design_says() {
+    let app = spawn().await;
+    let customer = app.customer("ACME", "standard").await;
+    let other = app.customer("Other", "standard").await;
+    let (_, contact) = app.contact(customer, "own@acme.example").await;
+    let (_, foreign) = app.contact(other, "them@other.example").await;
+    let tokens = [
+        (Who::Agent, app.staff("agent").await),
+        (Who::Engineer, app.staff("engineer").await),
+        (Who::Lead, app.staff("lead").await),
+        (Who::Admin, app.admin.clone()),
+        (Who::Contact, contact),
+        (Who::Foreign, foreign),
+    ];
+    let mut failures = Vec::new();
+    for case in cases() {
+        for who in EVERYONE {
+            // Users and tokens touched by one call must not be the callers' own.
+            let victim = app
+                .post(
+                    "/api/v1/users",
+                    &app.admin,
+                    json!({"username": format!("victim-{}", uuid::Uuid::new_v4().simple()), "role": "agent"}),
+                )
+                .await
+                .body;
+            let victim_token =
+                app.post("/api/v1/tokens", &app.admin, json!({"user_id": victim["id"], "name": "v"})).await.body;
+            let ctx = Ctx {
+                customer,
+                user: victim["id"].as_i64().unwrap(),
+                token_id: victim_token["id"].as_i64().unwrap(),
+                n: Default::default(),
+            };
+            let ticket = match case.status {
+                Some(s) => ticket_in(&app, customer, s).await,
+                None => 0,
+            };
+            let path = case
+                .path
+                .replace("{t}", &ticket.to_string())
+                .replace("{c}", &customer.to_string())
+                .replace("{u}", &ctx.user.to_string())
+                .replace("{k}", &ctx.token_id.to_string());
+            let token = tokens.iter().find(|(w, _)| *w == who).map(|(_, t)| t.as_str());
+            let r = app.call(case.method.clone(), &path, token, (case.body)(&ctx, who)).await;
+            let got = if r.status.is_success() { 200 } else { r.status.as_u16() };
+            let want = expected(case.rule, who, case.status.is_some());
+            if got != want {
+                failures.push(format!(
+                    "{} {} as {who:?}: expected {want}, got {} {}",
+                    case.method, case.path, r.status, r.body
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[tokio::test]
+async fn a_contact_cannot_read_list_comment_attach_or_confirm_another_customers_ticket() {
+    let app = spawn().await;
+    let ours = app.customer("Ours", "standard").await;
+    let theirs = app.customer("Theirs", "standard").await;
+    let (_, me) = app.contact(ours, "me@ours.example").await;
+    let mine = app.ticket(ours, "errors").await["id"].as_i64().unwrap();
+    let other = app.ticket(theirs, "errors").await["id"].as_i64().unwrap();
+    assert_eq!(app.act(other, "resolve", &app.admin, json!({"resolution": "r"})).await.status, 200);
+    let list = app.get("/api/v1/tickets", &me).await;
+    let ids: Vec<i64> = list.body["items"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, vec![mine]);
+    assert_eq!(
+        app.get(&format!("/api/v1/tickets?customer_id={theirs}"), &me).await.body["items"].as_array().unwrap().len(),
+        0
+    );
+    assert_eq!(app.get(&format!("/api/v1/tickets/{other}"), &me).await.status, 404);
+    assert_eq!(app.act(other, "comments", &me, json!({"body": "hello"})).await.status, 404);
+    assert_eq!(app.act(other, "confirm", &me, json!({})).await.status, 404);
+    let form =
+        reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("x.txt"));
+    let attach = app
+        .client
+        .post(format!("{}/api/v1/tickets/{other}/attachments", app.address))
+        .bearer_auth(&me)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attach.status(), 404);
+    assert_eq!(app.post("/api/v1/tickets", &me, json!({"customer_id": theirs, "title": "x"})).await.status, 404);
+    let other_ticket = app.get(&format!("/api/v1/tickets/{other}"), &app.admin).await.body;
+    assert_eq!(other_ticket["status"], "resolved");
+}
+
+#[tokio::test]
+async fn revoked_expired_and_deactivated_tokens_are_refused() {
+    let app = spawn().await;
+    let u = app.post("/api/v1/users", &app.admin, json!({"username": "zhao", "role": "agent"})).await.body;
+    let t = app
+        .post(
+            "/api/v1/tokens",
+            &app.admin,
+            json!({"user_id": u["id"], "name": "a", "expires_at": "2026-10-20T03:00:00Z"}),
+        )
+        .await
+        .body;
+    let token = t["token"].as_str().unwrap().to_string();
+    assert_eq!(app.get("/api/v1/tickets", &token).await.status, 200);
+    app.clock.set(crate::helpers::at("2026-10-20T03:00:00Z"));
+    assert_eq!(app.get("/api/v1/tickets", &token).await.status, 401);
+    let t2 = app.post("/api/v1/tokens", &app.admin, json!({"user_id": u["id"], "name": "b"})).await.body;
+    let token2 = t2["token"].as_str().unwrap().to_string();
+    assert_eq!(app.get("/api/v1/tickets", &token2).await.status, 200);
+    assert_eq!(
+        app.call(Method::DELETE, &format!("/api/v1/tokens/{}", t2["id"]), Some(&app.admin), None).await.status,
+        204
+    );
+    assert_eq!(app.get("/api/v1/tickets", &token2).await.status, 401);
+    let t3 = app.post("/api/v1/tokens", &app.admin, json!({"user_id": u["id"], "name": "c"})).await.body;
+    let token3 = t3["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        app.call(
+            Method::PATCH,
+            &format!("/api/v1/users/{}", u["id"]),
+            Some(&app.admin),
+            Some(json!({"active": false}))
+        )
+        .await
+        .status,
+        200
+    );
+    let r = app.get("/api/v1/tickets", &token3).await;
+    assert_eq!((r.status.as_u16(), r.code()), (401, "unauthorized"));
+    assert_eq!(app.get("/api/v1/tickets", "opl_nonsense_token").await.status, 401);
+    let listed = app.get("/api/v1/tokens", &app.admin).await.body;
+    assert!(listed.as_array().unwrap().iter().all(|t| t["token"] == "***"));
+}
