@@ -13,7 +13,7 @@ use std::fmt;
 pub use content::Versioned;
 pub use load::ConfigSource;
 pub use settings::Settings;
-pub use validate::{parse_duration, valid_name};
+pub use validate::{compile_calendar, compile_policy, parse_duration, valid_name};
 
 use crate::domain::calendar::Calendar;
 use crate::domain::classify::Classifier;

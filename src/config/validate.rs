@@ -91,7 +91,7 @@ pub fn compile(settings: &Settings, dir: &Path, environment: &str, problems: &mu
 
     let mut calendars = BTreeMap::new();
     for (name, cal) in &settings.calendars {
-        if let Some(content) = calendar_content(name, cal, dir, problems) {
+        if let Some(content) = compile_calendar(name, cal, dir, problems) {
             match content.versioned(name) {
                 Ok(v) => {
                     calendars.insert(name.clone(), v);
@@ -102,7 +102,7 @@ pub fn compile(settings: &Settings, dir: &Path, environment: &str, problems: &mu
     }
     let mut policies = BTreeMap::new();
     for (name, p) in &settings.sla_policies {
-        if let Some(policy) = policy(name, p, problems) {
+        if let Some(policy) = compile_policy(name, p, problems) {
             match PolicyContent::of(&policy).versioned(name) {
                 Ok(v) => {
                     policies.insert(name.clone(), v);
@@ -206,7 +206,9 @@ fn classifier(settings: &Settings, problems: &mut Vec<Problem>) -> Option<Classi
     Some(Classifier::new(rules, default?))
 }
 
-fn calendar_content(
+/// A calendar in configuration shape, checked and put in canonical form (includes are read from
+/// `dir`).
+pub fn compile_calendar(
     name: &str,
     cal: &CalendarSettings,
     dir: &Path,
@@ -314,7 +316,8 @@ fn calendar_content(
     })
 }
 
-fn policy(name: &str, p: &PolicySettings, problems: &mut Vec<Problem>) -> Option<SlaPolicy> {
+/// An SLA policy in configuration shape, checked and compiled.
+pub fn compile_policy(name: &str, p: &PolicySettings, problems: &mut Vec<Problem>) -> Option<SlaPolicy> {
     let key = format!("sla_policies.{name}");
     let start = problems.len();
     let mut pause_exempt = Vec::new();

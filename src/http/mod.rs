@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod misc;
 mod openapi;
+pub mod sla;
 pub mod ticket_actions;
 pub mod tickets;
 
@@ -73,7 +74,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
                 .service(admin::patch_token)
                 .service(admin::delete_token)
                 .service(misc::classify)
-                .service(misc::calendars),
+                .service(misc::calendars)
+                .service(sla::preview)
+                .service(sla::what_if)
+                .service(sla::report),
         )
         .default_service(web::to(not_found));
     let _ = payload_error;

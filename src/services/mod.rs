@@ -5,10 +5,12 @@ pub mod audit;
 pub mod auth;
 pub mod customers;
 mod error;
+pub mod reports;
 pub mod sla;
 pub mod tickets;
 pub mod timers;
 pub mod users;
 pub mod versions;
+pub mod what_if;
 
 pub use error::{Error, Result};

@@ -8,4 +8,5 @@ mod health;
 mod helpers;
 mod malformed;
 mod permissions;
+mod sla_examples;
 mod tickets;

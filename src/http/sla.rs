@@ -1,0 +1,85 @@
+//! SLA preview, what-if and reports.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::auth::Auth;
+use super::error::{ApiError, ErrorBody};
+use crate::domain::ticket::Role;
+use crate::services::reports::{self, SlaReport};
+use crate::services::sla::{self, Preview, PreviewRequest};
+use crate::services::what_if::{WhatIf, WhatIfRequest};
+use crate::state::AppState;
+
+/// The deadlines a ticket would get, with explanations (SLA.md §10).
+#[utoipa::path(post, path = "/api/v1/sla/preview", tag = "sla", request_body = PreviewRequest,
+    responses((status = 200, description = "Deadlines of the three timers", body = Preview),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not staff", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid or missing field (named)", body = ErrorBody)),
+    security(("bearer" = [])))]
+#[post("/sla/preview")]
+pub async fn preview(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: web::Json<PreviewRequest>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Role::Agent)?;
+    Ok(HttpResponse::Ok().json(sla::preview(&state, body.into_inner(), state.clock.now()).await?))
+}
+
+/// How a changed calendar and/or SLA policy would move every unmet deadline. Changes nothing.
+#[utoipa::path(post, path = "/api/v1/sla/what-if", tag = "sla", request_body = WhatIfRequest,
+    responses((status = 200, description = "Counts and the 20 most affected timers", body = WhatIf),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not lead or admin", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid calendar or policy", body = ErrorBody)),
+    security(("bearer" = [])))]
+#[post("/sla/what-if")]
+pub async fn what_if(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: web::Json<WhatIfRequest>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Role::Lead)?;
+    Ok(HttpResponse::Ok().json(crate::services::what_if::what_if(&state, body.into_inner(), state.clock.now()).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    customer_id: Option<i64>,
+    /// Timers started at or after (RFC 3339).
+    #[param(value_type = Option<String>)]
+    from: Option<DateTime<FixedOffset>>,
+    /// Timers started before (RFC 3339).
+    #[param(value_type = Option<String>)]
+    to: Option<DateTime<FixedOffset>>,
+}
+
+/// Per level and timer: in time, late, breached, auto-resolved, cancelled and compliance.
+#[utoipa::path(get, path = "/api/v1/reports/sla", tag = "sla", params(ReportParams),
+    responses((status = 200, description = "The report", body = SlaReport),
+        (status = 400, description = "Bad query", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not lead or admin", body = ErrorBody),
+        (status = 422, description = "`from` after `to`", body = ErrorBody)),
+    security(("bearer" = [])))]
+#[get("/reports/sla")]
+pub async fn report(
+    state: web::Data<AppState>,
+    auth: Auth,
+    q: web::Query<ReportParams>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Role::Lead)?;
+    let (from, to) = (q.from.map(|t| t.with_timezone(&Utc)), q.to.map(|t| t.with_timezone(&Utc)));
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(ApiError::unprocessable("from", "`from` must not be after `to`"));
+    }
+    Ok(HttpResponse::Ok().json(reports::sla_report(&state, q.customer_id, from, to, state.clock.now()).await?))
+}
