@@ -15,7 +15,7 @@ use super::error::{Error, Result};
 use super::versions::Versions;
 use crate::domain::calendar::{Calendar, Secs};
 use crate::domain::level::Level;
-use crate::domain::sla::{HistoryEntry, Outcome, SlaPolicy, Target, TimerKind, TimerState, replay};
+use crate::domain::sla::{HistoryEntry, Outcome, SlaPolicy, Target, TimerKind, TimerState, change_level, replay};
 use crate::persistence::entities::{sla_timer, ticket};
 
 pub fn secs(t: DateTime<Utc>) -> Secs {
@@ -181,22 +181,12 @@ impl Timer {
         }
         let new_target = policy.target(to, self.kind);
         let new_plan = policy.target(to, TimerKind::Plan);
-        if new_target == self.target && new_plan == self.plan {
+        if !change_level(&mut self.history, now, from, to, self.target, self.plan, new_target, new_plan) {
             return Ok(());
         }
         self.model.level = to.to_string();
-        self.record(
-            HistoryEntry::Retarget {
-                at: now,
-                from_level: from,
-                to_level: to,
-                from_target: self.target.to_string(),
-                to_target: new_target.to_string(),
-                from_plan: self.plan.to_string(),
-                to_plan: new_plan.to_string(),
-            },
-            now,
-        )
+        self.model.history = serde_json::to_string(&self.history).map_err(|e| Error::Internal(e.to_string()))?;
+        self.replay(now)
     }
 
     /// Replays the timer on another calendar version (a calendar change). A breach is never

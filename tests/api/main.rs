@@ -8,5 +8,6 @@ mod health;
 mod helpers;
 mod malformed;
 mod permissions;
+mod sla_engine;
 mod sla_examples;
 mod tickets;

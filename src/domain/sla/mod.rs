@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 
 pub use policy::{LevelTargets, SlaPolicy};
 pub use target::{Target, TargetParseError, deadline, format_hms, parse_hms};
-pub use timer::{HistoryEntry, Replayed, replay, replay_explained};
+pub use timer::{HistoryEntry, Replayed, change_level, replay, replay_explained};
+
+#[cfg(test)]
+mod props;
 
 use crate::domain::calendar::Secs;
 

@@ -41,6 +41,35 @@ impl HistoryEntry {
     }
 }
 
+/// Records a level change in `history` unless it changes neither the timer's target nor the plan
+/// target it depends on; returns whether anything was recorded. A change to the same level
+/// changes nothing (SLA.md §5).
+#[allow(clippy::too_many_arguments)]
+pub fn change_level(
+    history: &mut Vec<HistoryEntry>,
+    at: Secs,
+    from_level: Level,
+    to_level: Level,
+    target: Target,
+    plan: Target,
+    new_target: Target,
+    new_plan: Target,
+) -> bool {
+    if from_level == to_level || (target == new_target && plan == new_plan) {
+        return false;
+    }
+    history.push(HistoryEntry::Retarget {
+        at,
+        from_level,
+        to_level,
+        from_target: target.to_string(),
+        to_target: new_target.to_string(),
+        from_plan: plan.to_string(),
+        to_plan: new_plan.to_string(),
+    });
+    true
+}
+
 /// A timer's state after its history, before it is met.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Replayed {

@@ -455,3 +455,54 @@ async fn check_parent(db: &impl ConnectionTrait, t: &ticket::Model, parent_id: i
     }
     Ok(())
 }
+
+/// The system resolves a ticket (a check recovered, an alert resolved): unmet, unbreached timers
+/// end `auto_resolved`, breached ones stay breached (SLA.md §2). Returns false when the ticket
+/// was not in a status that can be resolved.
+pub async fn resolve_by_system(
+    state: &AppState,
+    ticket_id: i64,
+    by: &str,
+    resolution: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    check_text("resolution", resolution, MAX_TEXT)?;
+    for _ in 0..5 {
+        let txn = state.db.begin().await?;
+        let t = ticket::Entity::find_by_id(ticket_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found("ticket_not_found", "ticket"))?;
+        let status: Status = t.status.parse().map_err(Error::Internal)?;
+        if !Action::Resolve.allowed_from(status) {
+            return Ok(false);
+        }
+        let n = secs(now);
+        let mut timers = timers::load_current(&txn, &state.versions, t.id).await?;
+        for tm in timers.iter_mut() {
+            tm.end(Outcome::AutoResolved, n)?;
+        }
+        let mut am = t.clone().into_active_model();
+        am.status = Set(Status::Resolved.as_str().into());
+        am.resolution = Set(Some(resolution.to_string()));
+        am.resolved_at = Set(Some(now));
+        am.waiting_since = Set(None);
+        event(
+            &txn,
+            t.id,
+            Who::System(by),
+            "resolved",
+            None,
+            Some(json!({"resolution": resolution, "by": by})),
+            None,
+            now,
+        )
+        .await?;
+        if save(&txn, am, t.version, &mut timers, now).await? {
+            txn.commit().await?;
+            return Ok(true);
+        }
+        txn.rollback().await?;
+    }
+    Err(Error::conflict("concurrent_update", "the ticket is being changed by others; try again"))
+}
