@@ -12,6 +12,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnectio
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::notify::Notifier;
 use crate::persistence::{self, entities::team};
 use crate::services::versions::Versions;
 use crate::state::AppState;
@@ -26,6 +27,8 @@ pub enum BuildError {
     Service(#[from] crate::services::Error),
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
+    #[error("notifications: {0}")]
+    Notify(String),
 }
 
 /// Connects, migrates when configured (or when `migrate` is forced) and prepares the state every
@@ -46,7 +49,16 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
         tracing::info!(timers = registration.recomputed_timers, "a calendar changed: unmet timers were recomputed");
     }
     sync_teams(&db, &config, now).await?;
-    Ok(AppState { db, config: Arc::new(config), clock, versions: Arc::new(versions) })
+    let notifier = Notifier::new(&config).map_err(BuildError::Notify)?;
+    Ok(AppState {
+        db,
+        config: Arc::new(config),
+        clock,
+        versions: Arc::new(versions),
+        notifier: Arc::new(notifier),
+        wake_sweep: Arc::new(tokio::sync::Notify::new()),
+        wake_delivery: Arc::new(tokio::sync::Notify::new()),
+    })
 }
 
 /// Teams live in configuration; the database keeps a row per team so that users and tickets can
@@ -89,6 +101,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    workers: Option<crate::workers::Workers>,
 }
 
 impl Application {
@@ -117,7 +130,8 @@ impl Application {
         }
         let server =
             server.listen(listener).map_err(|source| BuildError::Bind { addr: addr.to_string(), source })?.run();
-        Ok(Self { port: addr.port(), server, state })
+        let workers = state.config.settings.workers.enabled.then(|| crate::workers::spawn(state.clone()));
+        Ok(Self { port: addr.port(), server, state, workers })
     }
 
     pub fn port(&self) -> u16 {
@@ -134,6 +148,10 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(w) = self.workers {
+            w.stop().await;
+        }
+        served
     }
 }

@@ -5,8 +5,11 @@ use std::sync::Arc;
 
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 
+use tokio::sync::Notify;
+
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::notify::Notifier;
 use crate::services::versions::Versions;
 
 #[derive(Clone)]
@@ -15,6 +18,11 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Clock,
     pub versions: Arc<Versions>,
+    pub notifier: Arc<Notifier>,
+    /// Wakes this instance's sweep early, after a write that may be due sooner than it sleeps.
+    pub wake_sweep: Arc<Notify>,
+    /// Wakes this instance's delivery loop after new outbox rows.
+    pub wake_delivery: Arc<Notify>,
 }
 
 impl AppState {

@@ -7,11 +7,16 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_core;
 mod m20261128_000002_sla;
+mod m20261128_000003_escalation;
 
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261128_000001_core::Migration), Box::new(m20261128_000002_sla::Migration)]
+        vec![
+            Box::new(m20261128_000001_core::Migration),
+            Box::new(m20261128_000002_sla::Migration),
+            Box::new(m20261128_000003_escalation::Migration),
+        ]
     }
 }

@@ -2,6 +2,7 @@
 //! reported all at once with their keys; secrets never appear in `Debug` output.
 
 pub mod content;
+pub mod escalation;
 mod load;
 pub mod secret;
 pub mod settings;
@@ -98,6 +99,7 @@ pub struct Runtime {
     pub vip: Contract,
     pub standard: Contract,
     pub tickets: TicketRules,
+    pub escalation: escalation::Escalation,
     /// Hash over every versioned object: instances with the same hash agree.
     pub hash: String,
 }

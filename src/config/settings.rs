@@ -21,6 +21,133 @@ pub struct Settings {
     pub tiers: TierSettings,
     #[serde(default)]
     pub teams: BTreeMap<String, TeamSettings>,
+    pub escalation: EscalationSettings,
+    #[serde(default)]
+    pub oncall: BTreeMap<String, Vec<OncallShift>>,
+    pub notify: NotifySettings,
+    pub email: EmailSettings,
+    pub webhooks: WebhookSettings,
+    pub delivery: DeliverySettings,
+    pub sweep: SweepSettings,
+    pub workers: WorkerSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EscalationSettings {
+    /// How long an e-mailed acknowledge link stays valid.
+    pub ack_link_ttl: String,
+    /// The base of links in e-mails (the console and the acknowledge page).
+    pub public_url: String,
+    #[serde(default)]
+    pub rules: Vec<RuleSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSettings {
+    /// Identifies the rule in event keys; a hash of the rule's content when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub on: String,
+    /// response | plan | resolution | any (warnings and breaches).
+    #[serde(default)]
+    pub timer: Option<String>,
+    #[serde(default)]
+    pub levels: Vec<String>,
+    #[serde(default)]
+    pub tiers: Vec<String>,
+    /// Customer keys.
+    #[serde(default)]
+    pub customers: Vec<String>,
+    /// Warnings: a share of the working time start→due (`80%`) or a lead time (`5m`).
+    #[serde(default)]
+    pub at: Option<String>,
+    pub notify: Vec<String>,
+    /// Repeat every this much working time until acknowledged or met.
+    #[serde(default)]
+    pub repeat: Option<String>,
+    /// Breaches: this much working time after the breach (a later tier).
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+/// One on-call shift: `user` is on duty from `from` to `to`, local times in `timezone`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OncallShift {
+    pub user: String,
+    pub from: String,
+    pub to: String,
+    pub timezone: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NotifySettings {
+    /// Mails to one address per minute; the rest fold into one digest.
+    pub max_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EmailSettings {
+    /// `smtp://host:587` (STARTTLS when offered; `?tls=required` to insist), `smtps://host:465`,
+    /// or empty to disable e-mail. A secret when it holds credentials.
+    pub smtp_url: Secret,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    pub from: String,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookSettings {
+    /// Private and loopback networks webhooks may reach (CIDR); all others are refused.
+    pub allowed_networks: Vec<String>,
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, EndpointSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSettings {
+    pub url: String,
+    /// Signs every delivery (Standard Webhooks); at least 16 characters.
+    pub secret: Secret,
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_webhook_timeout() -> u64 {
+    10_000
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeliverySettings {
+    /// Waits before each retry; a delivery is a dead letter when they run out.
+    pub retry_schedule: Vec<String>,
+    /// ± this share of each wait, so that retries spread out.
+    pub jitter_percent: u32,
+    /// How long a claimed delivery stays claimed before another worker may take it.
+    pub lease_secs: u64,
+    /// Deliveries claimed at once.
+    pub batch: u64,
+    /// Deliveries sent at once by one instance.
+    pub concurrency: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SweepSettings {
+    /// Timers claimed per transaction.
+    pub batch: u64,
+    /// The longest the sweep sleeps when nothing is due.
+    pub max_sleep_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerSettings {
+    /// Run the sweep, delivery and maintenance loops in this instance.
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -136,19 +136,22 @@ pub fn compile(settings: &Settings, dir: &Path, environment: &str, problems: &mu
         }
     }
 
+    let escalation = super::escalation::compile(settings, problems);
+
     if problems.iter().filter(|p| p.is_error()).count() > before {
         return None;
     }
-    let (vip, standard, classifier, tickets) = (vip?, standard?, classifier?, tickets?);
+    let (vip, standard, classifier, tickets, escalation) = (vip?, standard?, classifier?, tickets?, escalation?);
     let hash = hash_of(
         &calendars
             .values()
             .map(|v: &Versioned<Calendar>| format!("calendar:{}:{}", v.name, v.hash))
             .chain(policies.values().map(|v: &Versioned<SlaPolicy>| format!("policy:{}:{}", v.name, v.hash)))
+            .chain(std::iter::once(format!("rules:{}", escalation.rules_hash)))
             .collect::<Vec<_>>()
             .join("\n"),
     );
-    Some(Runtime { calendars, policies, classifier, vip, standard, tickets, hash })
+    Some(Runtime { calendars, policies, classifier, vip, standard, tickets, escalation, hash })
 }
 
 fn ticket_rules(settings: &Settings, problems: &mut Vec<Problem>) -> Option<TicketRules> {

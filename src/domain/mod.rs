@@ -4,6 +4,7 @@
 pub mod calendar;
 pub mod classify;
 pub mod customer;
+pub mod escalation;
 pub mod level;
 pub mod sla;
 pub mod ticket;

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod escalations;
 pub mod misc;
 mod openapi;
 pub mod sla;
@@ -31,6 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
         .app_data(web::PayloadConfig::default().limit(max_body_bytes))
         .service(misc::live)
         .service(misc::ready)
+        .service(escalations::ack_page)
+        .service(escalations::ack_confirm)
         .service(web::resource("/api/v1/openapi.json").route(web::get().to(openapi_json)))
         .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/docs/openapi.json", ApiDoc::openapi()))
         .service(web::redirect("/api/docs", "/api/docs/"))
@@ -77,7 +80,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
                 .service(misc::calendars)
                 .service(sla::preview)
                 .service(sla::what_if)
-                .service(sla::report),
+                .service(sla::report)
+                .service(escalations::ack)
+                .service(escalations::list)
+                .service(escalations::retry),
         )
         .default_service(web::to(not_found));
     let _ = payload_error;

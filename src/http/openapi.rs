@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, misc, sla, ticket_actions, tickets};
+use super::{admin, escalations, misc, sla, ticket_actions, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,7 @@ use super::{admin, misc, sla, ticket_actions, tickets};
         admin::list_contacts, admin::create_contact,
         admin::list_users, admin::create_user, admin::get_user, admin::patch_user, admin::delete_user,
         admin::list_tokens, admin::create_token, admin::patch_token, admin::delete_token,
+        escalations::ack, escalations::list, escalations::retry,
     ),
     modifiers(&Bearer)
 )]

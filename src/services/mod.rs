@@ -4,7 +4,9 @@
 pub mod audit;
 pub mod auth;
 pub mod customers;
+pub mod delivery;
 mod error;
+pub mod escalation;
 pub mod reports;
 pub mod sla;
 pub mod tickets;

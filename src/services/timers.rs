@@ -36,6 +36,8 @@ pub struct Timer {
     pub target: Target,
     pub plan: Target,
     dirty: bool,
+    /// Set by the sweep; otherwise a changed timer is looked at again by the next sweep.
+    next_fire: Option<Option<DateTime<Utc>>>,
 }
 
 impl Timer {
@@ -50,6 +52,7 @@ impl Timer {
             calendar,
             model,
             dirty: false,
+            next_fire: None,
         })
     }
 
@@ -199,10 +202,21 @@ impl Timer {
         if self.is_active() && !self.model.breached { self.replay(now) } else { Ok(()) }
     }
 
+    /// When the sweep should next look at this timer.
+    pub fn set_next_fire(&mut self, at: Option<DateTime<Utc>>) {
+        self.next_fire = Some(at);
+        self.dirty = true;
+    }
+
     pub async fn save(&mut self, db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<()> {
         if !self.dirty {
             return Ok(());
         }
+        self.model.next_fire_at = match self.next_fire.take() {
+            Some(at) => at,
+            None if self.is_active() && self.state() != TimerState::Paused => Some(now),
+            None => None,
+        };
         self.model.updated_at = now;
         let mut am = self.model.clone().into_active_model();
         for c in [
@@ -219,6 +233,7 @@ impl Timer {
             sla_timer::Column::Outcome,
             sla_timer::Column::FinishedAt,
             sla_timer::Column::History,
+            sla_timer::Column::NextFireAt,
             sla_timer::Column::UpdatedAt,
         ] {
             am.reset(c);
@@ -295,6 +310,7 @@ pub async fn start(
             outcome: Set(None),
             finished_at: Set(None),
             history: Set("[]".into()),
+            next_fire_at: Set(Some(now)),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()

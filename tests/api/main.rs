@@ -4,10 +4,12 @@
 
 mod actions;
 mod config;
+mod escalation;
 mod health;
 mod helpers;
 mod malformed;
 mod permissions;
+mod receivers;
 mod sla_engine;
 mod sla_examples;
 mod tickets;

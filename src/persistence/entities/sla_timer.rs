@@ -25,6 +25,7 @@ pub struct Model {
     pub outcome: Option<String>,
     pub finished_at: Option<DateTimeUtc>,
     pub history: String,
+    pub next_fire_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -14,6 +14,7 @@ use super::super::error::{Error, Result};
 use super::super::timers::{self, Contract, Timer, secs};
 use super::comments::insert_comment;
 use super::{MAX_TEXT, Who, check_text, event, load_visible};
+use crate::domain::escalation::On;
 use crate::domain::level::Level;
 use crate::domain::sla::{Outcome, TimerKind};
 use crate::domain::ticket::{Action, Status, allowed_actions, next_status};
@@ -93,6 +94,7 @@ pub async fn perform(
         match apply(state, &txn, principal, t, &req, now).await {
             Ok(true) => {
                 txn.commit().await?;
+                state.wake_sweep.notify_one();
                 return Ok(id);
             }
             Ok(false) => {
@@ -330,7 +332,43 @@ async fn apply(
     if new_status == Status::Resolved {
         am.waiting_since = Set(None);
     }
-    save(txn, am, t.version, &mut timers, now).await
+    if !save(txn, am, t.version, &mut timers, now).await? {
+        return Ok(false);
+    }
+    if let Some(on) = announced(action) {
+        notify_rules(state, txn, on, t.id, now).await?;
+    }
+    Ok(true)
+}
+
+/// The event rules an action announces (DESIGN.md §5 → escalation `on`).
+fn announced(action: Action) -> Option<On> {
+    Some(match action {
+        Action::Respond => On::Responded,
+        Action::Plan => On::Planned,
+        Action::Resolve => On::Resolved,
+        Action::Reopen => On::Reopened,
+        Action::Confirm | Action::Close => On::Closed,
+        Action::Level => On::LevelChanged,
+        _ => return None,
+    })
+}
+
+/// Fires the event rules for `on` on the ticket as it now is, in the action's transaction.
+pub(crate) async fn notify_rules(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    on: On,
+    ticket_id: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if !state.config.runtime.escalation.rules.iter().any(|r| r.on == on) {
+        return Ok(());
+    }
+    if let Some(after) = ticket::Entity::find_by_id(ticket_id).one(txn).await? {
+        crate::services::escalation::ticket_event(txn, state, on, &after, now).await?;
+    }
+    Ok(())
 }
 
 /// Writes the ticket if it is still at `version`, then its timers and urgency.

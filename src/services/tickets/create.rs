@@ -220,7 +220,9 @@ pub async fn create(
             return Err(e.into());
         }
     }
+    super::actions::notify_rules(state, &txn, crate::domain::escalation::On::Opened, t.id, now).await?;
     txn.commit().await?;
+    state.wake_sweep.notify_one();
     Ok((t.id, false))
 }
 

@@ -157,3 +157,15 @@ pub(crate) fn check_text(field: &str, s: &str, max: usize) -> Result<()> {
 }
 
 pub const MAX_TEXT: usize = 20_000;
+
+/// Appends an event by a named actor outside the ticket actions (acknowledgements, workers).
+pub async fn record_event(
+    db: &impl ConnectionTrait,
+    ticket_id: i64,
+    by: &str,
+    action: &str,
+    new_value: Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    event(db, ticket_id, Who::System(by), action, None, Some(new_value), None, now).await
+}

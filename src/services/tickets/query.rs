@@ -192,6 +192,9 @@ pub async fn list(
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EventView {
+    /// ticket (the ticket's own log), escalation (a warning or breach that fired) or delivery
+    /// (a notification sent or failed); `id` is the row's id in that log.
+    pub source: String,
     pub id: i64,
     pub ticket_id: i64,
     /// user | contact | system
@@ -221,10 +224,11 @@ pub async fn list_events(state: &AppState, principal: &Principal, r: &str) -> Re
         .all(&state.db)
         .await?;
     let contact = matches!(principal, Principal::Contact { .. });
-    Ok(rows
+    let mut out: Vec<EventView> = rows
         .into_iter()
         .filter(|e| !(contact && internal(e)))
         .map(|e| EventView {
+            source: "ticket".into(),
             id: e.id,
             ticket_id: e.ticket_id,
             actor_kind: e.actor_kind,
@@ -236,7 +240,52 @@ pub async fn list_events(state: &AppState, principal: &Principal, r: &str) -> Re
             note: e.note,
             created_at: e.created_at,
         })
-        .collect())
+        .collect();
+    if !contact {
+        use crate::persistence::entities::{escalation_event, outbox};
+        for e in escalation_event::Entity::find()
+            .filter(escalation_event::Column::TicketId.eq(t.id))
+            .order_by_asc(escalation_event::Column::Id)
+            .all(&state.db)
+            .await?
+        {
+            out.push(EventView {
+                source: "escalation".into(),
+                id: e.id,
+                ticket_id: e.ticket_id,
+                actor_kind: "system".into(),
+                actor_id: None,
+                actor_name: "escalation".into(),
+                action: format!("escalation.{}", e.on_event),
+                old_value: None,
+                new_value: Some(serde_json::json!({"rule": e.rule, "step": e.step, "timer": e.timer, "cycle": e.cycle, "escalation_id": e.escalation_id, "due_at": e.due_at, "fire_at": e.fire_at})),
+                note: None,
+                created_at: e.created_at,
+            });
+        }
+        for o in outbox::Entity::find()
+            .filter(outbox::Column::TicketId.eq(t.id))
+            .order_by_asc(outbox::Column::Id)
+            .all(&state.db)
+            .await?
+        {
+            out.push(EventView {
+                source: "delivery".into(),
+                id: o.id,
+                ticket_id: t.id,
+                actor_kind: "system".into(),
+                actor_id: None,
+                actor_name: "delivery".into(),
+                action: format!("delivery.{}", o.status),
+                old_value: None,
+                new_value: Some(serde_json::json!({"channel": o.channel, "target": o.target, "kind": o.kind, "status": o.status, "attempts": o.attempts, "dead_reason": o.dead_reason, "last_error": o.last_error, "delivered_at": o.delivered_at})),
+                note: None,
+                created_at: o.delivered_at.unwrap_or(o.updated_at),
+            });
+        }
+        out.sort_by_key(|e| e.created_at);
+    }
+    Ok(out)
 }
 
 /// Every timer of the ticket, all cycles, in kind and cycle order, as of `now`.

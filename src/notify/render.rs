@@ -1,0 +1,177 @@
+//! What a notification says, in the recipient's language (zh-CN or en): subject, plain text and
+//! HTML for mail; the JSON body for webhooks is the payload itself.
+
+use serde::{Deserialize, Serialize};
+
+/// What the outbox stores for one notification; rendered when it is sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Payload {
+    /// `sla.warning`, `sla.breach`, `ticket.opened`, … or `escalation.acknowledged`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Stable across retries: the `webhook-id`, and the mail's Message-ID.
+    pub id: String,
+    pub occurred_at: String,
+    pub escalation_id: Option<i64>,
+    pub ticket: TicketRef,
+    pub timer: Option<String>,
+    pub due_at: Option<String>,
+    pub rule: Option<String>,
+    pub step: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledged_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TicketRef {
+    pub id: i64,
+    pub number: String,
+    pub level: String,
+    pub title: String,
+    pub customer: String,
+}
+
+fn zh(language: Option<&str>) -> bool {
+    language.is_none_or(|l| l == "zh-CN")
+}
+
+fn event_words(kind: &str, timer: Option<&str>, zh: bool) -> String {
+    let timer_word = |t: &str| match (t, zh) {
+        ("response", true) => "响应",
+        ("plan", true) => "故障处理方案",
+        ("resolution", true) => "解决",
+        ("response", false) => "response",
+        ("plan", false) => "fault-handling plan",
+        (_, false) => "resolution",
+        (_, true) => "解决",
+    };
+    let t = timer.map(timer_word).unwrap_or_default();
+    match (kind, zh) {
+        ("sla.warning", true) => format!("{t}时限即将到期"),
+        ("sla.warning", false) => format!("{t} deadline approaching"),
+        ("sla.breach", true) => format!("{t}已超时"),
+        ("sla.breach", false) => format!("{t} deadline breached"),
+        ("escalation.acknowledged", true) => "升级已确认".into(),
+        ("escalation.acknowledged", false) => "escalation acknowledged".into(),
+        ("ticket.opened", true) => "工单已受理".into(),
+        ("ticket.responded", true) => "工程师已响应".into(),
+        ("ticket.planned", true) => "故障处理方案已提交".into(),
+        ("ticket.resolved", true) => "故障已解决".into(),
+        ("ticket.reopened", true) => "工单已重新打开".into(),
+        ("ticket.closed", true) => "工单已关闭".into(),
+        ("ticket.level_changed", true) => "故障级别已变更".into(),
+        (k, _) => k.trim_start_matches("ticket.").replace('_', " "),
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Subject, text and HTML of one notification mail.
+pub fn mail(p: &Payload, ticket_url: &str, ack_url: Option<&str>) -> (String, String, String) {
+    let zh = zh(p.language.as_deref());
+    let what = event_words(&p.kind, p.timer.as_deref(), zh);
+    let subject = if zh {
+        format!("[Opsline] {} {}级 {}", p.ticket.number, p.ticket.level, what)
+    } else {
+        format!("[Opsline] {} level {}: {}", p.ticket.number, p.ticket.level, what)
+    };
+    let due = p
+        .due_at
+        .as_deref()
+        .map(|d| if zh { format!("到期时间（UTC）：{d}\n") } else { format!("Due (UTC): {d}\n") })
+        .unwrap_or_default();
+    let ack_text = ack_url
+        .map(|u| if zh { format!("确认此升级：\n{u}\n") } else { format!("Acknowledge this escalation:\n{u}\n") })
+        .unwrap_or_default();
+    let (customer_l, ticket_l) = if zh { ("客户", "查看工单") } else { ("Customer", "Open the ticket") };
+    let text = format!(
+        "{what}\n\n{} {}\n{customer_l}: {}\n{due}{ticket_l}:\n{ticket_url}\n{ack_text}",
+        p.ticket.number, p.ticket.title, p.ticket.customer
+    );
+    let ack_html = ack_url
+        .map(|u| {
+            format!(
+                "<p><a href=\"{}\">{}</a></p>",
+                escape(u),
+                if zh { "确认此升级" } else { "Acknowledge this escalation" }
+            )
+        })
+        .unwrap_or_default();
+    let due_html = p
+        .due_at
+        .as_deref()
+        .map(|d| format!("<p>{} {}</p>", if zh { "到期时间（UTC）：" } else { "Due (UTC):" }, escape(d)))
+        .unwrap_or_default();
+    let html = format!(
+        "<!doctype html><html><body><h2>{}</h2><p><strong>{}</strong> {}</p><p>{customer_l}: {}</p>{due_html}<p><a href=\"{}\">{ticket_l}</a></p>{ack_html}</body></html>",
+        escape(&what),
+        escape(&p.ticket.number),
+        escape(&p.ticket.title),
+        escape(&p.ticket.customer),
+        escape(ticket_url),
+    );
+    (subject, text, html)
+}
+
+/// A digest of notifications folded because one address received too many in a minute.
+pub fn digest(items: &[Payload], language: Option<&str>) -> (String, String, String) {
+    let zh = zh(language);
+    let subject = if zh {
+        format!("[Opsline] {} 条通知摘要", items.len())
+    } else {
+        format!("[Opsline] digest of {} notifications", items.len())
+    };
+    let mut text = String::new();
+    let mut html = String::from("<!doctype html><html><body><ul>");
+    for p in items {
+        let what = event_words(&p.kind, p.timer.as_deref(), zh);
+        text.push_str(&format!("- {} {} ({}): {what}\n", p.ticket.number, p.ticket.title, p.ticket.level));
+        html.push_str(&format!(
+            "<li>{} {} ({}): {}</li>",
+            escape(&p.ticket.number),
+            escape(&p.ticket.title),
+            escape(&p.ticket.level),
+            escape(&what)
+        ));
+    }
+    html.push_str("</ul></body></html>");
+    (subject, text, html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mail_subjects_carry_number_level_and_timer_in_the_recipients_language() {
+        let p = Payload {
+            kind: "sla.breach".into(),
+            id: "evt_1".into(),
+            occurred_at: "2026-10-20T02:10:01Z".into(),
+            escalation_id: Some(1),
+            ticket: TicketRef {
+                id: 1,
+                number: "INC-000001".into(),
+                level: "I".into(),
+                title: "core <down>".into(),
+                customer: "ACME".into(),
+            },
+            timer: Some("response".into()),
+            due_at: Some("2026-10-20T02:10:00Z".into()),
+            rule: Some("r".into()),
+            step: Some(0),
+            acknowledged_by: None,
+            language: Some("en".into()),
+        };
+        let (subject, text, html) = mail(&p, "http://x/console/tickets/1", Some("http://x/ack/t"));
+        assert_eq!(subject, "[Opsline] INC-000001 level I: response deadline breached");
+        assert!(text.contains("http://x/ack/t"));
+        assert!(html.contains("core &lt;down&gt;"));
+        let zh = Payload { language: Some("zh-CN".into()), ..p };
+        assert!(mail(&zh, "u", None).0.contains("响应已超时"));
+    }
+}

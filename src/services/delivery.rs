@@ -1,0 +1,379 @@
+//! Delivering the outbox: claim due rows with a lease (a conditional update, so two workers never
+//! both claim a row), send with no transaction open, record every attempt, and retry on the
+//! configured schedule with jitter — or end in a dead letter with a reason. A crash after sending
+//! and before recording sends again; receivers deduplicate by `webhook-id` or `Message-ID`.
+
+use chrono::{DateTime, Duration, Utc};
+use futures_util::StreamExt;
+use rand::Rng;
+use sea_orm::sea_query::{Condition, Expr};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{Error, Result};
+use super::escalation::ack::link_token;
+use super::escalation::enqueue::{DEAD, DELIVERED, FOLDED, PENDING};
+use crate::notify::email::Mail;
+use crate::notify::render::{self, Payload};
+use crate::notify::{Attempt, Failure, Notifier};
+use crate::persistence::entities::{delivery_attempt, outbox};
+use crate::state::AppState;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DeliveryOutcome {
+    pub claimed: usize,
+    pub delivered: usize,
+    pub retrying: usize,
+    pub dead: usize,
+}
+
+/// Claims and sends one batch of due deliveries.
+pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>) -> Result<DeliveryOutcome> {
+    let d = &state.config.settings.delivery;
+    let due = || {
+        Condition::all()
+            .add(outbox::Column::Status.eq(PENDING))
+            .add(outbox::Column::NextAttemptAt.lte(now))
+            .add(Condition::any().add(outbox::Column::LockedUntil.is_null()).add(outbox::Column::LockedUntil.lt(now)))
+    };
+    let candidates = outbox::Entity::find()
+        .filter(due())
+        .order_by_asc(outbox::Column::NextAttemptAt)
+        .limit(d.batch)
+        .all(&state.db)
+        .await?;
+    let mut claimed = Vec::new();
+    for row in candidates {
+        let res = outbox::Entity::update_many()
+            .col_expr(outbox::Column::LockedUntil, Expr::value(Some(now + Duration::seconds(d.lease_secs as i64))))
+            .col_expr(
+                outbox::Column::Attempts,
+                sea_orm::sea_query::ExprTrait::add(Expr::col(outbox::Column::Attempts), 1),
+            )
+            .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+            .filter(outbox::Column::Id.eq(row.id))
+            .filter(outbox::Column::Attempts.eq(row.attempts))
+            .filter(due())
+            .exec(&state.db)
+            .await?;
+        if res.rows_affected == 1 {
+            claimed.push(outbox::Model { attempts: row.attempts + 1, ..row });
+        }
+    }
+    let mut out = DeliveryOutcome { claimed: claimed.len(), ..Default::default() };
+    let results: Vec<(outbox::Model, Attempt, i64)> = futures_util::stream::iter(claimed)
+        .map(|row| async move {
+            let started = std::time::Instant::now();
+            let attempt = send(state, notifier, &row, now).await;
+            (row, attempt, started.elapsed().as_millis() as i64)
+        })
+        .buffer_unordered(d.concurrency as usize)
+        .collect()
+        .await;
+    for (row, attempt, ms) in results {
+        match record(state, &row, &attempt, ms, now).await? {
+            Recorded::Delivered => out.delivered += 1,
+            Recorded::Retrying => out.retrying += 1,
+            Recorded::Dead => out.dead += 1,
+        }
+    }
+    Ok(out)
+}
+
+async fn send(state: &AppState, notifier: &Notifier, row: &outbox::Model, now: DateTime<Utc>) -> Attempt {
+    let Ok(payload) = serde_json::from_str::<Payload>(&row.payload) else {
+        return Attempt::failed(Failure::Permanent, None, "unreadable payload".into());
+    };
+    match row.channel.as_str() {
+        "webhook" => {
+            let Some(endpoint) = state.config.runtime.escalation.endpoints.get(&row.target) else {
+                return Attempt::failed(
+                    Failure::Permanent,
+                    None,
+                    format!("no endpoint named `{}` is configured", row.target),
+                );
+            };
+            let mut body = payload.clone();
+            body.language = None;
+            let body = serde_json::to_vec(&body).unwrap_or_default();
+            notifier.webhooks.send(endpoint, &payload.id, now.timestamp(), &body).await
+        }
+        "email" => {
+            let Some(mailer) = &notifier.mailer else {
+                return Attempt::failed(Failure::Permanent, None, "e-mail is not configured (email.smtp_url)".into());
+            };
+            let base = state.config.settings.escalation.public_url.trim_end_matches('/');
+            let mail = if row.kind == "digest" {
+                let folded = match outbox::Entity::find()
+                    .filter(outbox::Column::DigestId.eq(row.id))
+                    .order_by_asc(outbox::Column::Id)
+                    .all(&state.db)
+                    .await
+                {
+                    Ok(f) => f,
+                    Err(e) => {
+                        return Attempt::failed(Failure::Retry { retry_after: None }, None, format!("database: {e}"));
+                    }
+                };
+                let items: Vec<Payload> = folded.iter().filter_map(|f| serde_json::from_str(&f.payload).ok()).collect();
+                let (subject, text, html) = render::digest(&items, payload.language.as_deref());
+                Mail {
+                    to: row.target.clone(),
+                    subject,
+                    text,
+                    html,
+                    message_id: format!("{}@opsline", payload.id),
+                    thread: None,
+                }
+            } else {
+                let ack = match (payload.escalation_id, &state.config.settings.web.secret_key) {
+                    (Some(id), Some(key)) if payload.kind.starts_with("sla.") => {
+                        let expires = now.timestamp() + state.config.runtime.escalation.ack_link_ttl_secs;
+                        Some(format!("{base}/ack/{}", link_token(key.expose(), id, expires)))
+                    }
+                    _ => None,
+                };
+                let ticket_url = format!("{base}/console/tickets/{}", payload.ticket.id);
+                let (subject, text, html) = render::mail(&payload, &ticket_url, ack.as_deref());
+                Mail {
+                    to: row.target.clone(),
+                    subject,
+                    text,
+                    html,
+                    message_id: format!("{}@opsline", payload.id),
+                    thread: Some(format!("ticket-{}@opsline", payload.ticket.id)),
+                }
+            };
+            mailer.send(&mail).await
+        }
+        other => Attempt::failed(Failure::Permanent, None, format!("unknown channel `{other}`")),
+    }
+}
+
+enum Recorded {
+    Delivered,
+    Retrying,
+    Dead,
+}
+
+/// The wait before retry number `attempt` (1-based), with jitter; `Retry-After` counts within
+/// [the scheduled wait, ten times it].
+fn backoff(state: &AppState, attempt: i32, retry_after: Option<i64>) -> Option<i64> {
+    let schedule = &state.config.runtime.escalation.retry_schedule_secs;
+    let base = *schedule.get((attempt - 1).max(0) as usize)?;
+    let j = i64::from(state.config.settings.delivery.jitter_percent);
+    let jitter = if j > 0 { rand::rng().random_range(-j..=j) } else { 0 };
+    let wait = base + base * jitter / 100;
+    Some(match retry_after {
+        Some(ra) => ra.clamp(base, base * 10),
+        None => wait.max(1),
+    })
+}
+
+async fn record(state: &AppState, row: &outbox::Model, a: &Attempt, ms: i64, now: DateTime<Utc>) -> Result<Recorded> {
+    let outcome = match a.failure {
+        None => "delivered",
+        Some(Failure::Permanent) => "rejected",
+        Some(Failure::Retry { .. }) => "failed",
+    };
+    delivery_attempt::Entity::insert(delivery_attempt::ActiveModel {
+        outbox_id: Set(row.id),
+        attempt: Set(row.attempts),
+        attempted_at: Set(now),
+        duration_ms: Set(ms),
+        outcome: Set(outcome.into()),
+        http_status: Set(a.http_status.map(i32::from)),
+        error: Set(a.error.clone()),
+        ..Default::default()
+    })
+    .exec_without_returning(&state.db)
+    .await?;
+    let (status, next, dead_reason, recorded) = match a.failure {
+        None => (DELIVERED, now, None, Recorded::Delivered),
+        Some(Failure::Permanent) => (DEAD, now, Some("rejected"), Recorded::Dead),
+        Some(Failure::Retry { retry_after }) => match backoff(state, row.attempts, retry_after) {
+            Some(wait) => (PENDING, now + Duration::seconds(wait), None, Recorded::Retrying),
+            None => (DEAD, now, Some("retries_exhausted"), Recorded::Dead),
+        },
+    };
+    let mut upd = outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, Expr::value(status))
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(next))
+        .col_expr(outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(outbox::Column::LastError, Expr::value(a.error.clone()))
+        .col_expr(outbox::Column::DeadReason, Expr::value(dead_reason.map(String::from)))
+        .col_expr(outbox::Column::UpdatedAt, Expr::value(now));
+    if status == DELIVERED {
+        upd = upd.col_expr(outbox::Column::DeliveredAt, Expr::value(Some(now)));
+    }
+    // The attempt count fences a late result from a worker whose lease another one took over.
+    upd.filter(outbox::Column::Id.eq(row.id)).filter(outbox::Column::Attempts.eq(row.attempts)).exec(&state.db).await?;
+    if status == DELIVERED && row.kind == "digest" {
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::DeliveredAt, Expr::value(Some(now)))
+            .filter(outbox::Column::DigestId.eq(row.id))
+            .filter(outbox::Column::Status.eq(FOLDED))
+            .exec(&state.db)
+            .await?;
+    }
+    if status != DELIVERED {
+        tracing::warn!(outbox_id = row.id, channel = %row.channel, attempt = row.attempts, status, error = a.error.as_deref().unwrap_or(""), "delivery failed");
+    }
+    Ok(recorded)
+}
+
+/// The earliest pending delivery, for the loop's sleep.
+pub async fn next_attempt(state: &AppState) -> Result<Option<DateTime<Utc>>> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::Status.eq(PENDING))
+        .order_by_asc(outbox::Column::NextAttemptAt)
+        .one(&state.db)
+        .await?
+        .map(|o| o.next_attempt_at.max(o.locked_until.unwrap_or(o.next_attempt_at))))
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AttemptView {
+    pub attempt: i32,
+    pub attempted_at: DateTime<Utc>,
+    pub duration_ms: i64,
+    /// delivered | failed | rejected
+    pub outcome: String,
+    pub http_status: Option<i32>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NotificationView {
+    pub id: i64,
+    pub ticket_id: Option<i64>,
+    pub escalation_id: Option<i64>,
+    /// email | webhook | none
+    pub channel: String,
+    pub target: String,
+    /// notification | digest | acknowledged
+    pub kind: String,
+    /// pending | delivered | dead | folded
+    pub status: String,
+    pub event_type: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub dead_reason: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub attempt_log: Vec<AttemptView>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationQuery {
+    /// pending | delivered | dead | folded
+    pub status: Option<String>,
+    pub ticket_id: Option<i64>,
+    /// Show rows with an id below this (newest first).
+    pub before: Option<i64>,
+    /// 1–200, default 50.
+    pub limit: Option<u64>,
+}
+
+fn view(o: outbox::Model, attempts: Vec<delivery_attempt::Model>) -> NotificationView {
+    let event_type = serde_json::from_str::<Payload>(&o.payload).map(|p| p.kind).unwrap_or_default();
+    NotificationView {
+        id: o.id,
+        ticket_id: o.ticket_id,
+        escalation_id: o.escalation_id,
+        channel: o.channel,
+        target: o.target,
+        kind: o.kind,
+        event_type,
+        next_attempt_at: (o.status == PENDING).then_some(o.next_attempt_at),
+        status: o.status,
+        attempts: o.attempts,
+        dead_reason: o.dead_reason,
+        last_error: o.last_error,
+        created_at: o.created_at,
+        delivered_at: o.delivered_at,
+        attempt_log: attempts
+            .into_iter()
+            .map(|a| AttemptView {
+                attempt: a.attempt,
+                attempted_at: a.attempted_at,
+                duration_ms: a.duration_ms,
+                outcome: a.outcome,
+                http_status: a.http_status,
+                error: a.error,
+            })
+            .collect(),
+    }
+}
+
+pub async fn list(state: &AppState, q: NotificationQuery) -> Result<Vec<NotificationView>> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Error::invalid("limit", "1–200"));
+    }
+    let mut query = outbox::Entity::find().order_by_desc(outbox::Column::Id).limit(limit);
+    if let Some(s) = q.status {
+        if ![PENDING, DELIVERED, DEAD, FOLDED].contains(&s.as_str()) {
+            return Err(Error::invalid("status", "pending, delivered, dead or folded"));
+        }
+        query = query.filter(outbox::Column::Status.eq(s));
+    }
+    if let Some(t) = q.ticket_id {
+        query = query.filter(outbox::Column::TicketId.eq(t));
+    }
+    if let Some(b) = q.before {
+        query = query.filter(outbox::Column::Id.lt(b));
+    }
+    let rows = query.all(&state.db).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut attempts = delivery_attempt::Entity::find()
+        .filter(delivery_attempt::Column::OutboxId.is_in(ids))
+        .order_by_asc(delivery_attempt::Column::Id)
+        .all(&state.db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let mine: Vec<_> = attempts.extract_if(.., |a| a.outbox_id == r.id).collect();
+            view(r, mine)
+        })
+        .collect())
+}
+
+/// Puts a dead letter back in the queue, due now.
+pub async fn retry(state: &AppState, id: i64, now: DateTime<Utc>) -> Result<NotificationView> {
+    let row = outbox::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| Error::not_found("notification_not_found", "notification"))?;
+    if row.status != DEAD {
+        return Err(Error::conflict("not_dead", format!("only dead letters are retried; this one is {}", row.status)));
+    }
+    if row.channel == "none" {
+        return Err(Error::conflict(
+            "no_recipient",
+            "this notification had nobody to go to; fix the rule or the users and let it fire again",
+        ));
+    }
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, Expr::value(PENDING))
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+        .col_expr(outbox::Column::Attempts, Expr::value(0))
+        .col_expr(outbox::Column::DeadReason, Expr::value(Option::<String>::None))
+        .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Status.eq(DEAD))
+        .exec(&state.db)
+        .await?;
+    state.wake_delivery.notify_one();
+    let row = outbox::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| Error::not_found("notification_not_found", "notification"))?;
+    let attempts =
+        delivery_attempt::Entity::find().filter(delivery_attempt::Column::OutboxId.eq(id)).all(&state.db).await?;
+    Ok(view(row, attempts))
+}

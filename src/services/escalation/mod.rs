@@ -1,0 +1,8 @@
+//! Escalation: the sweep that fires warnings and breaches, event rules fired by ticket actions,
+//! acknowledgements, and the outbox they all write to.
+
+pub mod ack;
+pub mod enqueue;
+pub mod sweep;
+
+pub use enqueue::ticket_event;

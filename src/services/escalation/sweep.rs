@@ -1,0 +1,129 @@
+//! The escalation sweep: claims timers whose `next_fire_at` has come, fires the warning and
+//! breach steps due by now, and schedules each timer's next firing — one transaction per batch.
+//! Claiming uses `FOR UPDATE SKIP LOCKED` on PostgreSQL to keep instances apart, but correctness
+//! rests on the unique event and outbox keys, so SQLite (or a lost race) cannot send twice.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{LockBehavior, LockType};
+use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+
+use super::super::error::Result;
+use super::super::timers::{Timer, secs, utc};
+use super::enqueue::{Occurrence, fire};
+use crate::domain::escalation::{On, Subject, TimerWindow, due_steps};
+use crate::domain::level::Level;
+use crate::domain::sla::TimerState;
+use crate::persistence::entities::{customer, escalation, sla_timer, ticket};
+use crate::state::AppState;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SweepOutcome {
+    pub timers: usize,
+    pub notifications: u32,
+}
+
+/// One batch. Returns what it did; call again while `timers` equals the batch size.
+pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutcome> {
+    let batch = state.config.settings.sweep.batch;
+    let txn = state.db.begin().await?;
+    let mut q = sla_timer::Entity::find()
+        .filter(sla_timer::Column::NextFireAt.lte(now))
+        .filter(sla_timer::Column::Outcome.is_null())
+        .order_by_asc(sla_timer::Column::NextFireAt)
+        .limit(batch);
+    if state.backend() == DatabaseBackend::Postgres {
+        q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let rows = q.all(&txn).await?;
+    let mut out = SweepOutcome { timers: rows.len(), ..Default::default() };
+    if rows.is_empty() {
+        txn.commit().await?;
+        return Ok(out);
+    }
+    let ticket_ids: Vec<i64> = rows.iter().map(|r| r.ticket_id).collect();
+    let tickets: HashMap<i64, ticket::Model> = ticket::Entity::find()
+        .filter(ticket::Column::Id.is_in(ticket_ids.clone()))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
+    let customer_ids: Vec<i64> = tickets.values().map(|t| t.customer_id).collect();
+    let customers: HashMap<i64, customer::Model> = customer::Entity::find()
+        .filter(customer::Column::Id.is_in(customer_ids))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    let chains: HashMap<(i64, String, i32), escalation::Model> = escalation::Entity::find()
+        .filter(escalation::Column::TicketId.is_in(ticket_ids))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|e| ((e.ticket_id, e.timer.clone(), e.cycle), e))
+        .collect();
+    let rules = &state.config.runtime.escalation.rules;
+    let n = secs(now);
+    for model in rows {
+        let mut timer = Timer::from_model(&txn, &state.versions, model).await?;
+        timer.observe(n);
+        let mut next: Option<i64> = None;
+        let (Some(t), true) = (tickets.get(&timer.model.ticket_id), timer.is_active()) else {
+            timer.set_next_fire(None);
+            timer.save(&txn, now).await?;
+            continue;
+        };
+        if let (Some(cust), Some(due), false) =
+            (customers.get(&t.customer_id), timer.due(), timer.state() == TimerState::Paused)
+        {
+            let level: Level = timer.model.level.parse().unwrap_or(Level::III);
+            let subject = Subject { timer: Some(timer.kind), level, tier: &cust.tier, customer_key: &cust.key };
+            let acked =
+                chains.get(&(t.id, timer.kind.to_string(), timer.model.cycle)).and_then(|c| c.acked_at).map(secs);
+            let window = TimerWindow { calendar: &timer.calendar, start: secs(timer.model.started_at), due };
+            for rule in rules.iter().filter(|r| r.matches(On::Warning, &subject) || r.matches(On::Breach, &subject)) {
+                let (firings, rule_next) = due_steps(rule, &window, acked, n)?;
+                for f in firings {
+                    // A warning whose moment passed unseen (the deadline moved, or nothing ran)
+                    // is not sent after the breach: the breach rules speak then.
+                    if rule.on == On::Warning && n > due {
+                        continue;
+                    }
+                    let occ = Occurrence {
+                        on: rule.on,
+                        ticket: t,
+                        customer: cust,
+                        timer: Some(timer.kind),
+                        cycle: timer.model.cycle,
+                        step: f.step,
+                        due_at: timer.model.due_at,
+                        fire_at: utc(f.at),
+                    };
+                    out.notifications += fire(&txn, state, rule, &occ, now).await?;
+                }
+                next = match (next, rule_next) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+        timer.set_next_fire(next.map(utc));
+        timer.save(&txn, now).await?;
+    }
+    txn.commit().await?;
+    Ok(out)
+}
+
+/// The earliest `next_fire_at` of any unfinished timer.
+pub async fn next_fire(state: &AppState) -> Result<Option<DateTime<Utc>>> {
+    Ok(sla_timer::Entity::find()
+        .filter(sla_timer::Column::Outcome.is_null())
+        .filter(sla_timer::Column::NextFireAt.is_not_null())
+        .order_by_asc(sla_timer::Column::NextFireAt)
+        .one(&state.db)
+        .await?
+        .and_then(|t| t.next_fire_at))
+}

@@ -1,0 +1,25 @@
+//! The delivery loop: sends due outbox rows, then sleeps until the next one is due (at most a
+//! second), woken early by new rows.
+
+use tokio::sync::watch;
+
+use crate::services::delivery;
+use crate::state::AppState;
+
+pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let now = state.clock.now();
+        match delivery::run_once(&state, &state.notifier, now).await {
+            Ok(o) if o.claimed > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "delivery failed"),
+        }
+        let next = delivery::next_attempt(&state).await.unwrap_or(None);
+        if !super::pause(next, state.clock.now(), 1000, &state.wake_delivery, &mut stop).await {
+            return;
+        }
+    }
+}

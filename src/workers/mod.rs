@@ -1,0 +1,57 @@
+//! Background loops: the escalation sweep and the delivery of the outbox. Each is a thin loop
+//! around a `run_once(&state, now)` that tests call directly; the loops only decide when to run
+//! it next.
+
+mod delivery;
+mod sweep;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::state::AppState;
+
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+pub fn spawn(state: AppState) -> Workers {
+    let (stop, rx) = watch::channel(false);
+    let handles = vec![
+        tokio::spawn(sweep::run_until_stopped(state.clone(), rx.clone())),
+        tokio::spawn(delivery::run_until_stopped(state, rx)),
+    ];
+    Workers { stop, handles }
+}
+
+impl Workers {
+    /// Asks every loop to stop after its current unit of work, and waits for them.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for h in self.handles {
+            let _ = h.await;
+        }
+    }
+}
+
+/// Sleeps until `until` (at most `cap`), or until woken, or until asked to stop; returns false
+/// when asked to stop.
+async fn pause(
+    until: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+    cap_ms: u64,
+    wake: &tokio::sync::Notify,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let cap = std::time::Duration::from_millis(cap_ms);
+    let wait = match until {
+        Some(t) if t > now => (t - now).to_std().unwrap_or(cap).min(cap),
+        Some(_) => std::time::Duration::from_millis(20),
+        None => cap,
+    };
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => true,
+        _ = wake.notified() => true,
+        _ = stop.changed() => !*stop.borrow(),
+    }
+}

@@ -1,0 +1,35 @@
+//! The sweep loop: runs a sweep batch, then sleeps until the earliest `next_fire_at` (at most
+//! `sweep.max_sleep_ms`), woken early when this instance writes an earlier one. Not a cron job:
+//! its half-second tick is too coarse for deadlines measured in seconds.
+
+use tokio::sync::watch;
+
+use crate::services::escalation::sweep;
+use crate::state::AppState;
+
+pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>) {
+    let batch = state.config.settings.sweep.batch as usize;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let now = state.clock.now();
+        match sweep::run_once(&state, now).await {
+            Ok(o) if o.timers >= batch => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "escalation sweep failed"),
+        }
+        let next = sweep::next_fire(&state).await.unwrap_or(None);
+        if !super::pause(
+            next,
+            state.clock.now(),
+            state.config.settings.sweep.max_sleep_ms,
+            &state.wake_sweep,
+            &mut stop,
+        )
+        .await
+        {
+            return;
+        }
+    }
+}

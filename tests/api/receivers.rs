@@ -1,0 +1,237 @@
+//! Real peers for the outbound channels: an SMTP server (the `mailin` protocol engine on a tokio
+//! listener, port 0) that lettre talks to over TCP, and an HTTP receiver that verifies Standard
+//! Webhooks signatures and answers with scripted statuses.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+#[derive(Debug, Clone)]
+pub struct ReceivedMail {
+    pub to: Vec<String>,
+    pub raw: String,
+}
+
+impl ReceivedMail {
+    pub fn header(&self, name: &str) -> Option<String> {
+        let head = self.raw.split("\r\n\r\n").next()?;
+        let mut out: Option<String> = None;
+        for line in head.split("\r\n") {
+            if let Some(v) = out.as_mut().filter(|_| line.starts_with([' ', '\t'])) {
+                v.push_str(line.trim_start());
+                continue;
+            }
+            if out.is_some() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':')
+                && k.eq_ignore_ascii_case(name)
+            {
+                out = Some(v.trim().to_string());
+            }
+        }
+        out
+    }
+
+    /// The text/plain part, decoded (quoted-printable or base64).
+    pub fn text(&self) -> String {
+        let part = self.raw.split("Content-Type: text/plain").nth(1).unwrap_or(&self.raw);
+        let (head, rest) = part.split_once("\r\n\r\n").unwrap_or((part, ""));
+        let body = rest.split("\r\n--").next().unwrap_or_default();
+        if head.to_ascii_lowercase().contains("base64") {
+            use base64::Engine;
+            let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+            let bytes = base64::engine::general_purpose::STANDARD.decode(compact).unwrap_or_default();
+            return String::from_utf8_lossy(&bytes).to_string();
+        }
+        let joined = body.replace("=\r\n", "");
+        let bytes = joined.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'='
+                && i + 2 < bytes.len()
+                && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+            {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).to_string()
+    }
+}
+
+#[derive(Clone, Default)]
+struct Collector {
+    mails: Arc<Mutex<Vec<ReceivedMail>>>,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl mailin::Handler for Collector {
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> mailin::Response {
+        self.to = to.to_vec();
+        self.data.clear();
+        mailin::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin::Response {
+        let mail = ReceivedMail { to: self.to.clone(), raw: String::from_utf8_lossy(&self.data).to_string() };
+        self.mails.lock().unwrap().push(mail);
+        mailin::response::OK
+    }
+}
+
+pub struct SmtpServer {
+    pub port: u16,
+    mails: Arc<Mutex<Vec<ReceivedMail>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SmtpServer {
+    pub async fn start() -> SmtpServer {
+        Self::start_on(0).await
+    }
+
+    pub async fn start_on(port: u16) -> SmtpServer {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind smtp");
+        let port = listener.local_addr().unwrap().port();
+        let mails: Arc<Mutex<Vec<ReceivedMail>>> = Arc::default();
+        let collector = Collector { mails: mails.clone(), ..Default::default() };
+        let task = tokio::spawn(async move {
+            while let Ok((stream, peer)) = listener.accept().await {
+                let handler = collector.clone();
+                tokio::spawn(serve(stream, peer, handler));
+            }
+        });
+        SmtpServer { port, mails, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    pub fn mails(&self) -> Vec<ReceivedMail> {
+        self.mails.lock().unwrap().clone()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, handler: Collector) {
+    let mut session = mailin::SessionBuilder::new("smtp.test").build(peer.ip(), handler);
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    if write.write_all(&session.greeting().buffer().unwrap()).await.is_err() {
+        return;
+    }
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let res = session.process(&line);
+        match res.action {
+            mailin::Action::Reply => {
+                if write.write_all(&res.buffer().unwrap()).await.is_err() {
+                    return;
+                }
+            }
+            mailin::Action::Close | mailin::Action::UpgradeTls => {
+                let _ = write.write_all(&res.buffer().unwrap()).await;
+                return;
+            }
+            mailin::Action::NoReply => {}
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ReceivedHook {
+    pub id: String,
+    pub verified: bool,
+    pub json: Value,
+}
+
+#[derive(Clone)]
+struct HookState {
+    secret: String,
+    received: Arc<Mutex<Vec<ReceivedHook>>>,
+    script: Arc<Mutex<VecDeque<u16>>>,
+}
+
+pub struct WebhookReceiver {
+    pub port: u16,
+    received: Arc<Mutex<Vec<ReceivedHook>>>,
+    script: Arc<Mutex<VecDeque<u16>>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+async fn hook(state: web::Data<HookState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let h = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let id = h("webhook-id");
+    let timestamp: i64 = h("webhook-timestamp").parse().unwrap_or_default();
+    let verified = opsline::notify::signing::verify(&state.secret, &id, timestamp, &body, &h("webhook-signature"));
+    let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    state.received.lock().unwrap().push(ReceivedHook { id, verified, json });
+    let status = state.script.lock().unwrap().pop_front().unwrap_or(200);
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).body("ok")
+}
+
+impl WebhookReceiver {
+    pub async fn start(secret: &str) -> WebhookReceiver {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received: Arc<Mutex<Vec<ReceivedHook>>> = Arc::default();
+        let script: Arc<Mutex<VecDeque<u16>>> = Arc::default();
+        let state = HookState { secret: secret.into(), received: received.clone(), script: script.clone() };
+        let server = HttpServer::new(move || {
+            App::new().app_data(web::Data::new(state.clone())).route("/hook", web::post().to(hook))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        WebhookReceiver { port, received, script, handle }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+
+    pub fn received(&self) -> Vec<ReceivedHook> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// The next answers, in order; 200 once they run out.
+    pub fn answer_with(&self, statuses: &[u16]) {
+        self.script.lock().unwrap().extend(statuses);
+    }
+}
+
+impl Drop for WebhookReceiver {
+    fn drop(&mut self) {
+        std::mem::drop(self.handle.stop(false));
+    }
+}
