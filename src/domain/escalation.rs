@@ -209,7 +209,11 @@ pub fn first_fire(rule: &Rule, w: &TimerWindow) -> Result<Option<Secs>, Calendar
             let total = cal.working_between(w.start, w.due)?;
             // The latest instant with `lead` working time left: at an interval's end that is the
             // start of the next one (Monday 09:00, not Friday 18:00).
-            Some(if total <= lead { w.start } else { cal.next_working(cal.add_working(w.start, total - lead)?)?.min(w.due) })
+            Some(if total <= lead {
+                w.start
+            } else {
+                cal.next_working(cal.add_working(w.start, total - lead)?)?.min(w.due)
+            })
         }
         // A breach is the first second after the deadline; later tiers count working time on.
         (On::Breach, _) => Some(cal.push(w.due + 1, rule.after)?),

@@ -37,31 +37,31 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
             .add(outbox::Column::NextAttemptAt.lte(now))
             .add(Condition::any().add(outbox::Column::LockedUntil.is_null()).add(outbox::Column::LockedUntil.lt(now)))
     };
-    let candidates = outbox::Entity::find()
-        .filter(due())
-        .order_by_asc(outbox::Column::NextAttemptAt)
-        .limit(d.batch)
-        .all(&state.db)
-        .await?;
-    let mut claimed = Vec::new();
-    for row in candidates {
-        let res = outbox::Entity::update_many()
-            .col_expr(outbox::Column::LockedUntil, Expr::value(Some(now + Duration::seconds(d.lease_secs as i64))))
-            .col_expr(
-                outbox::Column::Attempts,
-                sea_orm::sea_query::ExprTrait::add(Expr::col(outbox::Column::Attempts), 1),
-            )
-            .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
-            .filter(outbox::Column::Id.eq(row.id))
-            .filter(outbox::Column::Attempts.eq(row.attempts))
-            .filter(due())
-            .exec(&state.db)
-            .await?;
-        if res.rows_affected == 1 {
-            claimed.push(outbox::Model { attempts: row.attempts + 1, ..row });
-        }
+    // One statement claims the batch: the subquery skips rows other instances hold (PostgreSQL),
+    // and the outer condition is checked again on the row itself, so a row is claimed once even
+    // where SKIP LOCKED does not exist.
+    let lease = now + Duration::seconds(d.lease_secs as i64);
+    let mut pick = sea_orm::sea_query::Query::select();
+    pick.column(outbox::Column::Id)
+        .from(outbox::Entity)
+        .cond_where(due())
+        .order_by(outbox::Column::NextAttemptAt, sea_orm::Order::Asc)
+        .limit(d.batch);
+    if state.backend() == sea_orm::DatabaseBackend::Postgres {
+        pick.lock_with_behavior(sea_orm::sea_query::LockType::Update, sea_orm::sea_query::LockBehavior::SkipLocked);
     }
+    let claimed = outbox::Entity::update_many()
+        .col_expr(outbox::Column::LockedUntil, Expr::value(Some(lease)))
+        .col_expr(outbox::Column::Attempts, sea_orm::sea_query::ExprTrait::add(Expr::col(outbox::Column::Attempts), 1))
+        .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+        .filter(outbox::Column::Id.in_subquery(pick))
+        .filter(due())
+        .exec_with_returning(&state.db)
+        .await?;
     let mut out = DeliveryOutcome { claimed: claimed.len(), ..Default::default() };
+    if claimed.is_empty() {
+        return Ok(out);
+    }
     let results: Vec<(outbox::Model, Attempt, i64)> = futures_util::stream::iter(claimed)
         .map(|row| async move {
             let started = std::time::Instant::now();
@@ -71,14 +71,54 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
         .buffer_unordered(d.concurrency as usize)
         .collect()
         .await;
-    for (row, attempt, ms) in results {
-        match record(state, &row, &attempt, ms, now).await? {
+    delivery_attempt::Entity::insert_many(results.iter().map(|(row, a, ms)| attempt_row(row, a, *ms, now)))
+        .exec_without_returning(&state.db)
+        .await?;
+    let mut delivered = Vec::new();
+    for (row, attempt, _) in &results {
+        if attempt.failure.is_none() && row.kind != "digest" {
+            delivered.push(row.id);
+            out.delivered += 1;
+            continue;
+        }
+        match record(state, row, attempt, now).await? {
             Recorded::Delivered => out.delivered += 1,
             Recorded::Retrying => out.retrying += 1,
             Recorded::Dead => out.dead += 1,
         }
     }
+    if !delivered.is_empty() {
+        // The lease this call set fences a result that arrives after another worker took over.
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::Status, Expr::value(DELIVERED))
+            .col_expr(outbox::Column::DeliveredAt, Expr::value(Some(now)))
+            .col_expr(outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
+            .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+            .filter(outbox::Column::Id.is_in(delivered))
+            .filter(outbox::Column::LockedUntil.eq(lease))
+            .exec(&state.db)
+            .await?;
+    }
     Ok(out)
+}
+
+fn attempt_row(row: &outbox::Model, a: &Attempt, ms: i64, now: DateTime<Utc>) -> delivery_attempt::ActiveModel {
+    let outcome = match a.failure {
+        None => "delivered",
+        Some(Failure::Permanent) => "rejected",
+        Some(Failure::Retry { .. }) => "failed",
+    };
+    delivery_attempt::ActiveModel {
+        outbox_id: Set(row.id),
+        attempt: Set(row.attempts),
+        attempted_at: Set(now),
+        duration_ms: Set(ms),
+        outcome: Set(outcome.into()),
+        http_status: Set(a.http_status.map(i32::from)),
+        error: Set(a.error.clone()),
+        ..Default::default()
+    }
 }
 
 async fn send(state: &AppState, notifier: &Notifier, row: &outbox::Model, now: DateTime<Utc>) -> Attempt {
@@ -171,24 +211,7 @@ fn backoff(state: &AppState, attempt: i32, retry_after: Option<i64>) -> Option<i
     })
 }
 
-async fn record(state: &AppState, row: &outbox::Model, a: &Attempt, ms: i64, now: DateTime<Utc>) -> Result<Recorded> {
-    let outcome = match a.failure {
-        None => "delivered",
-        Some(Failure::Permanent) => "rejected",
-        Some(Failure::Retry { .. }) => "failed",
-    };
-    delivery_attempt::Entity::insert(delivery_attempt::ActiveModel {
-        outbox_id: Set(row.id),
-        attempt: Set(row.attempts),
-        attempted_at: Set(now),
-        duration_ms: Set(ms),
-        outcome: Set(outcome.into()),
-        http_status: Set(a.http_status.map(i32::from)),
-        error: Set(a.error.clone()),
-        ..Default::default()
-    })
-    .exec_without_returning(&state.db)
-    .await?;
+async fn record(state: &AppState, row: &outbox::Model, a: &Attempt, now: DateTime<Utc>) -> Result<Recorded> {
     let (status, next, dead_reason, recorded) = match a.failure {
         None => (DELIVERED, now, None, Recorded::Delivered),
         Some(Failure::Permanent) => (DEAD, now, Some("rejected"), Recorded::Dead),

@@ -76,12 +76,15 @@ impl Timer {
     }
 
     /// Records a breach that has happened by `now` (the first second after `due_at`).
-    pub fn observe(&mut self, now: Secs) {
+    /// Returns whether the timer changed.
+    pub fn observe(&mut self, now: Secs) -> bool {
         if self.is_active() && !self.model.breached && self.breached_at(now) {
             self.model.breached = true;
             self.model.state = TimerState::Breached.as_str().into();
             self.dirty = true;
+            return true;
         }
+        false
     }
 
     /// Recomputes the cached deadline from start, targets and history.

@@ -687,7 +687,10 @@ async fn the_background_loops_sweep_and_deliver_by_themselves() {
     let hooks = WebhookReceiver::start(SECRET).await;
     let app = spawn_with(Options {
         overlay: Some(rules("")),
-        env: vec![("OPSLINE_WEBHOOKS__ENDPOINTS__OPS__URL".into(), hooks.url()), ("OPSLINE_WORKERS__ENABLED".into(), "true".into())],
+        env: vec![
+            ("OPSLINE_WEBHOOKS__ENDPOINTS__OPS__URL".into(), hooks.url()),
+            ("OPSLINE_WORKERS__ENABLED".into(), "true".into()),
+        ],
         ..Default::default()
     })
     .await;

@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder
 
 use super::super::error::Result;
 use super::super::timers::{Timer, secs, utc};
-use super::enqueue::{Occurrence, fire};
+use super::enqueue::{Occurrence, fire_all};
 use crate::domain::escalation::{On, Subject, TimerWindow, due_steps};
 use crate::domain::level::Level;
 use crate::domain::sla::TimerState;
@@ -67,17 +67,16 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
         .collect();
     let rules = &state.config.runtime.escalation.rules;
     let n = secs(now);
+    let mut timers = Vec::with_capacity(rows.len());
+    let mut changed = Vec::new();
+    let mut firings: Vec<(&crate::domain::escalation::Rule, Occurrence)> = Vec::new();
     for model in rows {
         let mut timer = Timer::from_model(&txn, &state.versions, model).await?;
-        timer.observe(n);
+        let state_changed = timer.observe(n);
         let mut next: Option<i64> = None;
-        let (Some(t), true) = (tickets.get(&timer.model.ticket_id), timer.is_active()) else {
-            timer.set_next_fire(None);
-            timer.save(&txn, now).await?;
-            continue;
-        };
-        if let (Some(cust), Some(due), false) =
-            (customers.get(&t.customer_id), timer.due(), timer.state() == TimerState::Paused)
+        if let (Some(t), true) = (tickets.get(&timer.model.ticket_id), timer.is_active())
+            && let (Some(cust), Some(due), false) =
+                (customers.get(&t.customer_id), timer.due(), timer.state() == TimerState::Paused)
         {
             let level: Level = timer.model.level.parse().unwrap_or(Level::III);
             let subject = Subject { timer: Some(timer.kind), level, tier: &cust.tier, customer_key: &cust.key };
@@ -85,8 +84,8 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
                 chains.get(&(t.id, timer.kind.to_string(), timer.model.cycle)).and_then(|c| c.acked_at).map(secs);
             let window = TimerWindow { calendar: &timer.calendar, start: secs(timer.model.started_at), due };
             for rule in rules.iter().filter(|r| r.matches(On::Warning, &subject) || r.matches(On::Breach, &subject)) {
-                let (firings, rule_next) = due_steps(rule, &window, acked, n)?;
-                for f in firings {
+                let (due_now, rule_next) = due_steps(rule, &window, acked, n)?;
+                for f in due_now {
                     // A warning whose moment passed unseen (the deadline moved, or nothing ran)
                     // is not sent after the breach: the breach rules speak then.
                     if rule.on == On::Warning && n > due {
@@ -102,7 +101,7 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
                         due_at: timer.model.due_at,
                         fire_at: utc(f.at),
                     };
-                    out.notifications += fire(&txn, state, rule, &occ, now).await?;
+                    firings.push((rule, occ));
                 }
                 next = match (next, rule_next) {
                     (Some(a), Some(b)) => Some(a.min(b)),
@@ -111,7 +110,28 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
             }
         }
         timer.set_next_fire(next.map(utc));
+        if state_changed {
+            changed.push(timer);
+        } else {
+            timers.push((timer.model.id, next));
+        }
+    }
+    let pairs: Vec<(&crate::domain::escalation::Rule, &Occurrence)> = firings.iter().map(|(r, o)| (*r, o)).collect();
+    out.notifications = fire_all(&txn, state, &pairs, now).await?;
+    for mut timer in changed {
         timer.save(&txn, now).await?;
+    }
+    // Most timers only get a new next firing: one statement per distinct instant.
+    let mut by_next: HashMap<Option<i64>, Vec<i64>> = HashMap::new();
+    for (id, next) in timers {
+        by_next.entry(next).or_default().push(id);
+    }
+    for (next, ids) in by_next {
+        sla_timer::Entity::update_many()
+            .col_expr(sla_timer::Column::NextFireAt, sea_orm::sea_query::Expr::value(next.map(utc)))
+            .filter(sla_timer::Column::Id.is_in(ids))
+            .exec(&txn)
+            .await?;
     }
     txn.commit().await?;
     Ok(out)
