@@ -25,6 +25,15 @@ impl Clock {
         t.duration_trunc(Duration::seconds(1)).unwrap_or(t)
     }
 
+    /// Now, with sub-second precision: for deciding how long to sleep until a whole-second
+    /// instant, so that a loop wakes as that second begins rather than up to a second late.
+    pub fn now_precise(&self) -> DateTime<Utc> {
+        match self {
+            Clock::System => Utc::now(),
+            Clock::Manual(t) => *t.lock().unwrap_or_else(|p| p.into_inner()),
+        }
+    }
+
     /// Sets a manual clock; the system clock ignores it.
     pub fn set(&self, to: DateTime<Utc>) {
         if let Clock::Manual(t) = self {

@@ -1,6 +1,7 @@
 //! Persistence: connecting to SQLite or PostgreSQL, migrations, and the sea-orm entities. Nothing
 //! here knows about HTTP.
 
+pub mod bulk;
 pub mod entities;
 
 use std::time::Duration;

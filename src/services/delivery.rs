@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
 use rand::Rng;
 use sea_orm::sea_query::{Condition, Expr};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -71,9 +71,9 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
         .buffer_unordered(d.concurrency as usize)
         .collect()
         .await;
-    delivery_attempt::Entity::insert_many(results.iter().map(|(row, a, ms)| attempt_row(row, a, *ms, now)))
-        .exec_without_returning(&state.db)
-        .await?;
+    let attempts: Vec<delivery_attempt::Model> =
+        results.iter().map(|(row, a, ms)| attempt_row(row, a, *ms, now)).collect();
+    crate::persistence::bulk::insert_attempts(&state.db, &attempts).await?;
     let mut delivered = Vec::new();
     for (row, attempt, _) in &results {
         if attempt.failure.is_none() && row.kind != "digest" {
@@ -95,7 +95,7 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
             .col_expr(outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
             .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
             .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
-            .filter(outbox::Column::Id.is_in(delivered))
+            .filter(crate::persistence::bulk::id_in(&state.db, outbox::Column::Id, delivered))
             .filter(outbox::Column::LockedUntil.eq(lease))
             .exec(&state.db)
             .await?;
@@ -103,21 +103,21 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
     Ok(out)
 }
 
-fn attempt_row(row: &outbox::Model, a: &Attempt, ms: i64, now: DateTime<Utc>) -> delivery_attempt::ActiveModel {
+fn attempt_row(row: &outbox::Model, a: &Attempt, ms: i64, now: DateTime<Utc>) -> delivery_attempt::Model {
     let outcome = match a.failure {
         None => "delivered",
         Some(Failure::Permanent) => "rejected",
         Some(Failure::Retry { .. }) => "failed",
     };
-    delivery_attempt::ActiveModel {
-        outbox_id: Set(row.id),
-        attempt: Set(row.attempts),
-        attempted_at: Set(now),
-        duration_ms: Set(ms),
-        outcome: Set(outcome.into()),
-        http_status: Set(a.http_status.map(i32::from)),
-        error: Set(a.error.clone()),
-        ..Default::default()
+    delivery_attempt::Model {
+        id: 0,
+        outbox_id: row.id,
+        attempt: row.attempts,
+        attempted_at: now,
+        duration_ms: ms,
+        outcome: outcome.into(),
+        http_status: a.http_status.map(i32::from),
+        error: a.error.clone(),
     }
 }
 

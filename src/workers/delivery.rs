@@ -12,13 +12,25 @@ pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>)
             return;
         }
         let now = state.clock.now();
-        match delivery::run_once(&state, &state.notifier, now).await {
+        let started = std::time::Instant::now();
+        let result = delivery::run_once(&state, &state.notifier, now).await;
+        if let Ok(o) = &result
+            && o.claimed > 0
+        {
+            tracing::debug!(
+                claimed = o.claimed,
+                delivered = o.delivered,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "delivery batch"
+            );
+        }
+        match result {
             Ok(o) if o.claimed > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "delivery failed"),
         }
         let next = delivery::next_attempt(&state).await.unwrap_or(None);
-        if !super::pause(next, state.clock.now(), 1000, &state.wake_delivery, &mut stop).await {
+        if !super::pause(next, state.clock.now_precise(), 1000, &state.wake_delivery, &mut stop).await {
             return;
         }
     }

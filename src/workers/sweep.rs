@@ -14,7 +14,19 @@ pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>)
             return;
         }
         let now = state.clock.now();
-        match sweep::run_once(&state, now).await {
+        let started = std::time::Instant::now();
+        let result = sweep::run_once(&state, now).await;
+        if let Ok(o) = &result
+            && o.timers > 0
+        {
+            tracing::debug!(
+                timers = o.timers,
+                notifications = o.notifications,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "sweep batch"
+            );
+        }
+        match result {
             Ok(o) if o.timers >= batch => continue,
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "escalation sweep failed"),
@@ -22,7 +34,7 @@ pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>)
         let next = sweep::next_fire(&state).await.unwrap_or(None);
         if !super::pause(
             next,
-            state.clock.now(),
+            state.clock.now_precise(),
             state.config.settings.sweep.max_sleep_ms,
             &state.wake_sweep,
             &mut stop,

@@ -5,8 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 
 use super::super::error::Result;
@@ -14,6 +13,7 @@ use crate::domain::escalation::{Notify, On, Rule};
 use crate::domain::sla::TimerKind;
 use crate::domain::ticket::Role;
 use crate::notify::render::{Payload, TicketRef};
+use crate::persistence::bulk;
 use crate::persistence::entities::{contact, customer, escalation, escalation_event, outbox, team, ticket, user};
 use crate::state::AppState;
 
@@ -78,6 +78,7 @@ pub async fn fire_all(
     if firings.is_empty() {
         return Ok(0);
     }
+    let t0 = std::time::Instant::now();
     // Chains of the timed firings.
     let mut chain_keys: Vec<(i64, String, i32)> = firings
         .iter()
@@ -87,27 +88,13 @@ pub async fn fire_all(
     chain_keys.dedup();
     let mut chains: HashMap<(i64, String, i32), i64> = HashMap::new();
     if !chain_keys.is_empty() {
-        escalation::Entity::insert_many(chain_keys.iter().map(|(t, k, c)| escalation::ActiveModel {
-            ticket_id: Set(*t),
-            timer: Set(k.clone()),
-            cycle: Set(*c),
-            acked_at: Set(None),
-            acked_by: Set(None),
-            created_at: Set(now),
-            ..Default::default()
-        }))
-        .on_conflict(
-            OnConflict::columns([escalation::Column::TicketId, escalation::Column::Timer, escalation::Column::Cycle])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+        bulk::insert_chains(db, &chain_keys, now).await?;
         let ids: Vec<i64> = chain_keys.iter().map(|(t, _, _)| *t).collect();
-        for e in escalation::Entity::find().filter(escalation::Column::TicketId.is_in(ids)).all(db).await? {
+        for e in escalation::Entity::find().filter(bulk::id_in(db, escalation::Column::TicketId, ids)).all(db).await? {
             chains.insert((e.ticket_id, e.timer, e.cycle), e.id);
         }
     }
+    tracing::trace!(ms = t0.elapsed().as_millis() as u64, "fire: chains");
     let chain_of = |o: &Occurrence| {
         o.timer.filter(|_| o.on.is_timed()).and_then(|k| chains.get(&(o.ticket.id, k.to_string(), o.cycle)).copied())
     };
@@ -119,31 +106,24 @@ pub async fn fire_all(
         if by_key.insert(key.clone(), (rule, occ)).is_some() {
             continue;
         }
-        models.push(escalation_event::ActiveModel {
-            event_key: Set(key),
-            escalation_id: Set(chain_of(occ)),
-            ticket_id: Set(occ.ticket.id),
-            on_event: Set(occ.on.to_string()),
-            timer: Set(occ.timer.map(|k| k.to_string())),
-            cycle: Set(occ.cycle),
-            rule: Set(rule.key.clone()),
-            step: Set(occ.step as i32),
-            fire_at: Set(occ.fire_at),
-            due_at: Set(occ.due_at),
-            created_at: Set(now),
-            ..Default::default()
+        models.push(escalation_event::Model {
+            id: 0,
+            event_key: key,
+            escalation_id: chain_of(occ),
+            ticket_id: occ.ticket.id,
+            on_event: occ.on.to_string(),
+            timer: occ.timer.map(|k| k.to_string()),
+            cycle: occ.cycle,
+            rule: rule.key.clone(),
+            step: occ.step as i32,
+            fire_at: occ.fire_at,
+            due_at: occ.due_at,
+            created_at: now,
         });
     }
-    let mut inserted = Vec::new();
-    for chunk in models.chunks(500) {
-        inserted.extend(
-            escalation_event::Entity::insert_many(chunk.to_vec())
-                .on_conflict(OnConflict::column(escalation_event::Column::EventKey).do_nothing().to_owned())
-                .exec_with_returning(db)
-                .await?,
-        );
-    }
-    let mut rows: Vec<outbox::ActiveModel> = Vec::new();
+    let inserted = bulk::insert_events(db, &models).await?;
+    tracing::trace!(ms = t0.elapsed().as_millis() as u64, "fire: events");
+    let mut rows: Vec<outbox::Model> = Vec::new();
     let mut recipients = RecipientCache::default();
     let mut mail_counts: HashMap<String, u64> = HashMap::new();
     let mut digests: HashMap<String, i64> = HashMap::new();
@@ -262,15 +242,10 @@ pub async fn fire_all(
         }
     }
     let written = rows.len() as u32;
-    for chunk in rows.chunks(500) {
-        outbox::Entity::insert_many(chunk.to_vec())
-            .on_conflict(OnConflict::column(outbox::Column::OutboxKey).do_nothing().to_owned())
-            .exec_without_returning(db)
-            .await?;
-    }
-    if written > 0 {
-        state.wake_delivery.notify_one();
-    }
+    tracing::trace!(ms = t0.elapsed().as_millis() as u64, "fire: rows built");
+    bulk::insert_outbox(db, &rows).await?;
+    // The caller wakes the delivery loop after its transaction commits: woken earlier, the loop
+    // would find nothing and sleep.
     Ok(written)
 }
 
@@ -288,27 +263,27 @@ fn row(
     dead_reason: Option<&str>,
     digest_id: Option<i64>,
     now: DateTime<Utc>,
-) -> outbox::ActiveModel {
-    outbox::ActiveModel {
-        outbox_key: Set(key.to_string()),
-        event_id: Set(Some(event_id)),
-        escalation_id: Set(escalation_id),
-        ticket_id: Set(Some(ticket_id)),
-        channel: Set(channel.into()),
-        target: Set(target.into()),
-        kind: Set(kind.into()),
-        payload: Set(serde_json::to_string(payload).unwrap_or_default()),
-        status: Set(status.into()),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        locked_until: Set(None),
-        last_error: Set(None),
-        dead_reason: Set(dead_reason.map(String::from)),
-        digest_id: Set(digest_id),
-        created_at: Set(now),
-        updated_at: Set(now),
-        delivered_at: Set(None),
-        ..Default::default()
+) -> outbox::Model {
+    outbox::Model {
+        id: 0,
+        outbox_key: key.to_string(),
+        event_id: Some(event_id),
+        escalation_id,
+        ticket_id: Some(ticket_id),
+        channel: channel.into(),
+        target: target.into(),
+        kind: kind.into(),
+        payload: serde_json::to_string(payload).unwrap_or_default(),
+        status: status.into(),
+        attempts: 0,
+        next_attempt_at: now,
+        locked_until: None,
+        last_error: None,
+        dead_reason: dead_reason.map(String::from),
+        digest_id,
+        created_at: now,
+        updated_at: now,
+        delivered_at: None,
     }
 }
 
@@ -332,13 +307,10 @@ async fn digest_for(db: &impl ConnectionTrait, address: &str, sample: &Payload, 
     let payload = Payload { kind: "digest".into(), id: format!("dig_{}", short_hash(&digest_key)), ..sample.clone() };
     let send_at = chrono::DateTime::from_timestamp((bucket + 1) * 60, 0).unwrap_or(now);
     let mut r = row(&digest_key, 0, None, 0, "email", address, "digest", &payload, PENDING, None, None, now);
-    r.event_id = Set(None);
-    r.ticket_id = Set(None);
-    r.next_attempt_at = Set(send_at);
-    outbox::Entity::insert(r)
-        .on_conflict(OnConflict::column(outbox::Column::OutboxKey).do_nothing().to_owned())
-        .exec_without_returning(db)
-        .await?;
+    r.event_id = None;
+    r.ticket_id = None;
+    r.next_attempt_at = send_at;
+    bulk::insert_outbox(db, &[r]).await?;
     outbox::Entity::find()
         .filter(outbox::Column::OutboxKey.eq(digest_key))
         .one(db)

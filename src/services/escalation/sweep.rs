@@ -18,6 +18,9 @@ use crate::domain::sla::TimerState;
 use crate::persistence::entities::{customer, escalation, sla_timer, ticket};
 use crate::state::AppState;
 
+/// How long after the deadline a warning that has not fired yet is still worth sending.
+const STALE_WARNING_SECS: i64 = 60;
+
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SweepOutcome {
     pub timers: usize,
@@ -36,7 +39,9 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
     if state.backend() == DatabaseBackend::Postgres {
         q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
+    let t_claim = std::time::Instant::now();
     let rows = q.all(&txn).await?;
+    tracing::trace!(ms = t_claim.elapsed().as_millis() as u64, "sweep claim");
     let mut out = SweepOutcome { timers: rows.len(), ..Default::default() };
     if rows.is_empty() {
         txn.commit().await?;
@@ -59,7 +64,7 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
         .map(|c| (c.id, c))
         .collect();
     let chains: HashMap<(i64, String, i32), escalation::Model> = escalation::Entity::find()
-        .filter(escalation::Column::TicketId.is_in(ticket_ids))
+        .filter(crate::persistence::bulk::id_in(&txn, escalation::Column::TicketId, ticket_ids))
         .all(&txn)
         .await?
         .into_iter()
@@ -86,9 +91,10 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
             for rule in rules.iter().filter(|r| r.matches(On::Warning, &subject) || r.matches(On::Breach, &subject)) {
                 let (due_now, rule_next) = due_steps(rule, &window, acked, n)?;
                 for f in due_now {
-                    // A warning whose moment passed unseen (the deadline moved, or nothing ran)
-                    // is not sent after the breach: the breach rules speak then.
-                    if rule.on == On::Warning && n > due {
+                    // A warning meant for before the deadline that nobody sent in time (nothing
+                    // ran, or the deadline moved) is not sent after the breach: the breach rules
+                    // speak then. One due at the deadline itself may still go out a little late.
+                    if rule.on == On::Warning && n > due && (f.at < due || n > due + STALE_WARNING_SECS) {
                         continue;
                     }
                     let occ = Occurrence {
@@ -116,8 +122,10 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
             timers.push((timer.model.id, next));
         }
     }
+    tracing::trace!(ms = t_claim.elapsed().as_millis() as u64, "sweep evaluated");
     let pairs: Vec<(&crate::domain::escalation::Rule, &Occurrence)> = firings.iter().map(|(r, o)| (*r, o)).collect();
     out.notifications = fire_all(&txn, state, &pairs, now).await?;
+    tracing::trace!(ms = t_claim.elapsed().as_millis() as u64, "sweep fired");
     for mut timer in changed {
         timer.save(&txn, now).await?;
     }
@@ -127,13 +135,12 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
         by_next.entry(next).or_default().push(id);
     }
     for (next, ids) in by_next {
-        sla_timer::Entity::update_many()
-            .col_expr(sla_timer::Column::NextFireAt, sea_orm::sea_query::Expr::value(next.map(utc)))
-            .filter(sla_timer::Column::Id.is_in(ids))
-            .exec(&txn)
-            .await?;
+        crate::persistence::bulk::set_next_fire(&txn, ids, next.map(utc)).await?;
     }
     txn.commit().await?;
+    if out.notifications > 0 {
+        state.wake_delivery.notify_one();
+    }
     Ok(out)
 }
 

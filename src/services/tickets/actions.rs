@@ -95,6 +95,7 @@ pub async fn perform(
             Ok(true) => {
                 txn.commit().await?;
                 state.wake_sweep.notify_one();
+                state.wake_delivery.notify_one();
                 return Ok(id);
             }
             Ok(false) => {

@@ -223,6 +223,7 @@ pub async fn create(
     super::actions::notify_rules(state, &txn, crate::domain::escalation::On::Opened, t.id, now).await?;
     txn.commit().await?;
     state.wake_sweep.notify_one();
+    state.wake_delivery.notify_one();
     Ok((t.id, false))
 }
 

@@ -1,0 +1,509 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+//! Escalation under load, against the real service (the release binary, workers on):
+//!
+//! 1. **Lateness**: with N background open tickets (1,000,000; bulk SQL), 1,000 timers due in the
+//!    same second; a local receiver timestamps every webhook; lateness = arrival − due.
+//! 2. **Idle sweep CPU**: the service's CPU while nothing is due, as a share of one core.
+//! 3. **Burst**: 10,000 timers due at once, delivered to the same receiver — and, in the same run,
+//!    Debian's `prometheus-alertmanager` (`group_by: [alertname]`, `group_wait: 0s`) delivering
+//!    10,000 alerts to it. Nothing may be lost or duplicated.
+//!
+//! `cargo bench --bench escalation -- [--quick] [--backend postgres|sqlite|both]`. PostgreSQL from
+//! `BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`). Prints a Markdown
+//! table and writes it to `$CARGO_TARGET_DIR/bench-escalation.md` (or `target/`).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement, Value};
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+#[derive(Default)]
+struct Received {
+    hooks: Vec<(i64, i64, String)>, // (arrival ms, due ms, webhook id)
+    alerts: Vec<(i64, String)>,     // (arrival ms, alertname)
+}
+
+type Shared = Arc<Mutex<Received>>;
+
+async fn hook(state: web::Data<Shared>, req: actix_web::HttpRequest, body: web::Bytes) -> HttpResponse {
+    let arrival = now_ms();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let due = v["due_at"].as_str().and_then(|d| d.parse::<DateTime<Utc>>().ok()).map_or(0, |d| d.timestamp_millis());
+    let id = req.headers().get("webhook-id").and_then(|h| h.to_str().ok()).unwrap_or_default().to_string();
+    state.lock().unwrap().hooks.push((arrival, due, id));
+    HttpResponse::Ok().finish()
+}
+
+async fn am(state: web::Data<Shared>, body: web::Bytes) -> HttpResponse {
+    let arrival = now_ms();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let mut s = state.lock().unwrap();
+    for a in v["alerts"].as_array().into_iter().flatten() {
+        s.alerts.push((arrival, a["labels"]["alertname"].as_str().unwrap_or_default().to_string()));
+    }
+    HttpResponse::Ok().finish()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Sizes {
+    background: i64,
+    due: i64,
+    burst: i64,
+    idle_secs: u64,
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// `?` placeholders, numbered for PostgreSQL.
+fn sql(backend: DatabaseBackend, s: &str) -> String {
+    if backend != DatabaseBackend::Postgres {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut n = 0;
+    for c in s.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+async fn exec(db: &DatabaseConnection, s: &str, values: Vec<Value>) {
+    let b = db.get_database_backend();
+    db.execute_raw(Statement::from_sql_and_values(b, sql(b, s), values)).await.unwrap_or_else(|e| panic!("{s}: {e}"));
+}
+
+async fn scalar(db: &DatabaseConnection, s: &str) -> i64 {
+    let b = db.get_database_backend();
+    let row = db.query_one_raw(Statement::from_string(b, s.to_string())).await.unwrap().unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+/// `count` tickets with one timer each, numbered from `first`, in one statement.
+#[allow(clippy::too_many_arguments)]
+async fn seed(
+    db: &DatabaseConnection,
+    prefix: &str,
+    count: i64,
+    customer: i64,
+    cal: i64,
+    pol: i64,
+    kind: &str,
+    target: &str,
+    started: DateTime<Utc>,
+    due: DateTime<Utc>,
+    next_fire: DateTime<Utc>,
+) {
+    exec(
+        db,
+        "INSERT INTO tickets (number, customer_id, title, description, level, level_source, classification, status, source, \
+         reported_at, created_at, updated_at, version, urgency_bucket, urgency_key, breached) \
+         WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < ?) \
+         SELECT ? || x, ?, 'seeded ' || x, '', 'I', 'manual', '{\"level\":\"I\",\"rule\":null,\"matched\":[]}', 'open', 'hotline', \
+         ?, ?, ?, 1, 0, ?, false FROM g",
+        vec![count.into(), format!("{prefix}-").into(), customer.into(), started.into(), started.into(), started.into(), due.timestamp().into()],
+    )
+    .await;
+    exec(
+        db,
+        "INSERT INTO sla_timers (ticket_id, kind, cycle, level, target, plan_target, started_at, calendar_version_id, policy_version_id, \
+         state, due_at, breached, history, next_fire_at, created_at, updated_at) \
+         SELECT id, ?, 1, 'I', ?, '30m', ?, ?, ?, 'running', ?, false, '[]', ?, ?, ? FROM tickets WHERE number LIKE ?",
+        vec![
+            kind.into(),
+            target.into(),
+            started.into(),
+            cal.into(),
+            pol.into(),
+            due.into(),
+            next_fire.into(),
+            started.into(),
+            started.into(),
+            format!("{prefix}-%").into(),
+        ],
+    )
+    .await;
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+}
+
+struct Service {
+    child: Child,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn config_dir(receiver: u16) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("development.toml"),
+        format!(
+            r#"
+[[escalation.rules]]
+name = "due"
+on = "warning"
+timer = "response"
+at = "100%"
+notify = ["webhook:bench"]
+
+[webhooks]
+allowed_networks = ["127.0.0.0/8"]
+
+[webhooks.endpoints.bench]
+url = "http://127.0.0.1:{receiver}/hook"
+secret = "bench-secret-0123456789"
+
+[delivery]
+batch = 500
+concurrency = 64
+
+[log]
+level = "warn"
+"#
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+async fn start(bin: &Path, dir: &Path, url: &str) -> Service {
+    let port = free_port();
+    let mut cmd = if Path::new("/usr/bin/taskset").exists() && std::env::var("BENCH_NO_PIN").is_err() {
+        let mut c = Command::new("taskset");
+        c.arg("-c").arg("1").arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    };
+    let child = cmd
+        .arg("serve")
+        .env("OPSLINE_CONFIG_DIR", dir)
+        .env("OPSLINE_DATABASE__URL", url)
+        .env("OPSLINE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .env("OPSLINE_HTTP__WORKERS", "1")
+        .env("OPSLINE_LOG", std::env::var("BENCH_OPSLINE_LOG").unwrap_or_else(|_| "warn".into()))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start opsline");
+    let svc = Service { child };
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        if client
+            .get(format!("http://127.0.0.1:{port}/health/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return svc;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("opsline did not become ready");
+}
+
+async fn wait_for(state: &Shared, count: usize, what: fn(&Received) -> usize, timeout: Duration) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        if what(&state.lock().unwrap()) >= count {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+struct Row {
+    goal: String,
+    opsline: String,
+    peer: String,
+    ratio: String,
+    verdict: String,
+}
+
+async fn run_backend(
+    name: &str,
+    url: &str,
+    sizes: &Sizes,
+    state: &Shared,
+    receiver: u16,
+    rows: &mut Vec<Row>,
+) -> Option<f64> {
+    let dir = config_dir(receiver);
+    let bin = PathBuf::from(std::env::var("OPSLINE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_opsline").to_string()));
+    let svc = start(&bin, dir.path(), url).await;
+    let db = Database::connect(url).await.unwrap();
+    let cal = scalar(&db, "SELECT MAX(id) FROM config_versions WHERE kind = 'calendar' AND name = '24x7'").await;
+    let pol = scalar(&db, "SELECT MAX(id) FROM config_versions WHERE kind = 'sla_policy' AND name = 'standard'").await;
+    let t0 = Utc::now();
+    exec(&db, "INSERT INTO customers (name, key, tier, calendar, sla_policy, created_at, updated_at) VALUES ('Bench', ?, 'vip', '24x7', 'standard', ?, ?)", vec![format!("bench-{}", now_ms()).into(), t0.into(), t0.into()]).await;
+    let customer = scalar(&db, "SELECT MAX(id) FROM customers").await;
+    let seeding = Instant::now();
+    let far = t0 + chrono::Duration::days(30);
+    seed(&db, "BG", sizes.background, customer, cal, pol, "resolution", "3d", t0, far, far).await;
+    let seeded_in = seeding.elapsed();
+    eprintln!("{name}: seeded {} background tickets in {:.1}s", sizes.background, seeded_in.as_secs_f64());
+
+    // 1. Lateness: `due` timers due in the same second.
+    let due = chrono::DateTime::from_timestamp(Utc::now().timestamp() + 6, 0).unwrap();
+    seed(&db, "DUE", sizes.due, customer, cal, pol, "response", "10m", due - chrono::Duration::minutes(10), due, due)
+        .await;
+    eprintln!(
+        "{name}: {} timers due at {due}; seeded with {} ms to spare",
+        sizes.due,
+        due.timestamp_millis() - now_ms()
+    );
+    let ok = wait_for(state, sizes.due as usize, |r| r.hooks.len(), Duration::from_secs(60)).await;
+    let mut lateness: Vec<i64> = state.lock().unwrap().hooks.iter().map(|(a, d, _)| a - d).collect();
+    lateness.sort_unstable();
+    let (p50, p99, max) =
+        (percentile(&lateness, 0.5), percentile(&lateness, 0.99), lateness.last().copied().unwrap_or(0));
+    let pg = name == "PostgreSQL";
+    rows.push(Row {
+        goal: format!("escalation lateness, {} open, {} due in one second ({name})", sizes.background, sizes.due),
+        opsline: format!("p50 {p50} ms, p99 {p99} ms, max {max} ms{}", if ok { "" } else { " (not all arrived)" }),
+        peer: "—".into(),
+        ratio: "—".into(),
+        verdict: if !ok {
+            "fail".into()
+        } else if pg {
+            if p99 <= 250 && max <= 1000 { "pass".into() } else { "fail".into() }
+        } else if max <= 2000 {
+            "reported (max ≤ 2 s)".into()
+        } else {
+            "reported".into()
+        },
+    });
+
+    // 2. Idle CPU.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let hz = 100.0;
+    let before = cpu_ticks(svc.child.id());
+    let t = Instant::now();
+    tokio::time::sleep(Duration::from_secs(sizes.idle_secs)).await;
+    let used = (cpu_ticks(svc.child.id()) - before) as f64 / hz;
+    let idle_pct = used / t.elapsed().as_secs_f64() * 100.0;
+    rows.push(Row {
+        goal: format!("idle sweep CPU, {} open ({name})", sizes.background + sizes.due),
+        opsline: format!("{idle_pct:.2}% of a core"),
+        peer: "—".into(),
+        ratio: "—".into(),
+        verdict: if idle_pct <= 5.0 { "pass".into() } else { "fail".into() },
+    });
+
+    // 3. Burst.
+    state.lock().unwrap().hooks.clear();
+    let burst_due = chrono::DateTime::from_timestamp(Utc::now().timestamp() + 8, 0).unwrap();
+    seed(
+        &db,
+        "BURST",
+        sizes.burst,
+        customer,
+        cal,
+        pol,
+        "response",
+        "10m",
+        burst_due - chrono::Duration::minutes(10),
+        burst_due,
+        burst_due,
+    )
+    .await;
+    let ok = wait_for(state, sizes.burst as usize, |r| r.hooks.len(), Duration::from_secs(180)).await;
+    let (n, unique, last) = {
+        let s = state.lock().unwrap();
+        let ids: HashSet<&String> = s.hooks.iter().map(|(_, _, id)| id).collect();
+        (s.hooks.len(), ids.len(), s.hooks.iter().map(|(a, _, _)| *a).max().unwrap_or(0))
+    };
+    let secs = (last - burst_due.timestamp_millis()).max(1) as f64 / 1000.0;
+    if !ok {
+        for q in [
+            "SELECT COUNT(*) FROM outbox WHERE status = 'pending'",
+            "SELECT COUNT(*) FROM outbox WHERE status = 'delivered'",
+            "SELECT COUNT(*) FROM outbox",
+            "SELECT COUNT(*) FROM escalation_events",
+            "SELECT COUNT(*) FROM sla_timers WHERE next_fire_at IS NOT NULL AND next_fire_at < '2030-01-01'",
+        ] {
+            eprintln!("{name}: {q} → {}", scalar(&db, q).await);
+        }
+    }
+    drop(svc);
+    db.close().await.ok();
+    eprintln!("{name}: burst of {} delivered {n} ({unique} distinct) in {secs:.2}s", sizes.burst);
+    if ok && n == unique && n as i64 == sizes.burst { Some(sizes.burst as f64 / secs) } else { None }
+}
+
+async fn alertmanager(sizes: &Sizes, state: &Shared, receiver: u16) -> Option<f64> {
+    let bin =
+        ["/usr/bin/prometheus-alertmanager", "/usr/bin/alertmanager"].into_iter().find(|p| Path::new(p).exists())?;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("am.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "route:\n  receiver: bench\n  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 5m\n  repeat_interval: 4h\nreceivers:\n  - name: bench\n    webhook_configs:\n      - url: http://127.0.0.1:{receiver}/am\n        send_resolved: false\n"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut cmd = if Path::new("/usr/bin/taskset").exists() && std::env::var("BENCH_NO_PIN").is_err() {
+        let mut c = Command::new("taskset");
+        c.arg("-c").arg("1").arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    };
+    let child = cmd
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!("--storage.path={}", dir.path().display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let _guard = Service { child };
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(format!("http://127.0.0.1:{port}/-/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    state.lock().unwrap().alerts.clear();
+    let started = now_ms();
+    let now = Utc::now().to_rfc3339();
+    for chunk in (0..sizes.burst).collect::<Vec<_>>().chunks(1000) {
+        let alerts: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|i| serde_json::json!({"labels": {"alertname": format!("bench-{i}")}, "startsAt": now}))
+            .collect();
+        client.post(format!("http://127.0.0.1:{port}/api/v2/alerts")).json(&alerts).send().await.ok()?;
+    }
+    let ok = wait_for(state, sizes.burst as usize, |r| r.alerts.len(), Duration::from_secs(300)).await;
+    let s = state.lock().unwrap();
+    let names: HashSet<&String> = s.alerts.iter().map(|(_, n)| n).collect();
+    let last = s.alerts.iter().map(|(a, _)| *a).max().unwrap_or(started);
+    let secs = (last - started).max(1) as f64 / 1000.0;
+    eprintln!("alertmanager: {} alerts ({} distinct) in {secs:.2}s", s.alerts.len(), names.len());
+    (ok && names.len() as i64 == sizes.burst).then_some(sizes.burst as f64 / secs)
+}
+
+#[actix_web::main]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let backend = args
+        .iter()
+        .position(|a| a == "--backend")
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| "both".into());
+    let sizes = if quick {
+        Sizes { background: 20_000, due: 200, burst: 1_000, idle_secs: 5 }
+    } else {
+        Sizes { background: 1_000_000, due: 1_000, burst: 10_000, idle_secs: 20 }
+    };
+    let state: Shared = Arc::default();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let receiver = listener.local_addr().unwrap().port();
+    let data = web::Data::new(state.clone());
+    let server = HttpServer::new(move || {
+        App::new().app_data(data.clone()).route("/hook", web::post().to(hook)).route("/am", web::post().to(am))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+
+    let mut rows = Vec::new();
+    let mut burst = None;
+    if backend == "both" || backend == "postgres" {
+        let admin = std::env::var("BENCH_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        match Database::connect(&admin).await {
+            Ok(conn) => {
+                conn.execute_unprepared("DROP DATABASE IF EXISTS opsline_bench_escalation WITH (FORCE)").await.unwrap();
+                conn.execute_unprepared("CREATE DATABASE opsline_bench_escalation").await.unwrap();
+                let url = format!("{}/opsline_bench_escalation", admin.rsplit_once('/').unwrap().0);
+                burst = run_backend("PostgreSQL", &url, &sizes, &state, receiver, &mut rows).await;
+                conn.execute_unprepared("DROP DATABASE IF EXISTS opsline_bench_escalation WITH (FORCE)").await.ok();
+            }
+            Err(e) => eprintln!("PostgreSQL unavailable ({e}): skipped"),
+        }
+    }
+    if backend == "both" || backend == "sqlite" {
+        state.lock().unwrap().hooks.clear();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/bench.db", dir.path().display());
+        let sqlite_burst = run_backend("SQLite", &url, &sizes, &state, receiver, &mut rows).await;
+        burst = burst.or(sqlite_burst);
+    }
+    let am = alertmanager(&sizes, &state, receiver).await;
+    rows.push(Row {
+        goal: format!("escalation burst of {}, deliveries/s", sizes.burst),
+        opsline: burst.map_or("lost or duplicated".into(), |r| format!("{r:.0}/s")),
+        peer: am
+            .map_or("skipped (prometheus-alertmanager not installed)".into(), |r| format!("{r:.0}/s (Alertmanager)")),
+        ratio: match (burst, am) {
+            (Some(o), Some(a)) => format!("{:.2}×", o / a),
+            _ => "—".into(),
+        },
+        verdict: match (burst, am) {
+            (Some(o), Some(a)) if o >= a => "pass".into(),
+            (Some(_), Some(_)) | (None, _) => "fail".into(),
+            (Some(_), None) => "skipped".into(),
+        },
+    });
+    let mut table = String::from("| goal | Opsline | peer | ratio | verdict |\n|---|---|---|---|---|\n");
+    for r in &rows {
+        table.push_str(&format!("| {} | {} | {} | {} | {} |\n", r.goal, r.opsline, r.peer, r.ratio, r.verdict));
+    }
+    println!("{table}");
+    let out = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("target"))
+        .join("bench-escalation.md");
+    let _ = std::fs::write(&out, &table);
+    handle.stop(false).await;
+}
