@@ -22,10 +22,12 @@ pub enum On {
     Closed,
     LevelChanged,
     Flapping,
+    /// Resumed by itself after `tickets.max_wait`.
+    Resumed,
 }
 
 impl On {
-    pub const ALL: [On; 10] = [
+    pub const ALL: [On; 11] = [
         On::Warning,
         On::Breach,
         On::Opened,
@@ -36,6 +38,7 @@ impl On {
         On::Closed,
         On::LevelChanged,
         On::Flapping,
+        On::Resumed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +53,7 @@ impl On {
             On::Closed => "closed",
             On::LevelChanged => "level_changed",
             On::Flapping => "flapping",
+            On::Resumed => "resumed",
         }
     }
 
@@ -71,6 +75,7 @@ impl On {
             On::Closed => "ticket.closed",
             On::LevelChanged => "ticket.level_changed",
             On::Flapping => "check.flapping",
+            On::Resumed => "ticket.resumed",
         }
     }
 }
@@ -80,7 +85,7 @@ impl FromStr for On {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         On::ALL.into_iter().find(|o| o.as_str() == s).ok_or_else(|| {
-            format!("`{s}` is not an event: use warning, breach, opened, responded, planned, resolved, reopened, closed, level_changed or flapping")
+            format!("`{s}` is not an event: use warning, breach, opened, responded, planned, resolved, reopened, closed, level_changed, flapping or resumed")
         })
     }
 }

@@ -7,6 +7,7 @@ pub mod customers;
 pub mod delivery;
 mod error;
 pub mod escalation;
+pub mod maintenance;
 pub mod reports;
 pub mod sla;
 pub mod tickets;

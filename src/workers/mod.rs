@@ -1,8 +1,10 @@
-//! Background loops: the escalation sweep and the delivery of the outbox. Each is a thin loop
+//! Background work: the escalation sweep and the delivery of the outbox (loops), and coarse
+//! scheduled jobs (tokio-cron-scheduler). Each is a thin loop
 //! around a `run_once(&state, now)` that tests call directly; the loops only decide when to run
 //! it next.
 
 mod delivery;
+mod scheduler;
 mod sweep;
 
 use tokio::sync::watch;
@@ -19,7 +21,8 @@ pub fn spawn(state: AppState) -> Workers {
     let (stop, rx) = watch::channel(false);
     let handles = vec![
         tokio::spawn(sweep::run_until_stopped(state.clone(), rx.clone())),
-        tokio::spawn(delivery::run_until_stopped(state, rx)),
+        tokio::spawn(delivery::run_until_stopped(state.clone(), rx.clone())),
+        tokio::spawn(scheduler::run_until_stopped(state, rx)),
     ];
     Workers { stop, handles }
 }

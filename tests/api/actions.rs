@@ -275,3 +275,46 @@ async fn assignment_takes_an_active_user_and_refuses_anyone_else() {
     assert_eq!(app.act(id, "assign", &app.admin, json!({"assignee": 9999})).await.status, 422);
     assert_eq!(app.act(id, "assign", &app.admin, json!({"assignee": null, "team": "nope"})).await.status, 422);
 }
+
+#[tokio::test]
+async fn a_ticket_waiting_five_working_days_resumes_by_itself_and_tells_its_assignee() {
+    let app = spawn().await; // Tue 2026-10-20 10:00 +08:00, business calendar
+    let c = app.customer("ACME", "standard").await;
+    let u = app
+        .post("/api/v1/users", &app.admin, json!({"username": "wang", "role": "engineer", "email": "wang@example.com"}))
+        .await
+        .body;
+    let id = ticket_in(&app, c, "waiting_customer").await;
+    app.act(id, "assign", &app.admin, json!({"assignee": u["id"]})).await;
+    let upkeep = |when: &str| {
+        app.clock.set(at(when));
+        opsline::services::maintenance::run_once(&app.state, app.clock.now())
+    };
+    assert_eq!(upkeep("2026-10-27T09:59:59+08:00").await.unwrap().resumed, 0);
+    assert_eq!(upkeep("2026-10-27T10:00:00+08:00").await.unwrap().resumed, 1);
+    assert_eq!(upkeep("2026-10-27T10:01:00+08:00").await.unwrap().resumed, 0);
+    let t = app.get(&format!("/api/v1/tickets/{id}"), &app.admin).await.body;
+    assert_eq!(
+        (t["status"].as_str(), t["sla"]["resolution"]["state"].as_str()),
+        (Some("in_progress"), Some("running"))
+    );
+    let events = app.get(&format!("/api/v1/tickets/{id}/events"), &app.admin).await.body;
+    let resumed = events.as_array().unwrap().iter().find(|e| e["action"] == "resumed").unwrap().clone();
+    assert_eq!(resumed["actor_name"], "maintenance");
+    let told = app.get(&format!("/api/v1/notifications?ticket_id={id}"), &app.admin).await.body;
+    assert_eq!(told[0]["target"], "wang@example.com");
+    assert_eq!(told[0]["event_type"], "ticket.resumed");
+}
+
+#[tokio::test]
+async fn a_resolved_ticket_closes_by_itself_after_five_days() {
+    let app = spawn().await;
+    let c = app.customer("ACME", "standard").await;
+    let id = ticket_in(&app, c, "resolved").await;
+    app.clock.set(at("2026-10-25T09:59:59+08:00"));
+    assert_eq!(opsline::services::maintenance::run_once(&app.state, app.clock.now()).await.unwrap().closed, 0);
+    app.clock.set(at("2026-10-25T10:00:00+08:00"));
+    assert_eq!(opsline::services::maintenance::run_once(&app.state, app.clock.now()).await.unwrap().closed, 1);
+    let t = app.get(&format!("/api/v1/tickets/{id}"), &app.admin).await.body;
+    assert_eq!((t["status"].as_str(), t["closed_at"].as_str()), (Some("closed"), Some("2026-10-25T02:00:00Z")));
+}

@@ -9,7 +9,7 @@ mod create;
 mod query;
 mod view;
 
-pub use actions::{ActionRequest, perform, resolve_by_system};
+pub use actions::{ActionRequest, Automatic, perform, resolve_by_system, transition_by_system};
 pub use attachments::{
     AttachmentContent, AttachmentView, NewAttachment, add_attachment, attachment_content, list_attachments,
 };

@@ -1,0 +1,65 @@
+//! Coarse, scheduled upkeep of tickets (DESIGN.md §5): a ticket waiting for the customer longer
+//! than `tickets.max_wait` working days resumes (its assignee is told), and a resolved ticket
+//! closes after `tickets.auto_close_after`. Run every minute by every instance; the tickets'
+//! version checks make each transition happen once.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::error::Result;
+use super::tickets::{Automatic, transition_by_system};
+use super::timers::{secs, utc};
+use crate::domain::sla::{Target, TimerKind, deadline};
+use crate::domain::ticket::Status;
+use crate::persistence::entities::{customer, ticket};
+use crate::state::AppState;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MaintenanceOutcome {
+    pub resumed: usize,
+    pub closed: usize,
+}
+
+pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<MaintenanceOutcome> {
+    let mut out = MaintenanceOutcome::default();
+    let rules = &state.config.runtime.tickets;
+    // N working days are at least N calendar days: an exact check follows per ticket.
+    let lower_bound = match rules.max_wait {
+        Target::Days(n) => now - Duration::days(i64::from(n)),
+        Target::Working(s) => now - Duration::seconds(s),
+        Target::EndOfDay => now,
+    };
+    let waiting = ticket::Entity::find()
+        .filter(ticket::Column::Status.eq(Status::WaitingCustomer.as_str()))
+        .filter(ticket::Column::WaitingSince.lte(lower_bound))
+        .order_by_asc(ticket::Column::Id)
+        .limit(1000)
+        .all(&state.db)
+        .await?;
+    for t in waiting {
+        let (Some(since), Some(c)) =
+            (t.waiting_since, customer::Entity::find_by_id(t.customer_id).one(&state.db).await?)
+        else {
+            continue;
+        };
+        let Ok((_, cal)) = state.versions.current_calendar(&c.calendar) else { continue };
+        let until = deadline(&cal, TimerKind::Resolution, secs(since), rules.max_wait, rules.max_wait)?;
+        if secs(now) >= until && transition_by_system(state, t.id, Automatic::Resume, now).await? {
+            out.resumed += 1;
+            tracing::info!(ticket = %t.number, waited_until = %utc(until), "resumed after waiting for the customer");
+        }
+    }
+    let resolved = ticket::Entity::find()
+        .filter(ticket::Column::Status.eq(Status::Resolved.as_str()))
+        .filter(ticket::Column::ResolvedAt.lte(now - Duration::seconds(rules.auto_close_after_secs)))
+        .order_by_asc(ticket::Column::Id)
+        .limit(1000)
+        .all(&state.db)
+        .await?;
+    for t in resolved {
+        if transition_by_system(state, t.id, Automatic::Close, now).await? {
+            out.closed += 1;
+        }
+    }
+    Ok(out)
+}
