@@ -9,9 +9,10 @@
 //!    Debian's `prometheus-alertmanager` (`group_by: [alertname]`, `group_wait: 0s`) delivering
 //!    10,000 alerts to it. Nothing may be lost or duplicated.
 //!
-//! `cargo bench --bench escalation -- [--quick] [--backend postgres|sqlite|both]`. PostgreSQL from
-//! `BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`). Prints a Markdown
-//! table and writes it to `$CARGO_TARGET_DIR/bench-escalation.md` (or `target/`).
+//! `cargo bench --bench escalation -- [--quick] [--backend postgres|sqlite|both] [--background N]
+//! [--burst N]`. PostgreSQL from `BENCH_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`). Prints a Markdown table and writes it to
+//! `$CARGO_TARGET_DIR/bench-escalation.md` (or `target/`).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -437,11 +438,15 @@ async fn main() {
         .and_then(|i| args.get(i + 1))
         .cloned()
         .unwrap_or_else(|| "both".into());
-    let sizes = if quick {
+    let mut sizes = if quick {
         Sizes { background: 20_000, due: 200, burst: 1_000, idle_secs: 5 }
     } else {
         Sizes { background: 1_000_000, due: 1_000, burst: 10_000, idle_secs: 20 }
     };
+    // `--background N` and `--burst N` override one size, to try a change quickly.
+    let size = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)?.parse::<i64>().ok());
+    sizes.background = size("--background").unwrap_or(sizes.background);
+    sizes.burst = size("--burst").unwrap_or(sizes.burst);
     let state: Shared = Arc::default();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let receiver = listener.local_addr().unwrap().port();

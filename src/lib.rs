@@ -1,6 +1,7 @@
 //! Opsline: an SLA-driven incident and operations-support service. `main.rs` is a thin wrapper
 //! around [`cli`]; [`startup`] is the one place the application is put together.
 
+pub mod checks;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -10,6 +10,7 @@ use actix_web::{App, HttpServer, web};
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
+use crate::checks::probe::Prober;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::notify::Notifier;
@@ -27,7 +28,7 @@ pub enum BuildError {
     Service(#[from] crate::services::Error),
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
-    #[error("notifications: {0}")]
+    #[error("notifications or checks: {0}")]
     Notify(String),
 }
 
@@ -50,7 +51,8 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
     }
     sync_teams(&db, &config, now).await?;
     let notifier = Notifier::new(&config).map_err(BuildError::Notify)?;
-    Ok(AppState {
+    let prober = Prober::new(config.runtime.checks.denied_networks.clone()).map_err(BuildError::Notify)?;
+    let state = AppState {
         db,
         config: Arc::new(config),
         clock,
@@ -58,7 +60,11 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
         notifier: Arc::new(notifier),
         wake_sweep: Arc::new(tokio::sync::Notify::new()),
         wake_delivery: Arc::new(tokio::sync::Notify::new()),
-    })
+        prober: Arc::new(prober),
+        wake_checks: Arc::new(tokio::sync::Notify::new()),
+    };
+    crate::services::checks::sync_config(&state, now).await?;
+    Ok(state)
 }
 
 /// Teams live in configuration; the database keeps a row per team so that users and tickets can

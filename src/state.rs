@@ -7,6 +7,7 @@ use sea_orm::{DatabaseBackend, DatabaseConnection};
 
 use tokio::sync::Notify;
 
+use crate::checks::probe::Prober;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::notify::Notifier;
@@ -23,6 +24,10 @@ pub struct AppState {
     pub wake_sweep: Arc<Notify>,
     /// Wakes this instance's delivery loop after new outbox rows.
     pub wake_delivery: Arc<Notify>,
+    /// Runs health checks (http, tcp, postgres, host).
+    pub prober: Arc<Prober>,
+    /// Wakes this instance's check runner after a check was added, changed or beat.
+    pub wake_checks: Arc<Notify>,
 }
 
 impl AppState {

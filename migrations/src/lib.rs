@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_core;
 mod m20261128_000002_sla;
 mod m20261128_000003_escalation;
+mod m20261201_000004_checks;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_core::Migration),
             Box::new(m20261128_000002_sla::Migration),
             Box::new(m20261128_000003_escalation::Migration),
+            Box::new(m20261201_000004_checks::Migration),
         ]
     }
 }

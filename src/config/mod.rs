@@ -1,6 +1,7 @@
 //! Configuration (DESIGN.md §10): loading, validation and the compiled runtime view. Problems are
 //! reported all at once with their keys; secrets never appear in `Debug` output.
 
+pub mod checks;
 pub mod content;
 pub mod escalation;
 mod load;
@@ -100,6 +101,7 @@ pub struct Runtime {
     pub standard: Contract,
     pub tickets: TicketRules,
     pub escalation: escalation::Escalation,
+    pub checks: checks::ChecksRuntime,
     /// Hash over every versioned object: instances with the same hash agree.
     pub hash: String,
 }

@@ -30,6 +30,53 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     pub sweep: SweepSettings,
     pub workers: WorkerSettings,
+    pub checks: CheckSettings,
+    pub gating: GatingSettings,
+    pub inspections: InspectionSettings,
+    pub retention: RetentionSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckSettings {
+    /// Networks no check may reach (CIDR); cloud metadata and link-local by default.
+    pub denied_networks: Vec<String>,
+    /// Checks one instance runs at once.
+    pub concurrency: u32,
+    /// Due checks claimed at once.
+    pub batch: u64,
+    /// How long a claimed check stays claimed (a crashed instance's claim runs out).
+    pub lease_secs: u64,
+    /// More than this many up/down flips within `flap_window` is flapping.
+    pub flap_flips: u32,
+    pub flap_window: String,
+    /// The checks defined in config: `[checks.NAME]`.
+    #[serde(flatten)]
+    pub defined: BTreeMap<String, crate::checks::spec::CheckSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GatingSettings {
+    /// Check names; when all of them fail, Opsline itself is cut off: results are `unknown`
+    /// and no tickets open.
+    pub canaries: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InspectionSettings {
+    /// Checks an inspection runs at once.
+    pub concurrency: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RetentionSettings {
+    /// Raw check results.
+    pub check_results: String,
+    pub minute_rollups: String,
+    pub day_rollups: String,
+    /// Delivered notifications and their attempts.
+    pub delivered_notifications: String,
+    /// Rows deleted per statement by the daily job.
+    pub batch: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -134,6 +181,9 @@ pub struct DeliverySettings {
     pub batch: u64,
     /// Deliveries sent at once by one instance.
     pub concurrency: u32,
+    /// Delivery loops per instance, each claiming its own batch, so that one batch's database
+    /// writes overlap another's sending.
+    pub loops: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -142,6 +192,8 @@ pub struct SweepSettings {
     pub batch: u64,
     /// The longest the sweep sleeps when nothing is due.
     pub max_sleep_ms: u64,
+    /// Sweep loops per instance on PostgreSQL (SQLite always runs one: it has one writer).
+    pub loops: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

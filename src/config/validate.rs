@@ -137,11 +137,13 @@ pub fn compile(settings: &Settings, dir: &Path, environment: &str, problems: &mu
     }
 
     let escalation = super::escalation::compile(settings, problems);
+    let checks = super::checks::compile(settings, problems);
 
     if problems.iter().filter(|p| p.is_error()).count() > before {
         return None;
     }
-    let (vip, standard, classifier, tickets, escalation) = (vip?, standard?, classifier?, tickets?, escalation?);
+    let (vip, standard, classifier, tickets, escalation, checks) =
+        (vip?, standard?, classifier?, tickets?, escalation?, checks?);
     let hash = hash_of(
         &calendars
             .values()
@@ -151,7 +153,7 @@ pub fn compile(settings: &Settings, dir: &Path, environment: &str, problems: &mu
             .collect::<Vec<_>>()
             .join("\n"),
     );
-    Some(Runtime { calendars, policies, classifier, vip, standard, tickets, escalation, hash })
+    Some(Runtime { calendars, policies, classifier, vip, standard, tickets, escalation, checks, hash })
 }
 
 fn ticket_rules(settings: &Settings, problems: &mut Vec<Problem>) -> Option<TicketRules> {

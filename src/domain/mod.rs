@@ -2,6 +2,7 @@
 //! Nothing here imports actix, sea-orm or a clock: time comes in as an argument.
 
 pub mod calendar;
+pub mod check;
 pub mod classify;
 pub mod customer;
 pub mod escalation;

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod checks;
 pub mod error;
 pub mod escalations;
 pub mod misc;
@@ -83,7 +84,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
                 .service(sla::report)
                 .service(escalations::ack)
                 .service(escalations::list)
-                .service(escalations::retry),
+                .service(escalations::retry)
+                .service(checks::list)
+                .service(checks::create)
+                .service(checks::get_one)
+                .service(checks::update)
+                .service(checks::remove)
+                .service(checks::run)
+                .service(checks::results)
+                .service(checks::heartbeat)
+                .service(checks::start_inspection)
+                .service(checks::list_inspections)
+                .service(checks::get_inspection),
         )
         .default_service(web::to(not_found));
     let _ = payload_error;

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, escalations, misc, sla, ticket_actions, tickets};
+use super::{admin, checks, escalations, misc, sla, ticket_actions, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,6 +21,8 @@ use super::{admin, escalations, misc, sla, ticket_actions, tickets};
         admin::list_users, admin::create_user, admin::get_user, admin::patch_user, admin::delete_user,
         admin::list_tokens, admin::create_token, admin::patch_token, admin::delete_token,
         escalations::ack, escalations::list, escalations::retry,
+        checks::list, checks::create, checks::get_one, checks::update, checks::remove, checks::run, checks::results,
+        checks::heartbeat, checks::start_inspection, checks::list_inspections, checks::get_inspection,
     ),
     modifiers(&Bearer)
 )]

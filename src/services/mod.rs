@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod checks;
 pub mod customers;
 pub mod delivery;
 mod error;

@@ -1,8 +1,9 @@
-//! Background work: the escalation sweep and the delivery of the outbox (loops), and coarse
+//! Background work: the escalation sweep, the delivery of the outbox and the check runner (loops), and coarse
 //! scheduled jobs (tokio-cron-scheduler). Each is a thin loop
 //! around a `run_once(&state, now)` that tests call directly; the loops only decide when to run
 //! it next.
 
+mod checks;
 mod delivery;
 mod scheduler;
 mod sweep;
@@ -19,11 +20,20 @@ pub struct Workers {
 
 pub fn spawn(state: AppState) -> Workers {
     let (stop, rx) = watch::channel(false);
-    let handles = vec![
-        tokio::spawn(sweep::run_until_stopped(state.clone(), rx.clone())),
-        tokio::spawn(delivery::run_until_stopped(state.clone(), rx.clone())),
-        tokio::spawn(scheduler::run_until_stopped(state, rx)),
-    ];
+    // SQLite has one writer: a second sweep would only wait for the first.
+    let sweeps = match state.backend() {
+        sea_orm::DatabaseBackend::Postgres => state.config.settings.sweep.loops.max(1),
+        _ => 1,
+    };
+    let mut handles = Vec::new();
+    for _ in 0..sweeps {
+        handles.push(tokio::spawn(sweep::run_until_stopped(state.clone(), rx.clone())));
+    }
+    for _ in 0..state.config.settings.delivery.loops.max(1) {
+        handles.push(tokio::spawn(delivery::run_until_stopped(state.clone(), rx.clone())));
+    }
+    handles.push(tokio::spawn(checks::run_until_stopped(state.clone(), rx.clone())));
+    handles.push(tokio::spawn(scheduler::run_until_stopped(state, rx)));
     Workers { stop, handles }
 }
 

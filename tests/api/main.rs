@@ -3,6 +3,7 @@
 //! The one integration-test binary: every module below runs against the real application.
 
 mod actions;
+mod checks;
 mod config;
 mod escalation;
 mod health;

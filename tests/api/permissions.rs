@@ -72,6 +72,7 @@ struct Ctx {
     customer: i64,
     user: i64,
     token_id: i64,
+    check: i64,
     n: std::cell::Cell<u32>,
 }
 
@@ -151,6 +152,19 @@ fn cases() -> Vec<Case> {
         c(Method::POST, "/api/v1/tickets/{t}/comments", Some("open"), StaffOrContact(1), |_, _| {
             Some(json!({"body": "b"}))
         }),
+        c(Method::GET, "/api/v1/checks", None, Staff(1), none),
+        c(Method::POST, "/api/v1/checks", None, Staff(3), |x, _| {
+            Some(json!({"name": format!("c{}-{}", x.unique(), &uuid::Uuid::new_v4().simple().to_string()[..8]),
+                        "kind": "host", "interval": "1h"}))
+        }),
+        c(Method::GET, "/api/v1/checks/{x}", None, Staff(1), none),
+        c(Method::PATCH, "/api/v1/checks/{x}", None, Staff(3), |_, _| Some(json!({"tags": ["p"]}))),
+        c(Method::DELETE, "/api/v1/checks/{x}", None, Staff(3), none),
+        c(Method::POST, "/api/v1/checks/{x}/run", None, Staff(2), |_, _| Some(json!({}))),
+        c(Method::GET, "/api/v1/checks/{x}/results", None, Staff(1), none),
+        c(Method::GET, "/api/v1/inspections", None, Staff(1), none),
+        c(Method::POST, "/api/v1/inspections", None, Staff(2), |_, _| Some(json!({"tags": ["perm"]}))),
+        c(Method::GET, "/api/v1/inspections/{i}", None, Staff(1), none),
     ]
 }
 
@@ -183,6 +197,10 @@ async fn every_endpoint_answers_every_role_as_the_design_says() {
         (Who::Contact, contact),
         (Who::Foreign, foreign),
     ];
+    app.post("/api/v1/checks", &app.admin, json!({"name": "perm", "kind": "host", "interval": "1h", "tags": ["perm"]}))
+        .await;
+    let inspection =
+        app.post("/api/v1/inspections", &app.admin, json!({"tags": ["perm"]})).await.body["id"].as_i64().unwrap();
     let mut failures = Vec::new();
     for case in cases() {
         for who in EVERYONE {
@@ -197,10 +215,19 @@ async fn every_endpoint_answers_every_role_as_the_design_says() {
                 .body;
             let victim_token =
                 app.post("/api/v1/tokens", &app.admin, json!({"user_id": victim["id"], "name": "v"})).await.body;
+            let check = app
+                .post(
+                    "/api/v1/checks",
+                    &app.admin,
+                    json!({"name": format!("victim-{}", uuid::Uuid::new_v4().simple()), "kind": "host", "interval": "1h"}),
+                )
+                .await
+                .body;
             let ctx = Ctx {
                 customer,
                 user: victim["id"].as_i64().unwrap(),
                 token_id: victim_token["id"].as_i64().unwrap(),
+                check: check["id"].as_i64().unwrap(),
                 n: Default::default(),
             };
             let ticket = match case.status {
@@ -212,7 +239,9 @@ async fn every_endpoint_answers_every_role_as_the_design_says() {
                 .replace("{t}", &ticket.to_string())
                 .replace("{c}", &customer.to_string())
                 .replace("{u}", &ctx.user.to_string())
-                .replace("{k}", &ctx.token_id.to_string());
+                .replace("{k}", &ctx.token_id.to_string())
+                .replace("{x}", &ctx.check.to_string())
+                .replace("{i}", &inspection.to_string());
             let token = tokens.iter().find(|(w, _)| *w == who).map(|(_, t)| t.as_str());
             let r = app.call(case.method.clone(), &path, token, (case.body)(&ctx, who)).await;
             let got = if r.status.is_success() { 200 } else { r.status.as_u16() };

@@ -235,3 +235,82 @@ impl Drop for WebhookReceiver {
         std::mem::drop(self.handle.stop(false));
     }
 }
+
+/// A health-check target: `/state` answers with the status and body the test sets, `/slow`
+/// takes 200 ms; it counts requests per path and the most requests in flight at once.
+#[derive(Default)]
+struct TargetInner {
+    status: u16,
+    body: String,
+    hits: std::collections::HashMap<String, usize>,
+    in_flight: usize,
+    max_in_flight: usize,
+}
+
+pub struct TargetServer {
+    pub port: u16,
+    inner: Arc<Mutex<TargetInner>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+async fn target(state: web::Data<Arc<Mutex<TargetInner>>>, req: HttpRequest) -> HttpResponse {
+    let path = req.path().to_string();
+    {
+        let mut s = state.lock().unwrap();
+        *s.hits.entry(path.clone()).or_default() += 1;
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
+    }
+    if path == "/slow" {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let mut s = state.lock().unwrap();
+    s.in_flight -= 1;
+    let (status, body) =
+        if path == "/slow" { (200, r#"{"status":"UP"}"#.to_string()) } else { (s.status, s.body.clone()) };
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).body(body)
+}
+
+impl TargetServer {
+    pub async fn start() -> TargetServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let inner =
+            Arc::new(Mutex::new(TargetInner { status: 200, body: r#"{"status":"UP"}"#.into(), ..Default::default() }));
+        let data = inner.clone();
+        let server =
+            HttpServer::new(move || App::new().app_data(web::Data::new(data.clone())).default_service(web::to(target)))
+                .workers(2)
+                .listen(listener)
+                .unwrap()
+                .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        TargetServer { port, inner, handle }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// What `/state` answers from now on.
+    pub fn answer(&self, status: u16, body: &str) {
+        let mut s = self.inner.lock().unwrap();
+        s.status = status;
+        s.body = body.into();
+    }
+
+    pub fn hits(&self, path: &str) -> usize {
+        self.inner.lock().unwrap().hits.get(path).copied().unwrap_or(0)
+    }
+
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.lock().unwrap().max_in_flight
+    }
+}
+
+impl Drop for TargetServer {
+    fn drop(&mut self) {
+        std::mem::drop(self.handle.stop(false));
+    }
+}

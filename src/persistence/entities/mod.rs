@@ -3,6 +3,9 @@
 pub mod api_token;
 pub mod attachment;
 pub mod audit_entry;
+pub mod check;
+pub mod check_result;
+pub mod check_rollup;
 pub mod comment;
 pub mod config_snapshot;
 pub mod config_version;
@@ -12,6 +15,7 @@ pub mod delivery_attempt;
 pub mod escalation;
 pub mod escalation_event;
 pub mod idempotency_key;
+pub mod inspection;
 pub mod outbox;
 pub mod sla_timer;
 pub mod team;

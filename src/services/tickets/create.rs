@@ -128,75 +128,23 @@ pub async fn create(
         }
         (_, None) => None,
     };
-    let classification = state.config.runtime.classifier.classify(&input.title, &input.description);
-    let (level, level_source) = match input.level {
-        Some(l) => (l, "manual"),
-        None => (classification.level, "classified"),
-    };
     let source = input.source.unwrap_or(if is_contact { Source::Portal } else { Source::Hotline });
-    let (created_by_user, created_by_contact) = match principal {
+    let created_by = match principal {
         Principal::Staff { user_id, .. } => (Some(*user_id), None),
         Principal::Contact { contact_id, .. } => (None, Some(*contact_id)),
     };
-    let placeholder = format!("new-{}", &uuid::Uuid::new_v4().simple().to_string()[..24]);
-    let t = ticket::ActiveModel {
-        number: Set(placeholder),
-        customer_id: Set(customer_id),
-        contact_id: Set(contact_id),
-        title: Set(input.title.trim().to_string()),
-        description: Set(input.description.clone()),
-        level: Set(level.to_string()),
-        level_source: Set(level_source.into()),
-        classification: Set(serde_json::to_string(&classification).unwrap_or_default()),
-        status: Set(Status::Open.as_str().into()),
-        assignee_id: Set(None),
-        team_id: Set(None),
-        source: Set(source.as_str().into()),
-        parent_id: Set(None),
-        plan: Set(None),
-        resolution: Set(None),
-        public_title: Set(None),
-        created_by_user_id: Set(created_by_user),
-        created_by_contact_id: Set(created_by_contact),
-        reported_at: Set(reported_at),
-        created_at: Set(now),
-        updated_at: Set(now),
-        waiting_since: Set(None),
-        resolved_at: Set(None),
-        closed_at: Set(None),
-        version: Set(1),
-        urgency_bucket: Set(2),
-        urgency_key: Set(0),
-        breached: Set(false),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    let mut am: ticket::ActiveModel = t.clone().into();
-    am.number = Set(number_for(t.id));
-    let t = am.update(&txn).await?;
-
-    let contract = Contract { calendar: &cust.calendar, sla_policy: &cust.sla_policy };
-    let started =
-        timers::start(&txn, &state.versions, t.id, &TimerKind::ALL, 1, level, contract, secs(reported_at), now).await?;
-    timers::refresh_urgency(&txn, t.id, &started, now).await?;
-    let deadlines: serde_json::Map<String, serde_json::Value> =
-        started.iter().map(|tm| (tm.kind.to_string(), json!(tm.model.due_at))).collect();
-    event(
-        &txn,
-        t.id,
-        Who::Principal(principal),
-        "created",
-        None,
-        Some(json!({
-            "status": t.status, "level": t.level, "level_source": t.level_source,
-            "classification": classification, "source": t.source,
-            "reported_at": reported_at, "created_at": now, "due": deadlines,
-        })),
-        None,
-        now,
-    )
-    .await?;
+    let opening = Opening {
+        customer: &cust,
+        contact_id,
+        title: &input.title,
+        description: &input.description,
+        level: input.level,
+        source,
+        reported_at,
+        who: Who::Principal(principal),
+        created_by,
+    };
+    let t = insert_new(&txn, state, &opening, now).await?;
     if let Some(key) = idempotency_key {
         let inserted = idempotency_key::ActiveModel {
             principal: Set(principal.key()),
@@ -220,7 +168,6 @@ pub async fn create(
             return Err(e.into());
         }
     }
-    super::actions::notify_rules(state, &txn, crate::domain::escalation::On::Opened, t.id, now).await?;
     txn.commit().await?;
     state.wake_sweep.notify_one();
     state.wake_delivery.notify_one();
@@ -256,4 +203,97 @@ async fn idempotent_replay(
         });
     }
     Ok(Some(row.ticket_id))
+}
+
+/// What a new ticket is opened with, by a person or by the system.
+pub(crate) struct Opening<'a> {
+    pub customer: &'a customer::Model,
+    pub contact_id: Option<i64>,
+    pub title: &'a str,
+    pub description: &'a str,
+    /// Overrides the classification (`manual`).
+    pub level: Option<Level>,
+    pub source: Source,
+    pub reported_at: DateTime<Utc>,
+    pub who: Who<'a>,
+    /// The user or contact who opened it.
+    pub created_by: (Option<i64>, Option<i64>),
+}
+
+/// Inserts the ticket, starts its three timers, logs `created` and fires the `opened` rules, in
+/// the caller's transaction.
+pub(crate) async fn insert_new(
+    txn: &sea_orm::DatabaseTransaction,
+    state: &AppState,
+    o: &Opening<'_>,
+    now: DateTime<Utc>,
+) -> Result<ticket::Model> {
+    let classification = state.config.runtime.classifier.classify(o.title, o.description);
+    let (level, level_source) = match o.level {
+        Some(l) => (l, "manual"),
+        None => (classification.level, "classified"),
+    };
+    let (created_by_user, created_by_contact) = o.created_by;
+    let (customer_id, contact_id, reported_at, source) = (o.customer.id, o.contact_id, o.reported_at, o.source);
+    let placeholder = format!("new-{}", &uuid::Uuid::new_v4().simple().to_string()[..24]);
+    let t = ticket::ActiveModel {
+        number: Set(placeholder),
+        customer_id: Set(customer_id),
+        contact_id: Set(contact_id),
+        title: Set(o.title.trim().to_string()),
+        description: Set(o.description.to_string()),
+        level: Set(level.to_string()),
+        level_source: Set(level_source.into()),
+        classification: Set(serde_json::to_string(&classification).unwrap_or_default()),
+        status: Set(Status::Open.as_str().into()),
+        assignee_id: Set(None),
+        team_id: Set(None),
+        source: Set(source.as_str().into()),
+        parent_id: Set(None),
+        plan: Set(None),
+        resolution: Set(None),
+        public_title: Set(None),
+        created_by_user_id: Set(created_by_user),
+        created_by_contact_id: Set(created_by_contact),
+        reported_at: Set(reported_at),
+        created_at: Set(now),
+        updated_at: Set(now),
+        waiting_since: Set(None),
+        resolved_at: Set(None),
+        closed_at: Set(None),
+        version: Set(1),
+        urgency_bucket: Set(2),
+        urgency_key: Set(0),
+        breached: Set(false),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    let mut am: ticket::ActiveModel = t.clone().into();
+    am.number = Set(number_for(t.id));
+    let t = am.update(txn).await?;
+
+    let contract = Contract { calendar: &o.customer.calendar, sla_policy: &o.customer.sla_policy };
+    let started =
+        timers::start(txn, &state.versions, t.id, &TimerKind::ALL, 1, level, contract, secs(reported_at), now).await?;
+    timers::refresh_urgency(txn, t.id, &started, now).await?;
+    let deadlines: serde_json::Map<String, serde_json::Value> =
+        started.iter().map(|tm| (tm.kind.to_string(), json!(tm.model.due_at))).collect();
+    event(
+        txn,
+        t.id,
+        o.who,
+        "created",
+        None,
+        Some(json!({
+            "status": t.status, "level": t.level, "level_source": t.level_source,
+            "classification": classification, "source": t.source,
+            "reported_at": reported_at, "created_at": now, "due": deadlines,
+        })),
+        None,
+        now,
+    )
+    .await?;
+    super::actions::notify_rules(state, txn, crate::domain::escalation::On::Opened, t.id, now).await?;
+    Ok(t)
 }

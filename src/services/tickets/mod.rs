@@ -13,8 +13,10 @@ pub use actions::{ActionRequest, Automatic, perform, resolve_by_system, transiti
 pub use attachments::{
     AttachmentContent, AttachmentView, NewAttachment, add_attachment, attachment_content, list_attachments,
 };
+pub(crate) use comments::insert_comment;
 pub use comments::{CommentView, NewComment, Visibility, add_comment, list_comments};
 pub use create::{NewTicket, create};
+pub(crate) use create::{Opening, insert_new};
 pub use query::{AssigneeFilter, EventView, ListQuery, Page, Sort, get, list, list_events, timer_views};
 pub use view::{ClassificationView, ExplainView, SlaSet, StepView, TicketView, TimerView, timer_view};
 

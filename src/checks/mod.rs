@@ -1,0 +1,6 @@
+//! Probing: what a check is (`spec`), how each kind is run (`probe`, `host`). No database and no
+//! clock here: services schedule checks and store their results.
+
+pub mod host;
+pub mod probe;
+pub mod spec;

@@ -1,0 +1,270 @@
+//! Running one probe: http (reqwest, a new connection each time, as blackbox_exporter does), tcp
+//! (connect, optional send and expect), postgres (connect and `SELECT 1`) and host (disk free per
+//! mount, memory, load). Targets in `checks.denied_networks` are refused before any packet leaves.
+//! A probe never fails with an error: whatever went wrong is part of its result.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::host;
+use super::spec::{CheckDef, CheckKind};
+use crate::domain::check::conditions::{Observation, Unmet, first_unmet};
+use crate::domain::check::health::Verdict;
+
+/// What one run of a check found.
+#[derive(Debug, Clone)]
+pub struct ProbeResult {
+    pub verdict: Verdict,
+    pub duration_ms: u64,
+    pub unmet: Option<Unmet>,
+    pub error: Option<String>,
+    pub observation: Observation,
+}
+
+/// Drops resolved addresses in a denied network.
+struct Denying {
+    denied: Arc<Vec<IpNet>>,
+}
+
+impl Resolve for Denying {
+    fn resolve(&self, name: Name) -> Resolving {
+        let denied = self.denied.clone();
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let ok: Vec<SocketAddr> =
+                addrs.into_iter().filter(|a| !denied.iter().any(|n| n.contains(&a.ip()))).collect();
+            if ok.is_empty() {
+                return Err(format!("{host} resolves only to addresses in checks.denied_networks").into());
+            }
+            let it: Addrs = Box::new(ok.into_iter());
+            Ok(it)
+        })
+    }
+}
+
+/// The probing machinery, built once at start.
+pub struct Prober {
+    http: reqwest::Client,
+    denied: Arc<Vec<IpNet>>,
+}
+
+impl Prober {
+    pub fn new(denied: Vec<IpNet>) -> Result<Self, String> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let denied = Arc::new(denied);
+        let http = reqwest::Client::builder()
+            .dns_resolver(Arc::new(Denying { denied: denied.clone() }))
+            // A new connection per probe: a pooled one would hide a server that stopped accepting.
+            .pool_max_idle_per_host(0)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .user_agent(concat!("opsline-check/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self { http, denied })
+    }
+
+    fn denied(&self, ip: IpAddr) -> bool {
+        self.denied.iter().any(|n| n.contains(&ip))
+    }
+
+    /// Runs the check once. Heartbeat checks are judged by the runner from their last beat.
+    pub async fn run(&self, def: &CheckDef) -> ProbeResult {
+        let started = Instant::now();
+        let timeout = Duration::from_millis(def.timeout_ms);
+        let (mut obs, error) = match def.spec.kind {
+            CheckKind::Http => self.http(def, timeout).await,
+            CheckKind::Tcp | CheckKind::Tls => self.tcp(def, timeout).await,
+            CheckKind::Postgres => postgres(def, timeout).await,
+            CheckKind::Host => (host::observe(), None),
+            CheckKind::Dns => (Observation::default(), Some("dns checks are not supported by this version".into())),
+            CheckKind::Heartbeat => (Observation { connected: true, ..Default::default() }, None),
+        };
+        let duration_ms = started.elapsed().as_millis() as u64;
+        obs.response_time_ms.get_or_insert(duration_ms);
+        let unmet = if def.conditions.is_empty() {
+            default_unmet(def.spec.kind, &obs)
+        } else {
+            first_unmet(&def.conditions, &obs)
+        };
+        let verdict = if unmet.is_none() && error.is_none() { Verdict::Pass } else { Verdict::Fail };
+        ProbeResult { verdict, duration_ms, unmet, error, observation: obs }
+    }
+
+    async fn http(&self, def: &CheckDef, timeout: Duration) -> (Observation, Option<String>) {
+        let mut obs = Observation::default();
+        let Some(url) = def.spec.url.as_deref() else { return (obs, Some("no url".into())) };
+        if let Some(ip) = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok()))
+            && self.denied(ip)
+        {
+            return (obs, Some(format!("{ip} is in checks.denied_networks")));
+        }
+        let method = reqwest::Method::from_bytes(def.spec.method.as_deref().unwrap_or("GET").as_bytes())
+            .unwrap_or(reqwest::Method::GET);
+        let mut req = self.http.request(method, url).timeout(timeout);
+        for (k, v) in &def.spec.headers {
+            req = req.header(k, v);
+        }
+        if let Some(b) = &def.spec.body {
+            req = req.body(b.clone());
+        }
+        let started = Instant::now();
+        match req.send().await {
+            Ok(r) => {
+                obs.connected = true;
+                obs.status = Some(r.status().as_u16());
+                obs.ip = r.remote_addr().map(|a| a.ip().to_string());
+                // Bodies are read up to 1 MiB: enough for any health answer, bounded for a
+                // target that streams forever.
+                let mut body = Vec::new();
+                let mut r = r;
+                let mut error = None;
+                loop {
+                    match r.chunk().await {
+                        Ok(Some(c)) if body.len() < 1 << 20 => body.extend_from_slice(&c),
+                        Ok(_) => break,
+                        Err(e) => {
+                            error = Some(format!("reading the body: {e}"));
+                            break;
+                        }
+                    }
+                }
+                obs.response_time_ms = Some(started.elapsed().as_millis() as u64);
+                obs.body = Some(String::from_utf8_lossy(&body).into_owned());
+                (obs, error)
+            }
+            Err(e) => {
+                let what = if e.is_timeout() {
+                    "timed out"
+                } else if e.is_connect() {
+                    "could not connect"
+                } else {
+                    "request failed"
+                };
+                (obs, Some(format!("{what}: {}", chain(&e))))
+            }
+        }
+    }
+
+    async fn tcp(&self, def: &CheckDef, timeout: Duration) -> (Observation, Option<String>) {
+        let mut obs = Observation::default();
+        let (Some(host), Some(port)) = (def.spec.host.as_deref(), def.spec.port) else {
+            return (obs, Some("host and port are required".into()));
+        };
+        let addrs = match tokio::time::timeout(timeout, tokio::net::lookup_host((host, port))).await {
+            Ok(Ok(a)) => a.filter(|a| !self.denied(a.ip())).collect::<Vec<_>>(),
+            Ok(Err(e)) => return (obs, Some(format!("could not resolve {host}: {e}"))),
+            Err(_) => return (obs, Some(format!("resolving {host} timed out"))),
+        };
+        let Some(addr) = addrs.first().copied() else {
+            return (obs, Some(format!("{host} resolves only to addresses in checks.denied_networks")));
+        };
+        let started = Instant::now();
+        let mut stream = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return (obs, Some(format!("could not connect to {addr}: {e}"))),
+            Err(_) => return (obs, Some(format!("connecting to {addr} timed out"))),
+        };
+        obs.connected = true;
+        obs.ip = Some(addr.ip().to_string());
+        obs.response_time_ms = Some(started.elapsed().as_millis() as u64);
+        if def.spec.kind == CheckKind::Tls {
+            return (obs, Some("tls checks are not supported by this version".into()));
+        }
+        if let Some(send) = &def.spec.send
+            && let Err(e) = stream.write_all(send.as_bytes()).await
+        {
+            return (obs, Some(format!("sending: {e}")));
+        }
+        if let Some(expect) = &def.spec.expect {
+            let mut got = Vec::new();
+            let read = tokio::time::timeout(timeout, async {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return false,
+                        Ok(n) => {
+                            got.extend_from_slice(&buf[..n]);
+                            if String::from_utf8_lossy(&got).contains(expect.as_str()) {
+                                return true;
+                            }
+                            if got.len() > 64 * 1024 {
+                                return false;
+                            }
+                        }
+                    }
+                }
+            })
+            .await;
+            obs.body = Some(String::from_utf8_lossy(&got).into_owned());
+            if read != Ok(true) {
+                return (obs, Some(format!("the answer did not contain `{expect}`")));
+            }
+        }
+        (obs, None)
+    }
+}
+
+async fn postgres(def: &CheckDef, timeout: Duration) -> (Observation, Option<String>) {
+    let mut obs = Observation::default();
+    let Some(url) = def.spec.url.as_deref() else { return (obs, Some("no url".into())) };
+    let mut opts = sea_orm::ConnectOptions::new(url.to_string());
+    opts.max_connections(1).min_connections(0).connect_timeout(timeout).acquire_timeout(timeout).sqlx_logging(false);
+    let started = Instant::now();
+    let result = tokio::time::timeout(timeout, async {
+        let db = sea_orm::Database::connect(opts).await?;
+        let r = sea_orm::ConnectionTrait::execute_unprepared(&db, "SELECT 1").await.map(|_| ());
+        let _ = db.close().await;
+        r
+    })
+    .await;
+    obs.response_time_ms = Some(started.elapsed().as_millis() as u64);
+    match result {
+        Ok(Ok(())) => {
+            obs.connected = true;
+            (obs, None)
+        }
+        // The driver's message may quote the URL; only its kind is kept.
+        Ok(Err(e)) => (obs, Some(format!("postgres: {}", redact(&e.to_string(), url)))),
+        Err(_) => (obs, Some("postgres: timed out".into())),
+    }
+}
+
+fn redact(msg: &str, secret_url: &str) -> String {
+    msg.replace(secret_url, "(url)").chars().take(300).collect()
+}
+
+/// Without conditions: http wants a status below 400; tcp, tls and postgres a connection.
+fn default_unmet(kind: CheckKind, o: &Observation) -> Option<Unmet> {
+    match kind {
+        CheckKind::Http => match o.status {
+            Some(s) if s < 400 => None,
+            s => Some(Unmet {
+                condition: "[STATUS] < 400".into(),
+                observed: s.map_or("(none)".into(), |s| s.to_string()),
+            }),
+        },
+        CheckKind::Tcp | CheckKind::Tls | CheckKind::Postgres if !o.connected => {
+            Some(Unmet { condition: "[CONNECTED] == true".into(), observed: "false".into() })
+        }
+        _ => None,
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s.chars().take(500).collect()
+}

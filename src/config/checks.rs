@@ -1,0 +1,103 @@
+//! The `[checks]`, `[gating]`, `[inspections]` and `[retention]` sections, checked and compiled:
+//! every config-defined check compiles (a bad condition is an error pointing at it), canaries
+//! name defined checks, durations parse.
+
+use std::collections::BTreeMap;
+
+use ipnet::IpNet;
+
+use super::Problem;
+use super::settings::Settings;
+use super::validate::{parse_duration, valid_name};
+use crate::checks::spec::{CheckDef, CheckKind};
+
+#[derive(Debug, Clone)]
+pub struct ChecksRuntime {
+    pub denied_networks: Vec<IpNet>,
+    pub flap_window_secs: i64,
+    /// The checks of `[checks.NAME]`, by name.
+    pub defined: BTreeMap<String, CheckDef>,
+    pub retention: Retention,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub check_results_secs: i64,
+    pub minute_rollups_secs: i64,
+    pub day_rollups_secs: i64,
+    pub delivered_notifications_secs: i64,
+}
+
+pub fn compile(settings: &Settings, problems: &mut Vec<Problem>) -> Option<ChecksRuntime> {
+    let before = problems.iter().filter(|p| p.is_error()).count();
+    let c = &settings.checks;
+    let mut denied_networks = Vec::new();
+    for n in &c.denied_networks {
+        match n.parse::<IpNet>() {
+            Ok(net) => denied_networks.push(net),
+            Err(_) => problems.push(Problem::error("checks.denied_networks", format!("`{n}` is not a CIDR network"))),
+        }
+    }
+    if c.concurrency == 0 || c.batch == 0 || c.lease_secs == 0 {
+        problems.push(Problem::error("checks", "concurrency, batch and lease_secs must be at least 1"));
+    }
+    if settings.inspections.concurrency == 0 {
+        problems.push(Problem::error("inspections.concurrency", "must be at least 1"));
+    }
+    let mut dur = |key: &str, v: &str| {
+        let d = parse_duration(v).filter(|d| *d > 0);
+        if d.is_none() {
+            problems.push(Problem::error(key, format!("`{v}` is not a duration such as 30m, 24h or 7d")));
+        }
+        d.unwrap_or(0)
+    };
+    let flap_window_secs = dur("checks.flap_window", &c.flap_window);
+    let r = &settings.retention;
+    let retention = Retention {
+        check_results_secs: dur("retention.check_results", &r.check_results),
+        minute_rollups_secs: dur("retention.minute_rollups", &r.minute_rollups),
+        day_rollups_secs: dur("retention.day_rollups", &r.day_rollups),
+        delivered_notifications_secs: dur("retention.delivered_notifications", &r.delivered_notifications),
+    };
+    if r.batch == 0 {
+        problems.push(Problem::error("retention.batch", "must be at least 1"));
+    }
+    let mut defined = BTreeMap::new();
+    for (name, spec) in &c.defined {
+        let key = format!("checks.{name}");
+        if !valid_name(name) {
+            problems.push(Problem::error(&key, "names match [a-z0-9][a-z0-9_-]*"));
+        }
+        if spec.name.is_some() || spec.customer_id.is_some() {
+            problems.push(Problem::error(
+                &key,
+                "in config the table key is the name and the customer is named by `customer = \"<key>\"`",
+            ));
+        }
+        if spec.kind == CheckKind::Heartbeat {
+            problems.push(Problem::error(
+                format!("{key}.kind"),
+                "heartbeat checks are created through the API (their token is shown once)",
+            ));
+        }
+        match spec.compile() {
+            Ok(def) => {
+                defined.insert(name.clone(), def);
+            }
+            Err(list) => {
+                for (field, msg) in list {
+                    problems.push(Problem::error(format!("{key}.{field}"), msg));
+                }
+            }
+        }
+    }
+    for canary in &settings.gating.canaries {
+        if !c.defined.contains_key(canary) {
+            problems.push(Problem::error("gating.canaries", format!("`{canary}` is not a check defined in [checks]")));
+        }
+    }
+    if problems.iter().filter(|p| p.is_error()).count() > before {
+        return None;
+    }
+    Some(ChecksRuntime { denied_networks, flap_window_secs, defined, retention })
+}

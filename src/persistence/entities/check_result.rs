@@ -1,0 +1,28 @@
+//! The `check_results` table: one row per probe run.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "check_results")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub check_id: i64,
+    pub inspection_id: Option<i64>,
+    pub started_at: DateTimeUtc,
+    pub duration_ms: i64,
+    /// up | down | unknown: what this probe said.
+    pub outcome: String,
+    /// The check's health after it.
+    pub health: String,
+    /// went_down | recovered | became_up, when this result changed the health.
+    pub transition: Option<String>,
+    pub failed_condition: Option<String>,
+    pub observed: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

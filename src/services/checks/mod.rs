@@ -1,0 +1,15 @@
+//! Health checks as a service: stored checks and their API (`store`), the interval runner
+//! (`runner`), what outages do to tickets (`outage`), rollups and retention (`rollup`), and
+//! one-click inspections with their reports (`inspections`, `report`).
+
+pub mod inspections;
+pub mod outage;
+pub mod report;
+pub mod rollup;
+pub mod runner;
+mod store;
+
+pub use store::{
+    CheckQuery, CheckView, CreatedCheck, ResultView, create, def_of, delete, find, get, heartbeat, list, results,
+    sync_config, update,
+};

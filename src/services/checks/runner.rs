@@ -1,0 +1,274 @@
+//! Running checks: the interval runner claims due checks through the database (a conditional
+//! update with a lease, plus `SKIP LOCKED` on PostgreSQL), so each runs once per interval across
+//! all instances; probes run with no transaction open; each result is stored with the check's new
+//! health in one transaction; then the outage effects follow (tickets, events).
+
+use chrono::{DateTime, Duration, Utc};
+use futures_util::StreamExt;
+use sea_orm::sea_query::{Condition, Expr, LockBehavior, LockType, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
+};
+
+use super::super::error::Result;
+use super::outage;
+use super::rollup;
+use super::store::{ResultView, def_of, tracker_of};
+use crate::checks::probe::ProbeResult;
+use crate::checks::spec::{CheckDef, CheckKind};
+use crate::domain::check::conditions::{Observation, Unmet};
+use crate::domain::check::health::{Health, Step, Thresholds, Transition, Verdict};
+use crate::domain::check::maintenance::in_maintenance;
+use crate::persistence::entities::{check, check_result};
+use crate::services::timers::secs;
+use crate::state::AppState;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    pub ran: usize,
+    pub failed: usize,
+    pub opened: usize,
+}
+
+/// A heartbeat check passes while the last beat is younger than its interval.
+fn heartbeat(row: &check::Model, def: &CheckDef, now: DateTime<Utc>) -> ProbeResult {
+    let period = def.interval_secs.unwrap_or(60);
+    let since = row.last_beat_at.unwrap_or(row.created_at);
+    let silent = (now - since).num_seconds();
+    let pass = row.last_beat_at.is_some() && silent < period;
+    ProbeResult {
+        verdict: if pass { Verdict::Pass } else { Verdict::Fail },
+        duration_ms: 0,
+        unmet: (!pass).then(|| Unmet {
+            condition: format!("a heartbeat at least every {}", def.spec.interval.as_deref().unwrap_or("")),
+            observed: match row.last_beat_at {
+                Some(_) => format!("silent for {silent}s"),
+                None => "no heartbeat yet".into(),
+            },
+        }),
+        error: None,
+        observation: Observation::default(),
+    }
+}
+
+/// Runs one check now (heartbeats: judges the silence).
+pub async fn probe(state: &AppState, row: &check::Model, def: &CheckDef, now: DateTime<Utc>) -> ProbeResult {
+    match def.spec.kind {
+        CheckKind::Heartbeat => heartbeat(row, def, now),
+        _ => state.prober.run(def).await,
+    }
+}
+
+/// When the runner should run the check next.
+fn next_run(row: &check::Model, def: &CheckDef, failing: bool, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let interval = def.interval_secs?;
+    if def.spec.kind == CheckKind::Heartbeat {
+        let base = row.last_beat_at.unwrap_or(now).max(now - Duration::seconds(interval));
+        let wait = if failing { def.retry_interval_secs.unwrap_or(interval) } else { interval };
+        return Some((base + Duration::seconds(interval)).max(now + Duration::seconds(if failing { wait } else { 1 })));
+    }
+    if failing && let Some(retry) = def.retry_interval_secs {
+        return Some(now + Duration::seconds(retry));
+    }
+    // Fixed rate from the schedule, not from when this run happened to start: no drift.
+    let scheduled = row.next_run_at.unwrap_or(now);
+    let next = scheduled + Duration::seconds(interval);
+    Some(if next <= now { now + Duration::seconds(interval) } else { next })
+}
+
+fn thresholds(state: &AppState, def: &CheckDef) -> Thresholds {
+    Thresholds {
+        failure: def.spec.failure_threshold,
+        success: def.spec.success_threshold,
+        flap_flips: state.config.settings.checks.flap_flips,
+        flap_window_secs: state.config.runtime.checks.flap_window_secs,
+    }
+}
+
+/// Whether the canaries all fail now, so that no result can be trusted (`gating.canaries`).
+pub async fn gated(state: &AppState) -> Result<bool> {
+    let canaries = &state.config.settings.gating.canaries;
+    if canaries.is_empty() {
+        return Ok(false);
+    }
+    let rows = check::Entity::find().filter(check::Column::Name.is_in(canaries.clone())).all(&state.db).await?;
+    Ok(!rows.is_empty() && rows.iter().all(|r| tracker_of(r).failures > 0))
+}
+
+/// Claims and runs one batch of due interval checks.
+pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<RunOutcome> {
+    let settings = &state.config.settings.checks;
+    let lease = now + Duration::seconds(settings.lease_secs as i64);
+    let due = || {
+        Condition::all()
+            .add(check::Column::NextRunAt.lte(now))
+            .add(Condition::any().add(check::Column::LockedUntil.is_null()).add(check::Column::LockedUntil.lt(now)))
+    };
+    let mut pick = Query::select();
+    pick.column(check::Column::Id)
+        .from(check::Entity)
+        .cond_where(due())
+        .order_by(check::Column::NextRunAt, sea_orm::Order::Asc)
+        .limit(settings.batch);
+    if state.backend() == DatabaseBackend::Postgres {
+        pick.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let claimed = check::Entity::update_many()
+        .col_expr(check::Column::LockedUntil, Expr::value(Some(lease)))
+        .filter(check::Column::Id.in_subquery(pick))
+        .filter(due())
+        .exec_with_returning(&state.db)
+        .await?;
+    let mut out = RunOutcome { ran: claimed.len(), ..Default::default() };
+    if claimed.is_empty() {
+        return Ok(out);
+    }
+    let results: Vec<(check::Model, Option<(CheckDef, ProbeResult)>)> = futures_util::stream::iter(claimed)
+        .map(|row| async move {
+            match def_of(&row) {
+                Ok(def) => {
+                    let r = probe(state, &row, &def, now).await;
+                    (row, Some((def, r)))
+                }
+                Err(e) => {
+                    tracing::error!(check = %row.name, error = %e, "check skipped");
+                    (row, None)
+                }
+            }
+        })
+        .buffer_unordered(settings.concurrency as usize)
+        .collect()
+        .await;
+    let gate = gated(state).await?;
+    for (row, probed) in results {
+        let Some((def, r)) = probed else { continue };
+        if r.verdict == Verdict::Fail {
+            out.failed += 1;
+        }
+        let (_, opened) = record(state, &row, &def, &r, Origin::Runner, gate, now).await?;
+        out.opened += usize::from(opened);
+    }
+    Ok(out)
+}
+
+/// Who ran a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The interval runner, which holds the claim: the result releases it and schedules the next.
+    Runner,
+    /// `POST /api/v1/checks/{id}/run`.
+    Manual,
+    Inspection(i64),
+}
+
+/// Stores one result and the check's new health, then acts on the transition. Returns the
+/// stored result and whether a ticket was opened.
+pub async fn record(
+    state: &AppState,
+    row: &check::Model,
+    def: &CheckDef,
+    r: &ProbeResult,
+    origin: Origin,
+    gate: bool,
+    now: DateTime<Utc>,
+) -> Result<(check_result::Model, bool)> {
+    let inspection_id = match origin {
+        Origin::Inspection(id) => Some(id),
+        _ => None,
+    };
+    let canary = state.config.settings.gating.canaries.contains(&row.name);
+    let verdict = if gate && !canary { Verdict::Unknown } else { r.verdict };
+    let txn = state.db.begin().await?;
+    // Read again under the transaction: an inspection and the runner may both report.
+    let current = check::Entity::find_by_id(row.id).one(&txn).await?.unwrap_or_else(|| row.clone());
+    let mut tracker = tracker_of(&current);
+    let before = Health::parse(&current.health);
+    let step: Step = tracker.observe(before, verdict, &thresholds(state, def), secs(now));
+    let transition = match step.transition {
+        Transition::None => None,
+        Transition::WentDown => Some("went_down"),
+        Transition::Recovered => Some("recovered"),
+        Transition::BecameUp => Some("became_up"),
+    };
+    let outcome = match verdict {
+        Verdict::Pass => "up",
+        Verdict::Fail => "down",
+        Verdict::Unknown => "unknown",
+    };
+    let error = match (&r.error, gate && !canary) {
+        (_, true) => Some("unknown: every gating canary fails, so this result cannot be trusted".to_string()),
+        (e, false) => e.clone(),
+    };
+    let stored = check_result::ActiveModel {
+        check_id: Set(row.id),
+        inspection_id: Set(inspection_id),
+        started_at: Set(now),
+        duration_ms: Set(r.duration_ms as i64),
+        outcome: Set(outcome.into()),
+        health: Set(step.health.as_str().into()),
+        transition: Set(transition.map(String::from)),
+        failed_condition: Set(r.unmet.as_ref().map(|u| u.condition.clone())),
+        observed: Set(r.unmet.as_ref().map(|u| u.observed.clone())),
+        error: Set(error),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let mut upd = check::Entity::update_many()
+        .col_expr(check::Column::Health, Expr::value(step.health.as_str()))
+        .col_expr(check::Column::Tracker, Expr::value(serde_json::to_string(&tracker).unwrap_or_default()))
+        .col_expr(check::Column::Flapping, Expr::value(tracker.flapping))
+        .col_expr(check::Column::LastRunAt, Expr::value(Some(now)))
+        .filter(check::Column::Id.eq(row.id));
+    if origin == Origin::Runner {
+        let failing = tracker.failures > 0;
+        upd = upd
+            .col_expr(check::Column::NextRunAt, Expr::value(next_run(&current, def, failing, now)))
+            .col_expr(check::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None));
+    }
+    upd.exec(&txn).await?;
+    rollup::add(&txn, row.id, verdict, r.duration_ms as i64, now).await?;
+    txn.commit().await?;
+
+    let maintenance = in_maintenance(&def.maintenance, secs(now));
+    let mut opened = false;
+    let down = step.health == Health::Down && verdict == Verdict::Fail;
+    let settled = step.health == Health::Up && verdict == Verdict::Pass && !tracker.flapping;
+    match (current.ticket_id, step.transition) {
+        (None, _) if down && !maintenance && !gate => {
+            opened = outage::open(state, &current, def, r, now).await?.is_some();
+        }
+        // A flapping check keeps its ticket through short recoveries: one ticket, not one per
+        // flap; the ticket is let go once the check is up and has stopped flapping.
+        (Some(t), _) if settled => outage::recovered(state, &current, def, t, now).await?,
+        (Some(t), Transition::Recovered) => outage::still_flapping(state, t, &current.name, now).await?,
+        (Some(t), _) if down => outage::failed_again(state, t, &current.name, r, now).await?,
+        _ => {}
+    }
+    if step.started_flapping {
+        let ticket = check::Entity::find_by_id(row.id).one(&state.db).await?.and_then(|c| c.ticket_id);
+        outage::flapping(state, &current, ticket, now).await?;
+    }
+    Ok((stored, opened))
+}
+
+/// Runs one check now, on request, and records the result like any other.
+pub async fn run_now(state: &AppState, id: i64, now: DateTime<Utc>) -> Result<ResultView> {
+    let row = super::store::find(&state.db, id).await?;
+    let def = def_of(&row)?;
+    let r = probe(state, &row, &def, now).await;
+    let gate = gated(state).await?;
+    let (stored, _) = record(state, &row, &def, &r, Origin::Manual, gate, now).await?;
+    Ok(stored.into())
+}
+
+/// The earliest `next_run_at`, for the loop's sleep.
+pub async fn next_run_at(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>> {
+    Ok(check::Entity::find()
+        .filter(check::Column::NextRunAt.is_not_null())
+        .order_by_asc(check::Column::NextRunAt)
+        .one(db)
+        .await?
+        .and_then(|c| c.next_run_at.max(c.locked_until)))
+}
