@@ -47,6 +47,19 @@ pub enum Command {
         #[command(subcommand)]
         action: SlaAction,
     },
+    /// Run every check now (or those with a tag, or named ones) and print the report; exit 0
+    /// passed, 1 failed, 2 inconclusive. Results count like any run: health and tickets follow.
+    Inspect {
+        /// Only checks with this tag (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Only this check (repeatable).
+        #[arg(long = "check")]
+        checks: Vec<String>,
+        /// markdown (default) | json | html
+        #[arg(long, default_value = "markdown")]
+        format: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,7 +232,52 @@ pub async fn run(cli: Cli, source: ConfigSource) -> anyhow::Result<i32> {
             println!("{}", serde_json::to_string_pretty(&p)?);
             Ok(0)
         }
+        Command::Inspect { tags, checks, format } => inspect(config, clock, tags, checks, &format).await,
     }
+}
+
+async fn inspect(
+    config: Config,
+    clock: Clock,
+    tags: Vec<String>,
+    checks: Vec<String>,
+    format: &str,
+) -> anyhow::Result<i32> {
+    use crate::services::checks::{inspections, report};
+    if !["markdown", "json", "html"].contains(&format) {
+        anyhow::bail!("--format: markdown, json or html");
+    }
+    let state = prepare(config, clock.clone(), false).await?;
+    let req = inspections::NewInspection {
+        tags: (!tags.is_empty()).then_some(tags),
+        checks: (!checks.is_empty()).then_some(checks),
+    };
+    let (started, mine) = inspections::start(&state, "cli", req, clock.now()).await?;
+    if !mine {
+        eprintln!("inspection {} was already running; following it", started.id);
+    }
+    let mut shown = -1;
+    let v = loop {
+        let v = inspections::get(&state, started.id).await?;
+        if v.done != shown {
+            eprintln!("inspection {}: {}/{} checks done", v.id, v.done, v.total);
+            shown = v.done;
+        }
+        if v.status != "running" {
+            break v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    match format {
+        "json" => println!("{}", serde_json::to_string_pretty(&v)?),
+        "html" => println!("{}", report::html(&v)),
+        _ => print!("{}", report::markdown(&v)),
+    }
+    Ok(match v.status.as_str() {
+        "passed" => 0,
+        "failed" => 1,
+        _ => 2,
+    })
 }
 
 fn check_config(source: &ConfigSource) -> i32 {

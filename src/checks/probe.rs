@@ -1,6 +1,6 @@
 //! Running one probe: http (reqwest, a new connection each time, as blackbox_exporter does), tcp
-//! (connect, optional send and expect), postgres (connect and `SELECT 1`) and host (disk free per
-//! mount, memory, load). Targets in `checks.denied_networks` are refused before any packet leaves.
+//! and tls (connect, handshake, optional send and expect), dns (one query to the given server),
+//! postgres (connect and `SELECT 1`) and host (disk free per mount, memory, load). Targets in `checks.denied_networks` are refused before any packet leaves.
 //! A probe never fails with an error: whatever went wrong is part of its result.
 
 use std::net::{IpAddr, SocketAddr};
@@ -11,8 +11,8 @@ use ipnet::IpNet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::host;
 use super::spec::{CheckDef, CheckKind};
+use super::{dns, host, tls};
 use crate::domain::check::conditions::{Observation, Unmet, first_unmet};
 use crate::domain::check::health::Verdict;
 
@@ -51,6 +51,7 @@ impl Resolve for Denying {
 /// The probing machinery, built once at start.
 pub struct Prober {
     http: reqwest::Client,
+    tls: tokio_rustls::TlsConnector,
     denied: Arc<Vec<IpNet>>,
 }
 
@@ -64,25 +65,27 @@ impl Prober {
             .pool_max_idle_per_host(0)
             .redirect(reqwest::redirect::Policy::limited(5))
             .user_agent(concat!("opsline-check/", env!("CARGO_PKG_VERSION")))
+            .tls_info(true)
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Self { http, denied })
+        Ok(Self { http, tls: tls::connector()?, denied })
     }
 
     fn denied(&self, ip: IpAddr) -> bool {
         self.denied.iter().any(|n| n.contains(&ip))
     }
 
-    /// Runs the check once. Heartbeat checks are judged by the runner from their last beat.
-    pub async fn run(&self, def: &CheckDef) -> ProbeResult {
+    /// Runs the check once; `now` (unix seconds) is what certificate expiry counts from.
+    /// Heartbeat checks are judged by the runner from their last beat.
+    pub async fn run(&self, def: &CheckDef, now: i64) -> ProbeResult {
         let started = Instant::now();
         let timeout = Duration::from_millis(def.timeout_ms);
         let (mut obs, error) = match def.spec.kind {
-            CheckKind::Http => self.http(def, timeout).await,
-            CheckKind::Tcp | CheckKind::Tls => self.tcp(def, timeout).await,
+            CheckKind::Http => self.http(def, timeout, now).await,
+            CheckKind::Tcp | CheckKind::Tls => self.tcp(def, timeout, now).await,
             CheckKind::Postgres => postgres(def, timeout).await,
             CheckKind::Host => (host::observe(), None),
-            CheckKind::Dns => (Observation::default(), Some("dns checks are not supported by this version".into())),
+            CheckKind::Dns => self.dns(def, timeout).await,
             CheckKind::Heartbeat => (Observation { connected: true, ..Default::default() }, None),
         };
         let duration_ms = started.elapsed().as_millis() as u64;
@@ -96,7 +99,7 @@ impl Prober {
         ProbeResult { verdict, duration_ms, unmet, error, observation: obs }
     }
 
-    async fn http(&self, def: &CheckDef, timeout: Duration) -> (Observation, Option<String>) {
+    async fn http(&self, def: &CheckDef, timeout: Duration, now: i64) -> (Observation, Option<String>) {
         let mut obs = Observation::default();
         let Some(url) = def.spec.url.as_deref() else { return (obs, Some("no url".into())) };
         if let Some(ip) = reqwest::Url::parse(url)
@@ -121,6 +124,12 @@ impl Prober {
                 obs.connected = true;
                 obs.status = Some(r.status().as_u16());
                 obs.ip = r.remote_addr().map(|a| a.ip().to_string());
+                obs.certificate_expires_in_secs = r
+                    .extensions()
+                    .get::<reqwest::tls::TlsInfo>()
+                    .and_then(|i| i.peer_certificate())
+                    .and_then(|der| tls::earliest_expiry([&rustls::pki_types::CertificateDer::from(der)]))
+                    .map(|at| at - now);
                 // Bodies are read up to 1 MiB: enough for any health answer, bounded for a
                 // target that streams forever.
                 let mut body = Vec::new();
@@ -153,7 +162,7 @@ impl Prober {
         }
     }
 
-    async fn tcp(&self, def: &CheckDef, timeout: Duration) -> (Observation, Option<String>) {
+    async fn tcp(&self, def: &CheckDef, timeout: Duration, now: i64) -> (Observation, Option<String>) {
         let mut obs = Observation::default();
         let (Some(host), Some(port)) = (def.spec.host.as_deref(), def.spec.port) else {
             return (obs, Some("host and port are required".into()));
@@ -167,49 +176,90 @@ impl Prober {
             return (obs, Some(format!("{host} resolves only to addresses in checks.denied_networks")));
         };
         let started = Instant::now();
-        let mut stream = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
+        let stream = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return (obs, Some(format!("could not connect to {addr}: {e}"))),
             Err(_) => return (obs, Some(format!("connecting to {addr} timed out"))),
         };
-        obs.connected = true;
         obs.ip = Some(addr.ip().to_string());
+        if def.spec.kind != CheckKind::Tls {
+            obs.connected = true;
+            obs.response_time_ms = Some(started.elapsed().as_millis() as u64);
+            let error = exchange(stream, def, timeout, &mut obs).await;
+            return (obs, error);
+        }
+        let name = match tls::server_name(host) {
+            Ok(n) => n,
+            Err(e) => return (obs, Some(e)),
+        };
+        let stream = match tokio::time::timeout(timeout, self.tls.connect(name, stream)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return (obs, Some(format!("TLS handshake with {addr} failed: {e}"))),
+            Err(_) => return (obs, Some(format!("TLS handshake with {addr} timed out"))),
+        };
+        obs.connected = true;
         obs.response_time_ms = Some(started.elapsed().as_millis() as u64);
-        if def.spec.kind == CheckKind::Tls {
-            return (obs, Some("tls checks are not supported by this version".into()));
+        obs.certificate_expires_in_secs =
+            stream.get_ref().1.peer_certificates().and_then(tls::earliest_expiry).map(|at| at - now);
+        let error = exchange(stream, def, timeout, &mut obs).await;
+        (obs, error)
+    }
+
+    async fn dns(&self, def: &CheckDef, timeout: Duration) -> (Observation, Option<String>) {
+        let mut obs = Observation::default();
+        let Some(server) = def.spec.server.as_deref().and_then(|s| s.parse::<SocketAddr>().ok()) else {
+            return (obs, Some("no server".into()));
+        };
+        if self.denied(server.ip()) {
+            return (obs, Some(format!("{} is in checks.denied_networks", server.ip())));
         }
-        if let Some(send) = &def.spec.send
-            && let Err(e) = stream.write_all(send.as_bytes()).await
-        {
-            return (obs, Some(format!("sending: {e}")));
+        let name = def.spec.query_name.as_deref().unwrap_or_default();
+        let record_type = def.spec.record_type.as_deref().unwrap_or("A").to_ascii_uppercase();
+        match dns::resolve(server, name, &record_type, timeout).await {
+            Ok((rcode, records)) => {
+                obs.connected = true;
+                obs.dns_rcode = Some(rcode);
+                obs.ip = records.first().filter(|r| r.parse::<IpAddr>().is_ok()).cloned();
+                obs.body = Some(records.join(", "));
+                (obs, None)
+            }
+            Err(e) => (obs, Some(e)),
         }
-        if let Some(expect) = &def.spec.expect {
-            let mut got = Vec::new();
-            let read = tokio::time::timeout(timeout, async {
-                let mut buf = [0u8; 4096];
-                loop {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return false,
-                        Ok(n) => {
-                            got.extend_from_slice(&buf[..n]);
-                            if String::from_utf8_lossy(&got).contains(expect.as_str()) {
-                                return true;
-                            }
-                            if got.len() > 64 * 1024 {
-                                return false;
-                            }
-                        }
+    }
+}
+
+/// After connecting: send `send`, then read until `expect` appears.
+async fn exchange<S>(mut stream: S, def: &CheckDef, timeout: Duration, obs: &mut Observation) -> Option<String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    if let Some(send) = &def.spec.send
+        && let Err(e) = stream.write_all(send.as_bytes()).await
+    {
+        return Some(format!("sending: {e}"));
+    }
+    let expect = def.spec.expect.as_ref()?;
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(timeout, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => {
+                    got.extend_from_slice(&buf[..n]);
+                    if String::from_utf8_lossy(&got).contains(expect.as_str()) {
+                        return true;
+                    }
+                    if got.len() > 64 * 1024 {
+                        return false;
                     }
                 }
-            })
-            .await;
-            obs.body = Some(String::from_utf8_lossy(&got).into_owned());
-            if read != Ok(true) {
-                return (obs, Some(format!("the answer did not contain `{expect}`")));
             }
         }
-        (obs, None)
-    }
+    })
+    .await;
+    obs.body = Some(String::from_utf8_lossy(&got).into_owned());
+    (read != Ok(true)).then(|| format!("the answer did not contain `{expect}`"))
 }
 
 async fn postgres(def: &CheckDef, timeout: Duration) -> (Observation, Option<String>) {
@@ -254,6 +304,10 @@ fn default_unmet(kind: CheckKind, o: &Observation) -> Option<Unmet> {
         CheckKind::Tcp | CheckKind::Tls | CheckKind::Postgres if !o.connected => {
             Some(Unmet { condition: "[CONNECTED] == true".into(), observed: "false".into() })
         }
+        CheckKind::Dns if o.dns_rcode.as_deref() != Some("NOERROR") => Some(Unmet {
+            condition: "[DNS_RCODE] == NOERROR".into(),
+            observed: o.dns_rcode.clone().unwrap_or_else(|| "(none)".into()),
+        }),
         _ => None,
     }
 }

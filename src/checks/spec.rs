@@ -203,6 +203,9 @@ impl CheckSpec {
             (None, Some(c)) if c.split_whitespace().count() != 6 => {
                 bad("cron", format!("`{c}` needs six fields: sec min hour day month weekday"));
             }
+            (None, Some(c)) if tokio_cron_scheduler::Job::new_async(c.as_str(), |_, _| Box::pin(async {})).is_err() => {
+                bad("cron", format!("`{c}` is not a cron schedule (sec min hour day month weekday)"));
+            }
             _ => {}
         }
         let retry_interval_secs = match &self.retry_interval {

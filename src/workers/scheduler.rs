@@ -1,9 +1,17 @@
 //! Coarse jobs on tokio-cron-scheduler (its half-second tick is fine at this scale): ticket
-//! upkeep every minute, retention daily. Every instance runs them; each job's work is claimed through the database,
+//! upkeep every minute, retention daily, cron checks on their schedules. Every instance runs them; each job's work is claimed through the database,
 //! so running it on several instances does it once.
 
-use tokio::sync::watch;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::DurationRound;
+use sea_orm::EntityTrait;
+use tokio::sync::{Mutex, watch};
 use tokio_cron_scheduler::{Job, JobScheduler};
+
+use crate::persistence::entities::check;
+use crate::services::checks::runner;
 
 use crate::services::maintenance;
 use crate::state::AppState;
@@ -56,6 +64,64 @@ async fn start(state: AppState) -> Result<JobScheduler, tokio_cron_scheduler::Jo
             })
         })?)
         .await?;
+    // Cron checks get a job each; every 30 s the jobs are matched to the checks in the database
+    // (added, changed or deleted through the API or by another instance's config).
+    let cron = CronJobs::default();
+    reconcile(&state, &sched, &cron).await;
+    let (again_state, again_cron) = (state.clone(), cron.clone());
+    sched
+        .add(Job::new_async("*/30 * * * * *", move |_, sched| {
+            let (state, cron) = (again_state.clone(), again_cron.clone());
+            Box::pin(async move { reconcile(&state, &sched, &cron).await })
+        })?)
+        .await?;
     sched.start().await?;
     Ok(sched)
+}
+
+/// Check id → (its cron schedule, the job running it).
+type CronJobs = Arc<Mutex<HashMap<i64, (String, uuid::Uuid)>>>;
+
+async fn reconcile(state: &AppState, sched: &JobScheduler, jobs: &CronJobs) {
+    let wanted: HashMap<i64, String> = match check::Entity::find().all(&state.db).await {
+        Ok(rows) => {
+            rows.iter().filter_map(|r| Some((r.id, crate::services::checks::def_of(r).ok()?.spec.cron?))).collect()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cron checks: cannot read checks");
+            return;
+        }
+    };
+    let mut jobs = jobs.lock().await;
+    let stale: Vec<i64> = jobs.iter().filter(|(id, (c, _))| wanted.get(id) != Some(c)).map(|(id, _)| *id).collect();
+    for id in stale {
+        if let Some((_, guid)) = jobs.remove(&id) {
+            let _ = sched.remove(&guid).await;
+        }
+    }
+    for (id, schedule) in wanted {
+        if jobs.contains_key(&id) {
+            continue;
+        }
+        let st = state.clone();
+        let job = Job::new_async(schedule.as_str(), move |_, _| {
+            let state = st.clone();
+            Box::pin(async move {
+                let now = state.clock.now();
+                let fire = now.duration_trunc(chrono::Duration::seconds(1)).unwrap_or(now);
+                if let Err(e) = runner::run_scheduled(&state, id, fire).await {
+                    tracing::error!(check = id, error = %e, "cron check failed");
+                }
+            })
+        });
+        match job {
+            Ok(job) => match sched.add(job).await {
+                Ok(guid) => {
+                    jobs.insert(id, (schedule, guid));
+                }
+                Err(e) => tracing::error!(check = id, error = %e, "cron check not scheduled"),
+            },
+            Err(e) => tracing::error!(check = id, error = %e, "cron check not scheduled"),
+        }
+    }
 }

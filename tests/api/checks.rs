@@ -461,3 +461,167 @@ async fn retention_deletes_old_results_in_batches_and_keeps_rollups() {
     assert_eq!(p.check_results, 0, "nothing twice");
     assert_eq!(p.rollups, 0, "minute rollups are kept 30 days");
 }
+
+/// A TLS server with a certificate valid until `not_after`, generated here; it greets and closes.
+async fn tls_server(not_after: (i32, u8, u8)) -> u16 {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(2026, 1, 1);
+    params.not_after = rcgen::date_time_ymd(not_after.0, not_after.1, not_after.2);
+    let cert = params.self_signed(&key).unwrap();
+    let der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let config =
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], der)
+            .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(mut tls) = acceptor.accept(tcp).await {
+                    use tokio::io::AsyncWriteExt;
+                    let _ = tls.write_all(b"220 hello\r\n").await;
+                    let _ = tls.shutdown().await;
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_certificate_expiring_in_two_days_fails_a_72_hour_condition() {
+    // The manual clock reads 2026-10-20 02:00 UTC; the certificate ends 2026-10-22 00:00 UTC.
+    let app = spawn().await;
+    let port = tls_server((2026, 10, 22)).await;
+    let c = check(
+        &app,
+        json!({"name": "cert", "kind": "tls", "host": "localhost", "port": port, "interval": "1h",
+        "conditions": ["[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 72h"], "expect": "hello"}),
+    )
+    .await;
+    let r = app.post(&format!("/api/v1/checks/{}/run", c["id"]), &app.admin, json!({})).await.body;
+    assert_eq!(r["outcome"], "down", "{r}");
+    assert_eq!(
+        (r["failed_condition"].as_str(), r["observed"].as_str()),
+        (Some("[CERTIFICATE_EXPIRATION] > 72h"), Some("46h"))
+    );
+    assert!(r["error"].is_null(), "the handshake and the greeting worked: {r}");
+    let ok = check(
+        &app,
+        json!({"name": "cert-ok", "kind": "tls", "host": "localhost", "port": port, "interval": "1h",
+        "conditions": ["[CERTIFICATE_EXPIRATION] > 24h"]}),
+    )
+    .await;
+    let r = app.post(&format!("/api/v1/checks/{}/run", ok["id"]), &app.admin, json!({})).await.body;
+    assert_eq!(r["outcome"], "up", "{r}");
+}
+
+/// A loopback DNS server: `app.acme.test` A 10.0.0.7, every other name NXDOMAIN.
+async fn dns_server() -> std::net::SocketAddr {
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 512];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf).await {
+            let q = &buf[..n];
+            let mut pos = 12;
+            let mut labels = Vec::new();
+            while q[pos] != 0 {
+                let l = q[pos] as usize;
+                labels.push(String::from_utf8_lossy(&q[pos + 1..pos + 1 + l]).into_owned());
+                pos += 1 + l;
+            }
+            let end = pos + 5;
+            let mut answer = q[..end].to_vec();
+            answer[2] = 0x81;
+            if labels.join(".") == "app.acme.test" {
+                answer[3] = 0x80;
+                answer[7] = 1;
+                answer.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, 7]);
+            } else {
+                answer[3] = 0x83;
+            }
+            let _ = sock.send_to(&answer, peer).await;
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn dns_checks_ask_the_given_server() {
+    let app = spawn().await;
+    let server = dns_server().await.to_string();
+    let good = check(
+        &app,
+        json!({"name": "dns-app", "kind": "dns", "query_name": "app.acme.test", "server": server,
+        "interval": "1m", "conditions": ["[DNS_RCODE] == NOERROR", "[BODY] == 10.0.0.7"]}),
+    )
+    .await;
+    let missing = check(
+        &app,
+        json!({"name": "dns-gone", "kind": "dns", "query_name": "gone.acme.test", "server": server,
+        "interval": "1m", "conditions": ["[DNS_RCODE] == NOERROR"]}),
+    )
+    .await;
+    let r = app.post(&format!("/api/v1/checks/{}/run", good["id"]), &app.admin, json!({})).await.body;
+    assert_eq!(r["outcome"], "up", "{r}");
+    let r = app.post(&format!("/api/v1/checks/{}/run", missing["id"]), &app.admin, json!({})).await.body;
+    assert_eq!((r["outcome"].as_str(), r["observed"].as_str()), (Some("down"), Some("NXDOMAIN")), "{r}");
+}
+
+#[tokio::test]
+async fn opsline_inspect_prints_the_report_and_exits_by_the_verdict() {
+    let app = spawn().await;
+    let target = TargetServer::start().await;
+    target.answer(500, "");
+    check(&app, json!({"name": "web", "kind": "http", "url": target.url("/state"), "interval": "1h", "tags": ["cli"]}))
+        .await;
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_opsline"))
+            .args(["inspect", "--tag", "cli"])
+            .env("OPSLINE_ENVIRONMENT", "test")
+            .env("OPSLINE_CONFIG_DIR", crate::helpers::config_dir())
+            .env("OPSLINE_DATABASE__URL", &app.db.url)
+            .env("OPSLINE_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("| web | http | down |"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1/1 checks done"));
+    target.answer(200, "");
+    let out = run();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("recovered: web"));
+}
+
+#[tokio::test]
+async fn a_cron_check_runs_once_per_scheduled_instant_whoever_fires_it() {
+    let app = spawn().await;
+    let target = TargetServer::start().await;
+    let c = check(&app, json!({"name": "nightly", "kind": "http", "url": target.url("/state"), "cron": "0 0 2 * * *"}))
+        .await;
+    let id = c["id"].as_i64().unwrap();
+    assert!(c["next_run_at"].is_null(), "the interval runner leaves it to the scheduler");
+    assert_eq!(run(&app).await.ran, 0);
+    let fire = app.clock.now();
+    // Every instance's scheduler fires; one runs it.
+    assert!(runner::run_scheduled(&app.state, id, fire).await.unwrap());
+    assert!(!runner::run_scheduled(&app.state, id, fire).await.unwrap());
+    assert_eq!(target.hits("/state"), 1);
+    assert!(runner::run_scheduled(&app.state, id, fire + Duration::days(1)).await.unwrap());
+    assert_eq!(target.hits("/state"), 2);
+    let bad = app
+        .post("/api/v1/checks", &app.admin, json!({"name": "bad-cron", "kind": "host", "cron": "0 0 25 * * *"}))
+        .await;
+    assert_eq!((bad.status.as_u16(), bad.body["error"]["field"].as_str()), (422, Some("cron")), "{}", bad.body);
+}

@@ -56,7 +56,7 @@ fn heartbeat(row: &check::Model, def: &CheckDef, now: DateTime<Utc>) -> ProbeRes
 pub async fn probe(state: &AppState, row: &check::Model, def: &CheckDef, now: DateTime<Utc>) -> ProbeResult {
     match def.spec.kind {
         CheckKind::Heartbeat => heartbeat(row, def, now),
-        _ => state.prober.run(def).await,
+        _ => state.prober.run(def, secs(now)).await,
     }
 }
 
@@ -261,6 +261,27 @@ pub async fn run_now(state: &AppState, id: i64, now: DateTime<Utc>) -> Result<Re
     let gate = gated(state).await?;
     let (stored, _) = record(state, &row, &def, &r, Origin::Manual, gate, now).await?;
     Ok(stored.into())
+}
+
+/// A cron check's turn at `fire`, the scheduled instant: every instance's scheduler fires, the
+/// first to move `last_run_at` up to `fire` runs it, the others find it taken.
+pub async fn run_scheduled(state: &AppState, id: i64, fire: DateTime<Utc>) -> Result<bool> {
+    let claimed = check::Entity::update_many()
+        .col_expr(check::Column::LastRunAt, Expr::value(Some(fire)))
+        .filter(check::Column::Id.eq(id))
+        .filter(Condition::any().add(check::Column::LastRunAt.is_null()).add(check::Column::LastRunAt.lt(fire)))
+        .exec(&state.db)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Ok(false);
+    }
+    let row = super::store::find(&state.db, id).await?;
+    let def = def_of(&row)?;
+    let now = state.clock.now().max(fire);
+    let r = probe(state, &row, &def, now).await;
+    let gate = gated(state).await?;
+    record(state, &row, &def, &r, Origin::Manual, gate, now).await?;
+    Ok(true)
 }
 
 /// The earliest `next_run_at`, for the loop's sleep.
