@@ -2,6 +2,7 @@
 //! here knows about HTTP.
 
 pub mod bulk;
+pub mod check_bulk;
 pub mod entities;
 
 use std::time::Duration;

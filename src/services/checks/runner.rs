@@ -3,7 +3,9 @@
 //! all instances; probes run with no transaction open; each result is stored with the check's new
 //! health in one transaction; then the outage effects follow (tickets, events).
 
-use chrono::{DateTime, Duration, Utc};
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use futures_util::StreamExt;
 use sea_orm::sea_query::{Condition, Expr, LockBehavior, LockType, Query};
 use sea_orm::{
@@ -20,6 +22,7 @@ use crate::checks::spec::{CheckDef, CheckKind};
 use crate::domain::check::conditions::{Observation, Unmet};
 use crate::domain::check::health::{Health, Step, Thresholds, Transition, Verdict};
 use crate::domain::check::maintenance::in_maintenance;
+use crate::persistence::check_bulk::{self, CheckUpdate, RollupAdd};
 use crate::persistence::entities::{check, check_result};
 use crate::services::timers::secs;
 use crate::state::AppState;
@@ -141,14 +144,15 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<RunOutcome
         .collect()
         .await;
     let gate = gated(state).await?;
+    let mut batch = Vec::with_capacity(results.len());
     for (row, probed) in results {
         let Some((def, r)) = probed else { continue };
         if r.verdict == Verdict::Fail {
             out.failed += 1;
         }
-        let (_, opened) = record(state, &row, &def, &r, Origin::Runner, gate, now).await?;
-        out.opened += usize::from(opened);
+        batch.push((row, def, r));
     }
+    out.opened = record_batch(state, batch, gate, now).await?;
     Ok(out)
 }
 
@@ -162,27 +166,29 @@ pub enum Origin {
     Inspection(i64),
 }
 
-/// Stores one result and the check's new health, then acts on the transition. Returns the
-/// stored result and whether a ticket was opened.
-pub async fn record(
+/// One result folded into its check: the row to store, the check's new state, and what the
+/// transition asks for afterwards.
+struct Evaluated {
+    result: check_result::Model,
+    update: CheckUpdate,
+    verdict: Verdict,
+    step: Step,
+    flapping: bool,
+}
+
+fn evaluate(
     state: &AppState,
-    row: &check::Model,
+    current: &check::Model,
     def: &CheckDef,
     r: &ProbeResult,
     origin: Origin,
     gate: bool,
     now: DateTime<Utc>,
-) -> Result<(check_result::Model, bool)> {
-    let inspection_id = match origin {
-        Origin::Inspection(id) => Some(id),
-        _ => None,
-    };
-    let canary = state.config.settings.gating.canaries.contains(&row.name);
-    let verdict = if gate && !canary { Verdict::Unknown } else { r.verdict };
-    let txn = state.db.begin().await?;
-    // Read again under the transaction: an inspection and the runner may both report.
-    let current = check::Entity::find_by_id(row.id).one(&txn).await?.unwrap_or_else(|| row.clone());
-    let mut tracker = tracker_of(&current);
+) -> Evaluated {
+    let canary = state.config.settings.gating.canaries.contains(&current.name);
+    let gated = gate && !canary;
+    let verdict = if gated { Verdict::Unknown } else { r.verdict };
+    let mut tracker = tracker_of(current);
     let before = Health::parse(&current.health);
     let step: Step = tracker.observe(before, verdict, &thresholds(state, def), secs(now));
     let transition = match step.transition {
@@ -196,61 +202,183 @@ pub async fn record(
         Verdict::Fail => "down",
         Verdict::Unknown => "unknown",
     };
-    let error = match (&r.error, gate && !canary) {
-        (_, true) => Some("unknown: every gating canary fails, so this result cannot be trusted".to_string()),
-        (e, false) => e.clone(),
+    let error = if gated {
+        Some("unknown: every gating canary fails, so this result cannot be trusted".to_string())
+    } else {
+        r.error.clone()
     };
+    let result = check_result::Model {
+        id: 0,
+        check_id: current.id,
+        inspection_id: match origin {
+            Origin::Inspection(id) => Some(id),
+            _ => None,
+        },
+        started_at: now,
+        duration_ms: r.duration_ms as i64,
+        outcome: outcome.into(),
+        health: step.health.as_str().into(),
+        transition: transition.map(String::from),
+        failed_condition: r.unmet.as_ref().map(|u| u.condition.clone()),
+        observed: r.unmet.as_ref().map(|u| u.observed.clone()),
+        error,
+    };
+    // Only the runner, which holds the claim, moves the schedule and releases the claim.
+    let next_run_at = match origin {
+        Origin::Runner => next_run(current, def, tracker.failures > 0, now),
+        _ => current.next_run_at,
+    };
+    let update = CheckUpdate {
+        id: current.id,
+        health: step.health.as_str().into(),
+        tracker: serde_json::to_string(&tracker).unwrap_or_default(),
+        flapping: tracker.flapping,
+        last_run_at: now,
+        next_run_at,
+    };
+    Evaluated { result, update, verdict, step, flapping: tracker.flapping }
+}
+
+/// Stores one result and the check's new health, then acts on the transition. Returns the
+/// stored result and whether a ticket was opened.
+pub async fn record(
+    state: &AppState,
+    row: &check::Model,
+    def: &CheckDef,
+    r: &ProbeResult,
+    origin: Origin,
+    gate: bool,
+    now: DateTime<Utc>,
+) -> Result<(check_result::Model, bool)> {
+    let txn = state.db.begin().await?;
+    // Read again under the transaction: an inspection and the runner may both report.
+    let current = check::Entity::find_by_id(row.id).one(&txn).await?.unwrap_or_else(|| row.clone());
+    let e = evaluate(state, &current, def, r, origin, gate, now);
     let stored = check_result::ActiveModel {
-        check_id: Set(row.id),
-        inspection_id: Set(inspection_id),
-        started_at: Set(now),
-        duration_ms: Set(r.duration_ms as i64),
-        outcome: Set(outcome.into()),
-        health: Set(step.health.as_str().into()),
-        transition: Set(transition.map(String::from)),
-        failed_condition: Set(r.unmet.as_ref().map(|u| u.condition.clone())),
-        observed: Set(r.unmet.as_ref().map(|u| u.observed.clone())),
-        error: Set(error),
+        check_id: Set(e.result.check_id),
+        inspection_id: Set(e.result.inspection_id),
+        started_at: Set(e.result.started_at),
+        duration_ms: Set(e.result.duration_ms),
+        outcome: Set(e.result.outcome.clone()),
+        health: Set(e.result.health.clone()),
+        transition: Set(e.result.transition.clone()),
+        failed_condition: Set(e.result.failed_condition.clone()),
+        observed: Set(e.result.observed.clone()),
+        error: Set(e.result.error.clone()),
         ..Default::default()
     }
     .insert(&txn)
     .await?;
     let mut upd = check::Entity::update_many()
-        .col_expr(check::Column::Health, Expr::value(step.health.as_str()))
-        .col_expr(check::Column::Tracker, Expr::value(serde_json::to_string(&tracker).unwrap_or_default()))
-        .col_expr(check::Column::Flapping, Expr::value(tracker.flapping))
+        .col_expr(check::Column::Health, Expr::value(e.update.health.clone()))
+        .col_expr(check::Column::Tracker, Expr::value(e.update.tracker.clone()))
+        .col_expr(check::Column::Flapping, Expr::value(e.update.flapping))
         .col_expr(check::Column::LastRunAt, Expr::value(Some(now)))
         .filter(check::Column::Id.eq(row.id));
     if origin == Origin::Runner {
-        let failing = tracker.failures > 0;
         upd = upd
-            .col_expr(check::Column::NextRunAt, Expr::value(next_run(&current, def, failing, now)))
+            .col_expr(check::Column::NextRunAt, Expr::value(e.update.next_run_at))
             .col_expr(check::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None));
     }
     upd.exec(&txn).await?;
-    rollup::add(&txn, row.id, verdict, r.duration_ms as i64, now).await?;
+    rollup::add(&txn, row.id, e.verdict, r.duration_ms as i64, now).await?;
     txn.commit().await?;
+    let opened = effects(state, &current, def, r, &e, gate, now).await?;
+    Ok((stored, opened))
+}
 
+/// Stores a batch of the runner's results in one transaction of a few statements; then the
+/// transitions' effects. Returns how many tickets were opened.
+async fn record_batch(
+    state: &AppState,
+    batch: Vec<(check::Model, CheckDef, ProbeResult)>,
+    gate: bool,
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    let txn = state.db.begin().await?;
+    let ids: Vec<i64> = batch.iter().map(|(c, _, _)| c.id).collect();
+    let current: HashMap<i64, check::Model> = check::Entity::find()
+        .filter(check::Column::Id.is_in(ids))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    let mut done = Vec::with_capacity(batch.len());
+    let mut rollups: BTreeMap<(i64, &'static str, DateTime<Utc>), RollupAdd> = BTreeMap::new();
+    for (row, def, r) in batch {
+        // Deleted meanwhile: nothing to record.
+        let Some(cur) = current.get(&row.id) else { continue };
+        let e = evaluate(state, cur, &def, &r, Origin::Runner, gate, now);
+        for (period, len) in [("minute", Duration::minutes(1)), ("day", Duration::days(1))] {
+            let bucket = now.duration_trunc(len).unwrap_or(now);
+            let add = rollups.entry((cur.id, period, bucket)).or_insert(RollupAdd {
+                check_id: cur.id,
+                period,
+                bucket_start: bucket,
+                passes: 0,
+                failures: 0,
+                unknowns: 0,
+                total_ms: 0,
+            });
+            match e.verdict {
+                Verdict::Pass => add.passes += 1,
+                Verdict::Fail => add.failures += 1,
+                Verdict::Unknown => add.unknowns += 1,
+            }
+            add.total_ms += r.duration_ms as i64;
+        }
+        done.push((cur.clone(), def, r, e));
+    }
+    let results: Vec<check_result::Model> = done.iter().map(|(_, _, _, e)| e.result.clone()).collect();
+    let updates: Vec<CheckUpdate> = done.iter().map(|(_, _, _, e)| e.update.clone()).collect();
+    let rollups: Vec<RollupAdd> = rollups.into_values().collect();
+    check_bulk::insert_results(&txn, &results).await?;
+    check_bulk::update_checks(&txn, &updates).await?;
+    check_bulk::add_rollups(&txn, &rollups).await?;
+    txn.commit().await?;
+    let mut opened = 0;
+    for (cur, def, r, e) in &done {
+        opened += usize::from(effects(state, cur, def, r, e, gate, now).await?);
+    }
+    Ok(opened)
+}
+
+/// What a result does to tickets: open, note, recover, flapping. True when it opened one.
+async fn effects(
+    state: &AppState,
+    current: &check::Model,
+    def: &CheckDef,
+    r: &ProbeResult,
+    e: &Evaluated,
+    gate: bool,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let (step, verdict) = (e.step, e.verdict);
+    let down = step.health == Health::Down && verdict == Verdict::Fail;
+    let settled = step.health == Health::Up && verdict == Verdict::Pass && !e.flapping;
+    let quiet = step.transition == Transition::None && !down && !(settled && current.ticket_id.is_some());
+    if quiet && !step.started_flapping {
+        return Ok(false);
+    }
     let maintenance = in_maintenance(&def.maintenance, secs(now));
     let mut opened = false;
-    let down = step.health == Health::Down && verdict == Verdict::Fail;
-    let settled = step.health == Health::Up && verdict == Verdict::Pass && !tracker.flapping;
     match (current.ticket_id, step.transition) {
         (None, _) if down && !maintenance && !gate => {
-            opened = outage::open(state, &current, def, r, now).await?.is_some();
+            opened = outage::open(state, current, def, r, now).await?.is_some();
         }
         // A flapping check keeps its ticket through short recoveries: one ticket, not one per
         // flap; the ticket is let go once the check is up and has stopped flapping.
-        (Some(t), _) if settled => outage::recovered(state, &current, def, t, now).await?,
+        (Some(t), _) if settled => outage::recovered(state, current, def, t, now).await?,
         (Some(t), Transition::Recovered) => outage::still_flapping(state, t, &current.name, now).await?,
         (Some(t), _) if down => outage::failed_again(state, t, &current.name, r, now).await?,
         _ => {}
     }
     if step.started_flapping {
-        let ticket = check::Entity::find_by_id(row.id).one(&state.db).await?.and_then(|c| c.ticket_id);
-        outage::flapping(state, &current, ticket, now).await?;
+        let ticket = check::Entity::find_by_id(current.id).one(&state.db).await?.and_then(|c| c.ticket_id);
+        outage::flapping(state, current, ticket, now).await?;
     }
-    Ok((stored, opened))
+    Ok(opened)
 }
 
 /// Runs one check now, on request, and records the result like any other.
