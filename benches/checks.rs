@@ -148,13 +148,12 @@ fn wrk_rate(url: &str, secs: u64) -> Option<f64> {
 }
 
 /// A blackbox probe answers 200 whether or not the probe succeeded; check it once first.
-fn blackbox_ok(bb: &Blackbox, module: &str, target: &str) -> bool {
+async fn blackbox_ok(bb: &Blackbox, module: &str, target: &str) -> bool {
     let url = format!("http://127.0.0.1:{}/probe?module={module}&target={target}", bb.port);
-    let body = std::process::Command::new("curl")
-        .args(["-s", &url])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-    body.is_ok_and(|b| b.lines().any(|l| l.trim() == "probe_success 1"))
+    match reqwest::get(&url).await {
+        Ok(r) => r.text().await.is_ok_and(|b| b.lines().any(|l| l.trim() == "probe_success 1")),
+        Err(_) => false,
+    }
 }
 
 struct Row {
@@ -316,7 +315,10 @@ async fn main() {
         [("http", "http_2xx", http_target.clone()), ("tcp", "tcp_connect", tcp_target.clone())]
     {
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-        let bb_ok = bb.as_ref().is_some_and(|b| blackbox_ok(b, module, &target));
+        let bb_ok = match &bb {
+            Some(b) => blackbox_ok(b, module, &target).await,
+            None => false,
+        };
         if bb.is_some() && !bb_ok {
             eprintln!("blackbox_exporter's {module} probe of {target} does not succeed: its figure is skipped");
         }

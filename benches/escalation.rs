@@ -222,7 +222,8 @@ async fn start(bin: &Path, dir: &Path, url: &str) -> Service {
         .env("OPSLINE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
         .env("OPSLINE_HTTP__WORKERS", "1")
         .env("OPSLINE_LOG", std::env::var("BENCH_OPSLINE_LOG").unwrap_or_else(|_| "warn".into()))
-        .stdout(Stdio::null())
+        // The service logs to standard output: shown only when a log filter was asked for.
+        .stdout(if std::env::var("BENCH_OPSLINE_LOG").is_ok() { Stdio::inherit() } else { Stdio::null() })
         .spawn()
         .expect("start opsline");
     let svc = Service { child };

@@ -44,6 +44,16 @@ pub fn compile(settings: &Settings, problems: &mut Vec<Problem>) -> Option<Check
     if settings.inspections.concurrency == 0 {
         problems.push(Problem::error("inspections.concurrency", "must be at least 1"));
     }
+    let schedule = &settings.inspections.schedule;
+    if !schedule.is_empty()
+        && (schedule.split_whitespace().count() != 6
+            || tokio_cron_scheduler::Job::new_async(schedule.as_str(), |_, _| Box::pin(async {})).is_err())
+    {
+        problems.push(Problem::error(
+            "inspections.schedule",
+            format!("`{schedule}` is not a cron schedule with six fields (sec min hour day month weekday)"),
+        ));
+    }
     let mut dur = |key: &str, v: &str| {
         let d = parse_duration(v).filter(|d| *d > 0);
         if d.is_none() {

@@ -65,6 +65,11 @@ pub struct GatingSettings {
 pub struct InspectionSettings {
     /// Checks an inspection runs at once.
     pub concurrency: u32,
+    /// A cron schedule (sec min hour day month weekday, UTC) for automatic inspections; empty:
+    /// none.
+    pub schedule: String,
+    /// Scheduled inspections run the checks with any of these tags (all checks when empty).
+    pub schedule_tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -64,6 +64,24 @@ async fn start(state: AppState) -> Result<JobScheduler, tokio_cron_scheduler::Jo
             })
         })?)
         .await?;
+    let schedule = state.config.settings.inspections.schedule.clone();
+    if !schedule.is_empty() {
+        let st = state.clone();
+        sched
+            .add(Job::new_async(schedule.as_str(), move |_, _| {
+                let state = st.clone();
+                Box::pin(async move {
+                    let now = state.clock.now();
+                    let fire = now.duration_trunc(chrono::Duration::seconds(1)).unwrap_or(now);
+                    match crate::services::checks::inspections::start_scheduled(&state, fire).await {
+                        Ok(Some(id)) => tracing::info!(inspection = id, "scheduled inspection started"),
+                        Ok(None) => {}
+                        Err(e) => tracing::error!(error = %e, "scheduled inspection failed to start"),
+                    }
+                })
+            })?)
+            .await?;
+    }
     // Cron checks get a job each; every 30 s the jobs are matched to the checks in the database
     // (added, changed or deleted through the API or by another instance's config).
     let cron = CronJobs::default();

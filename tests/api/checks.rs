@@ -625,3 +625,42 @@ async fn a_cron_check_runs_once_per_scheduled_instant_whoever_fires_it() {
         .await;
     assert_eq!((bad.status.as_u16(), bad.body["error"]["field"].as_str()), (422, Some("cron")), "{}", bad.body);
 }
+
+#[tokio::test]
+async fn a_scheduled_inspection_starts_once_per_turn_whoever_fires_it() {
+    let app = spawn_with(Options {
+        env: vec![
+            ("OPSLINE_INSPECTIONS__SCHEDULE".into(), "0 30 0 * * *".into()),
+            ("OPSLINE_INSPECTIONS__SCHEDULE_TAGS".into(), "[\"nightly\"]".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    check(&app, json!({"name": "disk", "kind": "host", "interval": "1h", "tags": ["nightly"]})).await;
+    check(&app, json!({"name": "other", "kind": "host", "interval": "1h"})).await;
+    let fire = app.clock.now();
+    let first = opsline::services::checks::inspections::start_scheduled(&app.state, fire).await.unwrap();
+    let id = first.expect("the first instance starts it");
+    assert_eq!(opsline::services::checks::inspections::start_scheduled(&app.state, fire).await.unwrap(), None);
+    let v = finished(&app, id).await;
+    assert_eq!((v["total"].as_i64(), v["requested_by"].as_str()), (Some(1), Some("schedule")));
+    assert_eq!(v["results"][0]["name"], "disk");
+}
+
+#[tokio::test]
+async fn a_target_slower_than_the_timeout_fails_with_a_timeout() {
+    let app = spawn().await;
+    let target = TargetServer::start().await;
+    let c = check(
+        &app,
+        json!({"name": "slow", "kind": "http", "url": target.url("/slow"), "interval": "1m", "timeout_ms": 50}),
+    )
+    .await;
+    let r = app.post(&format!("/api/v1/checks/{}/run", c["id"]), &app.admin, json!({})).await.body;
+    assert_eq!(r["outcome"], "down", "{r}");
+    assert!(r["error"].as_str().unwrap().starts_with("timed out"), "{r}");
+    let bad = app
+        .post("/api/v1/checks", &app.admin, json!({"name": "x", "kind": "host", "interval": "1m", "timeout_ms": 0}))
+        .await;
+    assert_eq!((bad.status.as_u16(), bad.body["error"]["field"].as_str()), (422, Some("timeout_ms")));
+}

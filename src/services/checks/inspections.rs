@@ -21,6 +21,9 @@ use crate::persistence::entities::{check, inspection};
 use crate::persistence::is_unique_violation;
 use crate::state::AppState;
 
+/// Who requests the scheduled inspections.
+pub const SCHEDULE: &str = "schedule";
+
 /// A running inspection whose instance stopped renewing this long is finished as abandoned.
 const LEASE_SECS: i64 = 120;
 
@@ -222,6 +225,23 @@ pub async fn start(
         }
     });
     Ok((view(state, row).await?, true))
+}
+
+/// The scheduled inspection's turn at `fire`: every instance's scheduler fires; it starts unless
+/// one was already started for this turn (by another instance). Returns the inspection started.
+pub async fn start_scheduled(state: &AppState, fire: DateTime<Utc>) -> Result<Option<i64>> {
+    let taken = inspection::Entity::find()
+        .filter(inspection::Column::RequestedBy.eq(SCHEDULE))
+        .filter(inspection::Column::StartedAt.gte(fire))
+        .one(&state.db)
+        .await?;
+    if taken.is_some() {
+        return Ok(None);
+    }
+    let tags = &state.config.settings.inspections.schedule_tags;
+    let req = NewInspection { tags: (!tags.is_empty()).then(|| tags.clone()), checks: None };
+    let (v, mine) = start(state, SCHEDULE, req, state.clock.now().max(fire)).await?;
+    Ok(mine.then_some(v.id))
 }
 
 /// Runs the picked checks with `inspections.concurrency` at a time, saving progress after each.
