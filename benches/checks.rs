@@ -11,9 +11,9 @@
 //!    the target timestamps every request; jitter = |gap between two requests of a check − 1 s|;
 //!    p99 and the service's CPU.
 //!
-//! `cargo bench --bench checks -- [--quick]` (quick: shorter runs, 200 checks). Each goal runs
-//! Opsline and the peer alternately three times; medians are reported. Writes the table to
-//! `$CARGO_TARGET_DIR/bench-checks.md` (or `target/`).
+//! `cargo bench --bench checks -- [--quick] [--jitter-only]` (quick: shorter runs, 200 checks).
+//! Each goal runs Opsline and the peer alternately three times; medians are reported. Writes the
+//! table to `$CARGO_TARGET_DIR/bench-checks.md` (or `target/`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -311,9 +311,12 @@ async fn main() {
     let tcp_target = format!("127.0.0.1:{tport}");
     let bb = blackbox();
     let mut rows = Vec::new();
-    for (kind, module, target) in
-        [("http", "http_2xx", http_target.clone()), ("tcp", "tcp_connect", tcp_target.clone())]
-    {
+    let kinds = if args.iter().any(|a| a == "--jitter-only") {
+        vec![]
+    } else {
+        vec![("http", "http_2xx", http_target.clone()), ("tcp", "tcp_connect", tcp_target.clone())]
+    };
+    for (kind, module, target) in kinds {
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         let bb_ok = match &bb {
             Some(b) => blackbox_ok(b, module, &target).await,

@@ -664,3 +664,33 @@ async fn a_target_slower_than_the_timeout_fails_with_a_timeout() {
         .await;
     assert_eq!((bad.status.as_u16(), bad.body["error"]["field"].as_str()), (422, Some("timeout_ms")));
 }
+
+#[tokio::test]
+async fn the_background_runner_probes_due_checks_once_per_interval() {
+    let app =
+        spawn_with(Options { env: vec![("OPSLINE_WORKERS__ENABLED".into(), "true".into())], ..Default::default() })
+            .await;
+    let target = TargetServer::start().await;
+    let c = check(&app, json!({"name": "bg", "kind": "http", "url": target.url("/state"), "interval": "30s"})).await;
+    let id = c["id"].as_i64().unwrap();
+    // The loop runs on its own; wait (bounded) for it, without moving time.
+    let mut health = Value::Null;
+    for _ in 0..100 {
+        health = get_check(&app, id).await["health"].clone();
+        if health == "up" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(health, "up");
+    assert_eq!(target.hits("/state"), 1, "not due again until the clock moves");
+    app.clock.advance(Duration::seconds(30));
+    app.state.wake_checks.notify_one();
+    for _ in 0..100 {
+        if target.hits("/state") >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(target.hits("/state"), 2);
+}

@@ -1,7 +1,7 @@
 //! Running checks: the interval runner claims due checks through the database (a conditional
 //! update with a lease, plus `SKIP LOCKED` on PostgreSQL), so each runs once per interval across
-//! all instances; probes run with no transaction open; each result is stored with the check's new
-//! health in one transaction; then the outage effects follow (tickets, events).
+//! all instances; probes run with no transaction open; results are stored with the checks' new
+//! health in batches of a few statements; then the outage effects follow (tickets, events).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,6 +12,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
     QueryOrder, TransactionTrait,
 };
+use sha2::{Digest, Sha256};
 
 use super::super::error::Result;
 use super::outage;
@@ -74,10 +75,21 @@ fn next_run(row: &check::Model, def: &CheckDef, failing: bool, now: DateTime<Utc
     if failing && let Some(retry) = def.retry_interval_secs {
         return Some(now + Duration::seconds(retry));
     }
-    // Fixed rate from the schedule, not from when this run happened to start: no drift.
-    let scheduled = row.next_run_at.unwrap_or(now);
-    let next = scheduled + Duration::seconds(interval);
-    Some(if next <= now { now + Duration::seconds(interval) } else { next })
+    Some(on_grid(&row.name, interval, now))
+}
+
+/// The first instant after `now` on the check's own grid: every `interval`, shifted by a phase
+/// taken from its name. Fixed rate (a late run does not push the next one back), and checks with
+/// the same interval spread over it instead of all starting in the same millisecond.
+fn on_grid(name: &str, interval_secs: i64, now: DateTime<Utc>) -> DateTime<Utc> {
+    let period = interval_secs.max(1) * 1000;
+    let digest = Sha256::digest(name.as_bytes());
+    let phase =
+        (u64::from_be_bytes([digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7]])
+            % period as u64) as i64;
+    let t = now.timestamp_millis();
+    let next = phase + ((t - phase).div_euclid(period) + 1) * period;
+    DateTime::from_timestamp_millis(next).unwrap_or(now + Duration::seconds(interval_secs))
 }
 
 fn thresholds(state: &AppState, def: &CheckDef) -> Thresholds {
@@ -99,8 +111,8 @@ pub async fn gated(state: &AppState) -> Result<bool> {
     Ok(!rows.is_empty() && rows.iter().all(|r| tracker_of(r).failures > 0))
 }
 
-/// Claims and runs one batch of due interval checks.
-pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<RunOutcome> {
+/// Claims up to `checks.batch` due interval checks with a lease.
+pub async fn claim(state: &AppState, now: DateTime<Utc>) -> Result<Vec<check::Model>> {
     let settings = &state.config.settings.checks;
     let lease = now + Duration::seconds(settings.lease_secs as i64);
     let due = || {
@@ -117,42 +129,47 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<RunOutcome
     if state.backend() == DatabaseBackend::Postgres {
         pick.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
-    let claimed = check::Entity::update_many()
+    Ok(check::Entity::update_many()
         .col_expr(check::Column::LockedUntil, Expr::value(Some(lease)))
         .filter(check::Column::Id.in_subquery(pick))
         .filter(due())
         .exec_with_returning(&state.db)
-        .await?;
+        .await?)
+}
+
+/// One claimed check's probe, when it started.
+pub type Probed = (check::Model, CheckDef, ProbeResult, DateTime<Utc>);
+
+/// Probes one claimed check; None when its spec no longer compiles (logged).
+pub async fn probe_claimed(state: &AppState, row: check::Model, now: DateTime<Utc>) -> Option<Probed> {
+    match def_of(&row) {
+        Ok(def) => {
+            let r = probe(state, &row, &def, now).await;
+            Some((row, def, r, now))
+        }
+        Err(e) => {
+            tracing::error!(check = %row.name, error = %e, "check skipped");
+            None
+        }
+    }
+}
+
+/// Claims and runs one batch of due interval checks, waiting for all of them. Tests call this;
+/// the service's loop pipelines the same steps (claim, probe, `record_batch`).
+pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<RunOutcome> {
+    let claimed = claim(state, now).await?;
     let mut out = RunOutcome { ran: claimed.len(), ..Default::default() };
     if claimed.is_empty() {
         return Ok(out);
     }
-    let results: Vec<(check::Model, Option<(CheckDef, ProbeResult)>)> = futures_util::stream::iter(claimed)
-        .map(|row| async move {
-            match def_of(&row) {
-                Ok(def) => {
-                    let r = probe(state, &row, &def, now).await;
-                    (row, Some((def, r)))
-                }
-                Err(e) => {
-                    tracing::error!(check = %row.name, error = %e, "check skipped");
-                    (row, None)
-                }
-            }
-        })
-        .buffer_unordered(settings.concurrency as usize)
+    let batch: Vec<Probed> = futures_util::stream::iter(claimed)
+        .map(|row| probe_claimed(state, row, now))
+        .buffer_unordered(state.config.settings.checks.concurrency as usize)
+        .filter_map(|p| async move { p })
         .collect()
         .await;
-    let gate = gated(state).await?;
-    let mut batch = Vec::with_capacity(results.len());
-    for (row, probed) in results {
-        let Some((def, r)) = probed else { continue };
-        if r.verdict == Verdict::Fail {
-            out.failed += 1;
-        }
-        batch.push((row, def, r));
-    }
-    out.opened = record_batch(state, batch, gate, now).await?;
+    out.failed = batch.iter().filter(|(_, _, r, _)| r.verdict == Verdict::Fail).count();
+    out.opened = record_batch(state, batch).await?;
     Ok(out)
 }
 
@@ -287,16 +304,15 @@ pub async fn record(
     Ok((stored, opened))
 }
 
-/// Stores a batch of the runner's results in one transaction of a few statements; then the
-/// transitions' effects. Returns how many tickets were opened.
-async fn record_batch(
-    state: &AppState,
-    batch: Vec<(check::Model, CheckDef, ProbeResult)>,
-    gate: bool,
-    now: DateTime<Utc>,
-) -> Result<usize> {
+/// Stores a batch of the runner's results in one transaction of a few statements, releasing the
+/// checks' claims; then the transitions' effects. Returns how many tickets were opened.
+pub async fn record_batch(state: &AppState, batch: Vec<Probed>) -> Result<usize> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let gate = gated(state).await?;
     let txn = state.db.begin().await?;
-    let ids: Vec<i64> = batch.iter().map(|(c, _, _)| c.id).collect();
+    let ids: Vec<i64> = batch.iter().map(|(c, _, _, _)| c.id).collect();
     let current: HashMap<i64, check::Model> = check::Entity::find()
         .filter(check::Column::Id.is_in(ids))
         .all(&txn)
@@ -306,7 +322,7 @@ async fn record_batch(
         .collect();
     let mut done = Vec::with_capacity(batch.len());
     let mut rollups: BTreeMap<(i64, &'static str, DateTime<Utc>), RollupAdd> = BTreeMap::new();
-    for (row, def, r) in batch {
+    for (row, def, r, now) in batch {
         // Deleted meanwhile: nothing to record.
         let Some(cur) = current.get(&row.id) else { continue };
         let e = evaluate(state, cur, &def, &r, Origin::Runner, gate, now);
@@ -328,18 +344,18 @@ async fn record_batch(
             }
             add.total_ms += r.duration_ms as i64;
         }
-        done.push((cur.clone(), def, r, e));
+        done.push((cur.clone(), def, r, e, now));
     }
-    let results: Vec<check_result::Model> = done.iter().map(|(_, _, _, e)| e.result.clone()).collect();
-    let updates: Vec<CheckUpdate> = done.iter().map(|(_, _, _, e)| e.update.clone()).collect();
+    let results: Vec<check_result::Model> = done.iter().map(|(_, _, _, e, _)| e.result.clone()).collect();
+    let updates: Vec<CheckUpdate> = done.iter().map(|(_, _, _, e, _)| e.update.clone()).collect();
     let rollups: Vec<RollupAdd> = rollups.into_values().collect();
     check_bulk::insert_results(&txn, &results).await?;
     check_bulk::update_checks(&txn, &updates).await?;
     check_bulk::add_rollups(&txn, &rollups).await?;
     txn.commit().await?;
     let mut opened = 0;
-    for (cur, def, r, e) in &done {
-        opened += usize::from(effects(state, cur, def, r, e, gate, now).await?);
+    for (cur, def, r, e, now) in &done {
+        opened += usize::from(effects(state, cur, def, r, e, gate, *now).await?);
     }
     Ok(opened)
 }
@@ -412,12 +428,31 @@ pub async fn run_scheduled(state: &AppState, id: i64, fire: DateTime<Utc>) -> Re
     Ok(true)
 }
 
-/// The earliest `next_run_at`, for the loop's sleep.
-pub async fn next_run_at(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>> {
+/// The earliest `next_run_at` of a check nobody holds, for the loop's sleep.
+pub async fn next_run_at(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
     Ok(check::Entity::find()
         .filter(check::Column::NextRunAt.is_not_null())
+        .filter(Condition::any().add(check::Column::LockedUntil.is_null()).add(check::Column::LockedUntil.lt(now)))
         .order_by_asc(check::Column::NextRunAt)
         .one(db)
         .await?
-        .and_then(|c| c.next_run_at.max(c.locked_until)))
+        .and_then(|c| c.next_run_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grid_is_fixed_rate_and_phased_by_name() {
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let a = on_grid("alpha", 10, t0);
+        assert!(a > t0 && a <= t0 + Duration::seconds(10));
+        // A late run keeps the grid; the same name keeps its phase.
+        assert_eq!(on_grid("alpha", 10, a + Duration::milliseconds(300)), a + Duration::seconds(10));
+        assert_eq!(on_grid("alpha", 10, a), a + Duration::seconds(10));
+        let phases: std::collections::BTreeSet<i64> =
+            (0..50).map(|i| on_grid(&format!("c{i}"), 1, t0).timestamp_subsec_millis() as i64).collect();
+        assert!(phases.len() > 30, "names spread over the second: {phases:?}");
+    }
 }
