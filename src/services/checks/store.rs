@@ -145,6 +145,7 @@ pub fn view(row: check::Model, last: Option<check_result::Model>) -> Result<Chec
 async fn last_result(db: &impl ConnectionTrait, check_id: i64) -> Result<Option<check_result::Model>> {
     Ok(check_result::Entity::find()
         .filter(check_result::Column::CheckId.eq(check_id))
+        .order_by_desc(check_result::Column::StartedAt)
         .order_by_desc(check_result::Column::Id)
         .one(db)
         .await?)
@@ -188,6 +189,7 @@ pub async fn results(state: &AppState, id: i64, limit: Option<u64>) -> Result<Ve
     find(&state.db, id).await?;
     Ok(check_result::Entity::find()
         .filter(check_result::Column::CheckId.eq(id))
+        .order_by_desc(check_result::Column::StartedAt)
         .order_by_desc(check_result::Column::Id)
         .limit(limit)
         .all(&state.db)
