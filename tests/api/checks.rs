@@ -694,3 +694,52 @@ async fn the_background_runner_probes_due_checks_once_per_interval() {
     }
     assert_eq!(target.hits("/state"), 2);
 }
+
+#[tokio::test]
+async fn denied_networks_are_refused_and_failing_checks_retry_sooner() {
+    let app = spawn().await;
+    let meta = check(
+        &app,
+        json!({"name": "metadata", "kind": "http", "url": "http://169.254.169.254/latest/", "interval": "1m"}),
+    )
+    .await;
+    let r = app.post(&format!("/api/v1/checks/{}/run", meta["id"]), &app.admin, json!({})).await.body;
+    assert_eq!(r["outcome"], "down");
+    assert!(r["error"].as_str().unwrap().contains("checks.denied_networks"), "{r}");
+
+    let target = TargetServer::start().await;
+    target.answer(500, "");
+    let c = check(
+        &app,
+        json!({"name": "retrying", "kind": "http", "url": target.url("/state"), "interval": "5m",
+        "retry_interval": "10s"}),
+    )
+    .await;
+    let id = c["id"].as_i64().unwrap();
+    run(&app).await;
+    let next =
+        get_check(&app, id).await["next_run_at"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    assert_eq!(next, app.clock.now() + Duration::seconds(10), "failing: every retry_interval");
+    assert_eq!(step(&app, 10).await.ran, 1);
+    target.answer(200, "");
+    step(&app, 10).await;
+    let next =
+        get_check(&app, id).await["next_run_at"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    assert!(next > app.clock.now() + Duration::seconds(10), "passing again: back to the interval ({next})");
+}
+
+#[tokio::test]
+async fn a_config_check_names_its_customer_by_key() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let overlay = format!(
+        "[checks.acme-db]\nkind = \"tcp\"\nhost = \"127.0.0.1\"\nport = {port}\ninterval = \"1m\"\ncustomer = \"acme-bank\"\nlevel = \"I\"\nfailure_threshold = 1\n"
+    );
+    let app = spawn_with(Options { overlay: Some(overlay), ..Default::default() }).await;
+    let cust = app.customer("ACME Bank", "vip").await;
+    let o = run(&app).await;
+    assert_eq!((o.ran, o.opened), (1, 1));
+    let t = &check_tickets(&app).await[0];
+    assert_eq!((t["customer"]["id"].as_i64(), t["level"].as_str()), (Some(cust), Some("I")), "{t}");
+}
