@@ -80,13 +80,21 @@ impl Prober {
     pub async fn run(&self, def: &CheckDef, now: i64) -> ProbeResult {
         let started = Instant::now();
         let timeout = Duration::from_millis(def.timeout_ms);
-        let (mut obs, error) = match def.spec.kind {
-            CheckKind::Http => self.http(def, timeout, now).await,
-            CheckKind::Tcp | CheckKind::Tls => self.tcp(def, timeout, now).await,
-            CheckKind::Postgres => postgres(def, timeout).await,
-            CheckKind::Host => (host::observe(), None),
-            CheckKind::Dns => self.dns(def, timeout).await,
-            CheckKind::Heartbeat => (Observation { connected: true, ..Default::default() }, None),
+        let probe = async {
+            match def.spec.kind {
+                CheckKind::Http => self.http(def, timeout, now).await,
+                CheckKind::Tcp | CheckKind::Tls => self.tcp(def, timeout, now).await,
+                CheckKind::Postgres => postgres(def, timeout).await,
+                CheckKind::Host => (host::observe(), None),
+                CheckKind::Dns => self.dns(def, timeout).await,
+                CheckKind::Heartbeat => (Observation { connected: true, ..Default::default() }, None),
+            }
+        };
+        // Each stage has the timeout; the whole probe has it too (resolve + connect + handshake
+        // + answer must not add up to more).
+        let (mut obs, error) = match tokio::time::timeout(timeout, probe).await {
+            Ok(done) => done,
+            Err(_) => (Observation::default(), Some(format!("timed out after {} ms", def.timeout_ms))),
         };
         let duration_ms = started.elapsed().as_millis() as u64;
         obs.response_time_ms.get_or_insert(duration_ms);

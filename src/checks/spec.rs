@@ -139,6 +139,10 @@ pub type FieldProblem = (String, String);
 
 const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 
+/// The longest a probe may take; `checks.lease_secs` must outlast it, so that no other instance
+/// takes over a check whose probe is still running.
+pub const MAX_TIMEOUT_MS: u64 = 30_000;
+
 impl CheckSpec {
     /// The compiled check, or every problem with its field.
     pub fn compile(&self) -> Result<CheckDef, Vec<FieldProblem>> {
@@ -219,8 +223,8 @@ impl CheckSpec {
             None => None,
         };
         let timeout_ms = self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
-        if !(1..=120_000).contains(&timeout_ms) {
-            bad("timeout_ms", "1–120000".into());
+        if !(1..=MAX_TIMEOUT_MS).contains(&timeout_ms) {
+            bad("timeout_ms", format!("1–{MAX_TIMEOUT_MS}"));
         }
         let mut conds = Vec::new();
         for (i, c) in self.conditions.iter().enumerate() {

@@ -38,8 +38,15 @@ pub fn compile(settings: &Settings, problems: &mut Vec<Problem>) -> Option<Check
             Err(_) => problems.push(Problem::error("checks.denied_networks", format!("`{n}` is not a CIDR network"))),
         }
     }
-    if c.concurrency == 0 || c.batch == 0 || c.lease_secs == 0 {
-        problems.push(Problem::error("checks", "concurrency, batch and lease_secs must be at least 1"));
+    if c.concurrency == 0 || c.batch == 0 {
+        problems.push(Problem::error("checks", "concurrency and batch must be at least 1"));
+    }
+    let min_lease = crate::checks::spec::MAX_TIMEOUT_MS / 1000 + 10;
+    if c.lease_secs < min_lease {
+        problems.push(Problem::error(
+            "checks.lease_secs",
+            format!("at least {min_lease}: longer than the longest probe (timeout_ms ≤ 30000) and its recording"),
+        ));
     }
     if settings.inspections.concurrency == 0 {
         problems.push(Problem::error("inspections.concurrency", "must be at least 1"));
