@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::spec::{CheckDef, CheckKind};
 use super::{dns, host, tls};
 use crate::domain::check::conditions::{Observation, Unmet, first_unmet};
 use crate::domain::check::health::Verdict;
+use crate::notify::network::{FilteringResolver, not_denied};
 
 /// What one run of a check found.
 #[derive(Debug, Clone)]
@@ -24,28 +24,6 @@ pub struct ProbeResult {
     pub unmet: Option<Unmet>,
     pub error: Option<String>,
     pub observation: Observation,
-}
-
-/// Drops resolved addresses in a denied network.
-struct Denying {
-    denied: Arc<Vec<IpNet>>,
-}
-
-impl Resolve for Denying {
-    fn resolve(&self, name: Name) -> Resolving {
-        let denied = self.denied.clone();
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let ok: Vec<SocketAddr> =
-                addrs.into_iter().filter(|a| !denied.iter().any(|n| n.contains(&a.ip()))).collect();
-            if ok.is_empty() {
-                return Err(format!("{host} resolves only to addresses in checks.denied_networks").into());
-            }
-            let it: Addrs = Box::new(ok.into_iter());
-            Ok(it)
-        })
-    }
 }
 
 /// The probing machinery, built once at start.
@@ -60,7 +38,11 @@ impl Prober {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let denied = Arc::new(denied);
         let http = reqwest::Client::builder()
-            .dns_resolver(Arc::new(Denying { denied: denied.clone() }))
+            .dns_resolver(Arc::new(FilteringResolver {
+                networks: denied.clone(),
+                keep: not_denied,
+                refused: "in checks.denied_networks",
+            }))
             // A new connection per probe: a pooled one would hide a server that stopped accepting.
             .pool_max_idle_per_host(0)
             .redirect(reqwest::redirect::Policy::limited(5))
@@ -72,7 +54,7 @@ impl Prober {
     }
 
     fn denied(&self, ip: IpAddr) -> bool {
-        self.denied.iter().any(|n| n.contains(&ip))
+        !not_denied(ip, &self.denied)
     }
 
     /// Runs the check once; `now` (unix seconds) is what certificate expiry counts from.

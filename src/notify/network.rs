@@ -1,10 +1,14 @@
-//! Which addresses webhooks may reach: public addresses always; loopback, private, link-local and
-//! unique-local ones only when `webhooks.allowed_networks` lists them (no SSRF into the
-//! operator's network by default).
+//! Which addresses outbound requests may reach. Webhooks: public addresses always; loopback,
+//! private, link-local and unique-local ones only when `webhooks.allowed_networks` lists them (no
+//! SSRF into the operator's network by default). Checks: anything but `checks.denied_networks`.
+//! `FilteringResolver` applies either policy to the addresses a name resolves to, so that a name
+//! pointing somewhere refused cannot be used to get there.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use ipnet::IpNet;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 pub fn is_internal(ip: IpAddr) -> bool {
     match ip {
@@ -28,6 +32,34 @@ pub fn is_internal(ip: IpAddr) -> bool {
 
 pub fn allowed(ip: IpAddr, allowed_networks: &[IpNet]) -> bool {
     !is_internal(ip) || allowed_networks.iter().any(|n| n.contains(&ip))
+}
+
+pub fn not_denied(ip: IpAddr, denied_networks: &[IpNet]) -> bool {
+    !denied_networks.iter().any(|n| n.contains(&ip))
+}
+
+/// A reqwest resolver that keeps only the addresses `keep(ip, networks)` accepts; a name left
+/// with none fails with "resolves only to addresses {refused}".
+pub struct FilteringResolver {
+    pub networks: Arc<Vec<IpNet>>,
+    pub keep: fn(IpAddr, &[IpNet]) -> bool,
+    pub refused: &'static str,
+}
+
+impl Resolve for FilteringResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let (networks, keep, refused) = (self.networks.clone(), self.keep, self.refused);
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let ok: Vec<SocketAddr> = addrs.into_iter().filter(|a| keep(a.ip(), &networks)).collect();
+            if ok.is_empty() {
+                return Err(format!("{host} resolves only to addresses {refused}").into());
+            }
+            let it: Addrs = Box::new(ok.into_iter());
+            Ok(it)
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,42 +1,16 @@
 //! Webhook delivery with reqwest: Standard Webhooks headers, a timeout per endpoint, no
 //! redirects, and a resolver that refuses internal addresses unless allowed.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use super::network::allowed;
+use super::network::{FilteringResolver, allowed};
 use super::signing::sign;
 use super::{Attempt, Failure};
 use crate::config::escalation::{Endpoint, url_host};
-
-/// Resolves names and drops the addresses webhooks may not reach, so a name that points
-/// inside the network cannot be used to get there.
-struct Guarded {
-    allowed: Arc<Vec<IpNet>>,
-}
-
-impl Resolve for Guarded {
-    fn resolve(&self, name: Name) -> Resolving {
-        let allowed_nets = self.allowed.clone();
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let ok: Vec<SocketAddr> = addrs.into_iter().filter(|a| allowed(a.ip(), &allowed_nets)).collect();
-            if ok.is_empty() {
-                return Err(format!(
-                    "{host} resolves only to addresses webhooks may not reach (webhooks.allowed_networks)"
-                )
-                .into());
-            }
-            let it: Addrs = Box::new(ok.into_iter());
-            Ok(it)
-        })
-    }
-}
 
 pub struct WebhookClient {
     client: reqwest::Client,
@@ -47,7 +21,11 @@ impl WebhookClient {
     pub fn new(allowed_networks: Vec<IpNet>) -> Result<Self, String> {
         let allowed = Arc::new(allowed_networks);
         let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(Guarded { allowed: allowed.clone() }))
+            .dns_resolver(Arc::new(FilteringResolver {
+                networks: allowed.clone(),
+                keep: super::network::allowed,
+                refused: "webhooks may not reach (webhooks.allowed_networks)",
+            }))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("opsline/", env!("CARGO_PKG_VERSION")))
             .build()
