@@ -3,51 +3,37 @@
 //! batches (DESIGN.md §3).
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use sea_orm::sea_query::{Expr, OnConflict, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::{Condition, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 
 use super::super::error::Result;
 use crate::domain::check::health::Verdict;
+use crate::persistence::check_bulk::{self, RollupAdd};
 use crate::persistence::entities::{check_result, check_rollup, delivery_attempt, outbox};
 use crate::state::AppState;
 
-/// Counts one result into its minute and its day.
-pub async fn add(db: &impl ConnectionTrait, check_id: i64, v: Verdict, ms: i64, now: DateTime<Utc>) -> Result<()> {
-    let (p, f, u) = match v {
+/// One result as increments of its minute and its day.
+pub fn increments(check_id: i64, v: Verdict, ms: i64, now: DateTime<Utc>) -> [RollupAdd; 2] {
+    let (passes, failures, unknowns) = match v {
         Verdict::Pass => (1, 0, 0),
         Verdict::Fail => (0, 1, 0),
         Verdict::Unknown => (0, 0, 1),
     };
-    for (period, len) in [("minute", Duration::minutes(1)), ("day", Duration::days(1))] {
-        let bucket = now.duration_trunc(len).unwrap_or(now);
-        let mut q = Query::insert();
-        q.into_table(check_rollup::Entity)
-            .columns([
-                check_rollup::Column::CheckId,
-                check_rollup::Column::Period,
-                check_rollup::Column::BucketStart,
-                check_rollup::Column::Passes,
-                check_rollup::Column::Failures,
-                check_rollup::Column::Unknowns,
-                check_rollup::Column::TotalMs,
-            ])
-            .values([check_id.into(), period.into(), bucket.into(), p.into(), f.into(), u.into(), ms.into()])
-            .map_err(|e| crate::services::Error::Internal(e.to_string()))?
-            .on_conflict(
-                OnConflict::columns([
-                    check_rollup::Column::CheckId,
-                    check_rollup::Column::Period,
-                    check_rollup::Column::BucketStart,
-                ])
-                .value(check_rollup::Column::Passes, Expr::cust("check_rollups.passes + excluded.passes"))
-                .value(check_rollup::Column::Failures, Expr::cust("check_rollups.failures + excluded.failures"))
-                .value(check_rollup::Column::Unknowns, Expr::cust("check_rollups.unknowns + excluded.unknowns"))
-                .value(check_rollup::Column::TotalMs, Expr::cust("check_rollups.total_ms + excluded.total_ms"))
-                .to_owned(),
-            );
-        db.execute(&q).await?;
-    }
-    Ok(())
+    let at = |period, len| RollupAdd {
+        check_id,
+        period,
+        bucket_start: now.duration_trunc(len).unwrap_or(now),
+        passes,
+        failures,
+        unknowns,
+        total_ms: ms,
+    };
+    [at("minute", Duration::minutes(1)), at("day", Duration::days(1))]
+}
+
+/// Counts one result into its minute and its day.
+pub async fn add(db: &impl ConnectionTrait, check_id: i64, v: Verdict, ms: i64, now: DateTime<Utc>) -> Result<()> {
+    Ok(check_bulk::add_rollups(db, &increments(check_id, v, ms, now)).await?)
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -62,80 +48,46 @@ pub async fn purge(state: &AppState, now: DateTime<Utc>) -> Result<Purged> {
     let r = &state.config.runtime.checks.retention;
     let batch = state.config.settings.retention.batch;
     let db = &state.db;
-    let mut out = Purged::default();
-    let cutoff = now - Duration::seconds(r.check_results_secs);
-    loop {
-        let ids: Vec<i64> = check_result::Entity::find()
-            .select_only()
-            .column(check_result::Column::Id)
-            .filter(check_result::Column::StartedAt.lt(cutoff))
-            .limit(batch)
-            .into_tuple()
-            .all(db)
-            .await?;
-        if ids.is_empty() {
-            break;
-        }
-        let n = ids.len() as u64;
-        out.check_results += check_result::Entity::delete_many()
-            .filter(check_result::Column::Id.is_in(ids))
-            .exec(db)
-            .await?
-            .rows_affected;
-        if n < batch {
-            break;
-        }
-    }
+    let before = |secs: i64| now - Duration::seconds(secs);
+    let check_results = delete_old::<check_result::Entity>(
+        db,
+        batch,
+        check_result::Column::Id,
+        Condition::all().add(check_result::Column::StartedAt.lt(before(r.check_results_secs))),
+    )
+    .await?;
+    let mut rollups = 0;
     for (period, keep) in [("minute", r.minute_rollups_secs), ("day", r.day_rollups_secs)] {
-        let cutoff = now - Duration::seconds(keep);
-        loop {
-            let ids: Vec<i64> = check_rollup::Entity::find()
-                .select_only()
-                .column(check_rollup::Column::Id)
-                .filter(check_rollup::Column::Period.eq(period))
-                .filter(check_rollup::Column::BucketStart.lt(cutoff))
-                .limit(batch)
-                .into_tuple()
-                .all(db)
-                .await?;
-            if ids.is_empty() {
-                break;
-            }
-            let n = ids.len() as u64;
-            out.rollups += check_rollup::Entity::delete_many()
-                .filter(check_rollup::Column::Id.is_in(ids))
-                .exec(db)
-                .await?
-                .rows_affected;
-            if n < batch {
-                break;
-            }
-        }
+        let old = Condition::all()
+            .add(check_rollup::Column::Period.eq(period))
+            .add(check_rollup::Column::BucketStart.lt(before(keep)));
+        rollups += delete_old::<check_rollup::Entity>(db, batch, check_rollup::Column::Id, old).await?;
     }
-    let cutoff = now - Duration::seconds(r.delivered_notifications_secs);
+    let delivered = Condition::all()
+        .add(outbox::Column::Status.is_in(["delivered", "folded"]))
+        .add(outbox::Column::DeliveredAt.lt(before(r.delivered_notifications_secs)));
+    // Their attempts first, so that no attempt outlives its notification.
+    let mut attempts_of = Query::select();
+    attempts_of.column(outbox::Column::Id).from(outbox::Entity).cond_where(delivered.clone());
+    let attempts = Condition::all().add(delivery_attempt::Column::OutboxId.in_subquery(attempts_of));
+    delete_old::<delivery_attempt::Entity>(db, batch, delivery_attempt::Column::Id, attempts).await?;
+    let notifications = delete_old::<outbox::Entity>(db, batch, outbox::Column::Id, delivered).await?;
+    Ok(Purged { check_results, rollups, notifications })
+}
+
+/// Deletes the rows matching `old`, `batch` at a time (pick ids, delete them) until a pick comes
+/// back short, so that no statement holds locks for long; the number deleted.
+async fn delete_old<E: EntityTrait>(db: &DatabaseConnection, batch: u64, id: E::Column, old: Condition) -> Result<u64> {
+    let mut total = 0;
     loop {
-        let ids: Vec<i64> = outbox::Entity::find()
-            .select_only()
-            .column(outbox::Column::Id)
-            .filter(outbox::Column::Status.is_in(["delivered", "folded"]))
-            .filter(outbox::Column::DeliveredAt.lt(cutoff))
-            .limit(batch)
-            .into_tuple()
-            .all(db)
-            .await?;
-        if ids.is_empty() {
-            break;
-        }
+        let ids: Vec<i64> =
+            E::find().select_only().column(id).filter(old.clone()).limit(batch).into_tuple().all(db).await?;
         let n = ids.len() as u64;
-        delivery_attempt::Entity::delete_many()
-            .filter(delivery_attempt::Column::OutboxId.is_in(ids.clone()))
-            .exec(db)
-            .await?;
-        out.notifications +=
-            outbox::Entity::delete_many().filter(outbox::Column::Id.is_in(ids)).exec(db).await?.rows_affected;
+        if n > 0 {
+            total += E::delete_many().filter(id.is_in(ids)).exec(db).await?.rows_affected;
+        }
         if n < batch {
-            break;
+            return Ok(total);
         }
     }
-    Ok(out)
 }

@@ -3,9 +3,10 @@
 //! all instances; probes run with no transaction open; results are stored with the checks' new
 //! health in batches of a few statements; then the outage effects follow (tickets, events).
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
 use sea_orm::sea_query::{Condition, Expr, LockBehavior, LockType, Query};
 use sea_orm::{
@@ -326,23 +327,19 @@ pub async fn record_batch(state: &AppState, batch: Vec<Probed>) -> Result<usize>
         // Deleted meanwhile: nothing to record.
         let Some(cur) = current.get(&row.id) else { continue };
         let e = evaluate(state, cur, &def, &r, Origin::Runner, gate, now);
-        for (period, len) in [("minute", Duration::minutes(1)), ("day", Duration::days(1))] {
-            let bucket = now.duration_trunc(len).unwrap_or(now);
-            let add = rollups.entry((cur.id, period, bucket)).or_insert(RollupAdd {
-                check_id: cur.id,
-                period,
-                bucket_start: bucket,
-                passes: 0,
-                failures: 0,
-                unknowns: 0,
-                total_ms: 0,
-            });
-            match e.verdict {
-                Verdict::Pass => add.passes += 1,
-                Verdict::Fail => add.failures += 1,
-                Verdict::Unknown => add.unknowns += 1,
+        for add in rollup::increments(cur.id, e.verdict, r.duration_ms as i64, now) {
+            match rollups.entry((add.check_id, add.period, add.bucket_start)) {
+                Entry::Vacant(v) => {
+                    v.insert(add);
+                }
+                Entry::Occupied(mut o) => {
+                    let sum = o.get_mut();
+                    sum.passes += add.passes;
+                    sum.failures += add.failures;
+                    sum.unknowns += add.unknowns;
+                    sum.total_ms += add.total_ms;
+                }
             }
-            add.total_ms += r.duration_ms as i64;
         }
         done.push((cur.clone(), def, r, e, now));
     }
