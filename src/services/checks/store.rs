@@ -1,12 +1,14 @@
 //! Checks as stored rows: create, read, change and delete through the API (config-defined ones are
 //! read-only, 409 `config_managed`), the sync of `[checks.NAME]` at start, and heartbeats.
 
+use std::collections::{HashMap, HashSet};
+
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, Statement,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -151,6 +153,22 @@ async fn last_result(db: &impl ConnectionTrait, check_id: i64) -> Result<Option<
         .await?)
 }
 
+/// The newest result of each of the checks, in one statement (a correlated subquery per check,
+/// each served by the `(check_id, started_at)` index).
+async fn latest_results(db: &impl ConnectionTrait, ids: Vec<i64>) -> Result<HashMap<i64, check_result::Model>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = "SELECT * FROM check_results WHERE id IN (SELECT (SELECT r.id FROM check_results r \
+               WHERE r.check_id = c.id ORDER BY r.started_at DESC, r.id DESC LIMIT 1) FROM checks c)";
+    let rows = check_result::Entity::find()
+        .from_raw_sql(Statement::from_string(db.get_database_backend(), sql))
+        .all(db)
+        .await?;
+    let wanted: HashSet<i64> = ids.into_iter().collect();
+    Ok(rows.into_iter().filter(|r| wanted.contains(&r.check_id)).map(|r| (r.check_id, r)).collect())
+}
+
 pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<check::Model> {
     check::Entity::find_by_id(id).one(db).await?.ok_or_else(|| Error::not_found("check_not_found", "check"))
 }
@@ -163,16 +181,14 @@ pub async fn list(state: &AppState, q: CheckQuery) -> Result<Vec<CheckView>> {
         }
         query = query.filter(check::Column::Health.eq(h.as_str()));
     }
-    let rows = query.all(&state.db).await?;
-    let mut out = Vec::new();
-    for row in rows {
-        if q.tag.as_ref().is_some_and(|t| !tags_of(&row).contains(t)) {
-            continue;
-        }
-        let last = last_result(&state.db, row.id).await?;
-        out.push(view(row, last)?);
-    }
-    Ok(out)
+    let rows: Vec<check::Model> = query
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .filter(|row| q.tag.as_ref().is_none_or(|t| tags_of(row).contains(t)))
+        .collect();
+    let mut last = latest_results(&state.db, rows.iter().map(|r| r.id).collect()).await?;
+    rows.into_iter().map(|row| view(row.clone(), last.remove(&row.id))).collect()
 }
 
 pub async fn get(state: &AppState, id: i64) -> Result<CheckView> {
@@ -235,6 +251,39 @@ async fn check_customer(state: &AppState, spec: &CheckSpec) -> Result<()> {
     Ok(())
 }
 
+/// A new check's row: health unknown, first run per `first_run`.
+fn new_row(
+    name: &str,
+    def: &CheckDef,
+    customer_id: Option<i64>,
+    managed_by: &str,
+    heartbeat_token_hash: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<check::ActiveModel> {
+    Ok(check::ActiveModel {
+        name: Set(name.to_string()),
+        kind: Set(def.spec.kind.as_str().into()),
+        spec: Set(serde_json::to_string(&def.spec).map_err(|e| Error::Internal(e.to_string()))?),
+        customer_id: Set(customer_id),
+        level: Set(def.level.to_string()),
+        tags: Set(serde_json::to_string(&def.spec.tags).unwrap_or_else(|_| "[]".into())),
+        managed_by: Set(managed_by.into()),
+        heartbeat_token_hash: Set(heartbeat_token_hash),
+        health: Set("unknown".into()),
+        tracker: Set("{}".into()),
+        flapping: Set(false),
+        next_run_at: Set(first_run(def, now)),
+        locked_until: Set(None),
+        last_run_at: Set(None),
+        last_beat_at: Set(None),
+        ticket_id: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+}
+
 pub async fn create(state: &AppState, spec: CheckSpec, now: DateTime<Utc>) -> Result<CreatedCheck> {
     let name = spec.name.clone().ok_or_else(|| Error::invalid("name", "`name` is required"))?;
     if !valid_name(&name) || name.len() > 64 {
@@ -249,30 +298,7 @@ pub async fn create(state: &AppState, spec: CheckSpec, now: DateTime<Utc>) -> Re
         }
         _ => (None, None),
     };
-    let row = check::ActiveModel {
-        name: Set(name.clone()),
-        kind: Set(spec.kind.as_str().into()),
-        spec: Set(serde_json::to_string(&spec).map_err(|e| Error::Internal(e.to_string()))?),
-        customer_id: Set(spec.customer_id),
-        level: Set(def.level.to_string()),
-        tags: Set(serde_json::to_string(&spec.tags).unwrap_or_else(|_| "[]".into())),
-        managed_by: Set(API.into()),
-        heartbeat_token_hash: Set(hash),
-        health: Set("unknown".into()),
-        tracker: Set("{}".into()),
-        flapping: Set(false),
-        next_run_at: Set(first_run(&def, now)),
-        locked_until: Set(None),
-        last_run_at: Set(None),
-        last_beat_at: Set(None),
-        ticket_id: Set(None),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&state.db)
-    .await;
+    let row = new_row(&name, &def, spec.customer_id, API, hash, now)?.insert(&state.db).await;
     let row = match row {
         Ok(r) => r,
         Err(e) if is_unique_violation(&e) => {
@@ -377,30 +403,7 @@ pub async fn sync_config(state: &AppState, now: DateTime<Utc>) -> Result<()> {
                 am.update(&state.db).await?;
             }
             None => {
-                let inserted = check::ActiveModel {
-                    name: Set(name.clone()),
-                    kind: Set(def.spec.kind.as_str().into()),
-                    spec: Set(spec),
-                    customer_id: Set(None),
-                    level: Set(def.level.to_string()),
-                    tags: Set(tags),
-                    managed_by: Set(CONFIG.into()),
-                    heartbeat_token_hash: Set(None),
-                    health: Set("unknown".into()),
-                    tracker: Set("{}".into()),
-                    flapping: Set(false),
-                    next_run_at: Set(first_run(def, now)),
-                    locked_until: Set(None),
-                    last_run_at: Set(None),
-                    last_beat_at: Set(None),
-                    ticket_id: Set(None),
-                    version: Set(1),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    ..Default::default()
-                }
-                .insert(&state.db)
-                .await;
+                let inserted = new_row(name, def, None, CONFIG, None, now)?.insert(&state.db).await;
                 // Another instance starting at the same time inserted it first.
                 if let Err(e) = inserted
                     && !is_unique_violation(&e)
