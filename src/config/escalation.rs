@@ -286,12 +286,6 @@ pub fn compile(settings: &Settings, problems: &mut Vec<Problem>) -> Option<Escal
     if settings.delivery.batch == 0 || settings.delivery.concurrency == 0 || settings.sweep.batch == 0 {
         problems.push(Problem::error("delivery", "batch and concurrency (and sweep.batch) must be at least 1"));
     }
-    if !(1..=16).contains(&settings.delivery.loops) {
-        problems.push(Problem::error("delivery.loops", "must be 1–16"));
-    }
-    if !(1..=16).contains(&settings.sweep.loops) {
-        problems.push(Problem::error("sweep.loops", "must be 1–16"));
-    }
     if settings.notify.max_per_minute == 0 {
         problems.push(Problem::error("notify.max_per_minute", "must be at least 1"));
     }

@@ -186,9 +186,6 @@ pub struct DeliverySettings {
     pub batch: u64,
     /// Deliveries sent at once by one instance.
     pub concurrency: u32,
-    /// Delivery loops per instance, each claiming its own batch, so that one batch's database
-    /// writes overlap another's sending.
-    pub loops: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -197,8 +194,6 @@ pub struct SweepSettings {
     pub batch: u64,
     /// The longest the sweep sleeps when nothing is due.
     pub max_sleep_ms: u64,
-    /// Sweep loops per instance on PostgreSQL (SQLite always runs one: it has one writer).
-    pub loops: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -38,8 +38,6 @@ impl Attempt {
 pub struct Notifier {
     pub mailer: Option<email::Mailer>,
     pub webhooks: webhook::WebhookClient,
-    /// Sends in flight in this instance, across its delivery loops (`delivery.concurrency`).
-    pub sends: tokio::sync::Semaphore,
 }
 
 impl Notifier {
@@ -49,7 +47,6 @@ impl Notifier {
         Ok(Self {
             mailer: email::Mailer::from_settings(&config.settings.email)?,
             webhooks: webhook::WebhookClient::new(config.runtime.escalation.allowed_networks.clone())?,
-            sends: tokio::sync::Semaphore::new(config.settings.delivery.concurrency.max(1) as usize),
         })
     }
 }

@@ -64,8 +64,6 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
     }
     let results: Vec<(outbox::Model, Attempt, i64)> = futures_util::stream::iter(claimed)
         .map(|row| async move {
-            // Closed never: the semaphore lives as long as the notifier.
-            let _permit = notifier.sends.acquire().await.ok();
             let started = std::time::Instant::now();
             let attempt = send(state, notifier, &row, now).await;
             (row, attempt, started.elapsed().as_millis() as i64)

@@ -25,13 +25,7 @@ pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>)
             );
         }
         match result {
-            Ok(o) if o.claimed > 0 => {
-                // A full batch means more is waiting: bring another loop in.
-                if o.claimed as u64 >= state.config.settings.delivery.batch {
-                    state.wake_delivery.notify_one();
-                }
-                continue;
-            }
+            Ok(o) if o.claimed > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "delivery failed"),
         }

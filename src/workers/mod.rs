@@ -20,20 +20,12 @@ pub struct Workers {
 
 pub fn spawn(state: AppState) -> Workers {
     let (stop, rx) = watch::channel(false);
-    // SQLite has one writer: a second sweep would only wait for the first.
-    let sweeps = match state.backend() {
-        sea_orm::DatabaseBackend::Postgres => state.config.settings.sweep.loops.max(1),
-        _ => 1,
-    };
-    let mut handles = Vec::new();
-    for _ in 0..sweeps {
-        handles.push(tokio::spawn(sweep::run_until_stopped(state.clone(), rx.clone())));
-    }
-    for _ in 0..state.config.settings.delivery.loops.max(1) {
-        handles.push(tokio::spawn(delivery::run_until_stopped(state.clone(), rx.clone())));
-    }
-    handles.push(tokio::spawn(checks::run_until_stopped(state.clone(), rx.clone())));
-    handles.push(tokio::spawn(scheduler::run_until_stopped(state, rx)));
+    let handles = vec![
+        tokio::spawn(sweep::run_until_stopped(state.clone(), rx.clone())),
+        tokio::spawn(delivery::run_until_stopped(state.clone(), rx.clone())),
+        tokio::spawn(checks::run_until_stopped(state.clone(), rx.clone())),
+        tokio::spawn(scheduler::run_until_stopped(state, rx)),
+    ];
     Workers { stop, handles }
 }
 

@@ -27,11 +27,7 @@ pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>)
             );
         }
         match result {
-            Ok(o) if o.timers >= batch => {
-                // More is due: bring another loop in (only one runs on SQLite).
-                state.wake_sweep.notify_one();
-                continue;
-            }
+            Ok(o) if o.timers >= batch => continue,
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "escalation sweep failed"),
         }

@@ -7,9 +7,10 @@ mod attachments;
 mod comments;
 mod create;
 mod query;
+mod system;
 mod view;
 
-pub use actions::{ActionRequest, Automatic, perform, resolve_by_system, transition_by_system};
+pub use actions::{ActionRequest, perform};
 pub use attachments::{
     AttachmentContent, AttachmentView, NewAttachment, add_attachment, attachment_content, list_attachments,
 };
@@ -18,6 +19,7 @@ pub use comments::{CommentView, NewComment, Visibility, add_comment, list_commen
 pub use create::{NewTicket, create};
 pub(crate) use create::{Opening, insert_new};
 pub use query::{AssigneeFilter, EventView, ListQuery, Page, Sort, get, list, list_events, timer_views};
+pub use system::{Automatic, resolve_by_system, transition_by_system};
 pub use view::{ClassificationView, ExplainView, SlaSet, StepView, TicketView, TimerView, timer_view};
 
 use std::fmt;
