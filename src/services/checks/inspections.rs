@@ -13,10 +13,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::super::error::{Error, Result};
-use super::outage::failure_text;
 use super::runner::{Origin, gated, probe, record};
 use super::store::def_of;
-use crate::domain::check::health::Verdict;
 use crate::persistence::entities::{check, inspection};
 use crate::persistence::is_unique_violation;
 use crate::state::AppState;
@@ -272,7 +270,7 @@ pub async fn run_to_end(state: &AppState, id: i64, picked: Vec<check::Model>) ->
                     duration_ms: stored.duration_ms,
                     failed_condition: stored.failed_condition,
                     observed: stored.observed,
-                    error: stored.error.or_else(|| (r.verdict != Verdict::Pass).then(|| failure_text(&r))),
+                    error: stored.error,
                     previous: None,
                 }
             }

@@ -23,7 +23,7 @@ fn actor(name: &str) -> String {
 }
 
 /// The failure in one line: the condition and what was seen, or the error.
-pub fn failure_text(r: &ProbeResult) -> String {
+fn failure_text(r: &ProbeResult) -> String {
     let mut parts = Vec::new();
     if let Some(u) = &r.unmet {
         parts.push(format!("{} (observed {})", u.condition, u.observed));
