@@ -15,38 +15,19 @@
 //! Each goal runs Opsline and the peer alternately three times; medians are reported. Writes the
 //! table to `$CARGO_TARGET_DIR/bench-checks.md` (or `target/`).
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use common::{Row, free_port, median, now_ms, pinned};
 use opsline::checks::probe::Prober;
 use opsline::checks::spec::CheckSpec;
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn pinned(cpu: &str, program: &str) -> Command {
-    if Path::new("/usr/bin/taskset").exists() {
-        let mut c = Command::new("taskset");
-        c.args(["-c", cpu, program]);
-        c
-    } else {
-        Command::new(program)
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
 
 type Arrivals = Arc<Mutex<HashMap<String, Vec<i64>>>>;
 
@@ -106,17 +87,8 @@ fn opsline_rate(kind: &str, target: &str, secs: u64) -> f64 {
     ok as f64 / secs as f64
 }
 
-struct Blackbox {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Drop for Blackbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// blackbox_exporter as a child process.
+type Blackbox = common::Service;
 
 fn blackbox() -> Option<Blackbox> {
     let bin = ["/usr/bin/prometheus-blackbox-exporter", "/usr/bin/blackbox_exporter"]
@@ -156,14 +128,6 @@ async fn blackbox_ok(bb: &Blackbox, module: &str, target: &str) -> bool {
     }
 }
 
-struct Row {
-    goal: String,
-    opsline: String,
-    peer: String,
-    ratio: String,
-    verdict: String,
-}
-
 fn rate_row(goal: &str, ours: Vec<f64>, theirs: Vec<f64>) -> Row {
     let (o, p) = (median(ours), median(theirs));
     let ratio = if p > 0.0 { o / p } else { 0.0 };
@@ -200,62 +164,22 @@ async fn jitter(checks: usize, secs: u64, target_port: u16, arrivals: &Arrivals)
     conn.execute_unprepared("DROP DATABASE IF EXISTS opsline_bench_checks WITH (FORCE)").await.unwrap();
     conn.execute_unprepared("CREATE DATABASE opsline_bench_checks").await.unwrap();
     let url = format!("{}/opsline_bench_checks", admin.rsplit_once('/').unwrap().0);
-    let dir = tempfile::tempdir().unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
-    }
     let mut toml = String::from("[log]\nlevel = \"warn\"\n\n[checks]\ndenied_networks = []\n");
     for i in 0..checks {
         toml.push_str(&format!(
             "\n[checks.c{i}]\nkind = \"http\"\nurl = \"http://127.0.0.1:{target_port}/c/{i}\"\ninterval = \"1s\"\ntimeout_ms = 5000\n"
         ));
     }
-    std::fs::write(dir.path().join("development.toml"), toml).unwrap();
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_opsline"));
-    let port = free_port();
-    let mut child = pinned("1", bin.to_str().unwrap())
-        .arg("serve")
-        .env("OPSLINE_CONFIG_DIR", dir.path())
-        .env("OPSLINE_DATABASE__URL", &url)
-        .env("OPSLINE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
-        .env("OPSLINE_HTTP__WORKERS", "1")
-        .env("OPSLINE_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = reqwest::Client::new();
-    for _ in 0..300 {
-        if client
-            .get(format!("http://127.0.0.1:{port}/health/ready"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let dir = common::config_dir(&toml);
+    let svc = common::start(&common::opsline_bin(), dir.path(), &url).await;
     // Settle, then measure a clean window.
     tokio::time::sleep(Duration::from_secs(3)).await;
     arrivals.lock().unwrap().clear();
-    let ticks = |pid: u32| {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let f: Vec<u64> = stat
-            .rsplit_once(')')
-            .map(|(_, r)| r)
-            .unwrap_or("")
-            .split_whitespace()
-            .filter_map(|v| v.parse().ok())
-            .collect();
-        f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0)
-    };
-    let (t0, c0) = (Instant::now(), ticks(child.id()));
+    let pid = svc.child.id();
+    let (t0, c0) = (Instant::now(), common::cpu_ticks(pid));
     tokio::time::sleep(Duration::from_secs(secs)).await;
-    let cpu = (ticks(child.id()) - c0) as f64 / 100.0 / t0.elapsed().as_secs_f64() * 100.0;
-    let _ = child.kill();
-    let _ = child.wait();
+    let cpu = (common::cpu_ticks(pid) - c0) as f64 / 100.0 / t0.elapsed().as_secs_f64() * 100.0;
+    drop(svc);
     conn.execute_unprepared("DROP DATABASE IF EXISTS opsline_bench_checks WITH (FORCE)").await.ok();
     let map = arrivals.lock().unwrap().clone();
     let mut jit: Vec<i64> = Vec::new();
@@ -341,17 +265,6 @@ async fn main() {
     }
     drop(bb);
     rows.push(jitter(checks, jitter_secs, tport, &arrivals).await);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let mut table = String::from("| goal | Opsline | peer | ratio | verdict |\n|---|---|---|---|---|\n");
-    for r in &rows {
-        table.push_str(&format!("| {} | {} | {} | {} | {} |\n", r.goal, r.opsline, r.peer, r.ratio, r.verdict));
-    }
-    table.push_str(&format!("\nmachine load average at the end: {}\n", load.trim()));
-    println!("{table}");
-    let out = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from("target"))
-        .join("bench-checks.md");
-    let _ = std::fs::write(&out, &table);
+    common::report("checks", &rows);
     handle.stop(false).await;
 }

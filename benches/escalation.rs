@@ -14,19 +14,19 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`). Prints a Markdown table and writes it to
 //! `$CARGO_TARGET_DIR/bench-escalation.md` (or `target/`).
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement, Value};
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
-}
+use common::{Row, Seed, bench_customer, cpu_ticks, free_port, now_ms, opsline_bin, percentile, scalar, seed, start};
+use sea_orm::{ConnectionTrait, Database};
 
 #[derive(Default)]
 struct Received {
@@ -55,10 +55,6 @@ async fn am(state: web::Data<Shared>, body: web::Bytes) -> HttpResponse {
     HttpResponse::Ok().finish()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 struct Sizes {
     background: i64,
     due: i64,
@@ -66,119 +62,9 @@ struct Sizes {
     idle_secs: u64,
 }
 
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-/// `?` placeholders, numbered for PostgreSQL.
-fn sql(backend: DatabaseBackend, s: &str) -> String {
-    if backend != DatabaseBackend::Postgres {
-        return s.to_string();
-    }
-    let mut out = String::new();
-    let mut n = 0;
-    for c in s.chars() {
-        if c == '?' {
-            n += 1;
-            out.push_str(&format!("${n}"));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-async fn exec(db: &DatabaseConnection, s: &str, values: Vec<Value>) {
-    let b = db.get_database_backend();
-    db.execute_raw(Statement::from_sql_and_values(b, sql(b, s), values)).await.unwrap_or_else(|e| panic!("{s}: {e}"));
-}
-
-async fn scalar(db: &DatabaseConnection, s: &str) -> i64 {
-    let b = db.get_database_backend();
-    let row = db.query_one_raw(Statement::from_string(b, s.to_string())).await.unwrap().unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
-}
-
-/// `count` tickets with one timer each, numbered from `first`, in one statement.
-#[allow(clippy::too_many_arguments)]
-async fn seed(
-    db: &DatabaseConnection,
-    prefix: &str,
-    count: i64,
-    customer: i64,
-    cal: i64,
-    pol: i64,
-    kind: &str,
-    target: &str,
-    started: DateTime<Utc>,
-    due: DateTime<Utc>,
-    next_fire: DateTime<Utc>,
-) {
-    exec(
-        db,
-        "INSERT INTO tickets (number, customer_id, title, description, level, level_source, classification, status, source, \
-         reported_at, created_at, updated_at, version, urgency_bucket, urgency_key, breached) \
-         WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < ?) \
-         SELECT ? || x, ?, 'seeded ' || x, '', 'I', 'manual', '{\"level\":\"I\",\"rule\":null,\"matched\":[]}', 'open', 'hotline', \
-         ?, ?, ?, 1, 0, ?, false FROM g",
-        vec![count.into(), format!("{prefix}-").into(), customer.into(), started.into(), started.into(), started.into(), due.timestamp().into()],
-    )
-    .await;
-    exec(
-        db,
-        "INSERT INTO sla_timers (ticket_id, kind, cycle, level, target, plan_target, started_at, calendar_version_id, policy_version_id, \
-         state, due_at, breached, history, next_fire_at, created_at, updated_at) \
-         SELECT id, ?, 1, 'I', ?, '30m', ?, ?, ?, 'running', ?, false, '[]', ?, ?, ? FROM tickets WHERE number LIKE ?",
-        vec![
-            kind.into(),
-            target.into(),
-            started.into(),
-            cal.into(),
-            pol.into(),
-            due.into(),
-            next_fire.into(),
-            started.into(),
-            started.into(),
-            format!("{prefix}-%").into(),
-        ],
-    )
-    .await;
-}
-
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-}
-
-struct Service {
-    child: Child,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn config_dir(receiver: u16) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
-    }
-    std::fs::write(
-        dir.path().join("development.toml"),
-        format!(
-            r#"
+    common::config_dir(&format!(
+        r#"
 [[escalation.rules]]
 name = "due"
 on = "warning"
@@ -200,46 +86,7 @@ concurrency = 64
 [log]
 level = "warn"
 "#
-        ),
-    )
-    .unwrap();
-    dir
-}
-
-async fn start(bin: &Path, dir: &Path, url: &str) -> Service {
-    let port = free_port();
-    let mut cmd = if Path::new("/usr/bin/taskset").exists() && std::env::var("BENCH_NO_PIN").is_err() {
-        let mut c = Command::new("taskset");
-        c.arg("-c").arg("1").arg(bin);
-        c
-    } else {
-        Command::new(bin)
-    };
-    let child = cmd
-        .arg("serve")
-        .env("OPSLINE_CONFIG_DIR", dir)
-        .env("OPSLINE_DATABASE__URL", url)
-        .env("OPSLINE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
-        .env("OPSLINE_HTTP__WORKERS", "1")
-        .env("OPSLINE_LOG", std::env::var("BENCH_OPSLINE_LOG").unwrap_or_else(|_| "warn".into()))
-        // The service logs to standard output: shown only when a log filter was asked for.
-        .stdout(if std::env::var("BENCH_OPSLINE_LOG").is_ok() { Stdio::inherit() } else { Stdio::null() })
-        .spawn()
-        .expect("start opsline");
-    let svc = Service { child };
-    let client = reqwest::Client::new();
-    for _ in 0..300 {
-        if client
-            .get(format!("http://127.0.0.1:{port}/health/ready"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return svc;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("opsline did not become ready");
+    ))
 }
 
 async fn wait_for(state: &Shared, count: usize, what: fn(&Received) -> usize, timeout: Duration) -> bool {
@@ -253,14 +100,6 @@ async fn wait_for(state: &Shared, count: usize, what: fn(&Received) -> usize, ti
     false
 }
 
-struct Row {
-    goal: String,
-    opsline: String,
-    peer: String,
-    ratio: String,
-    verdict: String,
-}
-
 async fn run_backend(
     name: &str,
     url: &str,
@@ -270,24 +109,22 @@ async fn run_backend(
     rows: &mut Vec<Row>,
 ) -> Option<f64> {
     let dir = config_dir(receiver);
-    let bin = PathBuf::from(std::env::var("OPSLINE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_opsline").to_string()));
-    let svc = start(&bin, dir.path(), url).await;
+    let svc = start(&opsline_bin(), dir.path(), url).await;
     let db = Database::connect(url).await.unwrap();
-    let cal = scalar(&db, "SELECT MAX(id) FROM config_versions WHERE kind = 'calendar' AND name = '24x7'").await;
-    let pol = scalar(&db, "SELECT MAX(id) FROM config_versions WHERE kind = 'sla_policy' AND name = 'standard'").await;
-    let t0 = Utc::now();
-    exec(&db, "INSERT INTO customers (name, key, tier, calendar, sla_policy, created_at, updated_at) VALUES ('Bench', ?, 'vip', '24x7', 'standard', ?, ?)", vec![format!("bench-{}", now_ms()).into(), t0.into(), t0.into()]).await;
-    let customer = scalar(&db, "SELECT MAX(id) FROM customers").await;
     let seeding = Instant::now();
-    let far = t0 + chrono::Duration::days(30);
-    seed(&db, "BG", sizes.background, customer, cal, pol, "resolution", "3d", t0, far, far).await;
+    let base = Seed::background("BG", sizes.background, bench_customer(&db).await, Utc::now());
+    seed(&db, base).await;
     let seeded_in = seeding.elapsed();
     eprintln!("{name}: seeded {} background tickets in {:.1}s", sizes.background, seeded_in.as_secs_f64());
 
     // 1. Lateness: `due` timers due in the same second.
     let due = chrono::DateTime::from_timestamp(Utc::now().timestamp() + 6, 0).unwrap();
-    seed(&db, "DUE", sizes.due, customer, cal, pol, "response", "10m", due - chrono::Duration::minutes(10), due, due)
-        .await;
+    let started = due - chrono::Duration::minutes(10);
+    seed(
+        &db,
+        Seed { prefix: "DUE", count: sizes.due, kind: "response", target: "10m", started, due, next_fire: due, ..base },
+    )
+    .await;
     eprintln!(
         "{name}: {} timers due at {due}; seeded with {} ms to spare",
         sizes.due,
@@ -334,20 +171,9 @@ async fn run_backend(
     // 3. Burst.
     state.lock().unwrap().hooks.clear();
     let burst_due = chrono::DateTime::from_timestamp(Utc::now().timestamp() + 8, 0).unwrap();
-    seed(
-        &db,
-        "BURST",
-        sizes.burst,
-        customer,
-        cal,
-        pol,
-        "response",
-        "10m",
-        burst_due - chrono::Duration::minutes(10),
-        burst_due,
-        burst_due,
-    )
-    .await;
+    let started = burst_due - chrono::Duration::minutes(10);
+    let burst = Seed { prefix: "BURST", count: sizes.burst, started, due: burst_due, next_fire: burst_due, ..base };
+    seed(&db, Seed { kind: "response", target: "10m", ..burst }).await;
     let ok = wait_for(state, sizes.burst as usize, |r| r.hooks.len(), Duration::from_secs(180)).await;
     let (n, unique, last) = {
         let s = state.lock().unwrap();
@@ -385,14 +211,7 @@ async fn alertmanager(sizes: &Sizes, state: &Shared, receiver: u16) -> Option<f6
     )
     .unwrap();
     let port = free_port();
-    let mut cmd = if Path::new("/usr/bin/taskset").exists() && std::env::var("BENCH_NO_PIN").is_err() {
-        let mut c = Command::new("taskset");
-        c.arg("-c").arg("1").arg(bin);
-        c
-    } else {
-        Command::new(bin)
-    };
-    let child = cmd
+    let child = common::pinned("1", bin)
         .arg(format!("--config.file={}", cfg.display()))
         .arg(format!("--storage.path={}", dir.path().display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
@@ -401,7 +220,7 @@ async fn alertmanager(sizes: &Sizes, state: &Shared, receiver: u16) -> Option<f6
         .stderr(Stdio::null())
         .spawn()
         .ok()?;
-    let _guard = Service { child };
+    let _guard = common::Service { child, port };
     let client = reqwest::Client::new();
     for _ in 0..100 {
         if client.get(format!("http://127.0.0.1:{port}/-/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
@@ -501,15 +320,6 @@ async fn main() {
             (Some(_), None) => "skipped".into(),
         },
     });
-    let mut table = String::from("| goal | Opsline | peer | ratio | verdict |\n|---|---|---|---|---|\n");
-    for r in &rows {
-        table.push_str(&format!("| {} | {} | {} | {} | {} |\n", r.goal, r.opsline, r.peer, r.ratio, r.verdict));
-    }
-    println!("{table}");
-    let out = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from("target"))
-        .join("bench-escalation.md");
-    let _ = std::fs::write(&out, &table);
+    common::report("escalation", &rows);
     handle.stop(false).await;
 }

@@ -13,6 +13,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnectio
 use crate::checks::probe::Prober;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::persistence::{self, entities::team};
 use crate::services::versions::Versions;
@@ -30,6 +31,8 @@ pub enum BuildError {
     Db(#[from] sea_orm::DbErr),
     #[error("notifications or checks: {0}")]
     Notify(String),
+    #[error("metrics: {0}")]
+    Metrics(String),
 }
 
 /// Connects, migrates when configured (or when `migrate` is forced) and prepares the state every
@@ -45,7 +48,9 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
         }
     }
     let now = clock.now();
+    let metrics = Metrics::new(env!("CARGO_PKG_VERSION")).map_err(|e| BuildError::Metrics(e.to_string()))?;
     let (versions, registration) = Versions::register(&db, &config.runtime, now).await?;
+    metrics.record(registration.tally);
     if registration.recomputed_timers > 0 {
         tracing::info!(timers = registration.recomputed_timers, "a calendar changed: unmet timers were recomputed");
     }
@@ -62,6 +67,7 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
         wake_delivery: Arc::new(tokio::sync::Notify::new()),
         prober: Arc::new(prober),
         wake_checks: Arc::new(tokio::sync::Notify::new()),
+        metrics: Arc::new(metrics),
     };
     crate::services::checks::sync_config(&state, now).await?;
     Ok(state)
@@ -106,8 +112,11 @@ async fn sync_teams(db: &DatabaseConnection, config: &Config, now: chrono::DateT
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` on `metrics.listen`, when set.
+    metrics_server: Option<Server>,
     state: AppState,
     workers: Option<crate::workers::Workers>,
+    always: crate::workers::Workers,
 }
 
 impl Application {
@@ -124,11 +133,28 @@ impl Application {
         let data = web::Data::new(state.clone());
         let max_body = state.config.settings.http.max_body_bytes as usize;
         let workers = state.config.settings.http.workers;
+        let separate = state.config.settings.metrics.listen.clone();
+        let metrics_server = if separate.is_empty() {
+            None
+        } else {
+            let l =
+                TcpListener::bind(&separate).map_err(|source| BuildError::Bind { addr: separate.clone(), source })?;
+            let data = data.clone();
+            let s = HttpServer::new(move || App::new().app_data(data.clone()).service(crate::http::metrics::metrics))
+                .workers(1)
+                .shutdown_timeout(5)
+                .listen(l)
+                .map_err(|source| BuildError::Bind { addr: separate.clone(), source })?
+                .run();
+            Some(s)
+        };
+        let serve_metrics = metrics_server.is_none();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .wrap(from_fn(crate::http::json_errors))
-                .configure(|cfg| crate::http::configure(cfg, max_body))
+                .wrap(from_fn(crate::http::metrics::track))
+                .configure(|cfg| crate::http::configure(cfg, max_body, serve_metrics))
         })
         .shutdown_timeout(10);
         if workers > 0 {
@@ -137,7 +163,8 @@ impl Application {
         let server =
             server.listen(listener).map_err(|source| BuildError::Bind { addr: addr.to_string(), source })?.run();
         let workers = state.config.settings.workers.enabled.then(|| crate::workers::spawn(state.clone()));
-        Ok(Self { port: addr.port(), server, state, workers })
+        let always = crate::workers::spawn_always(state.clone());
+        Ok(Self { port: addr.port(), server, metrics_server, state, workers, always })
     }
 
     pub fn port(&self) -> u16 {
@@ -154,10 +181,19 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics_server.map(|s| {
+            let handle = s.handle();
+            (handle, tokio::spawn(s))
+        });
         let served = self.server.await;
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         if let Some(w) = self.workers {
             w.stop().await;
         }
+        self.always.stop().await;
         served
     }
 }

@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 use crate::checks::probe::Prober;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::services::versions::Versions;
 
@@ -28,6 +29,8 @@ pub struct AppState {
     pub prober: Arc<Prober>,
     /// Wakes this instance's check runner after a check was added, changed or beat.
     pub wake_checks: Arc<Notify>,
+    /// This instance's Prometheus registry.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {

@@ -9,6 +9,7 @@ mod m20261128_000001_core;
 mod m20261128_000002_sla;
 mod m20261128_000003_escalation;
 mod m20261201_000004_checks;
+mod m20261201_000005_metrics;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_sla::Migration),
             Box::new(m20261128_000003_escalation::Migration),
             Box::new(m20261201_000004_checks::Migration),
+            Box::new(m20261201_000005_metrics::Migration),
         ]
     }
 }

@@ -29,6 +29,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub delivery: DeliverySettings,
     pub sweep: SweepSettings,
+    pub metrics: MetricsSettings,
     pub workers: WorkerSettings,
     pub checks: CheckSettings,
     pub gating: GatingSettings,
@@ -194,6 +195,14 @@ pub struct SweepSettings {
     pub batch: u64,
     /// The longest the sweep sleeps when nothing is due.
     pub max_sleep_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    /// A separate address for `/metrics`; empty serves it on `http.listen`.
+    pub listen: String,
+    /// How often the database gauges are recomputed (by one instance) and re-read (by all).
+    pub refresh_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

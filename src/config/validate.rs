@@ -49,6 +49,12 @@ pub fn compile(settings: &Settings, dir: &Path, environment: &str, problems: &mu
     if settings.http.listen.parse::<SocketAddr>().is_err() {
         problems.push(Problem::error("http.listen", "expected an address such as 127.0.0.1:8080"));
     }
+    if !settings.metrics.listen.is_empty() && settings.metrics.listen.parse::<SocketAddr>().is_err() {
+        problems.push(Problem::error("metrics.listen", "expected an address such as 127.0.0.1:9464, or \"\""));
+    }
+    if !(1..=3600).contains(&settings.metrics.refresh_secs) {
+        problems.push(Problem::error("metrics.refresh_secs", "must be between 1 and 3600"));
+    }
     if settings.http.max_body_bytes < 1024 {
         problems.push(Problem::error("http.max_body_bytes", "must be at least 1024"));
     }

@@ -201,15 +201,18 @@ pub struct Firing {
     pub at: Secs,
 }
 
+/// The instant at which `percent` of the working time from `start` to `due` has passed.
+pub fn share_point(cal: &Calendar, start: Secs, due: Secs, percent: u32) -> Result<Secs, CalendarError> {
+    let total = cal.working_between(start, due)?;
+    let passed = (total * i64::from(percent) + 99) / 100;
+    if passed <= 0 { Ok(cal.next_working(start)?.min(due)) } else { cal.add_working(start, passed) }
+}
+
 /// The instant the first step of a warning or breach rule fires.
 pub fn first_fire(rule: &Rule, w: &TimerWindow) -> Result<Option<Secs>, CalendarError> {
     let cal = w.calendar;
     Ok(match (rule.on, rule.at) {
-        (On::Warning, Some(At::Share(p))) => {
-            let total = cal.working_between(w.start, w.due)?;
-            let passed = (total * i64::from(p) + 99) / 100;
-            Some(if passed <= 0 { cal.next_working(w.start)?.min(w.due) } else { cal.add_working(w.start, passed)? })
-        }
+        (On::Warning, Some(At::Share(p))) => Some(share_point(cal, w.start, w.due, p)?),
         (On::Warning, Some(At::Lead(lead))) => {
             let total = cal.working_between(w.start, w.due)?;
             // The latest instant with `lead` working time left: at an interval's end that is the

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod checks;
 pub mod error;
 pub mod escalations;
+pub mod metrics;
 pub mod misc;
 mod openapi;
 pub mod sla;
@@ -25,8 +26,11 @@ pub use openapi::ApiDoc;
 
 use self::error::{ApiError, json_error, path_error, payload_error, query_error};
 
-/// The whole route table.
-pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
+/// The whole route table; `/metrics` too unless it has a listener of its own.
+pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, serve_metrics: bool) {
+    if serve_metrics {
+        cfg.service(metrics::metrics);
+    }
     cfg.app_data(web::JsonConfig::default().limit(max_body_bytes).error_handler(json_error))
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error))

@@ -48,10 +48,11 @@ pub async fn insert_results(db: &impl ConnectionTrait, rows: &[check_result::Mod
         let stmt = Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
             "INSERT INTO check_results (check_id, inspection_id, started_at, duration_ms, outcome, health, transition, \
-             failed_condition, observed, error) \
-             SELECT c, NULLIF(i, 0), s, d, o, h, NULLIF(tr, ''), NULLIF(fc, ''), NULLIF(ob, ''), NULLIF(e, '') \
+             failed_condition, observed, error, cert_expires_at) \
+             SELECT c, NULLIF(i, 0), s, d, o, h, NULLIF(tr, ''), NULLIF(fc, ''), NULLIF(ob, ''), NULLIF(e, ''), to_timestamp(NULLIF(x, 0)) \
              FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::bigint[], $5::varchar[], $6::varchar[], \
-             $7::varchar[], $8::text[], $9::text[], $10::text[]) AS u(c, i, s, d, o, h, tr, fc, ob, e)",
+             $7::varchar[], $8::text[], $9::text[], $10::text[], $11::bigint[]) \
+             AS u(c, i, s, d, o, h, tr, fc, ob, e, x)",
             [
                 arr(ArrayType::BigInt, rows.iter().map(|r| r.check_id).collect()),
                 arr(ArrayType::BigInt, rows.iter().map(|r| r.inspection_id.unwrap_or(0)).collect()),
@@ -63,6 +64,7 @@ pub async fn insert_results(db: &impl ConnectionTrait, rows: &[check_result::Mod
                 arr(ArrayType::String, rows.iter().map(|r| t(&r.failed_condition)).collect()),
                 arr(ArrayType::String, rows.iter().map(|r| t(&r.observed)).collect()),
                 arr(ArrayType::String, rows.iter().map(|r| t(&r.error)).collect()),
+                arr(ArrayType::BigInt, rows.iter().map(|r| r.cert_expires_at.map_or(0, |t| t.timestamp())).collect()),
             ],
         );
         db.execute_raw(stmt).await?;
@@ -80,6 +82,7 @@ pub async fn insert_results(db: &impl ConnectionTrait, rows: &[check_result::Mod
             failed_condition: sea_orm::ActiveValue::Set(r.failed_condition.clone()),
             observed: sea_orm::ActiveValue::Set(r.observed.clone()),
             error: sea_orm::ActiveValue::Set(r.error.clone()),
+            cert_expires_at: sea_orm::ActiveValue::Set(r.cert_expires_at),
             ..Default::default()
         }))
         .exec_without_returning(db)

@@ -79,13 +79,24 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
         if attempt.failure.is_none() && row.kind != "digest" {
             delivered.push(row.id);
             out.delivered += 1;
+            state.metrics.notification(&row.channel, "delivered");
             continue;
         }
-        match record(state, row, attempt, now).await? {
-            Recorded::Delivered => out.delivered += 1,
-            Recorded::Retrying => out.retrying += 1,
-            Recorded::Dead => out.dead += 1,
-        }
+        let outcome = match record(state, row, attempt, now).await? {
+            Recorded::Delivered => {
+                out.delivered += 1;
+                "delivered"
+            }
+            Recorded::Retrying => {
+                out.retrying += 1;
+                "retried"
+            }
+            Recorded::Dead => {
+                out.dead += 1;
+                "dead"
+            }
+        };
+        state.metrics.notification(&row.channel, outcome);
     }
     if !delivered.is_empty() {
         // The lease this call set fences a result that arrives after another worker took over.

@@ -8,6 +8,7 @@ pub mod customers;
 pub mod delivery;
 mod error;
 pub mod escalation;
+pub mod gauges;
 pub mod maintenance;
 pub mod reports;
 pub mod sla;

@@ -14,9 +14,14 @@ use sea_orm::{
 use super::error::{Error, Result};
 use super::versions::Versions;
 use crate::domain::calendar::{Calendar, Secs};
+use crate::domain::escalation::share_point;
 use crate::domain::level::Level;
 use crate::domain::sla::{HistoryEntry, Outcome, SlaPolicy, Target, TimerKind, TimerState, change_level, replay};
+use crate::metrics::{Fact, Tally};
 use crate::persistence::entities::{sla_timer, ticket};
+
+/// The share of a timer's working time after which it counts as at risk.
+const RISK_PERCENT: u32 = 80;
 
 pub fn secs(t: DateTime<Utc>) -> Secs {
     t.timestamp()
@@ -36,6 +41,8 @@ pub struct Timer {
     pub target: Target,
     pub plan: Target,
     dirty: bool,
+    /// Breached and finished as last counted into the metrics (see `take_facts`).
+    counted: (bool, bool),
     /// Set by the sweep; otherwise a changed timer is looked at again by the next sweep.
     next_fire: Option<Option<DateTime<Utc>>>,
 }
@@ -50,6 +57,7 @@ impl Timer {
             target: model.target.parse().map_err(|_| corrupt("target"))?,
             plan: model.plan_target.parse().map_err(|_| corrupt("plan target"))?,
             calendar,
+            counted: (model.breached, model.outcome.is_some()),
             model,
             dirty: false,
             next_fire: None,
@@ -205,6 +213,42 @@ impl Timer {
         if self.is_active() && !self.model.breached { self.replay(now) } else { Ok(()) }
     }
 
+    /// When a running, unbreached timer becomes at risk: 80 % of the working time from its start
+    /// to its deadline gone (the point an `at = "80%"` warning fires).
+    pub(crate) fn risk_at(&self) -> Result<Option<DateTime<Utc>>> {
+        match (self.is_active(), self.model.breached, self.due()) {
+            (true, false, Some(due)) if self.state() == TimerState::Running => {
+                Ok(Some(utc(share_point(&self.calendar, secs(self.model.started_at), due, RISK_PERCENT)?)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// What changed since the metrics last counted this timer — a breach, an end — as facts for
+    /// the caller's tally, counted once the transaction commits.
+    pub fn take_facts(&mut self, tier: &str, tally: &mut Tally) {
+        let (breached, finished) = (self.model.breached, self.model.outcome.is_some());
+        let level = &self.model.level;
+        if breached && !self.counted.0 {
+            tally.push(Fact::Breached { level: level.clone(), timer: self.kind.to_string(), tier: tier.into() });
+        }
+        if finished && !self.counted.1 {
+            tally.push(Fact::Finished {
+                level: level.clone(),
+                timer: self.kind.to_string(),
+                tier: tier.into(),
+                outcome: self.model.outcome.clone().unwrap_or_default(),
+                met_after_secs: self.model.met_at.map(|m| (m - self.model.started_at).num_seconds()),
+            });
+        }
+        self.counted = (breached, finished);
+    }
+
+    /// Whether `take_facts` has something to say.
+    pub fn has_facts(&self) -> bool {
+        (self.model.breached && !self.counted.0) || (self.model.outcome.is_some() && !self.counted.1)
+    }
+
     /// When the sweep should next look at this timer.
     pub fn set_next_fire(&mut self, at: Option<DateTime<Utc>>) {
         self.next_fire = Some(at);
@@ -220,6 +264,7 @@ impl Timer {
             None if self.is_active() && self.state() != TimerState::Paused => Some(now),
             None => None,
         };
+        self.model.risk_at = self.risk_at()?;
         self.model.updated_at = now;
         let mut am = self.model.clone().into_active_model();
         for c in [
@@ -237,6 +282,7 @@ impl Timer {
             sla_timer::Column::FinishedAt,
             sla_timer::Column::History,
             sla_timer::Column::NextFireAt,
+            sla_timer::Column::RiskAt,
             sla_timer::Column::UpdatedAt,
         ] {
             am.reset(c);
@@ -314,13 +360,20 @@ pub async fn start(
             finished_at: Set(None),
             history: Set("[]".into()),
             next_fire_at: Set(Some(now)),
+            risk_at: Set(match r.due {
+                Some(due) if !breached => Some(utc(share_point(&calendar, start, due, RISK_PERCENT)?)),
+                _ => None,
+            }),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
         }
         .insert(db)
         .await?;
-        out.push(Timer::from_model(db, versions, model).await?);
+        let mut timer = Timer::from_model(db, versions, model).await?;
+        // A backdated timer may start breached: that breach is this ticket's to count.
+        timer.counted = (false, false);
+        out.push(timer);
     }
     Ok(out)
 }

@@ -38,6 +38,8 @@ pub struct Versions {
 #[derive(Debug, Default)]
 pub struct Registration {
     pub recomputed_timers: u64,
+    /// Breaches the recomputation found, for the metrics once the service has them.
+    pub tally: crate::metrics::Tally,
 }
 
 impl Versions {
@@ -131,7 +133,8 @@ impl Versions {
         register_snapshot(db, &runtime.hash, &v, now).await?;
         let mut registration = Registration::default();
         for (name, id, cal) in changed_calendars {
-            registration.recomputed_timers += recompute_calendar(db, &v, &name, id, cal, now).await?;
+            registration.recomputed_timers +=
+                recompute_calendar(db, &v, &name, id, cal, now, &mut registration.tally).await?;
         }
         Ok((v, registration))
     }
@@ -213,6 +216,17 @@ async fn register_snapshot(db: &DatabaseConnection, hash: &str, v: &Versions, no
     Ok(())
 }
 
+/// The tier of a ticket's customer.
+async fn tier_of(db: &impl ConnectionTrait, ticket_id: i64) -> Result<String> {
+    let Some(t) = crate::persistence::entities::ticket::Entity::find_by_id(ticket_id).one(db).await? else {
+        return Ok("standard".into());
+    };
+    Ok(crate::persistence::entities::customer::Entity::find_by_id(t.customer_id)
+        .one(db)
+        .await?
+        .map_or_else(|| "standard".into(), |c| c.tier))
+}
+
 /// Whether this instance's configuration is the one most recently registered.
 pub async fn config_is_newest(db: &impl ConnectionTrait, hash: &str) -> Result<bool> {
     let newest = config_snapshot::Entity::find()
@@ -232,6 +246,7 @@ async fn recompute_calendar(
     id: i64,
     cal: Arc<Calendar>,
     now: DateTime<Utc>,
+    tally: &mut crate::metrics::Tally,
 ) -> Result<u64> {
     let old_ids: Vec<i64> = config_version::Entity::find()
         .filter(config_version::Column::Kind.eq(CALENDAR))
@@ -247,6 +262,7 @@ async fn recompute_calendar(
     }
     let mut total = 0;
     loop {
+        let mut pending = crate::metrics::Tally::default();
         let txn = db.begin().await?;
         let batch = sla_timer::Entity::find()
             .filter(sla_timer::Column::CalendarVersionId.is_in(old_ids.clone()))
@@ -265,6 +281,10 @@ async fn recompute_calendar(
             let old_due = timer.model.due_at;
             timer.recompute_on(cal.clone(), id, secs(now))?;
             timer.save(&txn, now).await?;
+            if timer.has_facts() {
+                let tier = tier_of(&txn, timer.model.ticket_id).await?;
+                timer.take_facts(&tier, &mut pending);
+            }
             ticket_event::ActiveModel {
                 ticket_id: Set(timer.model.ticket_id),
                 actor_kind: Set("system".into()),
@@ -290,5 +310,6 @@ async fn recompute_calendar(
             refresh_urgency(&txn, ticket_id, &timers, now).await?;
         }
         txn.commit().await?;
+        tally.absorb(pending);
     }
 }

@@ -5,6 +5,7 @@
 
 mod checks;
 mod delivery;
+mod gauges;
 mod scheduler;
 mod sweep;
 
@@ -18,6 +19,7 @@ pub struct Workers {
     handles: Vec<JoinHandle<()>>,
 }
 
+/// The loops of `workers.enabled`: sweep, delivery, checks and the scheduled jobs.
 pub fn spawn(state: AppState) -> Workers {
     let (stop, rx) = watch::channel(false);
     let handles = vec![
@@ -27,6 +29,12 @@ pub fn spawn(state: AppState) -> Workers {
         tokio::spawn(scheduler::run_until_stopped(state, rx)),
     ];
     Workers { stop, handles }
+}
+
+/// What every instance runs, workers or not: the gauge refresh.
+pub fn spawn_always(state: AppState) -> Workers {
+    let (stop, rx) = watch::channel(false);
+    Workers { stop, handles: vec![tokio::spawn(gauges::run_until_stopped(state, rx))] }
 }
 
 impl Workers {

@@ -463,7 +463,7 @@ async fn retention_deletes_old_results_in_batches_and_keeps_rollups() {
 }
 
 /// A TLS server with a certificate valid until `not_after`, generated here; it greets and closes.
-async fn tls_server(not_after: (i32, u8, u8)) -> u16 {
+pub(crate) async fn tls_server(not_after: (i32, u8, u8)) -> u16 {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
     params.not_before = rcgen::date_time_ymd(2026, 1, 1);

@@ -77,6 +77,9 @@ plan = "30m"
 resolution = "end_of_day"
 [tiers]
 vip = { calendar = "nowhere", sla_policy = "standard" }
+[metrics]
+listen = "everywhere"
+refresh_secs = 0
 "#,
     );
     let err = load(dir.path(), &[("OPSLINE_HTTP__MAX_BODY_BYTES", "lots")]).unwrap_err();
@@ -95,6 +98,8 @@ vip = { calendar = "nowhere", sla_policy = "standard" }
         "sla_policies.fast.I.response",
         "sla_policies.fast.II",
         "tiers.vip.calendar",
+        "metrics.listen",
+        "metrics.refresh_secs",
     ] {
         assert!(err.contains(key), "missing {key} in:\n{err}");
     }

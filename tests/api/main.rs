@@ -9,6 +9,7 @@ mod escalation;
 mod health;
 mod helpers;
 mod malformed;
+mod metrics;
 mod permissions;
 mod receivers;
 mod sla_engine;

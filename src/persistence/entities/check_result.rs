@@ -20,6 +20,8 @@ pub struct Model {
     pub failed_condition: Option<String>,
     pub observed: Option<String>,
     pub error: Option<String>,
+    /// When the earliest certificate a TLS or HTTPS probe saw expires.
+    pub cert_expires_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

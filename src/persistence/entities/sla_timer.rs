@@ -26,6 +26,8 @@ pub struct Model {
     pub finished_at: Option<DateTimeUtc>,
     pub history: String,
     pub next_fire_at: Option<DateTimeUtc>,
+    /// When 80 % of the working time to `due_at` has passed (the timer is "at risk" after).
+    pub risk_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -166,13 +166,16 @@ async fn select(state: &AppState, req: &NewInspection) -> Result<Vec<check::Mode
 
 /// Ends a running inspection whose instance died (its lease ran out) as inconclusive.
 async fn reap(state: &AppState, now: DateTime<Utc>) -> Result<()> {
-    inspection::Entity::update_many()
+    let reaped = inspection::Entity::update_many()
         .col_expr(inspection::Column::Status, Expr::value("inconclusive"))
         .col_expr(inspection::Column::FinishedAt, Expr::value(Some(now)))
         .filter(inspection::Column::Status.eq("running"))
         .filter(inspection::Column::LockedUntil.lt(now))
         .exec(&state.db)
         .await?;
+    for _ in 0..reaped.rows_affected {
+        state.metrics.inspection("inconclusive");
+    }
     Ok(())
 }
 
@@ -310,6 +313,7 @@ pub async fn run_to_end(state: &AppState, id: i64, picked: Vec<check::Model>) ->
         .filter(inspection::Column::Id.eq(id))
         .exec(&state.db)
         .await?;
+    state.metrics.inspection(status);
     tracing::info!(inspection = id, status, checks = done.len(), "inspection finished");
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod rollup;
 pub mod runner;
 mod store;
 
+pub(crate) use store::latest_results;
 pub use store::{
     CheckQuery, CheckView, CreatedCheck, ResultView, create, def_of, delete, find, get, heartbeat, list, results,
     sync_config, update,

@@ -15,6 +15,7 @@ use super::super::tickets::{Opening, Source, Who, insert_comment, insert_new, re
 use crate::checks::probe::ProbeResult;
 use crate::checks::spec::CheckDef;
 use crate::domain::escalation::On;
+use crate::metrics::Tally;
 use crate::persistence::entities::{check, customer, ticket};
 use crate::state::AppState;
 
@@ -82,7 +83,8 @@ pub async fn open(
         who: Who::System(&who),
         created_by: (None, None),
     };
-    let t = insert_new(&txn, state, &opening, now).await?;
+    let mut tally = Tally::default();
+    let t = insert_new(&txn, state, &opening, now, &mut tally).await?;
     let claimed = check::Entity::update_many()
         .col_expr(check::Column::TicketId, Expr::value(Some(t.id)))
         .filter(check::Column::Id.eq(row.id))
@@ -95,6 +97,7 @@ pub async fn open(
         return Ok(None);
     }
     txn.commit().await?;
+    state.metrics.record(tally);
     state.wake_sweep.notify_one();
     state.wake_delivery.notify_one();
     tracing::info!(check = %row.name, ticket = %t.number, "check down: ticket opened");
@@ -171,10 +174,12 @@ pub async fn flapping(state: &AppState, row: &check::Model, ticket_id: Option<i6
     let Some(id) = ticket_id else { return Ok(()) };
     let txn = state.db.begin().await?;
     record_event(&txn, id, &actor(&row.name), "check_flapping", json!({"check": row.name}), now).await?;
+    let mut tally = Tally::default();
     if let Some(t) = ticket::Entity::find_by_id(id).one(&txn).await? {
-        crate::services::escalation::ticket_event(&txn, state, On::Flapping, &t, now).await?;
+        crate::services::escalation::ticket_event(&txn, state, On::Flapping, &t, now, &mut tally).await?;
     }
     txn.commit().await?;
+    state.metrics.record(tally);
     state.wake_delivery.notify_one();
     Ok(())
 }

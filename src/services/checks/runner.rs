@@ -240,6 +240,7 @@ fn evaluate(
         failed_condition: r.unmet.as_ref().map(|u| u.condition.clone()),
         observed: r.unmet.as_ref().map(|u| u.observed.clone()),
         error,
+        cert_expires_at: r.observation.certificate_expires_in_secs.map(|s| now + chrono::Duration::seconds(s)),
     };
     // Only the runner, which holds the claim, moves the schedule and releases the claim.
     let next_run_at = match origin {
@@ -283,6 +284,7 @@ pub async fn record(
         failed_condition: Set(e.result.failed_condition.clone()),
         observed: Set(e.result.observed.clone()),
         error: Set(e.result.error.clone()),
+        cert_expires_at: Set(e.result.cert_expires_at),
         ..Default::default()
     }
     .insert(&txn)

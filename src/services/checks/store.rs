@@ -155,7 +155,10 @@ async fn last_result(db: &impl ConnectionTrait, check_id: i64) -> Result<Option<
 
 /// The newest result of each of the checks, in one statement (a correlated subquery per check,
 /// each served by the `(check_id, started_at)` index).
-async fn latest_results(db: &impl ConnectionTrait, ids: Vec<i64>) -> Result<HashMap<i64, check_result::Model>> {
+pub(crate) async fn latest_results(
+    db: &impl ConnectionTrait,
+    ids: Vec<i64>,
+) -> Result<HashMap<i64, check_result::Model>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }

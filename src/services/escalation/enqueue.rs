@@ -2,6 +2,7 @@
 //! outbox row per channel and recipient, written in the caller's transaction. Unique keys make a
 //! second firing of the same step a no-op, whichever instance tries.
 
+use crate::metrics::{Fact, Tally};
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
@@ -54,8 +55,9 @@ pub async fn fire(
     rule: &Rule,
     occ: &Occurrence<'_>,
     now: DateTime<Utc>,
+    tally: &mut Tally,
 ) -> Result<u32> {
-    fire_all(db, state, &[(rule, occ)], now).await
+    fire_all(db, state, &[(rule, occ)], now, tally).await
 }
 
 fn event_key(rule: &Rule, occ: &Occurrence) -> String {
@@ -74,6 +76,7 @@ pub async fn fire_all(
     state: &AppState,
     firings: &[(&Rule, &Occurrence<'_>)],
     now: DateTime<Utc>,
+    tally: &mut Tally,
 ) -> Result<u32> {
     if firings.is_empty() {
         return Ok(0);
@@ -129,6 +132,11 @@ pub async fn fire_all(
     let mut digests: HashMap<String, i64> = HashMap::new();
     for event in &inserted {
         let Some((rule, occ)) = by_key.get(&event.event_key) else { continue };
+        tally.push(Fact::Escalation {
+            on: event.on_event.clone(),
+            timer: event.timer.clone(),
+            level: occ.ticket.level.clone(),
+        });
         let t = occ.ticket;
         let esc = event.escalation_id;
         let payload = Payload {
@@ -415,6 +423,7 @@ pub async fn ticket_event(
     on: On,
     t: &ticket::Model,
     now: DateTime<Utc>,
+    tally: &mut Tally,
 ) -> Result<()> {
     let rules: Vec<&Rule> = state.config.runtime.escalation.rules.iter().filter(|r| r.on == on).collect();
     if rules.is_empty() {
@@ -434,7 +443,7 @@ pub async fn ticket_event(
             due_at: None,
             fire_at: now,
         };
-        fire(db, state, rule, &occ, now).await?;
+        fire(db, state, rule, &occ, now, tally).await?;
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ use super::enqueue::{Occurrence, fire_all};
 use crate::domain::escalation::{On, Subject, TimerWindow, due_steps};
 use crate::domain::level::Level;
 use crate::domain::sla::TimerState;
+use crate::metrics::Tally;
 use crate::persistence::entities::{customer, escalation, sla_timer, ticket};
 use crate::state::AppState;
 
@@ -75,9 +76,17 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
     let mut timers = Vec::with_capacity(rows.len());
     let mut changed = Vec::new();
     let mut firings: Vec<(&crate::domain::escalation::Rule, Occurrence)> = Vec::new();
+    let mut tally = Tally::default();
     for model in rows {
         let mut timer = Timer::from_model(&txn, &state.versions, model).await?;
         let state_changed = timer.observe(n);
+        if timer.has_facts() {
+            let tier = tickets
+                .get(&timer.model.ticket_id)
+                .and_then(|t| customers.get(&t.customer_id))
+                .map_or("standard", |c| c.tier.as_str());
+            timer.take_facts(tier, &mut tally);
+        }
         let mut next: Option<i64> = None;
         if let (Some(t), true) = (tickets.get(&timer.model.ticket_id), timer.is_active())
             && let (Some(cust), Some(due), false) =
@@ -109,10 +118,12 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
                     };
                     firings.push((rule, occ));
                 }
-                next = match (next, rule_next) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                next = earliest(next, rule_next);
+            }
+            // Whatever the rules, the breach itself is recorded as it happens (the ticket's
+            // `breached` flag, the breach count and the in-breach gauge rest on it).
+            if !timer.model.breached {
+                next = earliest(next, Some(due + 1));
             }
         }
         timer.set_next_fire(next.map(utc));
@@ -124,7 +135,7 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
     }
     tracing::trace!(ms = t_claim.elapsed().as_millis() as u64, "sweep evaluated");
     let pairs: Vec<(&crate::domain::escalation::Rule, &Occurrence)> = firings.iter().map(|(r, o)| (*r, o)).collect();
-    out.notifications = fire_all(&txn, state, &pairs, now).await?;
+    out.notifications = fire_all(&txn, state, &pairs, now, &mut tally).await?;
     tracing::trace!(ms = t_claim.elapsed().as_millis() as u64, "sweep fired");
     for mut timer in changed {
         timer.save(&txn, now).await?;
@@ -138,10 +149,18 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
         crate::persistence::bulk::set_next_fire(&txn, ids, next.map(utc)).await?;
     }
     txn.commit().await?;
+    state.metrics.record(tally);
     if out.notifications > 0 {
         state.wake_delivery.notify_one();
     }
     Ok(out)
+}
+
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// The earliest `next_fire_at` of any unfinished timer.

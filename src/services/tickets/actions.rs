@@ -18,6 +18,7 @@ use crate::domain::escalation::On;
 use crate::domain::level::Level;
 use crate::domain::sla::{Outcome, TimerKind};
 use crate::domain::ticket::{Action, Status, allowed_actions, next_status};
+use crate::metrics::Tally;
 use crate::persistence::entities::{customer, team, ticket, user};
 use crate::state::AppState;
 
@@ -91,9 +92,11 @@ pub async fn perform(
             return Err(Error::VersionMismatch { expected: v, current: t.version });
         }
         let id = t.id;
-        match apply(state, &txn, principal, t, &req, now).await {
+        let mut tally = Tally::default();
+        match apply(state, &txn, principal, t, &req, now, &mut tally).await {
             Ok(true) => {
                 txn.commit().await?;
+                state.metrics.record(tally);
                 state.wake_sweep.notify_one();
                 state.wake_delivery.notify_one();
                 return Ok(id);
@@ -127,6 +130,7 @@ async fn apply(
     t: ticket::Model,
     req: &ActionRequest,
     now: DateTime<Utc>,
+    tally: &mut Tally,
 ) -> Result<bool> {
     let action = req.action();
     if !action.permitted(principal.actor()) {
@@ -210,7 +214,7 @@ async fn apply(
             resolve_fields(&mut am, &mut timers, resolution, now)?;
             event(txn, t.id, who, "resolved", None, Some(json!({"resolution": resolution})), None, now).await?;
             if *copy_to_children {
-                resolve_children(state, txn, principal, t.id, resolution, now).await?;
+                resolve_children(state, txn, principal, t.id, resolution, now, tally).await?;
             }
         }
         ActionRequest::Confirm | ActionRequest::Close => {
@@ -333,11 +337,11 @@ async fn apply(
     if new_status == Status::Resolved {
         am.waiting_since = Set(None);
     }
-    if !save(txn, am, t.version, &mut timers, now).await? {
+    if !save(txn, am, &t, &mut timers, now, tally).await? {
         return Ok(false);
     }
     if let Some(on) = announced(action) {
-        notify_rules(state, txn, on, t.id, now).await?;
+        notify_rules(state, txn, on, t.id, now, tally).await?;
     }
     Ok(true)
 }
@@ -362,28 +366,33 @@ pub(crate) async fn notify_rules(
     on: On,
     ticket_id: i64,
     now: DateTime<Utc>,
+    tally: &mut Tally,
 ) -> Result<()> {
     if !state.config.runtime.escalation.rules.iter().any(|r| r.on == on) {
         return Ok(());
     }
     if let Some(after) = ticket::Entity::find_by_id(ticket_id).one(txn).await? {
-        crate::services::escalation::ticket_event(txn, state, on, &after, now).await?;
+        crate::services::escalation::ticket_event(txn, state, on, &after, now, tally).await?;
     }
     Ok(())
 }
 
-/// Writes the ticket if it is still at `version`, then its timers and urgency.
+/// Writes the ticket if it is still as `before` (its `version`), then its timers, urgency and
+/// the change to the open-ticket counts.
 pub(crate) async fn save(
     txn: &DatabaseTransaction,
     mut am: ticket::ActiveModel,
-    version: i32,
+    before: &ticket::Model,
     timers: &mut [Timer],
     now: DateTime<Utc>,
+    tally: &mut Tally,
 ) -> Result<bool> {
-    let id = match &am.id {
-        sea_orm::ActiveValue::Set(v) | sea_orm::ActiveValue::Unchanged(v) => *v,
-        sea_orm::ActiveValue::NotSet => return Err(Error::Internal("ticket without id".into())),
+    let (id, customer_id, version) = (before.id, before.customer_id, before.version);
+    let now_is = |v: &sea_orm::ActiveValue<String>, was: &str| match v {
+        sea_orm::ActiveValue::Set(v) | sea_orm::ActiveValue::Unchanged(v) => v.clone(),
+        sea_orm::ActiveValue::NotSet => was.to_string(),
     };
+    let (level, status) = (now_is(&am.level, &before.level), now_is(&am.status, &before.status));
     am.version = Set(version + 1);
     am.updated_at = Set(now);
     let res = ticket::Entity::update_many()
@@ -395,8 +404,17 @@ pub(crate) async fn save(
     if res.rows_affected != 1 {
         return Ok(false);
     }
+    if (level.as_str(), status.as_str()) != (before.level.as_str(), before.status.as_str()) {
+        crate::services::gauges::count_move(txn, Some((&before.level, &before.status)), (&level, &status)).await?;
+    }
     for tm in timers.iter_mut() {
         tm.save(txn, now).await?;
+    }
+    if timers.iter().any(Timer::has_facts) {
+        let tier = customer::Entity::find_by_id(customer_id).one(txn).await?.map(|c| c.tier);
+        for tm in timers.iter_mut() {
+            tm.take_facts(tier.as_deref().unwrap_or("standard"), tally);
+        }
     }
     timers::refresh_urgency(txn, id, timers, now).await?;
     Ok(true)
@@ -441,6 +459,7 @@ async fn resolve_children(
     parent_id: i64,
     resolution: &str,
     now: DateTime<Utc>,
+    tally: &mut Tally,
 ) -> Result<()> {
     let children = ticket::Entity::find().filter(ticket::Column::ParentId.eq(parent_id)).all(txn).await?;
     for child in children {
@@ -464,7 +483,7 @@ async fn resolve_children(
             now,
         )
         .await?;
-        if !save(txn, am, child.version, &mut timers, now).await? {
+        if !save(txn, am, &child, &mut timers, now, tally).await? {
             return Err(Error::conflict(
                 "concurrent_update",
                 format!("child ticket {} changed meanwhile; try again", child.number),

@@ -126,8 +126,7 @@ pub async fn add_attachment(
         now,
     )
     .await?;
-    let version = t.version;
-    if !save(&txn, t.into_active_model(), version, &mut [], now).await? {
+    if !save(&txn, t.clone().into_active_model(), &t, &mut [], now, &mut crate::metrics::Tally::default()).await? {
         return Err(Error::conflict("concurrent_update", "the ticket changed meanwhile; try again"));
     }
     txn.commit().await?;

@@ -17,6 +17,7 @@ use super::actions::{meet, resume, save};
 use super::{MAX_TEXT, Who, check_text, event, load_visible};
 use crate::domain::sla::TimerKind;
 use crate::domain::ticket::{Action, Status, allowed_actions};
+use crate::metrics::Tally;
 use crate::persistence::entities::{comment, ticket};
 use crate::state::AppState;
 
@@ -133,7 +134,8 @@ pub async fn add_comment(
         {
             return Err(Error::VersionMismatch { expected: v, current: t.version });
         }
-        if let Some(c) = comment_on(state, &txn, principal, t.clone(), &input, now).await? {
+        let mut tally = Tally::default();
+        if let Some(c) = comment_on(state, &txn, principal, t.clone(), &input, now, &mut tally).await? {
             if input.copy_to_children {
                 for child in ticket::Entity::find().filter(ticket::Column::ParentId.eq(t.id)).all(&txn).await? {
                     let status: Status = child.status.parse().map_err(Error::Internal)?;
@@ -141,7 +143,7 @@ pub async fn add_comment(
                         continue;
                     }
                     let copy = NewComment { copy_to_children: false, ..input.clone() };
-                    if comment_on(state, &txn, principal, child, &copy, now).await?.is_none() {
+                    if comment_on(state, &txn, principal, child, &copy, now, &mut tally).await?.is_none() {
                         return Err(Error::conflict(
                             "concurrent_update",
                             "a child ticket changed meanwhile; try again",
@@ -150,6 +152,7 @@ pub async fn add_comment(
                 }
             }
             txn.commit().await?;
+            state.metrics.record(tally);
             return Ok(c.into());
         }
         txn.rollback().await?;
@@ -168,6 +171,7 @@ async fn comment_on(
     t: ticket::Model,
     input: &NewComment,
     now: DateTime<Utc>,
+    tally: &mut Tally,
 ) -> Result<Option<comment::Model>> {
     let status: Status = t.status.parse().map_err(Error::Internal)?;
     if !Action::Comment.allowed_from(status) {
@@ -222,7 +226,7 @@ async fn comment_on(
         now,
     )
     .await?;
-    Ok(save(txn, am, t.version, &mut timers, now).await?.then_some(c))
+    Ok(save(txn, am, &t, &mut timers, now, tally).await?.then_some(c))
 }
 
 pub async fn list_comments(state: &AppState, principal: &Principal, r: &str) -> Result<Vec<CommentView>> {

@@ -15,6 +15,7 @@ use super::{MAX_TEXT, Source, Who, check_text, event, number_for};
 use crate::domain::level::Level;
 use crate::domain::sla::TimerKind;
 use crate::domain::ticket::Status;
+use crate::metrics::{Fact, Tally};
 use crate::persistence::entities::{contact, customer, idempotency_key, ticket};
 use crate::persistence::is_unique_violation;
 use crate::state::AppState;
@@ -144,7 +145,8 @@ pub async fn create(
         who: Who::Principal(principal),
         created_by,
     };
-    let t = insert_new(&txn, state, &opening, now).await?;
+    let mut tally = Tally::default();
+    let t = insert_new(&txn, state, &opening, now, &mut tally).await?;
     if let Some(key) = idempotency_key {
         let inserted = idempotency_key::ActiveModel {
             principal: Set(principal.key()),
@@ -169,6 +171,7 @@ pub async fn create(
         }
     }
     txn.commit().await?;
+    state.metrics.record(tally);
     state.wake_sweep.notify_one();
     state.wake_delivery.notify_one();
     Ok((t.id, false))
@@ -227,6 +230,7 @@ pub(crate) async fn insert_new(
     state: &AppState,
     o: &Opening<'_>,
     now: DateTime<Utc>,
+    tally: &mut Tally,
 ) -> Result<ticket::Model> {
     let classification = state.config.runtime.classifier.classify(o.title, o.description);
     let (level, level_source) = match o.level {
@@ -272,10 +276,15 @@ pub(crate) async fn insert_new(
     let mut am: ticket::ActiveModel = t.clone().into();
     am.number = Set(number_for(t.id));
     let t = am.update(txn).await?;
+    crate::services::gauges::count_move(txn, None, (&t.level, &t.status)).await?;
 
     let contract = Contract { calendar: &o.customer.calendar, sla_policy: &o.customer.sla_policy };
-    let started =
+    let mut started =
         timers::start(txn, &state.versions, t.id, &TimerKind::ALL, 1, level, contract, secs(reported_at), now).await?;
+    tally.push(Fact::Opened { level: t.level.clone(), source: t.source.clone(), tier: o.customer.tier.clone() });
+    for tm in started.iter_mut() {
+        tm.take_facts(&o.customer.tier, tally);
+    }
     timers::refresh_urgency(txn, t.id, &started, now).await?;
     let deadlines: serde_json::Map<String, serde_json::Value> =
         started.iter().map(|tm| (tm.kind.to_string(), json!(tm.model.due_at))).collect();
@@ -294,6 +303,6 @@ pub(crate) async fn insert_new(
         now,
     )
     .await?;
-    super::actions::notify_rules(state, txn, crate::domain::escalation::On::Opened, t.id, now).await?;
+    super::actions::notify_rules(state, txn, crate::domain::escalation::On::Opened, t.id, now, tally).await?;
     Ok(t)
 }

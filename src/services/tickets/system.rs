@@ -13,6 +13,7 @@ use super::{MAX_TEXT, Who, check_text, event};
 use crate::domain::escalation::On;
 use crate::domain::sla::Outcome;
 use crate::domain::ticket::{Action, Status, next_status};
+use crate::metrics::Tally;
 use crate::persistence::entities::ticket;
 use crate::state::AppState;
 
@@ -58,8 +59,10 @@ pub async fn resolve_by_system(
             now,
         )
         .await?;
-        if save(&txn, am, t.version, &mut timers, now).await? {
+        let mut tally = Tally::default();
+        if save(&txn, am, &t, &mut timers, now, &mut tally).await? {
             txn.commit().await?;
+            state.metrics.record(tally);
             return Ok(true);
         }
         txn.rollback().await?;
@@ -128,7 +131,8 @@ pub async fn transition_by_system(
         now,
     )
     .await?;
-    if !save(&txn, am, t.version, &mut timers, now).await? {
+    let mut tally = Tally::default();
+    if !save(&txn, am, &t, &mut timers, now, &mut tally).await? {
         txn.rollback().await?;
         return Ok(false);
     }
@@ -160,11 +164,12 @@ pub async fn transition_by_system(
                 due_at: None,
                 fire_at: now,
             };
-            crate::services::escalation::enqueue::fire(&txn, state, &rule, &occ, now).await?;
+            crate::services::escalation::enqueue::fire(&txn, state, &rule, &occ, now, &mut tally).await?;
         }
     }
-    notify_rules(state, &txn, on, t.id, now).await?;
+    notify_rules(state, &txn, on, t.id, now, &mut tally).await?;
     txn.commit().await?;
+    state.metrics.record(tally);
     state.wake_sweep.notify_one();
     state.wake_delivery.notify_one();
     Ok(true)

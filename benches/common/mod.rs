@@ -1,0 +1,264 @@
+//! What the benchmarks share: pinning, percentiles, the result table, bulk seeding of tickets
+//! and timers, and the release service started as a child process.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, Value};
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `program` pinned to `cpu` with taskset (unpinned where taskset is missing or `BENCH_NO_PIN`
+/// is set).
+pub fn pinned(cpu: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    if Path::new("/usr/bin/taskset").exists() && std::env::var("BENCH_NO_PIN").is_err() {
+        let mut c = Command::new("taskset");
+        c.arg("-c").arg(cpu).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+pub fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// One line of a benchmark's result table.
+pub struct Row {
+    pub goal: String,
+    pub opsline: String,
+    pub peer: String,
+    pub ratio: String,
+    pub verdict: String,
+}
+
+/// Prints the table with the machine's load and writes it to `$CARGO_TARGET_DIR/bench-NAME.md`.
+pub fn report(name: &str, rows: &[Row]) -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let mut table = String::from("| goal | Opsline | peer | ratio | verdict |\n|---|---|---|---|---|\n");
+    for r in rows {
+        table.push_str(&format!("| {} | {} | {} | {} | {} |\n", r.goal, r.opsline, r.peer, r.ratio, r.verdict));
+    }
+    table.push_str(&format!("\nmachine load average at the end: {}\n", load.trim()));
+    println!("{table}");
+    let out = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("target"))
+        .join(format!("bench-{name}.md"));
+    let _ = std::fs::write(&out, &table);
+    table
+}
+
+/// `?` placeholders, numbered for PostgreSQL.
+pub fn sql(backend: DatabaseBackend, s: &str) -> String {
+    if backend != DatabaseBackend::Postgres {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut n = 0;
+    for c in s.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+pub async fn exec(db: &DatabaseConnection, s: &str, values: Vec<Value>) {
+    let b = db.get_database_backend();
+    db.execute_raw(Statement::from_sql_and_values(b, sql(b, s), values)).await.unwrap_or_else(|e| panic!("{s}: {e}"));
+}
+
+pub async fn scalar(db: &DatabaseConnection, s: &str) -> i64 {
+    let b = db.get_database_backend();
+    let row = db.query_one_raw(Statement::from_string(b, s.to_string())).await.unwrap().unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+/// A VIP customer on the current `24x7` calendar and `standard` policy versions: (customer,
+/// calendar version, policy version).
+pub async fn bench_customer(db: &DatabaseConnection) -> (i64, i64, i64) {
+    let cal = scalar(db, "SELECT MAX(id) FROM config_versions WHERE kind = 'calendar' AND name = '24x7'").await;
+    let pol = scalar(db, "SELECT MAX(id) FROM config_versions WHERE kind = 'sla_policy' AND name = 'standard'").await;
+    let t0 = Utc::now();
+    exec(
+        db,
+        "INSERT INTO customers (name, key, tier, calendar, sla_policy, created_at, updated_at) \
+         VALUES ('Bench', ?, 'vip', '24x7', 'standard', ?, ?)",
+        vec![format!("bench-{}", now_ms()).into(), t0.into(), t0.into()],
+    )
+    .await;
+    (scalar(db, "SELECT MAX(id) FROM customers").await, cal, pol)
+}
+
+/// What [`seed`] writes: `count` open level-I tickets numbered `PREFIX-1…`, one timer each.
+#[derive(Clone, Copy)]
+pub struct Seed<'a> {
+    pub prefix: &'a str,
+    pub count: i64,
+    pub customer: i64,
+    pub calendar: i64,
+    pub policy: i64,
+    pub kind: &'a str,
+    pub target: &'a str,
+    pub started: DateTime<Utc>,
+    pub due: DateTime<Utc>,
+    pub next_fire: DateTime<Utc>,
+}
+
+impl<'a> Seed<'a> {
+    /// Tickets that nothing touches during a run: resolution timers due in 30 days.
+    pub fn background(prefix: &'a str, count: i64, contract: (i64, i64, i64), t0: DateTime<Utc>) -> Self {
+        let (customer, calendar, policy) = contract;
+        let far = t0 + chrono::Duration::days(30);
+        Seed {
+            prefix,
+            count,
+            customer,
+            calendar,
+            policy,
+            kind: "resolution",
+            target: "3d",
+            started: t0,
+            due: far,
+            next_fire: far,
+        }
+    }
+}
+
+/// Bulk SQL: the tickets in one statement, their timers in another. The timers' at-risk
+/// instant is 80 % of the way from start to deadline, as the service computes it on `24x7`.
+pub async fn seed(db: &DatabaseConnection, s: Seed<'_>) {
+    let risk = s.started + (s.due - s.started) * 4 / 5;
+    exec(
+        db,
+        "INSERT INTO tickets (number, customer_id, title, description, level, level_source, classification, status, source, \
+         reported_at, created_at, updated_at, version, urgency_bucket, urgency_key, breached) \
+         WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < ?) \
+         SELECT ? || x, ?, 'seeded ' || x, '', 'I', 'manual', '{\"level\":\"I\",\"rule\":null,\"matched\":[]}', 'open', 'hotline', \
+         ?, ?, ?, 1, 0, ?, false FROM g",
+        vec![
+            s.count.into(),
+            format!("{}-", s.prefix).into(),
+            s.customer.into(),
+            s.started.into(),
+            s.started.into(),
+            s.started.into(),
+            s.due.timestamp().into(),
+        ],
+    )
+    .await;
+    exec(
+        db,
+        "INSERT INTO sla_timers (ticket_id, kind, cycle, level, target, plan_target, started_at, calendar_version_id, policy_version_id, \
+         state, due_at, breached, history, next_fire_at, risk_at, created_at, updated_at) \
+         SELECT id, ?, 1, 'I', ?, '30m', ?, ?, ?, 'running', ?, false, '[]', ?, ?, ?, ? FROM tickets WHERE number LIKE ?",
+        vec![
+            s.kind.into(),
+            s.target.into(),
+            s.started.into(),
+            s.calendar.into(),
+            s.policy.into(),
+            s.due.into(),
+            s.next_fire.into(),
+            risk.into(),
+            s.started.into(),
+            s.started.into(),
+            format!("{}-%", s.prefix).into(),
+        ],
+    )
+    .await;
+    exec(db, "INSERT INTO ticket_count_deltas (level, status, delta) VALUES ('I', 'open', ?)", vec![s.count.into()])
+        .await;
+}
+
+/// CPU ticks (user + system) a process has used.
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+}
+
+/// The binary under test: `OPSLINE_BIN`, else the one cargo built for this bench.
+pub fn opsline_bin() -> PathBuf {
+    PathBuf::from(std::env::var("OPSLINE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_opsline").to_string()))
+}
+
+/// A copy of `config/` with `extra` as the development overlay.
+pub fn config_dir(extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
+    }
+    std::fs::write(dir.path().join("development.toml"), extra).unwrap();
+    dir
+}
+
+/// The service as a child process, killed when dropped.
+pub struct Service {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `opsline serve` on CPU1 with one HTTP worker and waits until it is ready.
+pub async fn start(bin: &Path, dir: &Path, url: &str) -> Service {
+    let port = free_port();
+    let child = pinned("1", bin)
+        .arg("serve")
+        .env("OPSLINE_CONFIG_DIR", dir)
+        .env("OPSLINE_DATABASE__URL", url)
+        .env("OPSLINE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .env("OPSLINE_HTTP__WORKERS", "1")
+        .env("OPSLINE_LOG", std::env::var("BENCH_OPSLINE_LOG").unwrap_or_else(|_| "warn".into()))
+        // The service logs to standard output: shown only when a log filter was asked for.
+        .stdout(if std::env::var("BENCH_OPSLINE_LOG").is_ok() { Stdio::inherit() } else { Stdio::null() })
+        .spawn()
+        .expect("start opsline");
+    let svc = Service { child, port };
+    let client = reqwest::Client::new();
+    for _ in 0..600 {
+        if client
+            .get(format!("http://127.0.0.1:{port}/health/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return svc;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("opsline did not become ready");
+}

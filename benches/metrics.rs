@@ -1,0 +1,133 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+//! `/metrics` under load with 1,000 and with 1,000,000 tickets in the database, in the same run,
+//! against the release service on PostgreSQL (one HTTP worker on CPU1; wrk on CPU0). The gauges
+//! whose truth is in the database refresh every 5 s in the background during the measurement;
+//! a scrape only renders the registry, so its cost must not grow with the tickets.
+//!
+//! `cargo bench --bench metrics -- [--quick]` (quick: 1,000 and 20,000 tickets, 3 s runs).
+//! PostgreSQL from `BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+//! Prints a Markdown table and writes it to `$CARGO_TARGET_DIR/bench-metrics.md`. `BENCH_KEEP_DB=1`
+//! keeps the seeded database (`opsline_bench_metrics`) for a look with psql.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use common::{Row, Seed, bench_customer, median, opsline_bin, pinned, seed, start};
+use sea_orm::{ConnectionTrait, Database};
+
+const DB: &str = "opsline_bench_metrics";
+
+/// wrk's 99th percentile latency, in milliseconds.
+fn wrk_p99(url: &str, secs: u64) -> Option<f64> {
+    let out = pinned("0", "wrk").args(["-t1", "-c4", &format!("-d{secs}s"), "--latency", url]).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    if text.contains("Non-2xx") || text.contains("Socket errors") {
+        eprintln!("wrk saw errors: {text}");
+    }
+    let line = text.lines().find(|l| l.trim_start().starts_with("99%"))?;
+    let v = line.split_whitespace().nth(1)?;
+    let (num, scale) = if let Some(n) = v.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = v.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (v, 1.0)
+    };
+    num.parse::<f64>().ok().map(|x| x * scale)
+}
+
+/// Waits until the exported open-ticket gauges add up to `n` (the background refresh ran).
+async fn wait_for_open(port: u16, n: i64) -> Duration {
+    let t0 = Instant::now();
+    let client = reqwest::Client::new();
+    while t0.elapsed() < Duration::from_secs(300) {
+        let text = client.get(format!("http://127.0.0.1:{port}/metrics")).send().await.unwrap().text().await.unwrap();
+        let open: i64 = text
+            .lines()
+            .filter(|l| l.starts_with("opsline_tickets_open{"))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<i64>().ok())
+            .sum();
+        if open == n {
+            return t0.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the gauges never showed {n} open tickets");
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (small, large, secs) = if quick { (1_000, 20_000, 3) } else { (1_000, 1_000_000, 10) };
+    let admin =
+        std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let Ok(conn) = Database::connect(&admin).await else {
+        eprintln!("PostgreSQL unavailable at {admin}: skipped");
+        return;
+    };
+    conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)")).await.unwrap();
+    conn.execute_unprepared(&format!("CREATE DATABASE {DB}")).await.unwrap();
+    let url = format!("{}/{DB}", admin.rsplit_once('/').unwrap().0);
+    let dir = common::config_dir("[metrics]\nrefresh_secs = 5\n\n[log]\nlevel = \"warn\"\n");
+    let svc = start(&opsline_bin(), dir.path(), &url).await;
+    let db = Database::connect(&url).await.unwrap();
+    let base = Seed::background("S", small, bench_customer(&db).await, Utc::now());
+    let endpoint = format!("http://127.0.0.1:{}/metrics", svc.port);
+    let mut p99 = Vec::new();
+    for (prefix, count, total) in [("S", small, small), ("L", large - small, large)] {
+        let seeding = Instant::now();
+        seed(&db, Seed { prefix, count, ..base }).await;
+        // What autovacuum would do after a bulk load, done now so that it does not run during
+        // the measurement (the same at both sizes).
+        db.execute_unprepared("VACUUM ANALYZE").await.unwrap();
+        db.execute_unprepared("CHECKPOINT").await.unwrap();
+        let waited = wait_for_open(svc.port, total).await;
+        eprintln!(
+            "{total} tickets: seeded in {:.1}s, exported {:.1}s later",
+            seeding.elapsed().as_secs_f64(),
+            waited.as_secs_f64()
+        );
+        let mut runs = Vec::new();
+        for _ in 0..3 {
+            let u = endpoint.clone();
+            if let Some(ms) = tokio::task::spawn_blocking(move || wrk_p99(&u, secs)).await.unwrap() {
+                runs.push(ms);
+            }
+        }
+        eprintln!("{total} tickets: p99 {runs:?} ms");
+        p99.push(if runs.is_empty() { None } else { Some(median(runs)) });
+    }
+    drop(svc);
+    db.close().await.ok();
+    if std::env::var("BENCH_KEEP_DB").is_err() {
+        conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)")).await.ok();
+    }
+
+    let fmt = |v: Option<f64>| v.map_or("skipped (wrk not installed)".to_string(), |ms| format!("p99 {ms:.2} ms"));
+    let mut rows = vec![Row {
+        goal: format!("`/metrics` at {small} tickets (PostgreSQL)"),
+        opsline: fmt(p99[0]),
+        peer: "—".into(),
+        ratio: "—".into(),
+        verdict: "reported".into(),
+    }];
+    let (verdict, ratio) = match (p99[0], p99[1]) {
+        (Some(a), Some(b)) => (if b <= 25.0 && b <= 1.5 * a { "pass" } else { "fail" }, format!("{:.2}×", b / a)),
+        _ => ("skipped", "—".into()),
+    };
+    rows.push(Row {
+        goal: format!("`/metrics` p99 at {large} tickets: ≤ 25 ms and ≤ 1.5× the p99 at {small}"),
+        opsline: fmt(p99[1]),
+        peer: format!("{} (same run, {small} tickets)", fmt(p99[0])),
+        ratio,
+        verdict: verdict.into(),
+    });
+    common::report("metrics", &rows);
+}

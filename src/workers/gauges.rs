@@ -1,0 +1,23 @@
+//! Refreshes the database gauges every `metrics.refresh_secs`, on every instance (only the lease
+//! holder computes them; the others re-read what it stored). Runs whether or not this instance
+//! runs the other workers, so that every instance's `/metrics` is current.
+
+use tokio::sync::watch;
+
+use crate::services::gauges;
+use crate::state::AppState;
+
+pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>) {
+    let period = std::time::Duration::from_secs(state.config.settings.metrics.refresh_secs.max(1));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => if *stop.borrow() { return },
+        }
+        if let Err(e) = gauges::refresh(&state, state.clock.now()).await {
+            tracing::warn!(error = %e, "metrics: the database gauges were not refreshed");
+        }
+    }
+}
