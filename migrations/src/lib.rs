@@ -10,6 +10,7 @@ mod m20261128_000002_sla;
 mod m20261128_000003_escalation;
 mod m20261201_000004_checks;
 mod m20261201_000005_metrics;
+mod m20261201_000006_intake;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_escalation::Migration),
             Box::new(m20261201_000004_checks::Migration),
             Box::new(m20261201_000005_metrics::Migration),
+            Box::new(m20261201_000006_intake::Migration),
         ]
     }
 }

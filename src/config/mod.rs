@@ -89,6 +89,8 @@ pub struct TicketRules {
     pub reopen_window_secs: i64,
     pub max_wait: Target,
     pub auto_close_after_secs: i64,
+    /// `integrations.reopen_window`.
+    pub alert_reopen_window_secs: i64,
 }
 
 /// The configuration compiled into what the service runs on.

@@ -30,6 +30,7 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     pub sweep: SweepSettings,
     pub metrics: MetricsSettings,
+    pub integrations: IntegrationSettings,
     pub workers: WorkerSettings,
     pub checks: CheckSettings,
     pub gating: GatingSettings,
@@ -195,6 +196,13 @@ pub struct SweepSettings {
     pub batch: u64,
     /// The longest the sweep sleeps when nothing is due.
     pub max_sleep_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IntegrationSettings {
+    /// A firing alert whose ticket was resolved less than this ago reopens it; later, it opens a
+    /// new ticket.
+    pub reopen_window: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -177,6 +177,13 @@ fn ticket_rules(settings: &Settings, problems: &mut Vec<Problem>) -> Option<Tick
     let max_backdate = dur("max_backdate", &t.max_backdate);
     let reopen_window = dur("reopen_window", &t.reopen_window);
     let auto_close_after = dur("auto_close_after", &t.auto_close_after);
+    let alert_reopen = parse_duration(&settings.integrations.reopen_window).filter(|d| *d >= 0);
+    if alert_reopen.is_none() {
+        problems.push(Problem::error(
+            "integrations.reopen_window",
+            format!("`{}` is not a duration such as 0m, 1h or 1d", settings.integrations.reopen_window),
+        ));
+    }
     let max_wait = match t.max_wait.parse::<Target>() {
         Ok(v) => Some(v),
         Err(e) => {
@@ -189,6 +196,7 @@ fn ticket_rules(settings: &Settings, problems: &mut Vec<Problem>) -> Option<Tick
         reopen_window_secs: reopen_window?,
         max_wait: max_wait?,
         auto_close_after_secs: auto_close_after?,
+        alert_reopen_window_secs: alert_reopen?,
     })
 }
 

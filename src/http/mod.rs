@@ -6,6 +6,7 @@ pub mod auth;
 pub mod checks;
 pub mod error;
 pub mod escalations;
+pub mod intake;
 pub mod metrics;
 pub mod misc;
 mod openapi;
@@ -99,7 +100,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, serve_metr
                 .service(checks::heartbeat)
                 .service(checks::start_inspection)
                 .service(checks::list_inspections)
-                .service(checks::get_inspection),
+                .service(checks::get_inspection)
+                .service(intake::create_integration)
+                .service(intake::list_integrations)
+                .service(intake::alertmanager_intake)
+                .service(intake::events_intake)
+                .service(intake::audit_log),
         )
         .default_service(web::to(not_found));
     let _ = payload_error;

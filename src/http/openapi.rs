@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, checks, escalations, metrics, misc, sla, ticket_actions, tickets};
+use super::{admin, checks, escalations, intake, metrics, misc, sla, ticket_actions, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,8 @@ use super::{admin, checks, escalations, metrics, misc, sla, ticket_actions, tick
         escalations::ack, escalations::list, escalations::retry,
         checks::list, checks::create, checks::get_one, checks::update, checks::remove, checks::run, checks::results,
         checks::heartbeat, checks::start_inspection, checks::list_inspections, checks::get_inspection,
+        intake::create_integration, intake::list_integrations, intake::alertmanager_intake, intake::events_intake,
+        intake::audit_log,
     ),
     modifiers(&Bearer)
 )]

@@ -2,11 +2,16 @@
 //! configuration, and when. Written in the same transaction as the change.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::auth::Principal;
-use super::error::Result;
+use super::error::{Error, Result};
+use super::tickets::Page;
 use crate::persistence::entities::audit_entry;
 
 /// Who acted: a principal, or the system / command line when there is none.
@@ -44,4 +49,52 @@ pub async fn record(
     .insert(db)
     .await?;
     Ok(())
+}
+
+/// One administrative action.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditView {
+    pub id: i64,
+    pub actor_kind: String,
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: Option<i64>,
+    #[schema(value_type = Object)]
+    pub detail: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The newest first, `limit` (1–200) at a time; `after` is the `next` of the previous page.
+pub async fn list(db: &impl ConnectionTrait, after: Option<&str>, limit: Option<u64>) -> Result<Page<AuditView>> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Error::invalid("limit", "between 1 and 200"));
+    }
+    let mut q = audit_entry::Entity::find().order_by_desc(audit_entry::Column::Id).limit(limit + 1);
+    if let Some(a) = after {
+        let id: i64 = a.parse().map_err(|_| Error::invalid("after", "not a cursor from this list"))?;
+        q = q.filter(audit_entry::Column::Id.lt(id));
+    }
+    let mut rows = q.all(db).await?;
+    let next = (rows.len() as u64 > limit).then(|| {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.id.to_string()).unwrap_or_default()
+    });
+    let items = rows
+        .into_iter()
+        .map(|r| AuditView {
+            id: r.id,
+            actor_kind: r.actor_kind,
+            actor_id: r.actor_id,
+            actor_name: r.actor_name,
+            action: r.action,
+            target_kind: r.target_kind,
+            target_id: r.target_id,
+            detail: r.detail.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or(Value::Null),
+            created_at: r.created_at,
+        })
+        .collect();
+    Ok(Page { items, next })
 }

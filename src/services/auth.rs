@@ -98,30 +98,40 @@ fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// `opl_<public id>_<secret>`: the public id finds the row, the secret's hash is compared in
+/// `<prefix><public id>_<secret>`: the public id finds the row, the secret's hash is compared in
 /// constant time. Secrets are 256 random bits, so a fast hash is enough.
-pub fn generate_token() -> NewToken {
+pub fn generate_key(prefix: &str) -> NewToken {
     let public_id = random_b64(9).replace(['-', '_'], "x");
     let secret = random_b64(32);
-    NewToken { token: format!("{PREFIX}{public_id}_{secret}"), secret_hash: hash_secret(&secret), public_id }
+    NewToken { token: format!("{prefix}{public_id}_{secret}"), secret_hash: hash_secret(&secret), public_id }
 }
 
-fn split_token(token: &str) -> Option<(&str, &str)> {
-    token.strip_prefix(PREFIX)?.split_once('_')
+/// An API token, `opl_…`.
+pub fn generate_token() -> NewToken {
+    generate_key(PREFIX)
+}
+
+/// (public id, secret) of a key made by [`generate_key`] with `prefix`.
+pub fn split_key<'a>(prefix: &str, key: &'a str) -> Option<(&'a str, &'a str)> {
+    key.strip_prefix(prefix)?.split_once('_')
+}
+
+/// Whether `secret` hashes to `stored_hash`, compared in constant time.
+pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {
+    bool::from(hash_secret(secret).as_bytes().ct_eq(stored_hash.as_bytes()))
 }
 
 /// Resolves a bearer token. Missing, malformed, unknown, expired and revoked tokens, and tokens of
 /// inactive users or contacts, are all the same 401.
 pub async fn authenticate(db: &impl ConnectionTrait, token: &str, now: DateTime<Utc>) -> Result<Principal> {
     let denied = || Error::Unauthorized("a valid API token is required (Authorization: Bearer opl_…)".into());
-    let (public_id, secret) = split_token(token).ok_or_else(denied)?;
+    let (public_id, secret) = split_key(PREFIX, token).ok_or_else(denied)?;
     let row = api_token::Entity::find()
         .filter(api_token::Column::PublicId.eq(public_id))
         .one(db)
         .await?
         .ok_or_else(denied)?;
-    let presented = hash_secret(secret);
-    if !bool::from(presented.as_bytes().ct_eq(row.secret_hash.as_bytes())) {
+    if !secret_matches(secret, &row.secret_hash) {
         return Err(denied());
     }
     if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= now) {
@@ -160,10 +170,10 @@ mod tests {
     #[test]
     fn tokens_split_into_public_id_and_secret() {
         let t = generate_token();
-        let (id, secret) = split_token(&t.token).unwrap();
+        let (id, secret) = split_key(PREFIX, &t.token).unwrap();
         assert_eq!(id, t.public_id);
         assert_eq!(hash_secret(secret), t.secret_hash);
-        assert!(split_token("Bearer nonsense").is_none());
+        assert!(split_key(PREFIX, "Bearer nonsense").is_none());
     }
 
     #[test]

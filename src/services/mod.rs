@@ -9,6 +9,7 @@ pub mod delivery;
 mod error;
 pub mod escalation;
 pub mod gauges;
+pub mod intake;
 pub mod maintenance;
 pub mod reports;
 pub mod sla;

@@ -8,6 +8,7 @@ mod config;
 mod escalation;
 mod health;
 mod helpers;
+mod intake;
 mod malformed;
 mod metrics;
 mod permissions;

@@ -5,14 +5,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use chrono::Duration;
 use opsline::services::{delivery, escalation::sweep, gauges};
 use serde_json::{Value, json};
 
 use crate::helpers::{Options, TestApp, spawn_with};
-use crate::receivers::{TargetServer, WebhookReceiver};
+use crate::receivers::{Program, TargetServer, WebhookReceiver, free_port};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -263,53 +263,24 @@ fn binary(name: &str) -> PathBuf {
     })
 }
 
-struct Prometheus {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn start_prometheus(targets: &[String]) -> Prometheus {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+async fn start_prometheus(targets: &[String]) -> Program {
     let list = targets.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ");
     let config = format!(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: opsline\n    \
          static_configs:\n      - targets: [{list}]\n"
     );
-    std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
-    let child = Command::new(binary("prometheus"))
-        .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start prometheus");
-    let prom = Prometheus { child, url: format!("http://127.0.0.1:{port}"), _dir: dir };
-    let client = reqwest::Client::new();
-    for _ in 0..300 {
-        if client.get(format!("{}/-/ready", prom.url)).send().await.is_ok_and(|r| r.status() == 200) {
-            return prom;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("prometheus did not become ready");
+    Program::start(&["prometheus"], "prometheus", "prometheus.yml", &config, |dir, port| {
+        vec![
+            format!("--config.file={}", dir.join("prometheus.yml").display()),
+            format!("--storage.tsdb.path={}", dir.join("data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+        ]
+    })
+    .await
 }
 
 /// An instant query; the result vector.
-async fn query(prom: &Prometheus, expr: &str) -> Vec<Value> {
+async fn query(prom: &Program, expr: &str) -> Vec<Value> {
     let url = reqwest::Url::parse_with_params(&format!("{}/api/v1/query", prom.url), &[("query", expr)]).unwrap();
     let res = reqwest::Client::new().get(url).send().await;
     let body: Value = res.unwrap().json().await.unwrap();
@@ -318,7 +289,7 @@ async fn query(prom: &Prometheus, expr: &str) -> Vec<Value> {
 }
 
 /// Polls (real time: Prometheus scrapes every second) until `expr` has `n` series all ≥ `min`.
-async fn wait_for(prom: &Prometheus, expr: &str, n: usize, min: f64) {
+async fn wait_for(prom: &Program, expr: &str, n: usize, min: f64) {
     for _ in 0..300 {
         let r = query(prom, expr).await;
         if r.len() == n && r.iter().all(|s| value(s) >= min) {

@@ -165,6 +165,13 @@ fn cases() -> Vec<Case> {
         c(Method::GET, "/api/v1/inspections", None, Staff(1), none),
         c(Method::POST, "/api/v1/inspections", None, Staff(2), |_, _| Some(json!({"tags": ["perm"]}))),
         c(Method::GET, "/api/v1/inspections/{i}", None, Staff(1), none),
+        c(Method::GET, "/api/v1/customers/{c}/integrations", None, Staff(4), none),
+        c(Method::POST, "/api/v1/customers/{c}/integrations", None, Staff(4), |_, _| Some(json!({"kind": "events"}))),
+        c(Method::GET, "/api/v1/audit", None, Staff(4), none),
+        // With a staff token instead of an integration key (the key itself is tested in intake).
+        c(Method::POST, "/api/v1/integrations/alertmanager?customer_id={c}", None, Staff(3), |_, _| {
+            Some(json!({"version": "4", "status": "firing", "alerts": []}))
+        }),
     ]
 }
 

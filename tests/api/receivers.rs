@@ -314,3 +314,61 @@ impl Drop for TargetServer {
         std::mem::drop(self.handle.stop(false));
     }
 }
+
+/// A free port on loopback (released at once; the program binds it next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A real program the tests drive (Prometheus, Alertmanager), with a config file written to its
+/// own temporary directory, killed when dropped.
+pub struct Program {
+    child: std::process::Child,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Program {
+    /// Writes `config` as `file` in a new directory, starts the first of `candidates` that
+    /// exists with `args(dir, port)`, and waits until `GET /-/ready` answers 200.
+    pub async fn start(
+        candidates: &[&str],
+        package: &str,
+        file: &str,
+        config: &str,
+        args: impl Fn(&std::path::Path, u16) -> Vec<String>,
+    ) -> Program {
+        let in_path = |name: &str| {
+            std::env::var_os("PATH")
+                .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file()))
+        };
+        let bin = candidates.iter().find_map(|c| in_path(c)).unwrap_or_else(|| {
+            panic!("none of {candidates:?} is installed: the test command installs Debian's `{package}`")
+        });
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(file), config).unwrap();
+        let port = free_port();
+        let child = std::process::Command::new(bin)
+            .args(args(dir.path(), port))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {package}: {e}"));
+        let p = Program { child, url: format!("http://127.0.0.1:{port}"), _dir: dir };
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if client.get(format!("{}/-/ready", p.url)).send().await.is_ok_and(|r| r.status() == 200) {
+                return p;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{package} did not become ready");
+    }
+}

@@ -1,5 +1,6 @@
 //! sea-orm entities, one file per table, written by hand to match `migrations/`.
 
+pub mod alert_link;
 pub mod api_token;
 pub mod attachment;
 pub mod audit_entry;
@@ -16,6 +17,7 @@ pub mod escalation;
 pub mod escalation_event;
 pub mod idempotency_key;
 pub mod inspection;
+pub mod integration;
 pub mod outbox;
 pub mod sla_timer;
 pub mod team;

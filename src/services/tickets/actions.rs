@@ -223,21 +223,9 @@ async fn apply(
             event(txn, t.id, who, name, None, Some(json!({"status": new_status})), None, now).await?;
         }
         ActionRequest::Reopen { reason } => {
-            let cust = customer::Entity::find_by_id(t.customer_id)
-                .one(txn)
-                .await?
-                .ok_or_else(|| Error::Internal("customer vanished".into()))?;
-            let level: Level = t.level.parse().map_err(|_| Error::Internal("bad level".into()))?;
-            let cycle = timer(&timers, TimerKind::Resolution).map_or(1, |r| r.model.cycle + 1);
-            let contract = Contract { calendar: &cust.calendar, sla_policy: &cust.sla_policy };
-            let started =
-                timers::start(txn, &state.versions, t.id, &[TimerKind::Resolution], cycle, level, contract, n, now)
-                    .await?;
-            timers.retain(|tm| tm.kind != TimerKind::Resolution);
-            timers.extend(started);
+            let (cycle, due) = new_resolution_cycle(state, txn, &t, &mut timers, now).await?;
             am.resolved_at = Set(None);
             am.closed_at = Set(None);
-            let due = timer(&timers, TimerKind::Resolution).and_then(|r| r.model.due_at);
             event(
                 txn,
                 t.id,
@@ -418,6 +406,30 @@ pub(crate) async fn save(
     }
     timers::refresh_urgency(txn, id, timers, now).await?;
     Ok(true)
+}
+
+/// Reopening: a new resolution cycle starts now on the customer's contract; returns the cycle
+/// and its deadline.
+pub(crate) async fn new_resolution_cycle(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    t: &ticket::Model,
+    timers: &mut Vec<Timer>,
+    now: DateTime<Utc>,
+) -> Result<(i32, Option<DateTime<Utc>>)> {
+    let cust = customer::Entity::find_by_id(t.customer_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| Error::Internal("customer vanished".into()))?;
+    let level: Level = t.level.parse().map_err(|_| Error::Internal("bad level".into()))?;
+    let cycle = timer(timers, TimerKind::Resolution).map_or(1, |r| r.model.cycle + 1);
+    let contract = Contract { calendar: &cust.calendar, sla_policy: &cust.sla_policy };
+    let started =
+        timers::start(txn, &state.versions, t.id, &[TimerKind::Resolution], cycle, level, contract, secs(now), now)
+            .await?;
+    timers.retain(|tm| tm.kind != TimerKind::Resolution);
+    timers.extend(started);
+    Ok((cycle, timer(timers, TimerKind::Resolution).and_then(|r| r.model.due_at)))
 }
 
 fn timer(timers: &[Timer], kind: TimerKind) -> Option<&Timer> {

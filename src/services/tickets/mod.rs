@@ -19,7 +19,7 @@ pub use comments::{CommentView, NewComment, Visibility, add_comment, list_commen
 pub use create::{NewTicket, create};
 pub(crate) use create::{Opening, insert_new};
 pub use query::{AssigneeFilter, EventView, ListQuery, Page, Sort, get, list, list_events, timer_views};
-pub use system::{Automatic, resolve_by_system, transition_by_system};
+pub use system::{Automatic, reopen_by_system, resolve_by_system, transition_by_system};
 pub use view::{ClassificationView, ExplainView, SlaSet, StepView, TicketView, TimerView, timer_view};
 
 use std::fmt;

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::super::error::{Error, Result};
 use super::super::timers::{self, secs};
-use super::actions::{notify_rules, resume, save};
+use super::actions::{new_resolution_cycle, notify_rules, resume, save};
 use super::{MAX_TEXT, Who, check_text, event};
 use crate::domain::escalation::On;
 use crate::domain::sla::Outcome;
@@ -68,6 +68,52 @@ pub async fn resolve_by_system(
         txn.rollback().await?;
     }
     Err(Error::conflict("concurrent_update", "the ticket is being changed by others; try again"))
+}
+
+/// The system reopens a resolved (or recently closed) ticket — an alert fired again: a new
+/// resolution cycle starts, as when a person reopens. False when the ticket is not resolved or
+/// closed.
+pub async fn reopen_by_system(
+    state: &AppState,
+    ticket_id: i64,
+    by: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let txn = state.db.begin().await?;
+    let Some(t) = ticket::Entity::find_by_id(ticket_id).one(&txn).await? else { return Ok(false) };
+    let status: Status = t.status.parse().map_err(Error::Internal)?;
+    if !Action::Reopen.allowed_from(status) {
+        return Ok(false);
+    }
+    let mut timers = timers::load_current(&txn, &state.versions, t.id).await?;
+    let (cycle, due) = new_resolution_cycle(state, &txn, &t, &mut timers, now).await?;
+    let mut am = t.clone().into_active_model();
+    am.status = Set(next_status(Action::Reopen, status).as_str().into());
+    am.resolved_at = Set(None);
+    am.closed_at = Set(None);
+    event(
+        &txn,
+        t.id,
+        Who::System(by),
+        "reopened",
+        Some(json!({"status": status})),
+        Some(json!({"status": next_status(Action::Reopen, status), "resolution_cycle": cycle, "due": due})),
+        Some(reason.to_string()),
+        now,
+    )
+    .await?;
+    let mut tally = Tally::default();
+    if !save(&txn, am, &t, &mut timers, now, &mut tally).await? {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    notify_rules(state, &txn, On::Reopened, t.id, now, &mut tally).await?;
+    txn.commit().await?;
+    state.metrics.record(tally);
+    state.wake_sweep.notify_one();
+    state.wake_delivery.notify_one();
+    Ok(true)
 }
 
 /// What the system itself does to tickets on a schedule.

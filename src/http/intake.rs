@@ -1,0 +1,233 @@
+//! Integration keys, the alert and event intake endpoints, and the audit log.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Auth;
+use super::error::{ApiError, ErrorBody};
+use crate::domain::ticket::Role;
+use crate::services::audit::{self, AuditView};
+use crate::services::auth::{Principal, authenticate};
+use crate::services::intake::{self, Credential, IntegrationView, Kind, NewIntegration, Outcome, alertmanager, events};
+use crate::services::tickets::Page;
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct IntegrationList {
+    pub items: Vec<IntegrationView>,
+    pub next: Option<String>,
+}
+
+/// Create (or replace) the customer's integration of a kind; the key is in the answer, once.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/integrations", tag = "integrations",
+    params(("id" = i64, Path, description = "Customer id")), request_body = NewIntegration,
+    responses((status = 201, description = "Created, with `key`", body = IntegrationView),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not admin", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody)),
+    security(("bearer" = [])))]
+#[post("/customers/{id}/integrations")]
+pub async fn create_integration(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<i64>,
+    body: web::Json<NewIntegration>,
+) -> Result<HttpResponse, ApiError> {
+    let p = auth.require(Role::Admin)?;
+    Ok(HttpResponse::Created().json(intake::create(&state, p, *id, body.into_inner(), state.clock.now()).await?))
+}
+
+/// The customer's integrations (without their keys).
+#[utoipa::path(get, path = "/api/v1/customers/{id}/integrations", tag = "integrations",
+    params(("id" = i64, Path, description = "Customer id")),
+    responses((status = 200, description = "Integrations", body = IntegrationList),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not admin", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody)),
+    security(("bearer" = [])))]
+#[get("/customers/{id}/integrations")]
+pub async fn list_integrations(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Role::Admin)?;
+    Ok(HttpResponse::Ok().json(IntegrationList { items: intake::list(&state, *id).await?, next: None }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeQuery {
+    /// With a lead or admin token instead of an integration key: the customer the alerts are for.
+    pub customer_id: Option<i64>,
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let h = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let t = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))?.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+/// A staff token's principal, for intake with `?customer_id=`.
+async fn staff(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    Ok(authenticate(&state.db, token, state.clock.now()).await?)
+}
+
+/// Alertmanager's webhook (payload version 4). Configure the receiver with
+/// `http_config.authorization.credentials` = the customer's `alertmanager` key.
+#[utoipa::path(post, path = "/api/v1/integrations/alertmanager", tag = "integrations", params(IntakeQuery),
+    request_body = alertmanager::Payload,
+    responses((status = 200, description = "What each alert did", body = alertmanager::Processed),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid key or token", body = ErrorBody),
+        (status = 403, description = "Token below lead", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody)),
+    security(("bearer" = [])))]
+#[post("/integrations/alertmanager")]
+pub async fn alertmanager_intake(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<IntakeQuery>,
+    body: web::Json<alertmanager::Payload>,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer(&req).ok_or_else(|| {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send the integration key: Authorization: Bearer oik_…")
+    })?;
+    let principal;
+    let cred = if token.starts_with(intake::KEY_PREFIX) {
+        Credential::Key(&token)
+    } else {
+        principal = staff(&state, &token).await?;
+        let customer_id = q.customer_id.ok_or_else(|| {
+            ApiError::bad_request("missing_customer", "with a staff token, name the customer: ?customer_id=")
+                .with_field("customer_id")
+        })?;
+        Credential::Staff { principal: &principal, customer_id }
+    };
+    let intake = intake::resolve(&state, Kind::Alertmanager, cred).await?;
+    Ok(HttpResponse::Ok().json(alertmanager::process(&state, &intake, &body, state.clock.now()).await?))
+}
+
+/// The answer of the events intake, in the Events API's shape.
+#[derive(Serialize, ToSchema)]
+pub struct EventAccepted {
+    /// `success`
+    pub status: String,
+    pub message: String,
+    pub dedup_key: String,
+}
+
+/// An invalid event, in the Events API's shape (the one exception to the error shape).
+#[derive(Serialize, ToSchema)]
+pub struct EventRejected {
+    /// `invalid event`
+    pub status: String,
+    pub message: String,
+    pub errors: Vec<String>,
+}
+
+fn rejected(status: StatusCode, message: &str, errors: Vec<String>) -> HttpResponse {
+    HttpResponse::build(status).json(EventRejected { status: "invalid event".into(), message: message.into(), errors })
+}
+
+/// Events in the shape of PagerDuty's Events API v2: `routing_key` (an `events` integration key),
+/// `event_action` (`trigger|acknowledge|resolve`), `dedup_key`, `payload {summary, source,
+/// severity, …}`. A lead or admin token with `?customer_id=` may send instead of a key.
+#[utoipa::path(post, path = "/api/v1/integrations/events", tag = "integrations", params(IntakeQuery),
+    request_body(content = Object, description = "An Events API v2 event"),
+    responses((status = 202, description = "Processed", body = EventAccepted),
+        (status = 400, description = "Invalid event or unknown routing key", body = EventRejected),
+        (status = 401, description = "Invalid staff token", body = ErrorBody),
+        (status = 403, description = "Token below lead", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody)))]
+#[post("/integrations/events")]
+pub async fn events_intake(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<IntakeQuery>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return Ok(rejected(StatusCode::BAD_REQUEST, "Event object is invalid", vec!["the body is not JSON".into()]));
+    };
+    let token = bearer(&req).filter(|t| !t.starts_with(intake::KEY_PREFIX));
+    let event = match events::parse(&value, token.is_none()) {
+        Ok(e) => e,
+        Err(errors) => return Ok(rejected(StatusCode::BAD_REQUEST, "Event object is invalid", errors)),
+    };
+    let principal;
+    let cred = match (&token, &event.routing_key) {
+        (Some(t), _) => {
+            principal = staff(&state, t).await?;
+            let Some(customer_id) = q.customer_id else {
+                return Ok(rejected(
+                    StatusCode::BAD_REQUEST,
+                    "Event object is invalid",
+                    vec!["with a staff token, name the customer: ?customer_id=".into()],
+                ));
+            };
+            Credential::Staff { principal: &principal, customer_id }
+        }
+        (None, Some(key)) => Credential::Key(key),
+        (None, None) => {
+            return Ok(rejected(
+                StatusCode::BAD_REQUEST,
+                "Event object is invalid",
+                vec!["'routing_key' is missing or blank".into()],
+            ));
+        }
+    };
+    let intake = match intake::resolve(&state, Kind::Events, cred).await {
+        Ok(i) => i,
+        Err(crate::services::Error::Unauthorized(_)) => {
+            return Ok(rejected(
+                StatusCode::BAD_REQUEST,
+                "Invalid routing key",
+                vec!["'routing_key' is not an events integration key".into()],
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let outcome = events::process(&state, &intake, &event, state.clock.now()).await?;
+    let message = match outcome {
+        Outcome::Unchanged(None) => "Event processed; no alert with this dedup_key",
+        _ => "Event processed",
+    };
+    Ok(HttpResponse::Accepted().json(EventAccepted {
+        status: "success".into(),
+        message: message.into(),
+        dedup_key: event.dedup_key,
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// The `next` of the previous page.
+    pub after: Option<String>,
+    /// 1–200, default 50.
+    pub limit: Option<u64>,
+}
+
+/// Administrative actions, newest first: users, tokens, customers, contacts, integrations,
+/// configuration versions.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "users", params(AuditQuery),
+    responses((status = 200, description = "A page of audit entries", body = Page<AuditView>),
+        (status = 400, description = "Bad query", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not admin", body = ErrorBody),
+        (status = 422, description = "Bad cursor or limit", body = ErrorBody)),
+    security(("bearer" = [])))]
+#[get("/audit")]
+pub async fn audit_log(
+    state: web::Data<AppState>,
+    auth: Auth,
+    q: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Role::Admin)?;
+    Ok(HttpResponse::Ok().json(audit::list(&state.db, q.after.as_deref(), q.limit).await?))
+}

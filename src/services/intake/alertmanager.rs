@@ -1,0 +1,127 @@
+//! Alertmanager's webhook payload, version 4. Unknown fields are ignored; the zero `endsAt` of a
+//! firing alert is just a string here.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Alert, Intake, Outcome, fire, resolve_alert};
+use crate::services::error::{Error, Result};
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Payload {
+    pub version: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub group_key: Option<String>,
+    #[serde(default)]
+    pub external_url: Option<String>,
+    pub alerts: Vec<AmAlert>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AmAlert {
+    pub status: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub starts_at: Option<String>,
+    #[serde(default)]
+    pub ends_at: Option<String>,
+    #[serde(rename = "generatorURL", default)]
+    pub generator_url: Option<String>,
+    pub fingerprint: String,
+}
+
+/// What a payload did, alert by alert.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Processed {
+    pub alerts: Vec<AlertOutcome>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AlertOutcome {
+    pub fingerprint: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+const MAX_ALERTS: usize = 1000;
+
+fn validate(p: &Payload) -> Result<()> {
+    if p.version != "4" {
+        return Err(Error::invalid(
+            "version",
+            format!("webhook payload version `{}`; version 4 is understood", p.version),
+        ));
+    }
+    if p.alerts.len() > MAX_ALERTS {
+        return Err(Error::invalid("alerts", format!("at most {MAX_ALERTS} alerts per notification")));
+    }
+    for (i, a) in p.alerts.iter().enumerate() {
+        if a.fingerprint.trim().is_empty() || a.fingerprint.len() > 255 {
+            return Err(Error::invalid(&format!("alerts[{i}].fingerprint"), "1–255 characters"));
+        }
+        if a.status != "firing" && a.status != "resolved" {
+            return Err(Error::invalid(&format!("alerts[{i}].status"), "`firing` or `resolved`"));
+        }
+    }
+    Ok(())
+}
+
+fn as_alert(a: &AmAlert, external_url: Option<&str>) -> Alert {
+    let name = a.labels.get("alertname").map_or("alert", String::as_str);
+    let summary = a.annotations.get("summary").or_else(|| a.annotations.get("title"));
+    let title = match (summary, a.labels.get("instance")) {
+        (Some(s), _) => s.clone(),
+        (None, Some(i)) => format!("{name} on {i}"),
+        (None, None) => name.to_string(),
+    };
+    let mut description = String::new();
+    if let Some(d) = a.annotations.get("description").or_else(|| a.annotations.get("message")) {
+        description.push_str(d);
+        description.push_str("\n\n");
+    }
+    description.push_str("Labels:\n");
+    for (k, v) in &a.labels {
+        description.push_str(&format!("  {k} = {v}\n"));
+    }
+    if let Some(u) = a.generator_url.as_deref().filter(|u| !u.is_empty()) {
+        description.push_str(&format!("\nSource: {u}\n"));
+    }
+    if let Some(u) = external_url.filter(|u| !u.is_empty()) {
+        description.push_str(&format!("Alertmanager: {u}\n"));
+    }
+    Alert {
+        source: "alertmanager",
+        dedup: a.fingerprint.clone(),
+        episode: a.starts_at.clone().unwrap_or_default().chars().take(64).collect(),
+        title,
+        description,
+        severity: a.labels.get("severity").cloned(),
+    }
+}
+
+/// Every alert of the notification, in order: firing ones open or add to tickets, resolved ones
+/// resolve. A whole notification sent again changes nothing.
+pub async fn process(state: &AppState, intake: &Intake, p: &Payload, now: DateTime<Utc>) -> Result<Processed> {
+    validate(p)?;
+    let mut alerts = Vec::with_capacity(p.alerts.len());
+    for a in &p.alerts {
+        let outcome = if a.status == "firing" {
+            fire(state, intake, &as_alert(a, p.external_url.as_deref()), now).await?
+        } else {
+            resolve_alert(state, intake, "alertmanager", &a.fingerprint, now).await?
+        };
+        alerts.push(AlertOutcome { fingerprint: a.fingerprint.clone(), outcome });
+    }
+    Ok(Processed { alerts })
+}
