@@ -5,6 +5,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::auth::Auth;
+use super::body::Body;
 use super::error::{ApiError, ErrorBody};
 use crate::domain::ticket::Role;
 use crate::services::audit::By;
@@ -47,7 +48,7 @@ pub async fn list_customers(
 pub async fn create_customer(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<NewCustomer>,
+    body: Body<NewCustomer>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
     Ok(HttpResponse::Created().json(customers::create(&state, p, body.into_inner(), state.clock.now()).await?))
@@ -82,7 +83,7 @@ pub async fn patch_customer(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<i64>,
-    body: web::Json<CustomerPatch>,
+    body: Body<CustomerPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
     Ok(HttpResponse::Ok().json(customers::patch(&state, p, *id, body.into_inner(), state.clock.now()).await?))
@@ -118,7 +119,7 @@ pub async fn create_contact(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<i64>,
-    body: web::Json<NewContact>,
+    body: Body<NewContact>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Agent)?;
     Ok(HttpResponse::Created()
@@ -146,7 +147,7 @@ pub async fn list_users(state: web::Data<AppState>, auth: Auth) -> Result<HttpRe
 pub async fn create_user(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<NewUser>,
+    body: Body<NewUser>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
     Ok(HttpResponse::Created()
@@ -178,7 +179,7 @@ pub async fn patch_user(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<i64>,
-    body: web::Json<UserPatch>,
+    body: Body<UserPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
     Ok(HttpResponse::Ok()
@@ -221,7 +222,7 @@ pub async fn list_tokens(state: web::Data<AppState>, auth: Auth) -> Result<HttpR
 pub async fn create_token(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<NewTokenRequest>,
+    body: Body<NewTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
     Ok(HttpResponse::Created()
@@ -241,7 +242,7 @@ pub async fn patch_token(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<i64>,
-    body: web::Json<TokenPatch>,
+    body: Body<TokenPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
     Ok(HttpResponse::Ok()

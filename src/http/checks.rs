@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::Deserialize;
 
 use super::auth::Auth;
+use super::body::{Body, OptionalBody};
 use super::error::{ApiError, ErrorBody};
 use crate::checks::spec::CheckSpec;
 use crate::domain::ticket::Role;
@@ -36,11 +37,7 @@ pub async fn list(state: web::Data<AppState>, auth: Auth, q: web::Query<CheckQue
         (status = 422, description = "Invalid field, e.g. a condition (`conditions[1]`)", body = ErrorBody)),
     security(("bearer" = [])))]
 #[post("/checks")]
-pub async fn create(
-    state: web::Data<AppState>,
-    auth: Auth,
-    body: web::Json<CheckSpec>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn create(state: web::Data<AppState>, auth: Auth, body: Body<CheckSpec>) -> Result<HttpResponse, ApiError> {
     auth.require(Role::Lead)?;
     Ok(HttpResponse::Created().json(checks::create(&state, body.into_inner(), state.clock.now()).await?))
 }
@@ -72,7 +69,7 @@ pub async fn update(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<i64>,
-    body: web::Json<serde_json::Value>,
+    body: Body<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Role::Lead)?;
     Ok(HttpResponse::Ok().json(checks::update(&state, *id, body.into_inner(), state.clock.now()).await?))
@@ -138,7 +135,7 @@ pub async fn heartbeat(state: web::Data<AppState>, token: web::Path<String>) -> 
 
 /// Start an inspection of the selected checks (all when nothing is selected); while one runs,
 /// the running one is returned.
-#[utoipa::path(post, path = "/api/v1/inspections", tag = "checks", request_body = NewInspection,
+#[utoipa::path(post, path = "/api/v1/inspections", tag = "checks", request_body = Option<NewInspection>,
     responses((status = 202, description = "Running: poll it for progress", body = InspectionView),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not engineer or above", body = ErrorBody),
@@ -149,10 +146,10 @@ pub async fn heartbeat(state: web::Data<AppState>, token: web::Path<String>) -> 
 pub async fn start_inspection(
     state: web::Data<AppState>,
     auth: Auth,
-    body: Option<web::Json<NewInspection>>,
+    body: OptionalBody<NewInspection>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Engineer)?;
-    let req = body.map(|b| b.into_inner()).unwrap_or_default();
+    let req = body.0.unwrap_or_default();
     let (view, _) = inspections::start(&state, p.name(), req, state.clock.now()).await?;
     Ok(HttpResponse::Accepted().json(view))
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Auth;
+use super::body::Body;
 use super::error::{ApiError, ErrorBody};
 use crate::domain::ticket::Role;
 use crate::services::audit::{self, AuditView};
@@ -36,7 +37,7 @@ pub async fn create_integration(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<i64>,
-    body: web::Json<NewIntegration>,
+    body: Body<NewIntegration>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
     Ok(HttpResponse::Created().json(intake::create(&state, p, *id, body.into_inner(), state.clock.now()).await?))
@@ -93,7 +94,7 @@ pub async fn alertmanager_intake(
     state: web::Data<AppState>,
     req: HttpRequest,
     q: web::Query<IntakeQuery>,
-    body: web::Json<alertmanager::Payload>,
+    body: Body<alertmanager::Payload>,
 ) -> Result<HttpResponse, ApiError> {
     let token = bearer(&req).ok_or_else(|| {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send the integration key: Authorization: Bearer oik_…")
@@ -149,9 +150,17 @@ fn rejected(status: StatusCode, message: &str, errors: Vec<String>) -> HttpRespo
 pub async fn events_intake(
     state: web::Data<AppState>,
     req: HttpRequest,
-    q: web::Query<IntakeQuery>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    // The query is read here rather than by an extractor, so that a bad one is also answered in
+    // the Events API's shape.
+    let Ok(q) = web::Query::<IntakeQuery>::from_query(req.query_string()) else {
+        return Ok(rejected(
+            StatusCode::BAD_REQUEST,
+            "Event object is invalid",
+            vec!["the query takes only customer_id, a number".into()],
+        ));
+    };
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return Ok(rejected(StatusCode::BAD_REQUEST, "Event object is invalid", vec!["the body is not JSON".into()]));
     };

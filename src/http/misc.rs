@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::Auth;
+use super::body::Body;
 use super::error::{ApiError, ErrorBody};
 use crate::domain::ticket::Role;
 use crate::services::tickets::{ClassificationView, MAX_TEXT};
@@ -67,7 +68,7 @@ pub struct ClassifyRequest {
 pub async fn classify(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<ClassifyRequest>,
+    body: Body<ClassifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Role::Agent)?;
     if body.title.chars().count() > 200 {

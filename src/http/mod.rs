@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod body;
 pub mod checks;
 pub mod error;
 pub mod escalations;

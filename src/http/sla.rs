@@ -6,6 +6,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::auth::Auth;
+use super::body::Body;
 use super::error::{ApiError, ErrorBody};
 use crate::domain::ticket::Role;
 use crate::services::reports::{self, SlaReport};
@@ -25,7 +26,7 @@ use crate::state::AppState;
 pub async fn preview(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<PreviewRequest>,
+    body: Body<PreviewRequest>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Role::Agent)?;
     Ok(HttpResponse::Ok().json(sla::preview(&state, body.into_inner(), state.clock.now()).await?))
@@ -43,7 +44,7 @@ pub async fn preview(
 pub async fn what_if(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<WhatIfRequest>,
+    body: Body<WhatIfRequest>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Role::Lead)?;
     Ok(HttpResponse::Ok().json(crate::services::what_if::what_if(&state, body.into_inner(), state.clock.now()).await?))

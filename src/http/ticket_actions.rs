@@ -10,6 +10,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::auth::{Auth, if_match};
+use super::body::Body;
 use super::error::{ApiError, ErrorBody};
 use super::tickets::staff_or_contact;
 use crate::domain::level::Level;
@@ -122,7 +123,7 @@ macro_rules! action {
             auth: Auth,
             req: HttpRequest,
             id: web::Path<String>,
-            body: web::Json<$body>,
+            body: Body<$body>,
         ) -> Result<HttpResponse, ApiError> {
             let $b = body.into_inner();
             act(&state, &auth, &req, &id, $make).await
@@ -254,7 +255,7 @@ pub async fn add_comment(
     auth: Auth,
     req: HttpRequest,
     id: web::Path<String>,
-    body: web::Json<NewComment>,
+    body: Body<NewComment>,
 ) -> Result<HttpResponse, ApiError> {
     let p = staff_or_contact(&auth)?;
     let version = if_match(&req)?;

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::auth::Auth;
+use super::body::Body;
 use super::error::{ApiError, ErrorBody};
 use crate::domain::level::Level;
 use crate::domain::ticket::{Role, Status};
@@ -47,7 +48,7 @@ pub async fn create(
     state: web::Data<AppState>,
     auth: Auth,
     req: HttpRequest,
-    body: web::Json<NewTicket>,
+    body: Body<NewTicket>,
 ) -> Result<HttpResponse, ApiError> {
     let p = staff_or_contact(&auth)?;
     let key = match req.headers().get("Idempotency-Key") {

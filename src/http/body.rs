@@ -1,0 +1,75 @@
+//! `Body<T>`: a JSON request body that must be an object. serde lets a struct also be read from
+//! an array of its fields in order (`[null, null]`), which no client means; this extractor reads
+//! the JSON first (with the same limits and error shape as `web::Json`), refuses anything but an
+//! object, then builds `T` from it.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, web};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+pub struct Body<T>(pub T);
+
+/// A body that may be left out entirely (no `Content-Type`, nothing sent); when one is sent it
+/// must be a valid object, as for [`Body`] — a malformed body is an error, never "no body".
+pub struct OptionalBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalBody<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let headers = req.headers();
+        let length = headers.get(actix_web::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+        let absent = !headers.contains_key(actix_web::http::header::CONTENT_TYPE)
+            && !headers.contains_key(actix_web::http::header::TRANSFER_ENCODING)
+            && length.is_none_or(|l| l.trim() == "0");
+        if absent {
+            return Box::pin(async { Ok(OptionalBody(None)) });
+        }
+        let body = Body::<T>::from_request(req, payload);
+        Box::pin(async move { Ok(OptionalBody(Some(body.await?.0))) })
+    }
+}
+
+impl<T> Body<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Body<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let value = json.await?.into_inner();
+            if !value.is_object() {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    "the body must be a JSON object",
+                )
+                .into());
+            }
+            serde_json::from_value(value)
+                .map(Body)
+                .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", e.to_string()).into())
+        })
+    }
+}
