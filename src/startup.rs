@@ -132,6 +132,7 @@ impl Application {
         let addr = listener.local_addr().map_err(|source| BuildError::Bind { addr: "?".into(), source })?;
         let data = web::Data::new(state.clone());
         let max_body = state.config.settings.http.max_body_bytes as usize;
+        let email_limit = state.config.settings.attachments.max_bytes as usize + 64 * 1024;
         let workers = state.config.settings.http.workers;
         let separate = state.config.settings.metrics.listen.clone();
         let metrics_server = if separate.is_empty() {
@@ -154,7 +155,7 @@ impl Application {
                 .app_data(data.clone())
                 .wrap(from_fn(crate::http::json_errors))
                 .wrap(from_fn(crate::http::metrics::track))
-                .configure(|cfg| crate::http::configure(cfg, max_body, serve_metrics))
+                .configure(|cfg| crate::http::configure(cfg, max_body, email_limit, serve_metrics))
         })
         .shutdown_timeout(10);
         if workers > 0 {

@@ -67,9 +67,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
                 )
                 .into());
             }
+            if let Some(path) = nul_at(&value, "") {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    "text must not contain NUL characters",
+                )
+                .with_field(path.trim_start_matches('.'))
+                .into());
+            }
             serde_json::from_value(value)
                 .map(Body)
                 .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", e.to_string()).into())
         })
+    }
+}
+
+/// Where in the document a string (or a key) holds a NUL character, which no text field takes.
+fn nul_at(v: &serde_json::Value, at: &str) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) if s.contains('\0') => Some(at.to_string()),
+        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, x)| nul_at(x, &format!("{at}[{i}]"))),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .find_map(|(k, x)| if k.contains('\0') { Some(at.to_string()) } else { nul_at(x, &format!("{at}.{k}")) }),
+        _ => None,
     }
 }

@@ -12,7 +12,9 @@ use super::error::{ApiError, ErrorBody};
 use crate::domain::ticket::Role;
 use crate::services::audit::{self, AuditView};
 use crate::services::auth::{Principal, authenticate};
-use crate::services::intake::{self, Credential, IntegrationView, Kind, NewIntegration, Outcome, alertmanager, events};
+use crate::services::intake::{
+    self, Credential, IntegrationView, Kind, NewIntegration, Outcome, alertmanager, email, events,
+};
 use crate::services::tickets::Page;
 use crate::state::AppState;
 
@@ -96,22 +98,65 @@ pub async fn alertmanager_intake(
     q: web::Query<IntakeQuery>,
     body: Body<alertmanager::Payload>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = bearer(&req).ok_or_else(|| {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send the integration key: Authorization: Bearer oik_…")
-    })?;
-    let principal;
-    let cred = if token.starts_with(intake::KEY_PREFIX) {
-        Credential::Key(&token)
-    } else {
-        principal = staff(&state, &token).await?;
-        let customer_id = q.customer_id.ok_or_else(|| {
-            ApiError::bad_request("missing_customer", "with a staff token, name the customer: ?customer_id=")
-                .with_field("customer_id")
-        })?;
-        Credential::Staff { principal: &principal, customer_id }
-    };
+    let token = bearer_or_401(&req)?;
+    let mut principal = None;
+    let cred = credential(&state, &q, &token, &mut principal).await?;
     let intake = intake::resolve(&state, Kind::Alertmanager, cred).await?;
     Ok(HttpResponse::Ok().json(alertmanager::process(&state, &intake, &body, state.clock.now()).await?))
+}
+
+/// The credential of an intake request: an integration key, or a staff token with
+/// `?customer_id=`.
+async fn credential<'a>(
+    state: &AppState,
+    q: &IntakeQuery,
+    token: &'a str,
+    principal: &'a mut Option<Principal>,
+) -> Result<Credential<'a>, ApiError> {
+    if token.starts_with(intake::KEY_PREFIX) {
+        return Ok(Credential::Key(token));
+    }
+    let customer_id = q.customer_id.ok_or_else(|| {
+        ApiError::bad_request("missing_customer", "with a staff token, name the customer: ?customer_id=")
+            .with_field("customer_id")
+    })?;
+    let p = principal.insert(staff(state, token).await?);
+    Ok(Credential::Staff { principal: p, customer_id })
+}
+
+fn bearer_or_401(req: &HttpRequest) -> Result<String, ApiError> {
+    bearer(req).ok_or_else(|| {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send the integration key: Authorization: Bearer oik_…")
+    })
+}
+
+/// A raw RFC 5322 message, as an MTA pipe delivers it, with the customer's `email` key: a reply
+/// to a ticket's mail becomes a public comment by the sending contact, other mail from a known
+/// contact opens a ticket (source `email`); unknown senders are refused. Body limit:
+/// `attachments.max_bytes` + 64 KiB.
+#[utoipa::path(post, path = "/api/v1/integrations/email", tag = "integrations", params(IntakeQuery),
+    request_body(content = String, content_type = "text/plain", description = "The raw RFC 5322 message, as an MTA pipe delivers it (any content type: message/rfc822 is usual)"),
+    responses((status = 200, description = "A comment on the ticket the message answers, or the same message again", body = email::Received),
+        (status = 201, description = "A new ticket", body = email::Received),
+        (status = 400, description = "Bad query or missing customer", body = ErrorBody),
+        (status = 401, description = "No valid key or token", body = ErrorBody),
+        (status = 403, description = "Token below lead", body = ErrorBody),
+        (status = 409, description = "The ticket changed meanwhile", body = ErrorBody),
+        (status = 413, description = "Message too large", body = ErrorBody),
+        (status = 422, description = "Not a message, or an unknown sender", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn email_intake(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<IntakeQuery>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer_or_401(&req)?;
+    let mut principal = None;
+    let cred = credential(&state, &q, &token, &mut principal).await?;
+    let intake = intake::resolve(&state, Kind::Email, cred).await?;
+    let received = email::process(&state, &intake, &body, state.clock.now()).await?;
+    Ok(if received.result == "opened" { HttpResponse::Created() } else { HttpResponse::Ok() }.json(received))
 }
 
 /// The answer of the events intake, in the Events API's shape.

@@ -29,7 +29,7 @@ pub use openapi::ApiDoc;
 use self::error::{ApiError, json_error, path_error, payload_error, query_error};
 
 /// The whole route table; `/metrics` too unless it has a listener of its own.
-pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, serve_metrics: bool) {
+pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, email_limit: usize, serve_metrics: bool) {
     if serve_metrics {
         cfg.service(metrics::metrics);
     }
@@ -106,7 +106,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, serve_metr
                 .service(intake::list_integrations)
                 .service(intake::alertmanager_intake)
                 .service(intake::events_intake)
-                .service(intake::audit_log),
+                .service(intake::audit_log)
+                .service(
+                    // Whole messages with their attachments: the attachment limit, not the JSON one.
+                    web::resource("/integrations/email")
+                        .app_data(web::PayloadConfig::default().limit(email_limit))
+                        .route(web::post().to(intake::email_intake)),
+                ),
         )
         .default_service(web::to(not_found));
     let _ = payload_error;

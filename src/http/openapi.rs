@@ -24,6 +24,7 @@ use super::{admin, checks, escalations, intake, metrics, misc, sla, ticket_actio
         checks::list, checks::create, checks::get_one, checks::update, checks::remove, checks::run, checks::results,
         checks::heartbeat, checks::start_inspection, checks::list_inspections, checks::get_inspection,
         intake::create_integration, intake::list_integrations, intake::alertmanager_intake, intake::events_intake,
+        intake::email_intake,
         intake::audit_log,
     ),
     modifiers(&Bearer)

@@ -21,7 +21,7 @@ pub enum Error {
     #[error("the ticket changed since version {expected}; it is now at version {current}")]
     VersionMismatch { expected: i32, current: i32 },
     #[error("database error")]
-    Db(#[from] DbErr),
+    Db(DbErr),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -43,6 +43,22 @@ impl Error {
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Error::Conflict { code, message: message.into() }
+    }
+}
+
+impl From<DbErr> for Error {
+    /// PostgreSQL refuses NUL characters in text; whichever input carried one is bad input, not a
+    /// server error.
+    fn from(e: DbErr) -> Self {
+        let text = e.to_string();
+        if text.contains("invalid byte sequence") && text.contains("0x00") {
+            return Error::Invalid {
+                code: "validation_failed",
+                field: None,
+                message: "text must not contain NUL characters".into(),
+            };
+        }
+        Error::Db(e)
     }
 }
 

@@ -5,6 +5,7 @@
 mod actions;
 mod checks;
 mod config;
+mod email_intake;
 mod escalation;
 mod health;
 mod helpers;

@@ -265,6 +265,13 @@ async fn at_least_thirty_kinds_of_malformed_request_get_a_4xx_json_error_and_wri
             vec![],
         ),
         ("unknown route", Method::GET, "/api/v1/nothing-here".into(), Body::None, vec![]),
+        (
+            "NUL in a name",
+            Method::POST,
+            "/api/v1/customers".into(),
+            Body::Json(json!({"name": "A\u{0}B", "tier": "vip"})),
+            vec![],
+        ),
         // serde would read a struct from an array of its fields; a body must be an object.
         ("array for an object", Method::PATCH, "/api/v1/tokens/1".into(), Body::Json(json!([null, null])), vec![]),
         ("array for a ticket", Method::POST, "/api/v1/tickets".into(), Body::Json(json!([1, "t", "d"])), vec![]),

@@ -5,6 +5,7 @@
 //! (Alertmanager in HA pairs, retries) never open a ticket twice.
 
 pub mod alertmanager;
+pub mod email;
 pub mod events;
 mod keys;
 

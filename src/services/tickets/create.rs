@@ -46,6 +46,21 @@ pub async fn create(
     idempotency_key: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(i64, bool)> {
+    if matches!(principal, Principal::Contact { .. }) && input.source.is_some_and(|s| s != Source::Portal) {
+        return Err(Error::invalid("source", "tickets opened by customers have source `portal`"));
+    }
+    open_ticket(state, principal, input, idempotency_key, now).await
+}
+
+/// [`create`] for Opsline's own intake, which may name the source a contact's ticket came from
+/// (a contact's e-mail opens a ticket with source `email`).
+pub(crate) async fn open_ticket(
+    state: &AppState,
+    principal: &Principal,
+    input: NewTicket,
+    idempotency_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(i64, bool)> {
     check_text("title", &input.title, 200)?;
     if input.description.chars().count() > MAX_TEXT {
         return Err(Error::invalid("description", format!("`description` has at most {MAX_TEXT} characters")));
@@ -65,9 +80,6 @@ pub async fn create(
         }
         if input.reported_at.is_some() {
             return Err(Error::invalid("reported_at", "only staff may backdate a ticket"));
-        }
-        if input.source.is_some_and(|s| s != Source::Portal) {
-            return Err(Error::invalid("source", "tickets opened by customers have source `portal`"));
         }
     }
     let customer_id = match (principal.customer_id(), input.customer_id) {

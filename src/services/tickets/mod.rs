@@ -17,7 +17,7 @@ pub use attachments::{
 pub(crate) use comments::insert_comment;
 pub use comments::{CommentView, NewComment, Visibility, add_comment, list_comments};
 pub use create::{NewTicket, create};
-pub(crate) use create::{Opening, insert_new};
+pub(crate) use create::{Opening, insert_new, open_ticket};
 pub use query::{AssigneeFilter, EventView, ListQuery, Page, Sort, get, list, list_events, timer_views};
 pub use system::{Automatic, reopen_by_system, resolve_by_system, transition_by_system};
 pub use view::{ClassificationView, ExplainView, SlaSet, StepView, TicketView, TimerView, timer_view};
