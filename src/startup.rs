@@ -56,6 +56,7 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
     }
     sync_teams(&db, &config, now).await?;
     let notifier = Notifier::new(&config).map_err(BuildError::Notify)?;
+    let config_limits = config.settings.limits.clone();
     let prober = Prober::new(config.runtime.checks.denied_networks.clone()).map_err(BuildError::Notify)?;
     let state = AppState {
         db,
@@ -68,6 +69,7 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
         prober: Arc::new(prober),
         wake_checks: Arc::new(tokio::sync::Notify::new()),
         metrics: Arc::new(metrics),
+        limits: Arc::new(crate::http::limits::Limits::new(&config_limits)),
     };
     crate::services::checks::sync_config(&state, now).await?;
     Ok(state)
@@ -150,10 +152,13 @@ impl Application {
             Some(s)
         };
         let serve_metrics = metrics_server.is_none();
+        let origins = state.config.settings.http.cors_origins.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .wrap(from_fn(crate::http::json_errors))
+                .wrap(from_fn(crate::http::security_headers))
+                .wrap(crate::http::cors(&origins))
                 .wrap(from_fn(crate::http::metrics::track))
                 .configure(|cfg| crate::http::configure(cfg, max_body, email_limit, serve_metrics))
         })

@@ -31,6 +31,8 @@ pub struct AppState {
     pub wake_checks: Arc<Notify>,
     /// This instance's Prometheus registry.
     pub metrics: Arc<Metrics>,
+    /// This instance's rate limits.
+    pub limits: Arc<crate::http::limits::Limits>,
 }
 
 impl AppState {

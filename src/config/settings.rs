@@ -31,6 +31,7 @@ pub struct Settings {
     pub sweep: SweepSettings,
     pub metrics: MetricsSettings,
     pub integrations: IntegrationSettings,
+    pub limits: LimitSettings,
     pub workers: WorkerSettings,
     pub checks: CheckSettings,
     pub gating: GatingSettings,
@@ -198,6 +199,14 @@ pub struct SweepSettings {
     pub max_sleep_ms: u64,
 }
 
+/// Requests per minute per client address, on each instance.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitSettings {
+    pub token_creation_per_minute: u32,
+    pub intake_per_minute: u32,
+    pub failed_auth_per_minute: u32,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct IntegrationSettings {
     /// A firing alert whose ticket was resolved less than this ago reopens it; later, it opens a
@@ -223,6 +232,9 @@ pub struct WorkerSettings {
 pub struct HttpSettings {
     /// Address the API, pages and (unless `metrics.listen` is set) `/metrics` listen on.
     pub listen: String,
+    /// Origins allowed to call the API from a browser (CORS); empty: none.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
     /// Largest request body outside attachment uploads; larger ones get 413.
     pub max_body_bytes: u64,
     /// Worker threads serving HTTP; 0 means one per core.

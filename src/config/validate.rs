@@ -55,6 +55,26 @@ pub fn compile(settings: &Settings, dir: &Path, environment: &str, problems: &mu
     if !(1..=3600).contains(&settings.metrics.refresh_secs) {
         problems.push(Problem::error("metrics.refresh_secs", "must be between 1 and 3600"));
     }
+    for (key, v) in [
+        ("limits.token_creation_per_minute", settings.limits.token_creation_per_minute),
+        ("limits.intake_per_minute", settings.limits.intake_per_minute),
+        ("limits.failed_auth_per_minute", settings.limits.failed_auth_per_minute),
+    ] {
+        if v == 0 {
+            problems.push(Problem::error(key, "must be at least 1"));
+        }
+    }
+    for (i, o) in settings.http.cors_origins.iter().enumerate() {
+        let ok = (o.starts_with("https://") || o.starts_with("http://"))
+            && !o.ends_with('/')
+            && !o[o.find("//").map_or(0, |i| i + 2)..].contains('/');
+        if !ok {
+            problems.push(Problem::error(
+                format!("http.cors_origins[{i}]"),
+                format!("`{o}` is not an origin such as https://console.example.com"),
+            ));
+        }
+    }
     if settings.http.max_body_bytes < 1024 {
         problems.push(Problem::error("http.max_body_bytes", "must be at least 1024"));
     }

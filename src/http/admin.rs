@@ -216,14 +216,17 @@ pub async fn list_tokens(state: web::Data<AppState>, auth: Auth) -> Result<HttpR
         (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not admin", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody), (status = 409, description = "Name taken or user inactive", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody)),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 429, description = "Too many token requests from this address", body = ErrorBody)),
     security(("bearer" = [])))]
 #[post("/tokens")]
 pub async fn create_token(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     auth: Auth,
     body: Body<NewTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limits.take(crate::http::limits::Limit::TokenCreation, &req)?;
     let p = auth.require(Role::Admin)?;
     Ok(HttpResponse::Created()
         .json(users::create_token(&state, By::Principal(p), body.into_inner(), state.clock.now()).await?))

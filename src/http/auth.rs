@@ -31,6 +31,7 @@ impl FromRequest for Auth {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let header =
             req.headers().get(actix_web::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let req = req.clone();
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "no state"))?;
@@ -47,8 +48,20 @@ impl FromRequest for Auth {
                     )
                 })?;
             let now = state.clock.now();
-            Ok(Auth(authenticate(&state.db, token, now).await?))
+            Ok(Auth(guarded(&state, &req, authenticate(&state.db, token, now).await)?))
         })
+    }
+}
+
+/// A failed authentication counts against the address's budget; once it is spent the answer is
+/// 429 rather than 401, so that tokens cannot be guessed at speed.
+pub fn guarded<T>(state: &AppState, req: &HttpRequest, r: Result<T, crate::services::Error>) -> Result<T, ApiError> {
+    match r {
+        Err(e @ crate::services::Error::Unauthorized(_)) => {
+            state.limits.take(crate::http::limits::Limit::FailedAuth, req)?;
+            Err(e.into())
+        }
+        other => other.map_err(ApiError::from),
     }
 }
 

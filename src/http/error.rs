@@ -35,6 +35,8 @@ pub struct ErrorDetail {
 pub struct ApiError {
     pub status: StatusCode,
     pub detail: Box<ErrorDetail>,
+    /// Seconds for `Retry-After` (429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -48,7 +50,19 @@ impl ApiError {
                 status: None,
                 allowed_actions: None,
             }),
+            retry_after: None,
         }
+    }
+
+    /// 429 `rate_limited`, with `Retry-After`.
+    pub fn rate_limited(what: &str, retry_after: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many {what} from this address; try again in {retry_after} s"),
+        );
+        e.retry_after = Some(retry_after.max(1));
+        e
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -92,6 +106,11 @@ impl ResponseError for ApiError {
         });
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
         }
         res
     }

@@ -6,9 +6,10 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::Auth;
+use super::auth::{Auth, guarded};
 use super::body::Body;
 use super::error::{ApiError, ErrorBody};
+use super::limits::Limit;
 use crate::domain::ticket::Role;
 use crate::services::audit::{self, AuditView};
 use crate::services::auth::{Principal, authenticate};
@@ -76,8 +77,8 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 }
 
 /// A staff token's principal, for intake with `?customer_id=`.
-async fn staff(state: &AppState, token: &str) -> Result<Principal, ApiError> {
-    Ok(authenticate(&state.db, token, state.clock.now()).await?)
+async fn staff(state: &AppState, req: &HttpRequest, token: &str) -> Result<Principal, ApiError> {
+    guarded(state, req, authenticate(&state.db, token, state.clock.now()).await)
 }
 
 /// Alertmanager's webhook (payload version 4). Configure the receiver with
@@ -89,7 +90,8 @@ async fn staff(state: &AppState, token: &str) -> Result<Principal, ApiError> {
         (status = 401, description = "No valid key or token", body = ErrorBody),
         (status = 403, description = "Token below lead", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody)),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 429, description = "Too many requests from this address", body = ErrorBody)),
     security(("bearer" = [])))]
 #[post("/integrations/alertmanager")]
 pub async fn alertmanager_intake(
@@ -98,10 +100,11 @@ pub async fn alertmanager_intake(
     q: web::Query<IntakeQuery>,
     body: Body<alertmanager::Payload>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limits.take(Limit::Intake, &req)?;
     let token = bearer_or_401(&req)?;
     let mut principal = None;
-    let cred = credential(&state, &q, &token, &mut principal).await?;
-    let intake = intake::resolve(&state, Kind::Alertmanager, cred).await?;
+    let cred = credential(&state, &req, &q, &token, &mut principal).await?;
+    let intake = guarded(&state, &req, intake::resolve(&state, Kind::Alertmanager, cred).await)?;
     Ok(HttpResponse::Ok().json(alertmanager::process(&state, &intake, &body, state.clock.now()).await?))
 }
 
@@ -109,6 +112,7 @@ pub async fn alertmanager_intake(
 /// `?customer_id=`.
 async fn credential<'a>(
     state: &AppState,
+    req: &HttpRequest,
     q: &IntakeQuery,
     token: &'a str,
     principal: &'a mut Option<Principal>,
@@ -120,7 +124,7 @@ async fn credential<'a>(
         ApiError::bad_request("missing_customer", "with a staff token, name the customer: ?customer_id=")
             .with_field("customer_id")
     })?;
-    let p = principal.insert(staff(state, token).await?);
+    let p = principal.insert(staff(state, req, token).await?);
     Ok(Credential::Staff { principal: p, customer_id })
 }
 
@@ -143,7 +147,8 @@ fn bearer_or_401(req: &HttpRequest) -> Result<String, ApiError> {
         (status = 403, description = "Token below lead", body = ErrorBody),
         (status = 409, description = "The ticket changed meanwhile", body = ErrorBody),
         (status = 413, description = "Message too large", body = ErrorBody),
-        (status = 422, description = "Not a message, or an unknown sender", body = ErrorBody)),
+        (status = 422, description = "Not a message, or an unknown sender", body = ErrorBody),
+        (status = 429, description = "Too many requests from this address", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn email_intake(
     state: web::Data<AppState>,
@@ -151,10 +156,11 @@ pub async fn email_intake(
     q: web::Query<IntakeQuery>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    state.limits.take(Limit::Intake, &req)?;
     let token = bearer_or_401(&req)?;
     let mut principal = None;
-    let cred = credential(&state, &q, &token, &mut principal).await?;
-    let intake = intake::resolve(&state, Kind::Email, cred).await?;
+    let cred = credential(&state, &req, &q, &token, &mut principal).await?;
+    let intake = guarded(&state, &req, intake::resolve(&state, Kind::Email, cred).await)?;
     let received = email::process(&state, &intake, &body, state.clock.now()).await?;
     Ok(if received.result == "opened" { HttpResponse::Created() } else { HttpResponse::Ok() }.json(received))
 }
@@ -190,13 +196,15 @@ fn rejected(status: StatusCode, message: &str, errors: Vec<String>) -> HttpRespo
         (status = 400, description = "Invalid event or unknown routing key", body = EventRejected),
         (status = 401, description = "Invalid staff token", body = ErrorBody),
         (status = 403, description = "Token below lead", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody)))]
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 429, description = "Too many requests from this address", body = ErrorBody)))]
 #[post("/integrations/events")]
 pub async fn events_intake(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    state.limits.take(Limit::Intake, &req)?;
     // The query is read here rather than by an extractor, so that a bad one is also answered in
     // the Events API's shape.
     let Ok(q) = web::Query::<IntakeQuery>::from_query(req.query_string()) else {
@@ -217,7 +225,7 @@ pub async fn events_intake(
     let principal;
     let cred = match (&token, &event.routing_key) {
         (Some(t), _) => {
-            principal = staff(&state, t).await?;
+            principal = staff(&state, &req, t).await?;
             let Some(customer_id) = q.customer_id else {
                 return Ok(rejected(
                     StatusCode::BAD_REQUEST,
@@ -239,6 +247,7 @@ pub async fn events_intake(
     let intake = match intake::resolve(&state, Kind::Events, cred).await {
         Ok(i) => i,
         Err(crate::services::Error::Unauthorized(_)) => {
+            state.limits.take(Limit::FailedAuth, &req)?;
             return Ok(rejected(
                 StatusCode::BAD_REQUEST,
                 "Invalid routing key",

@@ -8,6 +8,7 @@ pub mod checks;
 pub mod error;
 pub mod escalations;
 pub mod intake;
+pub mod limits;
 pub mod metrics;
 pub mod misc;
 mod openapi;
@@ -124,6 +125,44 @@ async fn openapi_json() -> HttpResponse {
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found())
+}
+
+/// Headers every answer carries, and the stricter ones for HTML (the acknowledgement page, the
+/// API docs): no sniffing, no framing, no referrer, scripts and everything else from Opsline only.
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut res = next.call(req).await?;
+    let html = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    let h = res.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if html {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; \
+                 frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+            ),
+        );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    }
+    Ok(res)
+}
+
+/// Cross-origin access for the configured origins only; none configured, none allowed (the
+/// middleware is then not installed at all, so same-origin pages are unaffected).
+pub fn cors(origins: &[String]) -> actix_web::middleware::Condition<actix_cors::Cors> {
+    let mut c = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_MATCH])
+        .allowed_header("idempotency-key")
+        .max_age(3600);
+    for o in origins {
+        c = c.allowed_origin(o);
+    }
+    actix_web::middleware::Condition::new(!origins.is_empty(), c)
 }
 
 /// Turns any error response that is not already JSON (actix's own 404/405/413 and the like)

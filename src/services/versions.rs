@@ -206,10 +206,22 @@ async fn register_snapshot(db: &DatabaseConnection, hash: &str, v: &Versions, no
             }
             .insert(db)
             .await;
-            if let Err(e) = r
-                && !is_unique_violation(&e)
-            {
-                return Err(e.into());
+            match r {
+                Ok(row) => {
+                    let detail = serde_json::json!({"hash": hash, "versions": serde_json::from_str::<serde_json::Value>(&row.versions).unwrap_or_default()});
+                    super::audit::record(
+                        db,
+                        super::audit::By::System,
+                        "config.registered",
+                        "config",
+                        Some(row.id),
+                        detail,
+                        now,
+                    )
+                    .await?;
+                }
+                Err(e) if !is_unique_violation(&e) => return Err(e.into()),
+                Err(_) => {}
             }
         }
     }

@@ -231,6 +231,15 @@ impl TestApp {
         r.body
     }
 
+    /// Creates (or replaces) the customer's integration; returns its key.
+    pub async fn integration_key(&self, customer: i64, body: Value) -> String {
+        let r = self.post(&format!("/api/v1/customers/{customer}/integrations"), &self.admin, body).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let key = r.body["key"].as_str().expect("key").to_string();
+        assert!(key.starts_with("oik_"), "{key}");
+        key
+    }
+
     pub async fn act(&self, id: i64, action: &str, token: &str, body: Value) -> Resp {
         self.post(&format!("/api/v1/tickets/{id}/{action}"), token, body).await
     }

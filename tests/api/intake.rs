@@ -9,14 +9,6 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, spawn};
 use crate::receivers::Program;
 
-async fn integration(app: &TestApp, customer: i64, body: Value) -> String {
-    let r = app.post(&format!("/api/v1/customers/{customer}/integrations"), &app.admin, body).await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let key = r.body["key"].as_str().unwrap().to_string();
-    assert!(key.starts_with("oik_"), "{key}");
-    key
-}
-
 fn alert(fingerprint: &str, status: &str, severity: &str, starts: &str) -> Value {
     json!({
         "status": status,
@@ -63,7 +55,7 @@ async fn events_of(app: &TestApp, ticket: i64) -> Vec<String> {
 async fn integration_keys_are_shown_once_audited_and_replaced_keys_stop_working() {
     let app = spawn().await;
     let cust = app.customer("Acme", "vip").await;
-    let old = integration(&app, cust, json!({"kind": "alertmanager"})).await;
+    let old = app.integration_key(cust, json!({"kind": "alertmanager"})).await;
     let listed = app.get(&format!("/api/v1/customers/{cust}/integrations"), &app.admin).await.body;
     let items = listed["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
@@ -72,12 +64,12 @@ async fn integration_keys_are_shown_once_audited_and_replaced_keys_stop_working(
     assert_eq!(send(&app, &old, notification(vec![])).await["alerts"], json!([]));
 
     let new =
-        integration(&app, cust, json!({"kind": "alertmanager", "default_level": "II", "auto_resolve": true})).await;
+        app.integration_key(cust, json!({"kind": "alertmanager", "default_level": "II", "auto_resolve": true})).await;
     let r = app.call(Method::POST, "/api/v1/integrations/alertmanager", Some(&old), Some(notification(vec![]))).await;
     assert_eq!((r.status.as_u16(), r.body["error"]["code"].as_str()), (401, Some("unauthorized")));
     send(&app, &new, notification(vec![])).await;
     // A key of another kind is no key here; a made-up one neither.
-    let events = integration(&app, cust, json!({"kind": "events"})).await;
+    let events = app.integration_key(cust, json!({"kind": "events"})).await;
     for k in [events.as_str(), "oik_nothing_here"] {
         let r = app.call(Method::POST, "/api/v1/integrations/alertmanager", Some(k), Some(notification(vec![]))).await;
         assert_eq!(r.status, 401, "{}", r.body);
@@ -103,7 +95,7 @@ async fn integration_keys_are_shown_once_audited_and_replaced_keys_stop_working(
 async fn alertmanager_alerts_open_add_resolve_and_reopen_tickets_and_repeats_change_nothing() {
     let app = spawn().await;
     let cust = app.customer("Acme", "vip").await;
-    let key = integration(&app, cust, json!({"kind": "alertmanager", "auto_resolve": true})).await;
+    let key = app.integration_key(cust, json!({"kind": "alertmanager", "auto_resolve": true})).await;
     let starts = "2026-10-20T01:55:00Z";
     let first = notification(vec![
         alert("aaaa000000000001", "firing", "critical", starts),
@@ -180,7 +172,7 @@ async fn event(app: &TestApp, token: Option<&str>, query: &str, body: Value) -> 
 async fn events_trigger_acknowledge_and_resolve_by_dedup_key_in_the_events_api_shape() {
     let app = spawn().await;
     let cust = app.customer("Acme", "vip").await;
-    let key = integration(&app, cust, json!({"kind": "events", "severity_levels": {"critical": "II"}})).await;
+    let key = app.integration_key(cust, json!({"kind": "events", "severity_levels": {"critical": "II"}})).await;
     let trigger = json!({"routing_key": key, "event_action": "trigger", "dedup_key": "disk-db-1",
         "payload": {"summary": "Disk full on db-1", "source": "db-1", "severity": "critical",
                     "custom_details": {"free": "1%"}}});
@@ -276,7 +268,7 @@ async fn a_real_alertmanager_opens_and_resolves_tickets_and_its_repeats_add_none
     }
     let app = spawn().await;
     let cust = app.customer("Acme", "vip").await;
-    let key = integration(&app, cust, json!({"kind": "alertmanager", "auto_resolve": true})).await;
+    let key = app.integration_key(cust, json!({"kind": "alertmanager", "auto_resolve": true})).await;
     let am = start_alertmanager(&format!("{}/api/v1/integrations/alertmanager", app.address), &key).await;
     let client = reqwest::Client::new();
     let post = |alerts: Value| {

@@ -7,6 +7,7 @@ mod checks;
 mod config;
 mod email_intake;
 mod escalation;
+mod hardening;
 mod health;
 mod helpers;
 mod intake;

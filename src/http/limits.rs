@@ -1,0 +1,66 @@
+//! Rate limits, per instance and per client address (`[limits]`): creating API tokens, the
+//! intake endpoints, and failed authentications (a guessed token is answered 429 once an address
+//! has failed too often; valid tokens still pass). Several instances each allow as much.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+
+use actix_web::HttpRequest;
+use governor::clock::{Clock, DefaultClock};
+use governor::state::keyed::HashMapStateStore;
+use governor::{Quota, RateLimiter};
+
+use super::error::ApiError;
+use crate::config::settings::LimitSettings;
+
+type Keyed = RateLimiter<IpAddr, HashMapStateStore<IpAddr>, DefaultClock>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    TokenCreation,
+    Intake,
+    FailedAuth,
+}
+
+pub struct Limits {
+    tokens: Keyed,
+    intake: Keyed,
+    failed_auth: Keyed,
+    clock: DefaultClock,
+}
+
+fn per_minute(n: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
+}
+
+impl Limits {
+    pub fn new(s: &LimitSettings) -> Self {
+        Limits {
+            tokens: RateLimiter::hashmap(per_minute(s.token_creation_per_minute)),
+            intake: RateLimiter::hashmap(per_minute(s.intake_per_minute)),
+            failed_auth: RateLimiter::hashmap(per_minute(s.failed_auth_per_minute)),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Takes one from `which`'s budget of the request's address; 429 when it is spent.
+    pub fn take(&self, which: Limit, req: &HttpRequest) -> Result<(), ApiError> {
+        let Some(ip) = req.peer_addr().map(|a| a.ip()) else { return Ok(()) };
+        let (limiter, what) = match which {
+            Limit::TokenCreation => (&self.tokens, "token requests"),
+            Limit::Intake => (&self.intake, "intake requests"),
+            Limit::FailedAuth => (&self.failed_auth, "failed authentications"),
+        };
+        limiter.check_key(&ip).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            ApiError::rate_limited(what, wait.as_secs() + 1)
+        })
+    }
+
+    /// Forgets addresses whose budgets are full again (called now and then, bounding memory).
+    pub fn forget_idle(&self) {
+        self.tokens.retain_recent();
+        self.intake.retain_recent();
+        self.failed_auth.retain_recent();
+    }
+}
