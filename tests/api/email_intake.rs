@@ -156,4 +156,11 @@ async fn a_contacts_reply_threads_onto_its_ticket_and_other_mail_opens_one() {
     // The events integration just created is the one audit row expected.
     after[9] -= 1;
     assert_eq!(after, before, "refused mail wrote nothing");
+    // Instead of the key: a lead's token naming the customer; an agent's is not enough.
+    let (lead, agent) = (app.staff("lead").await, app.staff("agent").await);
+    let path = format!("/api/v1/integrations/email?customer_id={cust}");
+    let url = format!("{}{path}", app.address);
+    let post = |token: String| app.client.post(url.clone()).bearer_auth(token).body(raw.clone()).send();
+    assert_eq!(post(agent).await.unwrap().status(), 403);
+    assert_eq!(post(lead).await.unwrap().status(), 422, "the lead gets as far as the unknown sender");
 }
