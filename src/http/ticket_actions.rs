@@ -66,7 +66,7 @@ pub struct ResolveRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LevelRequest {
-    #[schema(value_type = String, example = "I")]
+    #[schema(value_type = String, example = "I", pattern = "^([Ii]|[Ii][Ii]|[Ii][Ii][Ii]|[Ii][Vv])$")]
     pub level: Level,
     pub reason: String,
 }

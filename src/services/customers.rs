@@ -55,7 +55,7 @@ pub struct NewCustomer {
     pub name: String,
     /// Unique slug config files use; derived from the name when absent.
     pub key: Option<String>,
-    #[schema(value_type = String, example = "standard")]
+    #[schema(value_type = String, example = "standard", pattern = "^(vip|standard)$")]
     pub tier: Tier,
     pub calendar: Option<String>,
     pub sla_policy: Option<String>,
@@ -67,7 +67,7 @@ pub struct CustomerPatch {
     pub name: Option<String>,
     /// Changing the tier moves the contract to the tier's defaults unless calendar or policy is
     /// given too.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(vip|standard)$")]
     pub tier: Option<Tier>,
     pub calendar: Option<String>,
     pub sla_policy: Option<String>,
@@ -267,7 +267,7 @@ pub struct NewContact {
     pub name: String,
     pub email: String,
     pub phone: Option<String>,
-    #[schema(value_type = Option<String>, example = "zh-CN")]
+    #[schema(value_type = Option<String>, example = "zh-CN", pattern = "^(zh-CN|en)$")]
     pub language: Option<Language>,
 }
 

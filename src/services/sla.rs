@@ -21,7 +21,7 @@ pub struct PreviewRequest {
     pub customer_id: Option<i64>,
     pub calendar: Option<String>,
     pub sla_policy: Option<String>,
-    #[schema(value_type = String, example = "I")]
+    #[schema(value_type = String, example = "I", pattern = "^([Ii]|[Ii][Ii]|[Ii][Ii][Ii]|[Ii][Vv])$")]
     pub level: Level,
     /// RFC 3339 with any offset; now when absent.
     pub opened_at: Option<DateTime<chrono::FixedOffset>>,

@@ -44,9 +44,9 @@ pub struct NewUser {
     pub username: String,
     pub display_name: Option<String>,
     pub email: Option<String>,
-    #[schema(value_type = String, example = "agent")]
+    #[schema(value_type = String, example = "agent", pattern = "^(agent|engineer|lead|admin)$")]
     pub role: Role,
-    #[schema(value_type = Option<String>, example = "zh-CN")]
+    #[schema(value_type = Option<String>, example = "zh-CN", pattern = "^(zh-CN|en)$")]
     pub language: Option<Language>,
     pub team: Option<String>,
     #[schema(write_only)]
@@ -60,9 +60,9 @@ pub struct UserPatch {
     #[serde(default, deserialize_with = "crate::serde_util::double_option")]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(agent|engineer|lead|admin)$")]
     pub role: Option<Role>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(zh-CN|en)$")]
     pub language: Option<Language>,
     #[serde(default, deserialize_with = "crate::serde_util::double_option")]
     #[schema(value_type = Option<String>)]
@@ -313,7 +313,7 @@ impl TokenView {
 pub struct NewTokenRequest {
     /// The user the token acts as; or give `role` to create a service user named `name`.
     pub user_id: Option<i64>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(agent|engineer|lead|admin)$")]
     pub role: Option<Role>,
     pub name: String,
     pub expires_at: Option<DateTime<Utc>>,

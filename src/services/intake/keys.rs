@@ -62,7 +62,7 @@ pub struct NewIntegration {
     pub severity_levels: Option<BTreeMap<String, Level>>,
     /// The level when the severity is missing or unknown; default III.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "III")]
+    #[schema(value_type = Option<String>, example = "III", pattern = "^([Ii]|[Ii][Ii]|[Ii][Ii][Ii]|[Ii][Vv])$")]
     pub default_level: Option<Level>,
     /// Resolve the ticket when its alert resolves.
     #[serde(default)]

@@ -25,11 +25,13 @@ use crate::state::AppState;
 pub struct NewTicket {
     /// Optional for contacts (their own customer).
     pub customer_id: Option<i64>,
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub description: String,
     /// Overrides the classification (`level_source = manual`); staff only.
-    #[schema(value_type = Option<String>, example = "I")]
+    #[schema(value_type = Option<String>, example = "I", pattern = "^([Ii]|[Ii][Ii]|[Ii][Ii][Ii]|[Ii][Vv])$")]
     pub level: Option<Level>,
     pub contact_id: Option<i64>,
     pub source: Option<Source>,
