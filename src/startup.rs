@@ -57,6 +57,8 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
     sync_teams(&db, &config, now).await?;
     let notifier = Notifier::new(&config).map_err(BuildError::Notify)?;
     let config_limits = config.settings.limits.clone();
+    let web = crate::web::Web::new(config.settings.web.secret_key.as_ref().map(|k| k.expose()))
+        .map_err(BuildError::Notify)?;
     let prober = Prober::new(config.runtime.checks.denied_networks.clone()).map_err(BuildError::Notify)?;
     let state = AppState {
         db,
@@ -70,6 +72,7 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
         wake_checks: Arc::new(tokio::sync::Notify::new()),
         metrics: Arc::new(metrics),
         limits: Arc::new(crate::http::limits::Limits::new(&config_limits)),
+        web: Arc::new(web),
     };
     crate::services::checks::sync_config(&state, now).await?;
     Ok(state)
@@ -160,6 +163,7 @@ impl Application {
                 .wrap(from_fn(crate::http::security_headers))
                 .wrap(crate::http::cors(&origins))
                 .wrap(from_fn(crate::http::metrics::track))
+                .configure(crate::web::configure)
                 .configure(|cfg| crate::http::configure(cfg, max_body, email_limit, serve_metrics))
         })
         .shutdown_timeout(10);

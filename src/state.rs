@@ -33,6 +33,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// This instance's rate limits.
     pub limits: Arc<crate::http::limits::Limits>,
+    /// Page templates and the key signing session cookies.
+    pub web: Arc<crate::web::Web>,
 }
 
 impl AppState {

@@ -11,6 +11,7 @@ mod m20261128_000003_escalation;
 mod m20261201_000004_checks;
 mod m20261201_000005_metrics;
 mod m20261201_000006_intake;
+mod m20261201_000007_web;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_checks::Migration),
             Box::new(m20261201_000005_metrics::Migration),
             Box::new(m20261201_000006_intake::Migration),
+            Box::new(m20261201_000007_web::Migration),
         ]
     }
 }

@@ -202,6 +202,7 @@ pub struct SweepSettings {
 /// Requests per minute per client address, on each instance.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LimitSettings {
+    pub sign_in_per_minute: u32,
     pub token_creation_per_minute: u32,
     pub intake_per_minute: u32,
     pub failed_auth_per_minute: u32,

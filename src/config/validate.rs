@@ -56,6 +56,7 @@ pub fn compile(settings: &Settings, dir: &Path, environment: &str, problems: &mu
         problems.push(Problem::error("metrics.refresh_secs", "must be between 1 and 3600"));
     }
     for (key, v) in [
+        ("limits.sign_in_per_minute", settings.limits.sign_in_per_minute),
         ("limits.token_creation_per_minute", settings.limits.token_creation_per_minute),
         ("limits.intake_per_minute", settings.limits.intake_per_minute),
         ("limits.failed_auth_per_minute", settings.limits.failed_auth_per_minute),

@@ -1,4 +1,4 @@
-//! Rate limits, per instance and per client address (`[limits]`): creating API tokens, the
+//! Rate limits, per instance and per client address (`[limits]`): sign-in, creating API tokens, the
 //! intake endpoints, and failed authentications (a guessed token is answered 429 once an address
 //! has failed too often; valid tokens still pass). Several instances each allow as much.
 
@@ -17,12 +17,14 @@ type Keyed = RateLimiter<IpAddr, HashMapStateStore<IpAddr>, DefaultClock>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
+    SignIn,
     TokenCreation,
     Intake,
     FailedAuth,
 }
 
 pub struct Limits {
+    sign_in: Keyed,
     tokens: Keyed,
     intake: Keyed,
     failed_auth: Keyed,
@@ -36,6 +38,7 @@ fn per_minute(n: u32) -> Quota {
 impl Limits {
     pub fn new(s: &LimitSettings) -> Self {
         Limits {
+            sign_in: RateLimiter::hashmap(per_minute(s.sign_in_per_minute)),
             tokens: RateLimiter::hashmap(per_minute(s.token_creation_per_minute)),
             intake: RateLimiter::hashmap(per_minute(s.intake_per_minute)),
             failed_auth: RateLimiter::hashmap(per_minute(s.failed_auth_per_minute)),
@@ -47,6 +50,7 @@ impl Limits {
     pub fn take(&self, which: Limit, req: &HttpRequest) -> Result<(), ApiError> {
         let Some(ip) = req.peer_addr().map(|a| a.ip()) else { return Ok(()) };
         let (limiter, what) = match which {
+            Limit::SignIn => (&self.sign_in, "sign-in attempts"),
             Limit::TokenCreation => (&self.tokens, "token requests"),
             Limit::Intake => (&self.intake, "intake requests"),
             Limit::FailedAuth => (&self.failed_auth, "failed authentications"),
@@ -59,6 +63,7 @@ impl Limits {
 
     /// Forgets addresses whose budgets are full again (called now and then, bounding memory).
     pub fn forget_idle(&self) {
+        self.sign_in.retain_recent();
         self.tokens.retain_recent();
         self.intake.retain_recent();
         self.failed_auth.retain_recent();

@@ -17,6 +17,7 @@ pub mod tickets;
 pub mod timers;
 pub mod users;
 pub mod versions;
+pub mod web_sessions;
 pub mod what_if;
 
 pub use error::{Error, Result};

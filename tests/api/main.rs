@@ -18,3 +18,4 @@ mod receivers;
 mod sla_engine;
 mod sla_examples;
 mod tickets;
+mod web;

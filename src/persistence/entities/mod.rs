@@ -24,3 +24,4 @@ pub mod team;
 pub mod ticket;
 pub mod ticket_event;
 pub mod user;
+pub mod web_session;

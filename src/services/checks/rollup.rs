@@ -72,6 +72,11 @@ pub async fn purge(state: &AppState, now: DateTime<Utc>) -> Result<Purged> {
     let attempts = Condition::all().add(delivery_attempt::Column::OutboxId.in_subquery(attempts_of));
     delete_old::<delivery_attempt::Entity>(db, batch, delivery_attempt::Column::Id, attempts).await?;
     let notifications = delete_old::<outbox::Entity>(db, batch, outbox::Column::Id, delivered).await?;
+    // Sign-in sessions past their end (few rows: one statement).
+    crate::persistence::entities::web_session::Entity::delete_many()
+        .filter(crate::persistence::entities::web_session::Column::ExpiresAt.lt(now))
+        .exec(db)
+        .await?;
     Ok(Purged { check_results, rollups, notifications })
 }
 
