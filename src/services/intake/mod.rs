@@ -83,22 +83,27 @@ pub async fn fire(state: &AppState, intake: &Intake, alert: &Alert, now: DateTim
         let t = ticket::Entity::find_by_id(l.ticket_id).one(&state.db).await?;
         let status = t.as_ref().map_or("cancelled", |t| t.status.as_str());
         if OPEN.contains(&status) {
-            if !mark(state, &l, true, &alert.episode, now).await? {
+            // The link and the ticket's event change together, or neither does.
+            let txn = state.db.begin().await?;
+            if !mark(&txn, &l, true, &alert.episode, now).await? {
+                txn.rollback().await?;
                 continue;
             }
-            firing_event(&state.db, l.ticket_id, intake, alert, now).await?;
+            firing_event(&txn, l.ticket_id, intake, alert, now).await?;
+            txn.commit().await?;
             return Ok(Outcome::Added(l.ticket_id));
         }
         let window = Duration::seconds(state.config.runtime.tickets.alert_reopen_window_secs);
         let recent = t.as_ref().and_then(|t| t.resolved_at).is_some_and(|r| now - r < window);
         if recent && matches!(status, "resolved" | "closed") {
-            if !mark(state, &l, true, &alert.episode, now).await? {
-                continue;
-            }
             let reason = format!("alert `{}` fired again: {}", alert.dedup, alert.title);
             if tickets::reopen_by_system(state, l.ticket_id, &intake.by, &reason, now).await? {
+                // Losing this update means another request recorded the same firing: fine.
+                mark(&state.db, &l, true, &alert.episode, now).await?;
                 return Ok(Outcome::Reopened(l.ticket_id));
             }
+            // The ticket changed meanwhile (reopened by someone else): look again.
+            continue;
         }
         match open(state, intake, alert, Some(&l), now).await? {
             Some(id) => return Ok(Outcome::Opened(id)),
@@ -121,7 +126,7 @@ async fn firing_event(
 
 /// Sets a link's firing state and episode unless another request already did.
 async fn mark(
-    state: &AppState,
+    db: &impl sea_orm::ConnectionTrait,
     l: &alert_link::Model,
     firing: bool,
     episode: &str,
@@ -135,7 +140,7 @@ async fn mark(
         .filter(alert_link::Column::Firing.eq(l.firing))
         .filter(alert_link::Column::Episode.eq(l.episode.clone()))
         .filter(alert_link::Column::TicketId.eq(l.ticket_id))
-        .exec(&state.db)
+        .exec(db)
         .await?;
     Ok(res.rows_affected == 1)
 }
@@ -225,10 +230,15 @@ pub async fn resolve_alert(
     now: DateTime<Utc>,
 ) -> Result<Outcome> {
     let Some(l) = link(state, intake, source, dedup).await? else { return Ok(Outcome::Unchanged(None)) };
-    if !l.firing || !mark(state, &l, false, &l.episode, now).await? {
+    if !l.firing {
         return Ok(Outcome::Unchanged(Some(l.ticket_id)));
     }
+    // The link, the comment and the event change together, or none does.
     let txn = state.db.begin().await?;
+    if !mark(&txn, &l, false, &l.episode, now).await? {
+        txn.rollback().await?;
+        return Ok(Outcome::Unchanged(Some(l.ticket_id)));
+    }
     if let Some(t) = ticket::Entity::find_by_id(l.ticket_id).one(&txn).await?
         && !t.status.parse::<Status>().is_ok_and(|s| s.is_final())
     {
