@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 
 use super::super::auth::Principal;
 use super::super::error::{Error, Result};
-use super::actions::save;
 use super::comments::Visibility;
+use super::writes::save;
 use super::{Who, event, load_visible};
 use crate::domain::ticket::{Action, Status, allowed_actions};
 use crate::persistence::entities::attachment;

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::super::auth::Principal;
 use super::super::error::{Error, Result};
 use super::super::timers::{self, secs};
-use super::actions::{meet, resume, save};
+use super::writes::{meet, resume, save};
 use super::{MAX_TEXT, Who, check_text, event, load_visible};
 use crate::domain::sla::TimerKind;
 use crate::domain::ticket::{Action, Status, allowed_actions};

@@ -317,6 +317,6 @@ pub(crate) async fn insert_new(
         now,
     )
     .await?;
-    super::actions::notify_rules(state, txn, crate::domain::escalation::On::Opened, t.id, now, tally).await?;
+    super::writes::notify_rules(state, txn, crate::domain::escalation::On::Opened, t.id, now, tally).await?;
     Ok(t)
 }

@@ -9,6 +9,7 @@ mod create;
 mod query;
 mod system;
 mod view;
+mod writes;
 
 pub use actions::{ActionRequest, perform};
 pub use attachments::{

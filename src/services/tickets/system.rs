@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::super::error::{Error, Result};
 use super::super::timers::{self, secs};
-use super::actions::{new_resolution_cycle, notify_rules, resume, save};
+use super::writes::{new_resolution_cycle, notify_rules, resume, save};
 use super::{MAX_TEXT, Who, check_text, event};
 use crate::domain::escalation::On;
 use crate::domain::sla::Outcome;
