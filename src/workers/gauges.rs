@@ -1,6 +1,7 @@
-//! Refreshes the database gauges every `metrics.refresh_secs`, on every instance (only the lease
-//! holder computes them; the others re-read what it stored). Runs whether or not this instance
-//! runs the other workers, so that every instance's `/metrics` is current.
+//! Refreshes the database gauges every `metrics.refresh_secs`, on every instance: only the lease
+//! holder computes them, the others re-read what it stored. Runs whether or not this instance
+//! runs the other workers, so that every instance's `/metrics` is current; the same tick lets the
+//! rate limiters forget idle addresses.
 
 use tokio::sync::watch;
 
@@ -16,6 +17,8 @@ pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>)
             _ = tick.tick() => {}
             _ = stop.changed() => if *stop.borrow() { return },
         }
+        // The rate limiters forget addresses whose budgets are full again, bounding their memory.
+        state.limits.forget_idle();
         if let Err(e) = gauges::refresh(&state, state.clock.now()).await {
             tracing::warn!(error = %e, "metrics: the database gauges were not refreshed");
         }
