@@ -12,6 +12,7 @@ mod m20261201_000004_checks;
 mod m20261201_000005_metrics;
 mod m20261201_000006_intake;
 mod m20261201_000007_web;
+mod m20261201_000008_portal;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_metrics::Migration),
             Box::new(m20261201_000006_intake::Migration),
             Box::new(m20261201_000007_web::Migration),
+            Box::new(m20261201_000008_portal::Migration),
         ]
     }
 }

@@ -142,6 +142,33 @@ pub fn digest(items: &[Payload], language: Option<&str>) -> (String, String, Str
     (subject, text, html)
 }
 
+/// Subject, text and HTML of a portal link mail (sign in, or set a password), in the contact's
+/// language.
+pub fn portal_link(name: &str, password: bool, language: &str, url: &str, minutes: i64) -> (String, String, String) {
+    let zh = zh(Some(language));
+    let (subject, action) = match (password, zh) {
+        (true, true) => ("[Opsline] 设置客户门户密码", "设置密码"),
+        (false, true) => ("[Opsline] 登录客户门户", "登录"),
+        (true, false) => ("[Opsline] Set your portal password", "Set your password"),
+        (false, false) => ("[Opsline] Sign in to the portal", "Sign in"),
+    };
+    let note = if zh {
+        format!("此链接 {minutes} 分钟内有效，只能使用一次。如果不是您本人申请，请忽略此邮件。")
+    } else {
+        format!("This link works once, for {minutes} minutes. If you did not ask for it, ignore this mail.")
+    };
+    let hello = if zh { format!("{name}，您好：") } else { format!("Hello {name},") };
+    let text = format!("{hello}\n\n{action}:\n{url}\n\n{note}\n");
+    let html = format!(
+        "<!doctype html><html><body><p>{}</p><p><a href=\"{}\">{}</a></p><p>{}</p></body></html>",
+        escape(&hello),
+        escape(url),
+        escape(action),
+        escape(&note)
+    );
+    (subject.to_string(), text, html)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::contact_links;
 use super::error::{Error, Result};
 use super::escalation::ack::link_token;
 use super::escalation::enqueue::{DEAD, DELIVERED, FOLDED, PENDING};
@@ -132,7 +133,35 @@ fn attempt_row(row: &outbox::Model, a: &Attempt, ms: i64, now: DateTime<Utc>) ->
     }
 }
 
+/// A portal link mail: the token is signed now, from the row's link id and expiry.
+async fn send_link(state: &AppState, notifier: &Notifier, row: &outbox::Model) -> Attempt {
+    let Ok(link) = serde_json::from_str::<contact_links::LinkMail>(&row.payload) else {
+        return Attempt::failed(Failure::Permanent, None, "unreadable payload".into());
+    };
+    let Some(mailer) = &notifier.mailer else {
+        return Attempt::failed(Failure::Permanent, None, "e-mail is not configured (email.smtp_url)".into());
+    };
+    let base = state.config.settings.escalation.public_url.trim_end_matches('/');
+    let token = state.web.sign(&contact_links::token_value(link.link_id, link.expires_at));
+    let url = format!("{base}/portal/link/{token}");
+    let password = link.purpose == contact_links::Purpose::Password;
+    let (subject, text, html) =
+        render::portal_link(&link.name, password, &link.language, &url, contact_links::LINK_MINUTES);
+    let mail = Mail {
+        to: row.target.clone(),
+        subject,
+        text,
+        html,
+        message_id: format!("portal-link-{}@opsline", link.link_id),
+        thread: None,
+    };
+    mailer.send(&mail).await
+}
+
 async fn send(state: &AppState, notifier: &Notifier, row: &outbox::Model, now: DateTime<Utc>) -> Attempt {
+    if row.kind == contact_links::KIND {
+        return send_link(state, notifier, row).await;
+    }
     let Ok(payload) = serde_json::from_str::<Payload>(&row.payload) else {
         return Attempt::failed(Failure::Permanent, None, "unreadable payload".into());
     };
@@ -313,7 +342,10 @@ pub struct NotificationQuery {
 }
 
 fn view(o: outbox::Model, attempts: Vec<delivery_attempt::Model>) -> NotificationView {
-    let event_type = serde_json::from_str::<Payload>(&o.payload).map(|p| p.kind).unwrap_or_default();
+    let event_type = serde_json::from_str::<serde_json::Value>(&o.payload)
+        .ok()
+        .and_then(|p| p.get("type").and_then(|t| t.as_str()).map(str::to_string))
+        .unwrap_or_default();
     NotificationView {
         id: o.id,
         ticket_id: o.ticket_id,

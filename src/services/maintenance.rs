@@ -1,7 +1,8 @@
 //! Coarse, scheduled upkeep of tickets (DESIGN.md §5): a ticket waiting for the customer longer
 //! than `tickets.max_wait` working days resumes (its assignee is told), and a resolved ticket
-//! closes after `tickets.auto_close_after`. Run every minute by every instance; the tickets'
-//! version checks make each transition happen once.
+//! closes after `tickets.auto_close_after`; expired page sessions and portal links are deleted.
+//! Run every minute by every instance; the tickets' version checks make each transition happen
+//! once.
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -11,13 +12,15 @@ use super::tickets::{Automatic, transition_by_system};
 use super::timers::{secs, utc};
 use crate::domain::sla::{Target, TimerKind, deadline};
 use crate::domain::ticket::Status;
-use crate::persistence::entities::{customer, ticket};
+use crate::persistence::entities::{contact_link, customer, ticket, web_session};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MaintenanceOutcome {
     pub resumed: usize,
     pub closed: usize,
+    /// Expired page sessions and portal links deleted.
+    pub forgotten: u64,
 }
 
 pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<MaintenanceOutcome> {
@@ -61,5 +64,13 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<Maintenanc
             out.closed += 1;
         }
     }
+    let sessions =
+        web_session::Entity::delete_many().filter(web_session::Column::ExpiresAt.lt(now)).exec(&state.db).await?;
+    // Used or expired links are kept a day, so a late click reads "used or expired", not "unknown".
+    let links = contact_link::Entity::delete_many()
+        .filter(contact_link::Column::ExpiresAt.lt(now - Duration::days(1)))
+        .exec(&state.db)
+        .await?;
+    out.forgotten = sessions.rows_affected + links.rows_affected;
     Ok(out)
 }

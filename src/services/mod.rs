@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod checks;
+pub mod contact_links;
 pub mod customers;
 pub mod delivery;
 mod error;

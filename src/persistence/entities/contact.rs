@@ -15,6 +15,8 @@ pub struct Model {
     pub phone_digits: Option<String>,
     pub language: String,
     pub active: bool,
+    /// argon2; set by the contact through an e-mailed link (portal sign-in).
+    pub password_hash: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

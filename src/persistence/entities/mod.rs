@@ -11,6 +11,7 @@ pub mod comment;
 pub mod config_snapshot;
 pub mod config_version;
 pub mod contact;
+pub mod contact_link;
 pub mod customer;
 pub mod delivery_attempt;
 pub mod escalation;
