@@ -44,30 +44,208 @@ pub fn texts(lang: Lang) -> std::collections::BTreeMap<&'static str, &'static st
     TEXTS.iter().map(|(k, zh, en)| (*k, if lang == Lang::En { *en } else { *zh })).collect()
 }
 
+/// One text; an unknown key is shown as itself (and a unit test keeps templates and code honest).
+pub fn text(lang: Lang, key: &'static str) -> &'static str {
+    TEXTS.iter().find(|(k, _, _)| *k == key).map_or(key, |(_, zh, en)| if lang == Lang::En { en } else { zh })
+}
+
 const TEXTS: &[(&str, &str, &str)] = &[
     ("app", "Opsline 运维服务台", "Opsline service desk"),
+    ("menu", "主菜单", "Main menu"),
     ("sign_in", "登录", "Sign in"),
     ("sign_out", "退出", "Sign out"),
     ("username", "用户名", "Username"),
     ("password", "密码", "Password"),
     ("bad_credentials", "用户名或密码错误。", "Wrong username or password."),
+    ("bad_contact_credentials", "邮箱或密码错误。", "Wrong e-mail address or password."),
     ("too_many", "尝试次数过多，请稍后再试。", "Too many attempts; try again in a minute."),
-    ("expired_form", "表单已过期，请重试。", "The form expired; please try again."),
+    ("expired_form", "表单已过期，请刷新页面后重试。", "The form expired; reload the page and try again."),
+    ("staff_sign_in", "员工登录", "Staff sign-in"),
+    ("customer_sign_in", "客户登录门户", "Customers: sign in to the portal"),
+    ("portal_sign_in", "客户门户登录", "Customer portal sign-in"),
+    ("email", "邮箱", "E-mail"),
+    ("email_me_link", "通过邮件获取链接", "E-mail me a link"),
+    ("link_for", "链接用途", "The link should"),
+    ("link_sign_in", "直接登录（一次性）", "sign me in (once)"),
+    ("link_password", "设置或重置密码", "let me set or reset my password"),
+    ("send_link", "发送链接", "Send the link"),
+    (
+        "link_sent",
+        "如果该邮箱已登记，链接已发出，60 分钟内有效。",
+        "If the address is known, a link is on its way; it works for 60 minutes.",
+    ),
+    ("bad_email", "请输入邮箱地址。", "Enter an e-mail address."),
+    ("link_dead", "链接已失效", "This link no longer works"),
+    ("link_dead_detail", "链接已使用或已过期，请重新申请。", "It was used already or has expired; ask for a new one."),
+    ("set_password", "设置密码", "Set password"),
+    ("new_password", "新密码", "New password"),
+    ("password_again", "再次输入新密码", "New password again"),
+    ("password_rules", "密码至少 10 个字符。", "At least 10 characters."),
+    ("passwords_differ", "两次输入的密码不一致。", "The two passwords differ."),
     ("queue", "工单队列", "Queue"),
+    ("new_ticket", "新建工单", "New ticket"),
+    ("checks", "健康检查", "Checks"),
+    ("inspections", "巡检", "Inspections"),
+    ("inspection", "巡检", "Inspection"),
+    ("notifications", "通知", "Notifications"),
+    ("my_tickets", "我的工单", "My tickets"),
     ("number", "工单号", "Ticket"),
+    ("ticket", "工单", "Ticket"),
     ("title", "标题", "Title"),
+    ("description", "描述", "Description"),
     ("level", "级别", "Level"),
     ("status", "状态", "Status"),
     ("customer", "客户", "Customer"),
+    ("contact", "联系人", "Contact"),
+    ("team", "团队", "Team"),
+    ("assignee", "处理人", "Assignee"),
+    ("me", "我", "me"),
+    ("nobody", "未分配", "nobody"),
+    ("any", "全部", "any"),
+    ("any_open", "所有未关闭", "any open"),
+    ("search", "搜索", "Search"),
+    ("filter", "筛选", "Filter"),
+    ("filters", "筛选条件", "Filters"),
     ("response", "响应", "Response"),
     ("plan", "处理方案", "Plan"),
     ("resolution", "解决", "Resolution"),
-    ("empty_queue", "没有未解决的工单。", "No open tickets."),
+    ("empty_queue", "没有符合条件的工单。", "No tickets match."),
     ("times_in", "时间按此时区显示：", "Times shown in"),
+    ("time_zone", "时区", "Time zone"),
+    ("apply", "应用", "Apply"),
     ("language", "English", "中文"),
     ("met", "已达成", "met"),
     ("breached", "已超时", "breached"),
     ("paused", "已暂停", "paused"),
+    ("st_open", "待响应", "open"),
+    ("st_in_progress", "处理中", "in progress"),
+    ("st_waiting_customer", "等待客户", "waiting for customer"),
+    ("st_resolved", "已解决", "resolved"),
+    ("st_closed", "已关闭", "closed"),
+    ("st_cancelled", "已取消", "cancelled"),
+    ("caller", "来电客户", "Caller"),
+    ("find_caller", "查找客户或联系人", "Find the customer or contact"),
+    ("find_hint", "姓名、邮箱或电话号码", "name, e-mail or phone digits"),
+    (
+        "find_help",
+        "边输入边查找；选中后自动填写客户和联系人。",
+        "Matches appear as you type; picking one fills in customer and contact.",
+    ),
+    ("pick_customer", "请选择客户。", "Pick the customer."),
+    ("no_contact", "（无联系人）", "(no contact)"),
+    ("add_contact", "新增联系人", "Add a contact"),
+    ("name", "名称", "Name"),
+    ("phone", "电话", "Phone"),
+    ("fault", "故障", "Fault"),
+    ("use_suggested", "使用建议级别", "use the suggested level"),
+    ("attach_files", "附件", "Attach files"),
+    ("suggested", "建议级别", "Suggested level"),
+    ("quoted", "承诺时限", "Quoted deadlines"),
+    ("reported_at", "报障时间", "Reported at"),
+    ("save", "保存", "Save"),
+    ("save_key", "Ctrl+Enter 保存", "Ctrl+Enter saves"),
+    ("classification", "自动分级", "Classification"),
+    ("parent", "父事件", "Parent incident"),
+    ("children", "子工单", "Child tickets"),
+    ("sla_clocks", "SLA 时钟", "SLA clocks"),
+    ("why_deadline", "时限是如何计算的", "How this deadline was reached"),
+    ("actions", "操作", "Actions"),
+    ("act_respond", "响应", "Respond"),
+    ("act_plan", "提交处理方案", "Submit plan"),
+    ("act_wait_customer", "等待客户", "Wait for customer"),
+    ("act_resume", "继续处理", "Resume"),
+    ("act_resolve", "解决", "Resolve"),
+    ("act_confirm", "确认已解决", "Confirm resolution"),
+    ("act_close", "关闭", "Close"),
+    ("act_reopen", "重新打开", "Reopen"),
+    ("act_cancel", "取消工单", "Cancel ticket"),
+    ("act_level", "变更级别", "Change level"),
+    ("act_assign", "分派", "Assign"),
+    ("act_link", "关联父事件", "Link to parent incident"),
+    ("text_respond", "给客户的回复", "Message to the customer"),
+    ("text_plan", "故障处理方案", "Fault-handling plan"),
+    ("text_resolve", "解决说明", "Resolution"),
+    ("text_wait_customer", "等待客户什么", "What we wait for"),
+    ("text_reopen", "重新打开的原因", "Why reopen"),
+    ("text_cancel", "取消原因", "Why cancel"),
+    ("text_level", "变更原因", "Why"),
+    ("parent_number", "父事件工单号（留空则取消关联）", "Parent ticket number (empty unlinks)"),
+    ("copy_to_children", "同时发送到所有子工单", "Copy to child tickets"),
+    ("add_comment", "添加备注", "Add a comment"),
+    ("comment", "备注", "Comment"),
+    ("internal_note", "内部备注", "Internal note"),
+    ("attachment", "附件", "Attachment"),
+    ("visibility", "可见范围", "Visible to"),
+    ("public_to_customer", "客户可见", "the customer too"),
+    ("send", "发送", "Send"),
+    ("write_or_attach", "请填写备注或选择文件。", "Write a comment or choose a file."),
+    ("status_page", "服务状态", "Service status"),
+    ("public_title", "状态页公开标题", "Public title on the status page"),
+    (
+        "public_title_help",
+        "工单未关闭时显示在公开状态页；不要写客户名称。留空则不显示。",
+        "Shown on the public status page while the ticket is open; no customer names. Empty hides it.",
+    ),
+    ("timeline", "时间线", "Timeline"),
+    ("step", "第", "step"),
+    ("attempts", "次尝试", "attempts"),
+    ("name_col", "名称", "Name"),
+    ("state", "状态", "State"),
+    ("kind", "类型", "Kind"),
+    ("last_run", "上次运行", "Last run"),
+    ("detail", "详情", "Detail"),
+    ("health_up", "正常", "up"),
+    ("health_down", "故障", "down"),
+    ("health_unknown", "未知", "unknown"),
+    ("flapping", "抖动", "flapping"),
+    ("no_checks", "没有健康检查。", "No checks."),
+    ("run_inspection", "立即巡检", "Run inspection"),
+    ("no_inspections", "还没有巡检。", "No inspections yet."),
+    ("started", "开始", "Started"),
+    ("finished", "结束", "Finished"),
+    ("by", "发起人", "By"),
+    ("insp_running", "进行中", "running"),
+    ("insp_passed", "全部通过", "passed"),
+    ("insp_failed", "有故障", "failed"),
+    ("insp_inconclusive", "无法判定", "inconclusive"),
+    ("progress", "进度", "Progress"),
+    ("report", "巡检报告", "Report"),
+    ("newly_failing", "新出现的故障", "Newly failing"),
+    ("recovered", "已恢复", "Recovered"),
+    ("previous", "上次", "Previous"),
+    ("past_inspections", "历次巡检", "Past inspections"),
+    ("nt_dead", "投递失败", "dead letters"),
+    ("nt_pending", "待投递", "pending"),
+    ("nt_delivered", "已投递", "delivered"),
+    ("nt_folded", "已合并", "folded into a digest"),
+    ("attempt_at", "尝试时间", "Attempted"),
+    ("outcome", "结果", "Outcome"),
+    ("retry", "重新投递", "Retry"),
+    ("no_notifications", "没有此类通知。", "No notifications here."),
+    ("no_tickets", "还没有工单。", "No tickets yet."),
+    ("confirm_title", "故障已解决了吗？", "Is the fault resolved?"),
+    (
+        "portal_new_help",
+        "级别将根据描述自动判断，SLA 时钟随即开始。",
+        "The level is classified from your description; the SLA clocks start at once.",
+    ),
+    ("all_operational", "所有服务运行正常。", "All services are operating normally."),
+    ("some_problems", "部分服务出现问题，我们正在处理。", "Some services have problems; we are working on them."),
+    ("open_incidents", "当前事件", "Current incidents"),
+    ("since", "开始于", "since"),
+    ("services", "服务", "Services"),
+    ("uptime_90", "近 90 天可用率", "Uptime over 90 days"),
+    ("no_public_checks", "没有公开的服务。", "No public services."),
+    ("back", "返回", "Back"),
+    ("could_not", "无法完成", "That did not work"),
+    ("not_found", "找不到该页面或工单。", "No such page or ticket."),
+    (
+        "changed_meanwhile",
+        "工单刚被其他人修改，请刷新后重试。",
+        "Someone changed the ticket meanwhile; reload and try again.",
+    ),
+    ("try_again", "出现错误，请稍后重试。", "Something went wrong; try again shortly."),
+    ("too_large", "文件太大。", "The file is too large."),
 ];
 
 #[cfg(test)]
@@ -77,6 +255,11 @@ mod tests {
     #[test]
     fn every_text_exists_in_both_languages_and_accept_language_chooses() {
         assert!(TEXTS.iter().all(|(_, zh, en)| !zh.is_empty() && !en.is_empty()));
+        let mut keys: Vec<&str> = TEXTS.iter().map(|(k, _, _)| *k).collect();
+        keys.sort_unstable();
+        let n = keys.len();
+        keys.dedup();
+        assert_eq!(keys.len(), n, "a text key is listed twice");
         let req = actix_web::test::TestRequest::default()
             .insert_header(("accept-language", "en-US,en;q=0.9"))
             .to_http_request();
@@ -86,5 +269,46 @@ mod tests {
             .to_http_request();
         assert_eq!(Lang::of(&req), Lang::ZhCn);
         assert_eq!(texts(Lang::En)["sign_in"], "Sign in");
+    }
+
+    /// Every `t.key` a template names, and every key code asks for, has a text.
+    #[test]
+    fn templates_and_code_name_only_known_texts() {
+        let known: std::collections::BTreeSet<&str> = TEXTS.iter().map(|(k, _, _)| *k).collect();
+        let sources = [
+            include_str!("templates/base.html"),
+            include_str!("templates/message.html"),
+            include_str!("templates/sign_in.html"),
+            include_str!("templates/link.html"),
+            include_str!("templates/console.html"),
+            include_str!("templates/new_ticket.html"),
+            include_str!("templates/ticket.html"),
+            include_str!("templates/checks.html"),
+            include_str!("templates/inspections.html"),
+            include_str!("templates/inspection.html"),
+            include_str!("templates/notifications.html"),
+            include_str!("templates/portal.html"),
+            include_str!("templates/portal_ticket.html"),
+            include_str!("templates/portal_new.html"),
+            include_str!("templates/status.html"),
+        ];
+        for src in sources {
+            for (i, _) in src.match_indices("t.") {
+                let before = src[..i].chars().last().unwrap_or(' ');
+                if before.is_alphanumeric() || before == '_' || before == '.' {
+                    continue;
+                }
+                let key: String = src[i + 2..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
+                    .collect();
+                if !key.is_empty() {
+                    assert!(known.contains(key.as_str()), "template text `{key}` is missing");
+                }
+            }
+        }
+        for prefix in ["act_", "text_", "health_", "insp_", "nt_", "st_"] {
+            assert!(known.iter().any(|k| k.starts_with(prefix)), "{prefix}");
+        }
     }
 }

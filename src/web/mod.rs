@@ -1,31 +1,55 @@
 //! The pages people use in a browser, server-rendered (minijinja templates embedded in the
-//! binary), with Opsline's own small CSS and JavaScript: staff sign-in and the console queue.
-//! Sessions are cookies signed with `web.secret_key` whose id the database knows; every form
-//! carries `csrf_token`.
+//! binary), with Opsline's own small CSS and JavaScript: the staff console, the customer portal
+//! and the public status page. Sessions are cookies signed with `web.secret_key` whose id the
+//! database knows; every form carries `csrf_token`; times are shown in the viewer's zone.
 
-pub mod i18n;
+mod auth;
+mod clocks;
+mod console;
+mod forms;
+mod i18n;
+mod ops;
+mod portal;
+mod status;
+mod ticket_page;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use minijinja::{Environment, context};
-use serde::{Deserialize, Serialize};
+use minijinja::{Environment, Value, context};
+use serde::Deserialize;
 use sha2::Sha256;
 
 use self::i18n::{Lang, texts};
-use crate::domain::ticket::{Role, Status};
-use crate::services::tickets::{self, ListQuery, Sort, TicketView, TimerView};
+use crate::domain::ticket::Role;
 use crate::services::web_sessions::{self, Session, random_token};
+use crate::services::{Error, customers};
 use crate::state::AppState;
 
-const SESSION_COOKIE: &str = "opsline_session";
-/// The CSRF token of the sign-in form (before there is a session): a cookie the form repeats.
-const SIGN_IN_CSRF: &str = "opsline_signin";
+pub(crate) const SESSION_COOKIE: &str = "opsline_session";
 
-/// Templates and the key that signs session cookies, built once at start.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("templates/base.html")),
+    ("message.html", include_str!("templates/message.html")),
+    ("sign_in.html", include_str!("templates/sign_in.html")),
+    ("link.html", include_str!("templates/link.html")),
+    ("console.html", include_str!("templates/console.html")),
+    ("new_ticket.html", include_str!("templates/new_ticket.html")),
+    ("ticket.html", include_str!("templates/ticket.html")),
+    ("checks.html", include_str!("templates/checks.html")),
+    ("inspections.html", include_str!("templates/inspections.html")),
+    ("inspection.html", include_str!("templates/inspection.html")),
+    ("notifications.html", include_str!("templates/notifications.html")),
+    ("portal.html", include_str!("templates/portal.html")),
+    ("portal_ticket.html", include_str!("templates/portal_ticket.html")),
+    ("portal_new.html", include_str!("templates/portal_new.html")),
+    ("status.html", include_str!("templates/status.html")),
+];
+
+/// Templates and the key that signs session cookies and links, built once at start.
 pub struct Web {
     env: Environment<'static>,
     key: Vec<u8>,
@@ -33,14 +57,10 @@ pub struct Web {
 
 impl Web {
     /// `secret_key` is `web.secret_key`; without one (development only) a random key is used,
-    /// so sessions end when the process does.
+    /// so sessions and links end when the process does.
     pub fn new(secret_key: Option<&str>) -> Result<Self, String> {
         let mut env = Environment::new();
-        for (name, src) in [
-            ("base.html", include_str!("templates/base.html")),
-            ("sign_in.html", include_str!("templates/sign_in.html")),
-            ("console.html", include_str!("templates/console.html")),
-        ] {
+        for (name, src) in TEMPLATES {
             env.add_template(name, src).map_err(|e| format!("template {name}: {e}"))?;
         }
         let key = secret_key.map_or_else(|| random_token().into_bytes(), |k| k.as_bytes().to_vec());
@@ -48,7 +68,7 @@ impl Web {
     }
 
     /// `value.signature`; HMAC takes a key of any length, so there is always a signature.
-    fn sign(&self, value: &str) -> String {
+    pub fn sign(&self, value: &str) -> String {
         match Hmac::<Sha256>::new_from_slice(&self.key) {
             Ok(mut mac) => {
                 mac.update(value.as_bytes());
@@ -58,8 +78,8 @@ impl Web {
         }
     }
 
-    /// The value of a signed cookie, if the signature holds (compared in constant time).
-    fn verify<'a>(&self, signed: &'a str) -> Option<&'a str> {
+    /// The value of a signed string, if the signature holds (compared in constant time).
+    pub fn verify<'a>(&self, signed: &'a str) -> Option<&'a str> {
         let (value, sig) = signed.rsplit_once('.')?;
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).ok()?;
         mac.update(value.as_bytes());
@@ -67,24 +87,24 @@ impl Web {
         Some(value)
     }
 
-    fn render(&self, name: &str, ctx: minijinja::Value) -> HttpResponse {
-        match self.env.get_template(name).and_then(|t| t.render(ctx)) {
-            Ok(html) => HttpResponse::Ok().content_type(ContentType::html()).body(html),
-            Err(e) => {
-                tracing::error!(template = name, error = %e, "a page could not be rendered");
-                HttpResponse::InternalServerError().content_type(ContentType::plaintext()).body("error\n")
-            }
-        }
+    fn render(&self, name: &str, ctx: Value) -> Result<String, minijinja::Error> {
+        self.env.get_template(name).and_then(|t| t.render(ctx))
     }
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(sign_in_page)
-        .service(sign_in)
-        .service(sign_out)
-        .service(console)
-        .route("/static/style.css", web::get().to(|| asset("text/css", include_str!("static/style.css"))))
-        .route("/static/console.js", web::get().to(|| asset("text/javascript", include_str!("static/console.js"))));
+    auth::configure(cfg);
+    console::configure(cfg);
+    ticket_page::configure(cfg);
+    ops::configure(cfg);
+    portal::configure(cfg);
+    status::configure(cfg);
+    cfg.route("/static/style.css", web::get().to(|| asset("text/css", include_str!("static/style.css"))))
+        .route("/static/console.js", web::get().to(|| asset("text/javascript", include_str!("static/console.js"))))
+        .route(
+            "/static/new_ticket.js",
+            web::get().to(|| asset("text/javascript", include_str!("static/new_ticket.js"))),
+        );
 }
 
 async fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
@@ -94,230 +114,199 @@ async fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
         .body(body)
 }
 
-/// Language from `?lang=` (also remembered in a cookie), the cookie, or `Accept-Language`.
-fn language(req: &HttpRequest) -> (Lang, Option<Cookie<'static>>) {
-    let asked = web::Query::<LangQuery>::from_query(req.query_string()).ok().and_then(|q| q.lang.clone());
-    match asked.as_deref() {
-        Some(l @ ("en" | "zh-CN")) => {
-            let lang = if l == "en" { Lang::En } else { Lang::ZhCn };
-            let c = Cookie::build("lang", l.to_string()).path("/").same_site(SameSite::Lax).http_only(true).finish();
-            (lang, Some(c))
+#[derive(Deserialize)]
+struct ViewQuery {
+    lang: Option<String>,
+    tz: Option<String>,
+}
+
+/// Zones offered in the switch besides the calendar's (the browser's own is added by script).
+const ZONES: &[&str] =
+    &["Asia/Shanghai", "Asia/Hong_Kong", "Asia/Singapore", "Europe/London", "America/New_York", "UTC"];
+
+/// Who is looking, in which language and time zone; renders pages for them.
+pub(crate) struct Viewer {
+    pub lang: Lang,
+    pub zone: jiff::tz::TimeZone,
+    pub zone_name: String,
+    cookies: Vec<Cookie<'static>>,
+    who: Option<String>,
+    csrf: String,
+    area: &'static str,
+}
+
+impl Viewer {
+    /// `?lang=` and `?tz=` switch (and are remembered in cookies); else the cookies; else
+    /// `Accept-Language` and `default_zone` (the calendar's).
+    pub fn new(req: &HttpRequest, session: Option<&Session>, default_zone: &str, area: &'static str) -> Viewer {
+        let q = web::Query::<ViewQuery>::from_query(req.query_string()).ok().map(|q| q.into_inner());
+        let mut cookies = Vec::new();
+        let remember = |name: &'static str, v: &str| {
+            Cookie::build(name, v.to_string())
+                .path("/")
+                .same_site(SameSite::Lax)
+                .http_only(true)
+                .max_age(actix_web::cookie::time::Duration::days(365))
+                .finish()
+        };
+        let lang = match q.as_ref().and_then(|q| q.lang.as_deref()) {
+            Some(l @ ("en" | "zh-CN")) => {
+                cookies.push(remember("lang", l));
+                if l == "en" { Lang::En } else { Lang::ZhCn }
+            }
+            _ => Lang::of(req),
+        };
+        let asked = q.as_ref().and_then(|q| q.tz.clone());
+        let valid = |z: &str| z.len() <= 64 && jiff::tz::TimeZone::get(z).is_ok();
+        let zone_name = match asked {
+            Some(z) if valid(&z) => {
+                cookies.push(remember("tz", &z));
+                z
+            }
+            _ => {
+                req.cookie("tz").map(|c| c.value().to_string()).filter(|z| valid(z)).unwrap_or(default_zone.to_string())
+            }
+        };
+        let zone = jiff::tz::TimeZone::get(&zone_name).unwrap_or(jiff::tz::TimeZone::UTC);
+        Viewer {
+            lang,
+            zone,
+            zone_name,
+            cookies,
+            who: session.map(|s| s.principal.name().to_string()),
+            csrf: session.map(|s| s.csrf.clone()).unwrap_or_default(),
+            area,
         }
-        _ => (Lang::of(req), None),
+    }
+
+    pub fn t(&self, key: &'static str) -> &'static str {
+        i18n::text(self.lang, key)
+    }
+
+    /// `2026-10-20 10:05` in the viewer's zone.
+    pub fn time(&self, t: DateTime<Utc>) -> String {
+        self.fmt(t, "%Y-%m-%d %H:%M")
+    }
+
+    pub fn fmt(&self, t: DateTime<Utc>, pattern: &str) -> String {
+        jiff::Timestamp::from_second(t.timestamp())
+            .map(|ts| ts.to_zoned(self.zone.clone()).strftime(pattern).to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn add_cookie(&mut self, c: Cookie<'static>) {
+        self.cookies.push(c);
+    }
+
+    /// A page: `extra` is merged into what every page has (texts, language, zone, who).
+    pub fn page(self, state: &AppState, name: &str, status: StatusCode, extra: Value) -> HttpResponse {
+        let other = if self.lang == Lang::En { "zh-CN" } else { "en" };
+        let mut zones: Vec<&str> = vec![self.zone_name.as_str()];
+        zones.extend(ZONES.iter().copied().filter(|z| *z != self.zone_name));
+        let ctx = context! {
+            lang => self.lang.code(), other_lang => other, t => Value::from_serialize(texts(self.lang)),
+            who => self.who, csrf_token => self.csrf, zone => self.zone_name, zones => zones, area => self.area,
+            ..extra
+        };
+        let mut res = match state.web.render(name, ctx) {
+            Ok(html) => HttpResponse::build(status)
+                .content_type(ContentType::html())
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .body(html),
+            Err(e) => {
+                tracing::error!(template = name, error = %e, "a page could not be rendered");
+                return HttpResponse::InternalServerError().content_type(ContentType::plaintext()).body("error\n");
+            }
+        };
+        for c in &self.cookies {
+            let _ = res.add_cookie(c);
+        }
+        res
+    }
+
+    /// A short page with a message and a way back.
+    pub fn message(self, state: &AppState, status: StatusCode, title: &str, detail: &str, back: &str) -> HttpResponse {
+        self.page(state, "message.html", status, context! { title => title, detail => detail, back => back })
+    }
+
+    /// The page for a service error: its status, and its message (500s say nothing internal).
+    pub fn failed(self, state: &AppState, e: Error, back: &str) -> HttpResponse {
+        let (status, detail) = match &e {
+            Error::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m.clone()),
+            Error::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
+            Error::NotFound { .. } => (StatusCode::NOT_FOUND, self.t("not_found").to_string()),
+            Error::Invalid { message, .. } => (StatusCode::UNPROCESSABLE_ENTITY, message.clone()),
+            Error::InvalidTransition { message, .. } | Error::Conflict { message, .. } => {
+                (StatusCode::CONFLICT, message.clone())
+            }
+            Error::VersionMismatch { .. } => (StatusCode::CONFLICT, self.t("changed_meanwhile").to_string()),
+            Error::Db(_) | Error::Internal(_) => {
+                tracing::error!(error = %e, "a page's request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, self.t("try_again").to_string())
+            }
+        };
+        let title = self.t("could_not");
+        self.message(state, status, title, &detail, back)
     }
 }
 
-#[derive(Deserialize)]
-struct LangQuery {
-    lang: Option<String>,
-}
-
-fn page_context(lang: Lang) -> (minijinja::Value, minijinja::Value) {
-    let other = if lang == Lang::En { "zh-CN" } else { "en" };
-    (minijinja::Value::from_serialize(texts(lang)), minijinja::Value::from(other))
-}
-
-fn secure(req: &HttpRequest) -> bool {
+pub(crate) fn secure(req: &HttpRequest) -> bool {
     req.connection_info().scheme() == "https"
 }
 
-fn with_cookies(mut res: HttpResponse, cookies: impl IntoIterator<Item = Option<Cookie<'static>>>) -> HttpResponse {
-    for c in cookies.into_iter().flatten() {
-        let _ = res.add_cookie(&c);
-    }
-    res
+pub(crate) fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
 }
 
-/// The signed-in staff session of the request, if any.
-async fn session(state: &AppState, req: &HttpRequest) -> Option<(String, Session)> {
-    let web = &state.web;
+/// The signed-in session of the request, if any.
+pub(crate) async fn session(state: &AppState, req: &HttpRequest) -> Option<(String, Session)> {
     let cookie = req.cookie(SESSION_COOKIE)?;
-    let id = web.verify(cookie.value())?.to_string();
+    let id = state.web.verify(cookie.value())?.to_string();
     let s = web_sessions::find(state, &id, state.clock.now()).await.ok().flatten()?;
     Some((id, s))
 }
 
-fn redirect(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
+/// The zone pages show times in by default: the named calendar's, else the business calendar's.
+pub(crate) fn calendar_zone(state: &AppState, calendar: Option<&str>) -> String {
+    let cals = &state.config.settings.calendars;
+    calendar
+        .and_then(|c| cals.get(c))
+        .or_else(|| cals.get("business"))
+        .or_else(|| cals.values().next())
+        .map_or_else(|| "UTC".to_string(), |c| c.timezone.clone())
 }
 
-fn sign_in_form(
-    state: &AppState,
-    req: &HttpRequest,
-    status: StatusCode,
-    error: Option<&str>,
-    username: &str,
-) -> HttpResponse {
-    let (lang, lang_cookie) = language(req);
-    let (t, other) = page_context(lang);
-    let csrf = random_token();
-    let error = error.map(|k| texts(lang).get(k).copied().unwrap_or(k).to_string());
-    let mut res = state.web.render(
-        "sign_in.html",
-        context! { lang => lang.code(), other_lang => other, t => t, csrf_token => csrf, error => error, username => username },
-    );
-    *res.status_mut() = status;
-    let c = Cookie::build(SIGN_IN_CSRF, state.web.sign(&csrf))
-        .path("/sign-in")
-        .http_only(true)
-        .secure(secure(req))
-        .same_site(SameSite::Strict)
-        .finish();
-    with_cookies(res, [Some(c), lang_cookie])
-}
-
-#[get("/sign-in")]
-async fn sign_in_page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    if session(&state, &req).await.is_some() {
-        return redirect("/console");
+/// A staff session with at least `role`, or the response that sends the visitor elsewhere:
+/// sign-in when there is none, the portal for contacts, a refusal for a lower role.
+pub(crate) async fn staff(state: &AppState, req: &HttpRequest, role: Role) -> Result<Session, HttpResponse> {
+    let Some((_, s)) = session(state, req).await else { return Err(redirect("/sign-in")) };
+    if s.principal.role().is_none() {
+        return Err(redirect("/portal"));
     }
-    sign_in_form(&state, &req, StatusCode::OK, None, "")
-}
-
-#[derive(Deserialize)]
-struct SignInForm {
-    username: String,
-    password: String,
-    csrf_token: String,
-}
-
-#[post("/sign-in")]
-async fn sign_in(state: web::Data<AppState>, req: HttpRequest, form: web::Form<SignInForm>) -> HttpResponse {
-    if let Err(e) = state.limits.take(crate::http::limits::Limit::SignIn, &req) {
-        let mut res = sign_in_form(&state, &req, StatusCode::TOO_MANY_REQUESTS, Some("too_many"), &form.username);
-        if let Some(secs) = e.retry_after
-            && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
-        {
-            res.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return res;
+    if let Err(e) = s.principal.require(role) {
+        let v = Viewer::new(req, Some(&s), &calendar_zone(state, None), "console");
+        return Err(v.failed(state, e, "/console"));
     }
-    let expected = req.cookie(SIGN_IN_CSRF).and_then(|c| state.web.verify(c.value()).map(str::to_string));
-    if expected.as_deref() != Some(form.csrf_token.as_str()) {
-        return sign_in_form(&state, &req, StatusCode::FORBIDDEN, Some("expired_form"), &form.username);
-    }
-    match web_sessions::sign_in_staff(&state, &form.username, &form.password, state.clock.now()).await {
-        Ok(id) => {
-            let c = Cookie::build(SESSION_COOKIE, state.web.sign(&id))
-                .path("/")
-                .http_only(true)
-                .secure(secure(&req))
-                .same_site(SameSite::Lax)
-                .max_age(actix_web::cookie::time::Duration::hours(web_sessions::SESSION_HOURS))
-                .finish();
-            with_cookies(redirect("/console"), [Some(c)])
-        }
-        Err(crate::services::Error::Unauthorized(_)) => {
-            sign_in_form(&state, &req, StatusCode::UNAUTHORIZED, Some("bad_credentials"), &form.username)
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "sign-in failed");
-            HttpResponse::InternalServerError().content_type(ContentType::plaintext()).body("error\n")
-        }
-    }
+    Ok(s)
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf_token: String,
+/// A contact's session, and the zone of their customer's calendar; staff go to the console.
+pub(crate) async fn contact(state: &AppState, req: &HttpRequest) -> Result<(Session, String), HttpResponse> {
+    let Some((_, s)) = session(state, req).await else { return Err(redirect("/portal/sign-in")) };
+    let Some(customer_id) = s.principal.customer_id() else { return Err(redirect("/console")) };
+    let calendar = customers::find(&state.db, customer_id).await.ok().map(|c| c.calendar);
+    let zone = calendar_zone(state, calendar.as_deref());
+    Ok((s, zone))
 }
 
-#[post("/sign-out")]
-async fn sign_out(state: web::Data<AppState>, req: HttpRequest, form: web::Form<CsrfForm>) -> HttpResponse {
-    let Some((id, s)) = session(&state, &req).await else { return redirect("/sign-in") };
-    if s.csrf != form.csrf_token {
-        return HttpResponse::Forbidden().content_type(ContentType::plaintext()).body("the form expired\n");
-    }
-    if let Err(e) = web_sessions::sign_out(&state, &id).await {
-        tracing::error!(error = %e, "sign-out failed");
-    }
-    let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
-    gone.make_removal();
-    with_cookies(redirect("/sign-in"), [Some(gone)])
+/// Whether a posted form carries the session's CSRF token (compared in constant time).
+pub(crate) fn csrf_ok(s: &Session, token: &str) -> bool {
+    bool::from(subtle::ConstantTimeEq::ct_eq(s.csrf.as_bytes(), token.as_bytes()))
 }
 
-/// One SLA clock as the queue shows it.
-#[derive(Serialize)]
-struct Clock {
-    state: String,
-    due: Option<DateTime<Utc>>,
-    /// The deadline in the calendar's zone, for readers without JavaScript.
-    due_local: String,
-    /// Seconds from start to deadline, for the "< 20 % left" colour.
-    total: i64,
-}
-
-fn clock(t: Option<&TimerView>, zone: &jiff::tz::TimeZone) -> Clock {
-    let Some(t) = t else { return Clock { state: "none".into(), due: None, due_local: String::new(), total: 0 } };
-    let due_local = t
-        .due_at
-        .and_then(|d| jiff::Timestamp::from_second(d.timestamp()).ok())
-        .map(|ts| ts.to_zoned(zone.clone()).strftime("%m-%d %H:%M").to_string())
-        .unwrap_or_default();
-    Clock {
-        state: t.state.clone(),
-        due: t.due_at,
-        due_local,
-        total: t.due_at.map_or(0, |d| (d - t.started_at).num_seconds()),
-    }
-}
-
-#[derive(Serialize)]
-struct Row {
-    number: String,
-    level: String,
-    title: String,
-    customer: String,
-    status: String,
-    clocks: Vec<Clock>,
-}
-
-fn row(v: &TicketView, zone: &jiff::tz::TimeZone) -> Row {
-    Row {
-        number: v.number.clone(),
-        level: v.level.clone(),
-        title: v.title.clone(),
-        customer: v.customer.name.clone(),
-        status: v.status.clone(),
-        clocks: vec![
-            clock(v.sla.response.as_ref(), zone),
-            clock(v.sla.plan.as_ref(), zone),
-            clock(v.sla.resolution.as_ref(), zone),
-        ],
-    }
-}
-
-/// The queue: open tickets, most urgent first, with live countdowns.
-#[get("/console")]
-async fn console(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let Some((_, s)) = session(&state, &req).await else { return redirect("/sign-in") };
-    if s.principal.require(Role::Agent).is_err() {
-        return redirect("/sign-in");
-    }
-    let (lang, lang_cookie) = language(&req);
-    let (t, other) = page_context(lang);
-    let q = ListQuery {
-        status: vec![Status::Open, Status::InProgress, Status::WaitingCustomer],
-        sort: Sort::Urgency,
-        limit: 200,
-        ..Default::default()
-    };
-    let page = match tickets::list(&state, &s.principal, q, state.clock.now()).await {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::error!(error = %e, "the queue could not be read");
-            return HttpResponse::InternalServerError().content_type(ContentType::plaintext()).body("error\n");
-        }
-    };
-    let zone_name = state.config.settings.calendars.get("business").map_or("Asia/Shanghai", |c| c.timezone.as_str());
-    let zone = jiff::tz::TimeZone::get(zone_name).unwrap_or(jiff::tz::TimeZone::UTC);
-    let rows: Vec<Row> = page.items.iter().map(|v| row(v, &zone)).collect();
-    let res = state.web.render(
-        "console.html",
-        context! {
-            lang => lang.code(), other_lang => other, t => t, who => s.principal.name(),
-            csrf_token => s.csrf, tickets => rows, zone => zone_name,
-        },
-    );
-    with_cookies(res, [lang_cookie])
+/// The refusal of a form posted without its session's CSRF token.
+pub(crate) fn csrf_refused(state: &AppState, req: &HttpRequest, s: &Session, back: &str) -> HttpResponse {
+    let v = Viewer::new(req, Some(s), &calendar_zone(state, None), "console");
+    let (title, detail) = (v.t("could_not"), v.t("expired_form"));
+    v.message(state, StatusCode::FORBIDDEN, title, detail, back)
 }

@@ -89,7 +89,7 @@ pub async fn deliver(app: &TestApp) {
     }
 }
 
-async fn tick(app: &TestApp, when: &str) {
+pub async fn tick(app: &TestApp, when: &str) {
     app.clock.set(at(when));
     sweep(app).await;
     deliver(app).await;
@@ -99,7 +99,7 @@ fn types(hooks: &WebhookReceiver) -> Vec<String> {
     hooks.received().iter().map(|h| h.json["type"].as_str().unwrap_or("").to_string()).collect()
 }
 
-async fn vip_ticket(app: &TestApp, level: &str) -> Value {
+pub async fn vip_ticket(app: &TestApp, level: &str) -> Value {
     let c = app.customer(&format!("VIP {}", uuid::Uuid::new_v4().simple()), "vip").await;
     app.post("/api/v1/tickets", &app.admin, json!({"customer_id": c, "title": "core system down", "level": level}))
         .await

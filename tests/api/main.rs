@@ -3,6 +3,7 @@
 //! The one integration-test binary: every module below runs against the real application.
 
 mod actions;
+mod browser;
 mod checks;
 mod config;
 mod email_intake;
@@ -14,6 +15,7 @@ mod intake;
 mod malformed;
 mod metrics;
 mod permissions;
+mod portal;
 mod receivers;
 mod sla_engine;
 mod sla_examples;

@@ -6,12 +6,12 @@ use serde_json::json;
 
 use crate::helpers::{Options, TestApp, spawn_with};
 
-fn client() -> reqwest::Client {
+pub fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
 }
 
 /// `name=value` of a Set-Cookie header named `name`, and the whole header.
-fn cookie(res: &reqwest::Response, name: &str) -> Option<(String, String)> {
+pub fn cookie(res: &reqwest::Response, name: &str) -> Option<(String, String)> {
     res.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|h| {
         let pair = h.split(';').next()?.trim();
         pair.starts_with(&format!("{name}=")).then(|| (pair.to_string(), h.to_string()))
@@ -19,7 +19,7 @@ fn cookie(res: &reqwest::Response, name: &str) -> Option<(String, String)> {
 }
 
 /// `application/x-www-form-urlencoded`, as a browser sends a form.
-fn form_body(pairs: &[(&str, &str)]) -> String {
+pub fn form_body(pairs: &[(&str, &str)]) -> String {
     let enc = |v: &str| {
         v.bytes()
             .map(|b| match b {
@@ -32,7 +32,7 @@ fn form_body(pairs: &[(&str, &str)]) -> String {
     pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
 }
 
-fn csrf(html: &str) -> String {
+pub fn csrf(html: &str) -> String {
     let at = html.find("name=\"csrf_token\" value=\"").expect("a csrf_token field") + 25;
     html[at..].split('"').next().unwrap().to_string()
 }
@@ -52,7 +52,7 @@ async fn agent_with_password(app: &TestApp) {
 async fn form(app: &TestApp, lang: &str) -> (String, String, String) {
     let res = client().get(format!("{}/sign-in", app.address)).header("accept-language", lang).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    let (c, _) = cookie(&res, "opsline_signin").expect("the form's cookie");
+    let (c, _) = cookie(&res, "opsline_form").expect("the form's cookie");
     let html = res.text().await.unwrap();
     (c, csrf(&html), html)
 }
@@ -81,7 +81,7 @@ async fn staff_sign_in_see_the_queue_and_sign_out_with_csrf_on_every_form() {
     let wrong = post_sign_in(&app, &c, &token, "wrong").await;
     assert_eq!(wrong.status(), 401);
     assert!(wrong.text().await.unwrap().contains("Wrong username or password"));
-    let forged = post_sign_in(&app, "opsline_signin=forged.00", &token, "correct horse battery").await;
+    let forged = post_sign_in(&app, "opsline_form=forged.00", &token, "correct horse battery").await;
     assert_eq!(forged.status(), 403, "no sign-in without the form's own token");
 
     let ok = post_sign_in(&app, &c, &token, "correct horse battery").await;

@@ -1,5 +1,6 @@
-// Live countdowns for elements with data-due (RFC 3339) and data-total (seconds): text and risk
-// colour (running, < 20 % left, breached) update every second, without a page reload.
+// Opsline pages' shared script: live SLA countdowns (elements with data-due, RFC 3339, and
+// data-total, seconds) coloured by risk; the time-zone switch (offers the browser's own zone);
+// and an inspection's progress while it runs. Pages work without it.
 (function () {
   function fmt(s) {
     var neg = s < 0; s = Math.abs(s);
@@ -16,6 +17,32 @@
       el.className = "clock " + (left < 0 ? "risk-breached" : total && left < total * 0.2 ? "risk-low" : "risk-running");
     });
   }
-  tick();
-  setInterval(tick, 1000);
+  if (document.querySelector("[data-due]")) { tick(); setInterval(tick, 1000); }
+
+  var tz = document.getElementById("tz");
+  if (tz) {
+    try {
+      var mine = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      if (mine && !Array.prototype.some.call(tz.options, function (o) { return o.value === mine; })) {
+        var o = document.createElement("option"); o.value = mine; o.textContent = mine; tz.appendChild(o);
+      }
+    } catch (e) { /* an old browser: the listed zones remain */ }
+    tz.addEventListener("change", function () { tz.form.submit(); });
+  }
+
+  var insp = document.getElementById("inspection-status");
+  if (insp && insp.dataset.status === "running") {
+    var bar = document.getElementById("progress"), text = document.getElementById("progress-text");
+    var poll = function () {
+      fetch("/console/inspections/" + insp.dataset.id + "/progress", { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (p) {
+          if (bar) { bar.max = p.total; bar.value = p.done; }
+          if (text) { text.textContent = p.done + "/" + p.total; }
+          if (p.status !== "running") { location.reload(); } else { setTimeout(poll, 1000); }
+        })
+        .catch(function () { setTimeout(poll, 3000); });
+    };
+    setTimeout(poll, 500);
+  }
 })();

@@ -1,0 +1,145 @@
+//! The SLA clocks as pages show them: a state and deadline for the live countdown (console),
+//! plain words for customers ("responded ✓ 09:03", "plan due 09:25", "paused — waiting for your
+//! logs"), and the explanation of how a deadline was reached.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::Viewer;
+use super::i18n::Lang;
+use crate::services::tickets::{SlaSet, TimerView};
+
+#[derive(Serialize)]
+pub struct Step {
+    kind: String,
+    from: String,
+    to: String,
+    counted: String,
+    note: String,
+}
+
+/// One SLA clock of a ticket.
+#[derive(Serialize)]
+pub struct Clock {
+    pub kind: &'static str,
+    pub label: &'static str,
+    /// none | running | paused | breached | met | cancelled
+    pub state: String,
+    pub due: Option<DateTime<Utc>>,
+    pub due_local: String,
+    pub met_local: String,
+    /// Seconds from start to deadline, for the "< 20 % left" colour.
+    pub total: i64,
+    pub plain: String,
+    pub target: String,
+    pub calendar: String,
+    pub steps: Vec<Step>,
+}
+
+fn duration(secs: i64) -> String {
+    let (h, m) = (secs / 3600, secs % 3600 / 60);
+    if h > 0 { format!("{h}h {m:02}m") } else { format!("{m}m") }
+}
+
+/// `09:03` on the same day as `now` in the viewer's zone, else `10-21 09:03`.
+fn when(v: &Viewer, t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    if v.fmt(t, "%Y-%m-%d") == v.fmt(now, "%Y-%m-%d") { v.fmt(t, "%H:%M") } else { v.fmt(t, "%m-%d %H:%M") }
+}
+
+fn plain(v: &Viewer, kind: &str, t: &TimerView, waiting: Option<&str>, now: DateTime<Utc>) -> String {
+    let zh = v.lang == Lang::ZhCn;
+    let due = t.due_at.map(|d| when(v, d, now)).unwrap_or_default();
+    let label = |k: &str| match (k, zh) {
+        ("response", true) => "响应",
+        ("plan", true) => "处理方案",
+        (_, true) => "解决",
+        ("response", false) => "response",
+        ("plan", false) => "plan",
+        (_, false) => "resolution",
+    };
+    match t.state.as_str() {
+        "met" => {
+            let at = t.met_at.map(|m| when(v, m, now)).unwrap_or_default();
+            let done = match (kind, zh) {
+                ("response", true) => "已响应",
+                ("plan", true) => "方案已提交",
+                (_, true) => "已解决",
+                ("response", false) => "responded",
+                ("plan", false) => "plan delivered",
+                (_, false) => "resolved",
+            };
+            format!("{done} ✓ {at}")
+        }
+        "paused" => match (waiting, zh) {
+            (Some(r), true) => format!("已暂停 — {r}"),
+            (Some(r), false) => format!("paused — {r}"),
+            (None, true) => "已暂停".into(),
+            (None, false) => "paused".into(),
+        },
+        "breached" if zh => format!("{}已超时（应于 {due}）", label(kind)),
+        "breached" => format!("{} overdue (was due {due})", label(kind)),
+        "cancelled" if zh => format!("{}已取消", label(kind)),
+        "cancelled" => format!("{} cancelled", label(kind)),
+        _ if zh => format!("{}截止 {due}", label(kind)),
+        _ => format!("{} due {due}", label(kind)),
+    }
+}
+
+pub fn clock(
+    v: &Viewer,
+    kind: &'static str,
+    t: Option<&TimerView>,
+    waiting: Option<&str>,
+    now: DateTime<Utc>,
+) -> Clock {
+    let label = v.t(kind);
+    let Some(t) = t else {
+        return Clock {
+            kind,
+            label,
+            state: "none".into(),
+            due: None,
+            due_local: String::new(),
+            met_local: String::new(),
+            total: 0,
+            plain: String::new(),
+            target: String::new(),
+            calendar: String::new(),
+            steps: Vec::new(),
+        };
+    };
+    let steps = t
+        .explain
+        .steps
+        .iter()
+        .map(|s| Step {
+            kind: s.kind.clone(),
+            from: v.time(s.from),
+            to: v.time(s.to),
+            counted: s.counted_secs.map(duration).unwrap_or_default(),
+            note: s.note.clone().unwrap_or_default(),
+        })
+        .collect();
+    Clock {
+        kind,
+        label,
+        state: t.state.clone(),
+        due: t.due_at,
+        due_local: t.due_at.map(|d| when(v, d, now)).unwrap_or_default(),
+        met_local: t.met_at.map(|d| when(v, d, now)).unwrap_or_default(),
+        total: t.due_at.map_or(0, |d| (d - t.started_at).num_seconds()),
+        plain: plain(v, kind, t, waiting, now),
+        target: t.target.clone(),
+        calendar: format!("{} ({})", t.explain.calendar, t.explain.timezone),
+        steps,
+    }
+}
+
+/// The three clocks of a ticket's current cycle.
+pub fn clocks(v: &Viewer, sla: &SlaSet, waiting: Option<&str>, now: DateTime<Utc>) -> Vec<Clock> {
+    vec![
+        clock(v, "response", sla.response.as_ref(), waiting, now),
+        clock(v, "plan", sla.plan.as_ref(), waiting, now),
+        clock(v, "resolution", sla.resolution.as_ref(), waiting, now),
+    ]
+}

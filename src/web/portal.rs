@@ -1,0 +1,199 @@
+//! The customer portal: a contact sees their organisation's tickets only, with status and the SLA
+//! clocks in plain words; comments and attaches; confirms a resolution or reopens with a reason;
+//! opens a new ticket. Another customer's ticket is "not found", exactly as a missing one.
+
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+
+use super::clocks::{Clock, clocks};
+use super::console::status_key;
+use super::ticket_page::{post_comment, timeline};
+use super::{Viewer, contact, csrf_ok, redirect};
+use crate::domain::ticket::Status;
+use crate::services::auth::Principal;
+use crate::services::tickets::{self, ActionRequest, ListQuery, NewTicket, Sort, Source};
+use crate::services::{Error, Result};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list).service(new_form).service(create).service(show).service(comment).service(act);
+}
+
+#[derive(Serialize)]
+struct Row {
+    number: String,
+    title: String,
+    level: String,
+    status: String,
+    open: bool,
+    clocks: Vec<Clock>,
+}
+
+#[get("/portal")]
+async fn list(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let (s, zone) = match contact(&state, &req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let v = Viewer::new(&req, Some(&s), &zone, "portal");
+    let now = state.clock.now();
+    let q = ListQuery { sort: Sort::Urgency, limit: 200, ..Default::default() };
+    let page = match tickets::list(&state, &s.principal, q, now).await {
+        Ok(p) => p,
+        Err(e) => return v.failed(&state, e, "/portal"),
+    };
+    let rows: Vec<Row> = page
+        .items
+        .iter()
+        .map(|t| Row {
+            number: t.number.clone(),
+            title: t.title.clone(),
+            level: t.level.clone(),
+            status: v.t(status_key(&t.status)).into(),
+            open: !matches!(t.status.as_str(), "closed" | "cancelled"),
+            clocks: clocks(&v, &t.sla, t.waiting_reason.as_deref(), now)
+                .into_iter()
+                .filter(|c| c.state != "none")
+                .collect(),
+        })
+        .collect();
+    v.page(&state, "portal.html", StatusCode::OK, context! { tickets => rows })
+}
+
+async fn load(state: &AppState, p: &Principal, r: &str, v: &Viewer) -> Result<minijinja::Value> {
+    let now = state.clock.now();
+    let t = tickets::get(state, p, r, now).await?;
+    let base = format!("/portal/tickets/{}", t.number);
+    let entries = timeline(
+        v,
+        tickets::list_events(state, p, r).await?.into_iter().filter(|e| e.source == "ticket").collect(),
+        tickets::list_comments(state, p, r).await?,
+        tickets::list_attachments(state, p, r).await?,
+        &base,
+    );
+    let clocks: Vec<Clock> =
+        clocks(v, &t.sla, t.waiting_reason.as_deref(), now).into_iter().filter(|c| c.state != "none").collect();
+    let status = t.status.parse::<Status>().ok();
+    Ok(context! {
+        tk => minijinja::Value::from_serialize(&t), status_text => v.t(status_key(&t.status)), clocks => clocks,
+        timeline => entries, reported => v.time(t.reported_at), base => base, allowed => t.allowed_actions,
+        can_comment => !matches!(status, Some(Status::Closed | Status::Cancelled)),
+    })
+}
+
+#[get("/portal/tickets/{r}")]
+async fn show(state: web::Data<AppState>, req: HttpRequest, r: web::Path<String>) -> HttpResponse {
+    let (s, zone) = match contact(&state, &req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let v = Viewer::new(&req, Some(&s), &zone, "portal");
+    match load(&state, &s.principal, &r, &v).await {
+        Ok(ctx) => v.page(&state, "portal_ticket.html", StatusCode::OK, ctx),
+        Err(e) => v.failed(&state, e, "/portal"),
+    }
+}
+
+#[post("/portal/tickets/{r}/comment")]
+async fn comment(state: web::Data<AppState>, req: HttpRequest, r: web::Path<String>, body: Multipart) -> HttpResponse {
+    let (s, zone) = match contact(&state, &req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let v = Viewer::new(&req, Some(&s), &zone, "portal");
+    let back = format!("/portal/tickets/{r}");
+    post_comment(&state, &s.principal, &s.csrf, &r, body, v, &back).await
+}
+
+#[derive(Deserialize)]
+struct ActForm {
+    #[serde(default)]
+    csrf_token: String,
+    action: String,
+    reason: Option<String>,
+}
+
+/// Confirm the resolution, or reopen with a reason.
+#[post("/portal/tickets/{r}/act")]
+async fn act(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    r: web::Path<String>,
+    form: web::Form<ActForm>,
+) -> HttpResponse {
+    let (s, zone) = match contact(&state, &req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let back = format!("/portal/tickets/{r}");
+    if !csrf_ok(&s, &form.csrf_token) {
+        return super::csrf_refused(&state, &req, &s, &back);
+    }
+    let v = Viewer::new(&req, Some(&s), &zone, "portal");
+    let a = match form.action.as_str() {
+        "confirm" => ActionRequest::Confirm,
+        "reopen" => ActionRequest::Reopen { reason: form.reason.clone().unwrap_or_default() },
+        _ => return v.failed(&state, Error::invalid("action", "confirm or reopen"), &back),
+    };
+    match tickets::perform(&state, &s.principal, &r, a, None, state.clock.now()).await {
+        Ok(_) => redirect(&back),
+        Err(e) => v.failed(&state, e, &back),
+    }
+}
+
+#[get("/portal/new")]
+async fn new_form(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let (s, zone) = match contact(&state, &req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let v = Viewer::new(&req, Some(&s), &zone, "portal");
+    v.page(
+        &state,
+        "portal_new.html",
+        StatusCode::OK,
+        context! { title => "", description => "", error => None::<String> },
+    )
+}
+
+#[derive(Deserialize)]
+struct NewForm {
+    #[serde(default)]
+    csrf_token: String,
+    title: String,
+    description: String,
+}
+
+#[post("/portal/new")]
+async fn create(state: web::Data<AppState>, req: HttpRequest, form: web::Form<NewForm>) -> HttpResponse {
+    let (s, zone) = match contact(&state, &req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&s, &form.csrf_token) {
+        return super::csrf_refused(&state, &req, &s, "/portal/new");
+    }
+    let v = Viewer::new(&req, Some(&s), &zone, "portal");
+    let input = NewTicket {
+        customer_id: None,
+        title: form.title.clone(),
+        description: form.description.clone(),
+        level: None,
+        contact_id: None,
+        source: Some(Source::Portal),
+        reported_at: None,
+    };
+    match tickets::create(&state, &s.principal, input, None, state.clock.now()).await {
+        Ok((id, _)) => redirect(&format!("/portal/tickets/{}", tickets::number_for(id))),
+        Err(Error::Invalid { message, .. }) => v.page(
+            &state,
+            "portal_new.html",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            context! { title => form.title, description => form.description, error => message },
+        ),
+        Err(e) => v.failed(&state, e, "/portal/new"),
+    }
+}

@@ -1,0 +1,151 @@
+//! The pages in a real browser (runs once, on PostgreSQL): `.ci/browser/e2e.mjs` drives Debian's
+//! Chromium with playwright-core as a hotline agent and a customer would, screenshots every page
+//! at 1280 and 375 px and runs axe-core on each. This test seeds the data, serves the app, hands
+//! the browser the customer's e-mailed link (through a real SMTP server), runs the script and then
+//! checks what the database says happened.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Options, spawn_with};
+use crate::receivers::SmtpServer;
+
+fn is_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres"))
+}
+
+fn artifacts() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("artifacts").join("browser")
+}
+
+fn chromium() -> PathBuf {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"].iter().map(PathBuf::from).find(|p| p.is_file()).unwrap_or_else(|| {
+        panic!("Chromium is not installed: the test command installs Debian's `chromium` (apt-get install chromium chromium-driver)")
+    })
+}
+
+/// `npm ci` in `.ci/browser` (playwright-core and axe-core from the npm registry), once.
+fn node_modules() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ci").join("browser");
+    if !dir.join("node_modules").join("playwright-core").is_dir() || !dir.join("node_modules").join("axe-core").is_dir()
+    {
+        let ok = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm (Node.js) is installed: the test command installs it");
+        assert!(ok.success(), "npm ci in .ci/browser failed");
+    }
+    dir
+}
+
+#[tokio::test]
+async fn an_agent_and_a_customer_work_a_fault_in_a_real_browser() {
+    if !is_postgres() {
+        eprintln!("runs once, on PostgreSQL (TEST_DATABASE_URL)");
+        return;
+    }
+    let dir = node_modules();
+    let browser = chromium();
+    let smtp = SmtpServer::start().await;
+    let app =
+        spawn_with(Options { env: vec![("OPSLINE_EMAIL__SMTP_URL".into(), smtp.url())], ..Default::default() }).await;
+    // The app's clock is the real time here: the browser counts down against its own clock.
+    app.clock.set(chrono::Utc::now());
+
+    let acme = app.customer("Acme Bank", "vip").await;
+    let r = app
+        .post(
+            &format!("/api/v1/customers/{acme}/contacts"),
+            &app.admin,
+            json!({"name": "Wang Fang", "email": "wang@acme.example", "phone": "+86 138-0013-8000", "language": "en"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let other = app.customer("Other Corp", "standard").await;
+    let theirs = app.ticket(other, "Other Corp's private fault").await;
+    let r = app
+        .post("/api/v1/users", &app.admin, json!({"username": "li", "display_name": "Li Lei", "role": "engineer", "password": "correct horse battery"}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let check = json!({
+        "name": "acme-web", "kind": "http", "url": format!("{}/health/live", app.address), "interval": "1m",
+        "tags": ["public"], "public_name": "Online banking", "customer_id": acme,
+    });
+    let r = app.post("/api/v1/checks", &app.admin, check).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = app.post(&format!("/api/v1/checks/{}/run", r.body["id"]), &app.admin, json!({})).await;
+    assert!(r.status.is_success(), "{}", r.body);
+
+    // The customer asked for a set-password link; it arrives by mail.
+    opsline::services::contact_links::request(
+        &app.state,
+        "wang@acme.example",
+        opsline::services::contact_links::Purpose::Password,
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    opsline::services::delivery::run_once(&app.state, &app.state.notifier, app.clock.now()).await.unwrap();
+    let mail = smtp.mails().pop().expect("the link mail");
+    let text = mail.text();
+    let at = text.find("/portal/link/").expect("a link");
+    let link = format!("{}{}", app.address, text[at..].split_whitespace().next().unwrap());
+
+    let out = artifacts();
+    let _ = std::fs::remove_dir_all(&out);
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(dir.join("e2e.mjs"))
+        .current_dir(&dir)
+        .env("BASE", &app.address)
+        .env("LINK", &link)
+        .env("AGENT_USER", "li")
+        .env("AGENT_PASSWORD", "correct horse battery")
+        .env("CALLER_PHONE", "0013 8000")
+        .env("OTHER_TICKET", theirs["number"].as_str().unwrap())
+        .env("CHECK_NAME", "Online banking")
+        .env("CHECK_ID_NAME", "acme-web")
+        .env("ARTIFACTS", &out)
+        .env("CHROMIUM", &browser)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // The app serves on this runtime while node runs on a blocking thread.
+    let output = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the browser run failed\n{stdout}\n{stderr}");
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}")).expect("the run's summary");
+
+    // What the browser did is in the database.
+    let number = seen["number"].as_str().expect("a ticket number");
+    let t = app.get(&format!("/api/v1/tickets/{number}"), &app.admin).await.body;
+    assert_eq!(t["customer"]["id"].as_i64(), Some(acme));
+    assert_eq!(t["contact"]["email"], "wang@acme.example", "the caller found by phone");
+    assert_eq!((t["level"].as_str(), t["source"].as_str()), (Some("I"), Some("hotline")));
+    assert_eq!(t["status"], "closed", "responded, resolved, confirmed by the customer");
+    assert_eq!(t["sla"]["response"]["state"], "met");
+    let events = app.get(&format!("/api/v1/tickets/{number}/events"), &app.admin).await.body;
+    let actors: Vec<&str> = events.as_array().unwrap().iter().filter_map(|e| e["actor_name"].as_str()).collect();
+    assert!(actors.contains(&"Wang Fang") && actors.contains(&"Li Lei"), "{actors:?}");
+    let inspections = app.get("/api/v1/inspections", &app.admin).await.body;
+    assert_eq!(inspections.as_array().map(Vec::len), Some(1), "one inspection, from the button: {inspections}");
+    let theirs_now = app.get(&format!("/api/v1/tickets/{}", theirs["id"]), &app.admin).await.body;
+    assert_eq!(theirs_now["status"], "open", "the other customer's ticket untouched");
+
+    let pages = seen["pages"].as_array().unwrap();
+    assert!(pages.len() >= 14, "{pages:?}");
+    assert_eq!(seen["screenshots"].as_u64(), Some(2 * pages.len() as u64));
+    for p in pages {
+        let p = p.as_str().unwrap();
+        for w in [1280, 375] {
+            let shot = out.join(format!("{p}-{w}.png"));
+            assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000), "{}", shot.display());
+        }
+    }
+    eprintln!("browser run: {} pages; screenshots in {}", pages.len(), out.display());
+}
