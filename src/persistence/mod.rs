@@ -134,3 +134,25 @@ pub async fn migrate(db: &DatabaseConnection, settings: &DatabaseSettings) -> Re
 pub fn is_unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }
+
+/// The ids of up to `limit` rows matching `due`, oldest `order` first, for a claim. With `lock`
+/// (PostgreSQL, inside the claiming transaction) the rows are locked and rows other claimers hold
+/// are skipped. The claim then updates exactly these ids, re-checking `due`: a single
+/// `UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` is not enough on PostgreSQL,
+/// which may run the subquery again for each row and so claim far more than `limit` rows.
+pub async fn pick_ids<E: sea_orm::EntityTrait>(
+    db: &impl ConnectionTrait,
+    id: E::Column,
+    due: sea_orm::Condition,
+    order: E::Column,
+    limit: u64,
+    lock: bool,
+) -> Result<Vec<i64>, DbErr> {
+    use sea_orm::sea_query::{LockBehavior, LockType};
+    use sea_orm::{QueryFilter, QueryOrder, QuerySelect};
+    let mut q = E::find().select_only().column(id).filter(due).order_by_asc(order).limit(limit);
+    if lock {
+        q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    q.into_tuple::<i64>().all(db).await
+}

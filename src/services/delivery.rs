@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
 use rand::Rng;
 use sea_orm::sea_query::{Condition, Expr};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -19,6 +19,7 @@ use crate::notify::email::Mail;
 use crate::notify::render::{self, Payload};
 use crate::notify::{Attempt, Failure, Notifier};
 use crate::persistence::entities::{delivery_attempt, outbox};
+use crate::persistence::pick_ids;
 use crate::state::AppState;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -38,27 +39,31 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
             .add(outbox::Column::NextAttemptAt.lte(now))
             .add(Condition::any().add(outbox::Column::LockedUntil.is_null()).add(outbox::Column::LockedUntil.lt(now)))
     };
-    // One statement claims the batch: the subquery skips rows other instances hold (PostgreSQL),
-    // and the outer condition is checked again on the row itself, so a row is claimed once even
-    // where SKIP LOCKED does not exist.
+    // The batch's ids (locked, skipping rows others hold, on PostgreSQL), then the claim of those
+    // rows, re-checking that each is still due and unclaimed: a row is claimed once.
     let lease = now + Duration::seconds(d.lease_secs as i64);
-    let mut pick = sea_orm::sea_query::Query::select();
-    pick.column(outbox::Column::Id)
-        .from(outbox::Entity)
-        .cond_where(due())
-        .order_by(outbox::Column::NextAttemptAt, sea_orm::Order::Asc)
-        .limit(d.batch);
-    if state.backend() == sea_orm::DatabaseBackend::Postgres {
-        pick.lock_with_behavior(sea_orm::sea_query::LockType::Update, sea_orm::sea_query::LockBehavior::SkipLocked);
-    }
-    let claimed = outbox::Entity::update_many()
-        .col_expr(outbox::Column::LockedUntil, Expr::value(Some(lease)))
-        .col_expr(outbox::Column::Attempts, sea_orm::sea_query::ExprTrait::add(Expr::col(outbox::Column::Attempts), 1))
-        .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
-        .filter(outbox::Column::Id.in_subquery(pick))
-        .filter(due())
-        .exec_with_returning(&state.db)
-        .await?;
+    let claim = |ids: Vec<i64>| {
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::LockedUntil, Expr::value(Some(lease)))
+            .col_expr(
+                outbox::Column::Attempts,
+                sea_orm::sea_query::ExprTrait::add(Expr::col(outbox::Column::Attempts), 1),
+            )
+            .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+            .filter(outbox::Column::Id.is_in(ids))
+            .filter(due())
+    };
+    let (id, order) = (outbox::Column::Id, outbox::Column::NextAttemptAt);
+    let claimed = if state.backend() == sea_orm::DatabaseBackend::Postgres {
+        let txn = state.db.begin().await?;
+        let ids = pick_ids::<outbox::Entity>(&txn, id, due(), order, d.batch, true).await?;
+        let claimed = if ids.is_empty() { Vec::new() } else { claim(ids).exec_with_returning(&txn).await? };
+        txn.commit().await?;
+        claimed
+    } else {
+        let ids = pick_ids::<outbox::Entity>(&state.db, id, due(), order, d.batch, false).await?;
+        if ids.is_empty() { Vec::new() } else { claim(ids).exec_with_returning(&state.db).await? }
+    };
     let mut out = DeliveryOutcome { claimed: claimed.len(), ..Default::default() };
     if claimed.is_empty() {
         return Ok(out);
@@ -69,7 +74,7 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
             let attempt = send(state, notifier, &row, now).await;
             (row, attempt, started.elapsed().as_millis() as i64)
         })
-        .buffer_unordered(d.concurrency as usize)
+        .buffer_unordered(d.per_loop())
         .collect()
         .await;
     let attempts: Vec<delivery_attempt::Model> =

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
-use sea_orm::sea_query::{Condition, Expr, LockBehavior, LockType, Query};
+use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
     QueryOrder, TransactionTrait,
@@ -26,6 +26,7 @@ use crate::domain::check::health::{Health, Step, Thresholds, Transition, Verdict
 use crate::domain::check::maintenance::in_maintenance;
 use crate::persistence::check_bulk::{self, CheckUpdate, RollupAdd};
 use crate::persistence::entities::{check, check_result};
+use crate::persistence::pick_ids;
 use crate::services::timers::secs;
 use crate::state::AppState;
 
@@ -121,21 +122,24 @@ pub async fn claim(state: &AppState, now: DateTime<Utc>) -> Result<Vec<check::Mo
             .add(check::Column::NextRunAt.lte(now))
             .add(Condition::any().add(check::Column::LockedUntil.is_null()).add(check::Column::LockedUntil.lt(now)))
     };
-    let mut pick = Query::select();
-    pick.column(check::Column::Id)
-        .from(check::Entity)
-        .cond_where(due())
-        .order_by(check::Column::NextRunAt, sea_orm::Order::Asc)
-        .limit(settings.batch);
+    // The batch's ids, then the claim of exactly those rows (see `pick_ids`).
+    let claim = |ids: Vec<i64>| {
+        check::Entity::update_many()
+            .col_expr(check::Column::LockedUntil, Expr::value(Some(lease)))
+            .filter(check::Column::Id.is_in(ids))
+            .filter(due())
+    };
+    let (id, order) = (check::Column::Id, check::Column::NextRunAt);
     if state.backend() == DatabaseBackend::Postgres {
-        pick.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        let txn = state.db.begin().await?;
+        let ids = pick_ids::<check::Entity>(&txn, id, due(), order, settings.batch, true).await?;
+        let claimed = if ids.is_empty() { Vec::new() } else { claim(ids).exec_with_returning(&txn).await? };
+        txn.commit().await?;
+        Ok(claimed)
+    } else {
+        let ids = pick_ids::<check::Entity>(&state.db, id, due(), order, settings.batch, false).await?;
+        Ok(if ids.is_empty() { Vec::new() } else { claim(ids).exec_with_returning(&state.db).await? })
     }
-    Ok(check::Entity::update_many()
-        .col_expr(check::Column::LockedUntil, Expr::value(Some(lease)))
-        .filter(check::Column::Id.in_subquery(pick))
-        .filter(due())
-        .exec_with_returning(&state.db)
-        .await?)
 }
 
 /// One claimed check's probe, when it started.
