@@ -283,8 +283,28 @@ pub fn compile(settings: &Settings, problems: &mut Vec<Problem>) -> Option<Escal
     if settings.delivery.jitter_percent > 100 {
         problems.push(Problem::error("delivery.jitter_percent", "0–100"));
     }
-    if settings.delivery.batch == 0 || settings.delivery.concurrency == 0 || settings.sweep.batch == 0 {
+    let d = &settings.delivery;
+    if d.batch == 0 || d.concurrency == 0 || settings.sweep.batch == 0 {
         problems.push(Problem::error("delivery", "batch and concurrency (and sweep.batch) must be at least 1"));
+    } else if d.loops == 0 || d.loops > 64 {
+        problems.push(Problem::error("delivery.loops", "1–64"));
+    } else if settings.sweep.loops == 0 || settings.sweep.loops > 64 {
+        problems.push(Problem::error("sweep.loops", "1–64"));
+    } else {
+        // A claimed batch must be sent before its lease ends, or another loop sends it again.
+        let slowest =
+            settings.webhooks.endpoints.values().map(|e| e.timeout_ms).chain([settings.email.timeout_ms]).max();
+        let rounds = d.batch.div_ceil(d.per_loop() as u64);
+        let worst = rounds * slowest.unwrap_or(0).div_ceil(1000);
+        if d.lease_secs <= worst {
+            problems.push(Problem::error(
+                "delivery.lease_secs",
+                format!(
+                    "longer than a batch can take: {rounds} rounds of sends × the slowest timeout ({worst} s); \
+                     raise it, or lower delivery.batch"
+                ),
+            ));
+        }
     }
     if settings.notify.max_per_minute == 0 {
         problems.push(Problem::error("notify.max_per_minute", "must be at least 1"));

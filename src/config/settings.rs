@@ -185,10 +185,25 @@ pub struct DeliverySettings {
     pub jitter_percent: u32,
     /// How long a claimed delivery stays claimed before another worker may take it.
     pub lease_secs: u64,
-    /// Deliveries claimed at once.
+    /// Deliveries claimed at once by one loop.
     pub batch: u64,
-    /// Deliveries sent at once by one instance.
+    /// Deliveries sent at once by one instance, shared by its loops.
     pub concurrency: u32,
+    /// Delivery loops per instance: each claims, sends and records its own batches, so that one
+    /// loop's database work overlaps the others' sending.
+    #[serde(default = "default_delivery_loops")]
+    pub loops: u32,
+}
+
+fn default_delivery_loops() -> u32 {
+    4
+}
+
+impl DeliverySettings {
+    /// Deliveries one loop sends at once.
+    pub fn per_loop(&self) -> usize {
+        (self.concurrency.max(1) as usize).div_ceil(self.loops.max(1) as usize)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -197,6 +212,14 @@ pub struct SweepSettings {
     pub batch: u64,
     /// The longest the sweep sleeps when nothing is due.
     pub max_sleep_ms: u64,
+    /// Sweep loops per instance on PostgreSQL, each claiming its own timers (SQLite runs one:
+    /// its writes are serial anyway).
+    #[serde(default = "default_sweep_loops")]
+    pub loops: u32,
+}
+
+fn default_sweep_loops() -> u32 {
+    4
 }
 
 /// Requests per minute per client address, on each instance.

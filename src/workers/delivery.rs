@@ -1,5 +1,6 @@
-//! The delivery loop: sends due outbox rows, then sleeps until the next one is due (at most a
-//! second), woken early by new rows.
+//! A delivery loop (an instance runs `delivery.loops` of them): sends due outbox rows, then sleeps
+//! until the next one is due (at most a second), woken early by new rows. A loop that claimed a
+//! full batch wakes another, so a burst is worked by every loop at once.
 
 use tokio::sync::watch;
 
@@ -25,7 +26,12 @@ pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>)
             );
         }
         match result {
-            Ok(o) if o.claimed > 0 => continue,
+            Ok(o) if o.claimed > 0 => {
+                if o.claimed as u64 >= state.config.settings.delivery.batch {
+                    state.wake_delivery.notify_one();
+                }
+                continue;
+            }
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "delivery failed"),
         }

@@ -22,12 +22,17 @@ pub struct Workers {
 /// The loops of `workers.enabled`: sweep, delivery, checks and the scheduled jobs.
 pub fn spawn(state: AppState) -> Workers {
     let (stop, rx) = watch::channel(false);
-    let handles = vec![
-        tokio::spawn(sweep::run_until_stopped(state.clone(), rx.clone())),
-        tokio::spawn(delivery::run_until_stopped(state.clone(), rx.clone())),
-        tokio::spawn(checks::run_until_stopped(state.clone(), rx.clone())),
-        tokio::spawn(scheduler::run_until_stopped(state, rx)),
-    ];
+    let sweeps =
+        if state.backend() == sea_orm::DatabaseBackend::Postgres { state.config.settings.sweep.loops } else { 1 };
+    let mut handles = Vec::new();
+    for _ in 0..sweeps.max(1) {
+        handles.push(tokio::spawn(sweep::run_until_stopped(state.clone(), rx.clone())));
+    }
+    for _ in 0..state.config.settings.delivery.loops.max(1) {
+        handles.push(tokio::spawn(delivery::run_until_stopped(state.clone(), rx.clone())));
+    }
+    handles.push(tokio::spawn(checks::run_until_stopped(state.clone(), rx.clone())));
+    handles.push(tokio::spawn(scheduler::run_until_stopped(state, rx)));
     Workers { stop, handles }
 }
 

@@ -1,6 +1,7 @@
-//! The sweep loop: runs a sweep batch, then sleeps until the earliest `next_fire_at` (at most
-//! `sweep.max_sleep_ms`), woken early when this instance writes an earlier one. Not a cron job:
-//! its half-second tick is too coarse for deadlines measured in seconds.
+//! A sweep loop (PostgreSQL instances run `sweep.loops` of them): runs a sweep batch, then sleeps
+//! until the earliest `next_fire_at` (at most `sweep.max_sleep_ms`), woken early when this
+//! instance writes an earlier one, or by a loop that swept a full batch. Not a cron job: its
+//! half-second tick is too coarse for deadlines measured in seconds.
 
 use tokio::sync::watch;
 
@@ -27,7 +28,11 @@ pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>)
             );
         }
         match result {
-            Ok(o) if o.timers >= batch => continue,
+            Ok(o) if o.timers >= batch => {
+                // More may be due: another loop joins in.
+                state.wake_sweep.notify_one();
+                continue;
+            }
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "escalation sweep failed"),
         }

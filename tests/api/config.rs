@@ -229,3 +229,15 @@ async fn a_database_with_a_newer_schema_stops_start_up_with_a_clear_message() {
     let text = err.to_string();
     assert!(text.contains("newer than this binary") && text.contains("m29990101_000001_from_the_future"), "{text}");
 }
+
+#[test]
+fn a_delivery_batch_that_could_outlast_its_lease_is_refused() {
+    let dir = temp_config("[web]\nsecret_key = \"0123456789abcdef0123456789abcdef\"\n");
+    assert!(load(dir.path(), &[]).is_ok(), "the defaults fit: 50 ÷ (64 ÷ 4 loops) rounds × 10 s < 60 s");
+    let e = load(dir.path(), &[("OPSLINE_DELIVERY__BATCH", "500")]).unwrap_err().to_string();
+    assert!(e.contains("delivery.lease_secs"), "{e}");
+    let ok = load(dir.path(), &[("OPSLINE_DELIVERY__BATCH", "500"), ("OPSLINE_DELIVERY__LEASE_SECS", "400")]);
+    assert!(ok.is_ok());
+    let e = load(dir.path(), &[("OPSLINE_SWEEP__LOOPS", "0")]).unwrap_err().to_string();
+    assert!(e.contains("sweep.loops"), "{e}");
+}
