@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-//! `/metrics` under load with 1,000 and with 1,000,000 tickets in the database, in the same run,
+//! `/metrics` under load, and the service's resident memory, with 1,000 and with 1,000,000
+//! tickets in the database, in the same run,
 //! against the release service on PostgreSQL (one HTTP worker on CPU1; wrk on CPU0). The gauges
 //! whose truth is in the database refresh every 5 s in the background during the measurement;
 //! a scrape only renders the registry, so its cost must not grow with the tickets.
@@ -16,30 +17,14 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::{Row, Seed, bench_customer, median, opsline_bin, pinned, seed, start};
+use common::{Row, Seed, bench_customer, median, opsline_bin, seed, start};
 use sea_orm::{ConnectionTrait, Database};
 
 const DB: &str = "opsline_bench_metrics";
 
-/// wrk's 99th percentile latency, in milliseconds.
+/// wrk's 99th percentile latency at 4 connections, in milliseconds.
 fn wrk_p99(url: &str, secs: u64) -> Option<f64> {
-    let out = pinned("0", "wrk").args(["-t1", "-c4", &format!("-d{secs}s"), "--latency", url]).output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    if text.contains("Non-2xx") || text.contains("Socket errors") {
-        eprintln!("wrk saw errors: {text}");
-    }
-    let line = text.lines().find(|l| l.trim_start().starts_with("99%"))?;
-    let v = line.split_whitespace().nth(1)?;
-    let (num, scale) = if let Some(n) = v.strip_suffix("us") {
-        (n, 0.001)
-    } else if let Some(n) = v.strip_suffix("ms") {
-        (n, 1.0)
-    } else if let Some(n) = v.strip_suffix('s') {
-        (n, 1000.0)
-    } else {
-        (v, 1.0)
-    };
-    num.parse::<f64>().ok().map(|x| x * scale)
+    common::wrk(url, 4, secs, None).map(|w| w.p99_ms)
 }
 
 /// Waits until the exported open-ticket gauges add up to `n` (the background refresh ran).
@@ -81,6 +66,7 @@ async fn main() {
     let base = Seed::background("S", small, bench_customer(&db).await, Utc::now());
     let endpoint = format!("http://127.0.0.1:{}/metrics", svc.port);
     let mut p99 = Vec::new();
+    let mut rss = Vec::new();
     for (prefix, count, total) in [("S", small, small), ("L", large - small, large)] {
         let seeding = Instant::now();
         seed(&db, Seed { prefix, count, ..base }).await;
@@ -103,6 +89,8 @@ async fn main() {
         }
         eprintln!("{total} tickets: p99 {runs:?} ms");
         p99.push(if runs.is_empty() { None } else { Some(median(runs)) });
+        // Resident memory after a gauge refresh and the scrapes, at this many tickets.
+        rss.push(common::rss_mib(svc.child.id()));
     }
     drop(svc);
     db.close().await.ok();
@@ -128,6 +116,15 @@ async fn main() {
         peer: format!("{} (same run, {small} tickets)", fmt(p99[0])),
         ratio,
         verdict: verdict.into(),
+    });
+    let (small_mib, large_mib) = (rss[0], rss[1]);
+    let limit = 1.3 * small_mib + 150.0;
+    rows.push(Row {
+        goal: format!("memory at {large} tickets: ≤ 1.3× the resident memory at {small} + 150 MB"),
+        opsline: format!("{large_mib:.0} MiB"),
+        peer: format!("{small_mib:.0} MiB at {small} (limit {limit:.0} MiB)"),
+        ratio: format!("{:.2}×", large_mib / small_mib.max(1.0)),
+        verdict: if large_mib > 0.0 && large_mib <= limit { "pass" } else { "fail" }.into(),
     });
     common::report("metrics", &rows);
 }

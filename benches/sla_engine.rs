@@ -1,14 +1,20 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 //! Deadline computations per second on one core: `Nh` and `Nd` targets on a business calendar
 //! (lunch break, holidays, make-up days), with one, ten and fifty years of holidays — the cost
 //! must not grow with holidays outside the span a deadline walks.
 //!
-//! `cargo bench --bench sla_engine` (criterion prints elements/s = deadlines per second).
+//! `cargo bench --bench sla_engine -- [--quick]`: criterion prints elements/s (deadlines per
+//! second) per case; then one timed run on CPU1 of all cases mixed gives the goal's row (≥ 500,000
+//! deadlines/s on one core), written to `$CARGO_TARGET_DIR/bench-sla_engine.md`. `--quick` skips
+//! criterion and times one second.
+
+#[path = "common/mod.rs"]
+mod common;
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use opsline::domain::calendar::{Calendar, DayHours, Secs, parse_interval};
 use opsline::domain::sla::{Target, TimerKind, deadline};
 
@@ -62,4 +68,51 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// All nine cases in turn, for `secs`: deadlines per second.
+fn mixed(secs: f64) -> f64 {
+    let starts = starts();
+    let cals: Vec<Calendar> = [1i16, 10, 50].into_iter().map(business).collect();
+    let targets = [Target::Working(7200), Target::Days(3), Target::EndOfDay];
+    let t0 = std::time::Instant::now();
+    let mut n = 0u64;
+    while t0.elapsed().as_secs_f64() < secs {
+        for cal in &cals {
+            for &target in &targets {
+                for &s in &starts {
+                    black_box(
+                        deadline(cal, TimerKind::Resolution, black_box(s), target, Target::Working(1800)).unwrap(),
+                    );
+                }
+                n += starts.len() as u64;
+            }
+        }
+    }
+    n as f64 / t0.elapsed().as_secs_f64()
+}
+
+fn main() {
+    // One core: run again pinned to CPU1 (taskset), unless already pinned.
+    if std::env::var_os("BENCH_PINNED").is_none() && std::path::Path::new("/usr/bin/taskset").exists() {
+        let status = common::pinned("1", std::env::current_exe().unwrap())
+            .args(std::env::args().skip(1))
+            .env("BENCH_PINNED", "1")
+            .status()
+            .unwrap();
+        std::process::exit(status.code().unwrap_or(1));
+    }
+    let quick = std::env::args().any(|a| a == "--quick");
+    if !quick {
+        benches();
+        Criterion::default().configure_from_args().final_summary();
+    }
+    let rate = mixed(if quick { 1.0 } else { 5.0 });
+    let rows = [common::Row {
+        goal: "deadline computations per second, one core (SLA engine): ≥ 500,000/s".into(),
+        opsline: format!("{rate:.0}/s"),
+        peer: "—".into(),
+        ratio: format!("{:.2}× the goal", rate / 500_000.0),
+        verdict: if rate >= 500_000.0 { "pass" } else { "fail" }.into(),
+    }];
+    common::report("sla_engine", &rows);
+}

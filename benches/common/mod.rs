@@ -262,3 +262,86 @@ pub async fn start(bin: &Path, dir: &Path, url: &str) -> Service {
     }
     panic!("opsline did not become ready");
 }
+
+/// What `wrk --latency` measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Wrk {
+    pub rps: f64,
+    pub p99_ms: f64,
+    /// Non-2xx answers or socket errors were seen.
+    pub errors: bool,
+}
+
+fn wrk_ms(v: &str) -> Option<f64> {
+    let (num, scale) = if let Some(n) = v.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = v.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (v, 1.0)
+    };
+    num.parse::<f64>().ok().map(|x| x * scale)
+}
+
+/// `wrk -t1 -cCONNS -dSECSs --latency [-s SCRIPT] URL` on CPU0; `None` when wrk is missing.
+pub fn wrk(url: &str, conns: u32, secs: u64, script: Option<&Path>) -> Option<Wrk> {
+    let mut cmd = pinned("0", "wrk");
+    cmd.args(["-t1", &format!("-c{conns}"), &format!("-d{secs}s"), "--latency"]);
+    if let Some(s) = script {
+        cmd.arg("-s").arg(s);
+    }
+    let out = cmd.arg(url).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let errors = text.contains("Non-2xx") || text.contains("Socket errors");
+    if errors {
+        eprintln!("wrk saw errors against {url}:\n{text}");
+    }
+    let p99 =
+        text.lines().find(|l| l.trim_start().starts_with("99%")).and_then(|l| wrk_ms(l.split_whitespace().nth(1)?))?;
+    let rps = text
+        .lines()
+        .find(|l| l.starts_with("Requests/sec:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())?;
+    Some(Wrk { rps, p99_ms: p99, errors })
+}
+
+/// A wrk script that POSTs `body` as JSON with these extra headers.
+pub fn post_script(dir: &Path, name: &str, body: &str, headers: &[(&str, &str)]) -> PathBuf {
+    let mut s = String::from("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n");
+    for (k, v) in headers {
+        s.push_str(&format!("wrk.headers[\"{k}\"] = \"{v}\"\n"));
+    }
+    s.push_str(&format!("wrk.body = '{body}'\n"));
+    let path = dir.join(name);
+    std::fs::write(&path, s).unwrap();
+    path
+}
+
+/// Resident memory of a process, in MiB.
+pub fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// The load averages, for the report of each sample.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The sum of every sample of `/metrics` whose line starts with `prefix`.
+pub async fn metric_sum(port: u16, prefix: &str) -> f64 {
+    let Ok(res) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else { return 0.0 };
+    let text = res.text().await.unwrap_or_default();
+    text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok()).sum()
+}

@@ -49,6 +49,11 @@ pub fn text(lang: Lang, key: &'static str) -> &'static str {
     TEXTS.iter().find(|(k, _, _)| *k == key).map_or(key, |(_, zh, en)| if lang == Lang::En { en } else { zh })
 }
 
+/// A text by a key made at run time (an event's name), if there is one.
+pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
+    TEXTS.iter().find(|(k, _, _)| *k == key).map(|(_, zh, en)| if lang == Lang::En { *en } else { *zh })
+}
+
 const TEXTS: &[(&str, &str, &str)] = &[
     ("app", "Opsline 运维服务台", "Opsline service desk"),
     ("menu", "主菜单", "Main menu"),
@@ -246,6 +251,32 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("try_again", "出现错误，请稍后重试。", "Something went wrong; try again shortly."),
     ("too_large", "文件太大。", "The file is too large."),
+    ("ev_created", "已创建", "opened"),
+    ("ev_responded", "已响应", "responded"),
+    ("ev_planned", "已提交处理方案", "plan submitted"),
+    ("ev_waiting_customer", "等待客户", "waiting for the customer"),
+    ("ev_resumed", "继续处理", "resumed"),
+    ("ev_resolved", "已解决", "resolved"),
+    ("ev_confirmed", "客户确认已解决", "confirmed by the customer"),
+    ("ev_closed", "已关闭", "closed"),
+    ("ev_reopened", "已重新打开", "reopened"),
+    ("ev_cancelled", "已取消", "cancelled"),
+    ("ev_level_changed", "级别已变更", "level changed"),
+    ("ev_assigned", "已分派", "assigned"),
+    ("ev_linked", "已关联父事件", "linked"),
+    ("ev_public_title", "状态页标题", "public title"),
+    ("ev_alert_firing", "告警触发", "alert firing"),
+    ("ev_alert_resolved", "告警恢复", "alert resolved"),
+    ("ev_alert_acknowledged", "告警已确认", "alert acknowledged"),
+    ("ev_check_failed", "健康检查失败", "check failed"),
+    ("ev_check_recovered", "健康检查恢复", "check recovered"),
+    ("ev_check_flapping", "健康检查抖动", "check flapping"),
+    ("ev_escalation.warning", "升级：即将超时", "escalation: deadline near"),
+    ("ev_escalation.breach", "升级：已超时", "escalation: deadline breached"),
+    ("ev_delivery.delivered", "通知已投递", "notification delivered"),
+    ("ev_delivery.pending", "通知待投递", "notification pending"),
+    ("ev_delivery.dead", "通知投递失败", "notification failed"),
+    ("ev_delivery.folded", "通知已合并", "notification folded into a digest"),
 ];
 
 #[cfg(test)]

@@ -82,15 +82,16 @@ pub fn timeline(
             ),
             _ => ("event", e.note.clone().unwrap_or_default()),
         };
-        if e.action == "comment" || e.action == "attachment" {
+        if e.action == "commented" || e.action == "attachment_added" {
             continue; // shown with their text or file below
         }
+        let what = super::i18n::lookup(v.lang, &format!("ev_{}", e.action)).map_or(e.action, str::to_string);
         out.push(Entry {
             ts: e.created_at,
             at: v.time(e.created_at),
             kind,
             who: e.actor_name,
-            what: e.action,
+            what,
             detail,
             href: String::new(),
         });

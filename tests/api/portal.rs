@@ -392,6 +392,9 @@ async fn console_opens_a_ticket_for_a_caller_found_by_phone_and_acts_on_it() {
     assert_eq!((s, back.as_str()), (303, loc.as_str()));
     let t = app.get(&format!("/api/v1/tickets/{number}"), &app.admin).await.body;
     assert_eq!(t["status"], "in_progress");
+    let (_, _, zh) = jar.get(&app, &format!("{loc}?lang=zh-CN")).await;
+    assert!(zh.contains("已创建") && zh.contains("已响应") && zh.contains("附件"), "the timeline in Chinese: {zh}");
+    assert_eq!(zh.matches("trace.txt").count(), 1, "a file is listed once");
     let (s, _, conflict) = jar
         .post(&app, &format!("{loc}/act"), &[("csrf_token", &token), ("action", "respond"), ("text", "again")])
         .await;
