@@ -25,8 +25,10 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use chrono::{DateTime, Utc};
-use common::{Row, Seed, bench_customer, cpu_ticks, free_port, median, now_ms, opsline_bin, percentile, seed, start};
-use sea_orm::{ConnectionTrait, Database};
+use common::{
+    Row, Seed, Store, bench_contract, cpu_ticks, free_port, median, now_ms, opsline_bin, percentile, seed, start,
+};
+use sea_orm::Database;
 
 #[derive(Default)]
 struct Received {
@@ -108,14 +110,11 @@ async fn run_backend(
     // The burst, if this backend measures it, alternating with the peer if there is one.
     burst: Option<Option<&Alertmanager>>,
 ) -> (Option<f64>, Option<f64>) {
+    // The database already holds the background tickets (a reused seed, see `common::seeded`).
     let dir = config_dir(receiver);
     let svc = start(&opsline_bin(), dir.path(), url).await;
     let db = Database::connect(url).await.unwrap();
-    let seeding = Instant::now();
-    let base = Seed::background("BG", sizes.background, bench_customer(&db).await, Utc::now());
-    seed(&db, base).await;
-    let seeded_in = seeding.elapsed();
-    eprintln!("{name}: seeded {} background tickets in {:.1}s", sizes.background, seeded_in.as_secs_f64());
+    let base = Seed::background("BG", 0, bench_contract(&db).await, Utc::now());
 
     // 1. Lateness: `due` timers due in the same second, `rounds` times.
     let (mut p50s, mut p99s, mut maxes, mut all_ok) = (Vec::new(), Vec::new(), Vec::new(), true);
@@ -333,24 +332,18 @@ async fn main() {
     let (mut burst, mut am) = (None, None);
     let peer = alertmanager(receiver).await;
     if backend == "both" || backend == "postgres" {
-        let admin = std::env::var("BENCH_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        match Database::connect(&admin).await {
-            Ok(conn) => {
-                conn.execute_unprepared("DROP DATABASE IF EXISTS opsline_bench_escalation WITH (FORCE)").await.unwrap();
-                conn.execute_unprepared("CREATE DATABASE opsline_bench_escalation").await.unwrap();
-                let url = format!("{}/opsline_bench_escalation", admin.rsplit_once('/').unwrap().0);
+        match common::seeded(Store::Postgres, "opsline_bench_escalation", sizes.background).await {
+            Some(url) => {
                 (burst, am) =
                     run_backend("PostgreSQL", &url, &sizes, &state, receiver, &mut rows, Some(peer.as_ref())).await;
-                conn.execute_unprepared("DROP DATABASE IF EXISTS opsline_bench_escalation WITH (FORCE)").await.ok();
+                common::drop_database("opsline_bench_escalation").await;
             }
-            Err(e) => eprintln!("PostgreSQL unavailable ({e}): skipped"),
+            None => eprintln!("PostgreSQL unavailable: skipped"),
         }
     }
     if backend == "both" || backend == "sqlite" {
         state.lock().unwrap().hooks.clear();
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/bench.db", dir.path().display());
+        let url = common::seeded(Store::Sqlite, "opsline_bench_escalation", sizes.background).await.unwrap();
         // The burst goal is PostgreSQL's; SQLite measures it only when it runs alone.
         let alone = backend == "sqlite";
         let measure = alone.then_some(peer.as_ref());
@@ -358,6 +351,7 @@ async fn main() {
         if alone {
             (burst, am) = (b, a);
         }
+        let _ = std::fs::remove_file(url.trim_start_matches("sqlite://"));
     }
     drop(peer);
     rows.push(Row {

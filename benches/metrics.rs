@@ -9,16 +9,14 @@
 //! `cargo bench --bench metrics -- [--quick]` (quick: 1,000 and 20,000 tickets, 3 s runs).
 //! PostgreSQL from `BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
 //! Prints a Markdown table and writes it to `$CARGO_TARGET_DIR/bench-metrics.md`. `BENCH_KEEP_DB=1`
-//! keeps the seeded database (`opsline_bench_metrics`) for a look with psql.
+//! keeps the database (`opsline_bench_metrics`) for a look with psql.
 
 #[path = "common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use common::{Row, Seed, bench_customer, median, opsline_bin, seed, start};
-use sea_orm::{ConnectionTrait, Database};
+use common::{Row, Store, median, opsline_bin, start};
 
 const DB: &str = "opsline_bench_metrics";
 
@@ -51,33 +49,22 @@ async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let quick = std::env::args().any(|a| a == "--quick");
     let (small, large, secs) = if quick { (1_000, 20_000, 3) } else { (1_000, 1_000_000, 10) };
-    let admin =
-        std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let Ok(conn) = Database::connect(&admin).await else {
-        eprintln!("PostgreSQL unavailable at {admin}: skipped");
-        return;
-    };
-    conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)")).await.unwrap();
-    conn.execute_unprepared(&format!("CREATE DATABASE {DB}")).await.unwrap();
-    let url = format!("{}/{DB}", admin.rsplit_once('/').unwrap().0);
     let dir = common::config_dir("[metrics]\nrefresh_secs = 5\n\n[log]\nlevel = \"warn\"\n");
-    let svc = start(&opsline_bin(), dir.path(), &url).await;
-    let db = Database::connect(&url).await.unwrap();
-    let base = Seed::background("S", small, bench_customer(&db).await, Utc::now());
-    let endpoint = format!("http://127.0.0.1:{}/metrics", svc.port);
     let mut p99 = Vec::new();
     let mut rss = Vec::new();
-    for (prefix, count, total) in [("S", small, small), ("L", large - small, large)] {
-        let seeding = Instant::now();
-        seed(&db, Seed { prefix, count, ..base }).await;
-        // What autovacuum would do after a bulk load, done now so that it does not run during
-        // the measurement (the same at both sizes).
-        db.execute_unprepared("VACUUM ANALYZE").await.unwrap();
-        db.execute_unprepared("CHECKPOINT").await.unwrap();
+    // Each size on its own copy of a reused seed (`common::seeded`), with a fresh service.
+    for total in [small, large] {
+        let preparing = Instant::now();
+        let Some(url) = common::seeded(Store::Postgres, DB, total).await else {
+            eprintln!("PostgreSQL unavailable: skipped");
+            return;
+        };
+        let svc = start(&opsline_bin(), dir.path(), &url).await;
+        let endpoint = format!("http://127.0.0.1:{}/metrics", svc.port);
         let waited = wait_for_open(svc.port, total).await;
         eprintln!(
-            "{total} tickets: seeded in {:.1}s, exported {:.1}s later",
-            seeding.elapsed().as_secs_f64(),
+            "{total} tickets: ready in {:.1}s, exported {:.1}s after the start",
+            preparing.elapsed().as_secs_f64(),
             waited.as_secs_f64()
         );
         let mut runs = Vec::new();
@@ -87,15 +74,12 @@ async fn main() {
                 runs.push(ms);
             }
         }
-        eprintln!("{total} tickets: p99 {runs:?} ms");
+        eprintln!("{total} tickets: p99 {runs:?} ms (load {})", common::loadavg());
         p99.push(if runs.is_empty() { None } else { Some(median(runs)) });
-        // Resident memory after a gauge refresh and the scrapes, at this many tickets.
+        // Resident memory after the gauge refreshes and the scrapes, at this many tickets.
         rss.push(common::rss_mib(svc.child.id()));
-    }
-    drop(svc);
-    db.close().await.ok();
-    if std::env::var("BENCH_KEEP_DB").is_err() {
-        conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)")).await.ok();
+        drop(svc);
+        common::drop_database(DB).await;
     }
 
     let fmt = |v: Option<f64>| v.map_or("skipped (wrk not installed)".to_string(), |ms| format!("p99 {ms:.2} ms"));

@@ -345,3 +345,111 @@ pub async fn metric_sum(port: u16, prefix: &str) -> f64 {
     let text = res.text().await.unwrap_or_default();
     text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok()).sum()
 }
+
+/// Which database a seeded copy is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Postgres,
+    Sqlite,
+}
+
+/// The bench customer and the contract versions of a seeded database (see [`seeded`]).
+pub async fn bench_contract(db: &DatabaseConnection) -> (i64, i64, i64) {
+    let cal = scalar(db, "SELECT MAX(id) FROM config_versions WHERE kind = 'calendar' AND name = '24x7'").await;
+    let pol = scalar(db, "SELECT MAX(id) FROM config_versions WHERE kind = 'sla_policy' AND name = 'standard'").await;
+    (scalar(db, "SELECT MAX(id) FROM customers WHERE name = 'Bench'").await, cal, pol)
+}
+
+/// What a seeded database's name says: the seed's shape, the schema and the day it was made
+/// (its background deadlines lie 30 days after that), so that a stale one is never reused.
+fn seed_tag(count: i64) -> String {
+    use migration::MigratorTrait;
+    format!("{count}_s{}_v1_{}", migration::Migrator::migrations().len(), Utc::now().format("%Y%m%d"))
+}
+
+/// Migrates `url`, registers the configuration's versions, adds the bench customer and `count`
+/// background tickets (resolution timers due in 30 days), and vacuums.
+async fn build_seed(url: &str, count: i64) {
+    let mut env = std::collections::BTreeMap::new();
+    env.insert("OPSLINE_DATABASE__URL".to_string(), url.to_string());
+    let dir = config_dir("[log]\nlevel = \"warn\"\n");
+    let source =
+        opsline::config::ConfigSource { dir: dir.path().to_path_buf(), environment: "development".into(), env };
+    let config = opsline::config::Config::load(&source).unwrap();
+    let state = opsline::startup::prepare(config, opsline::clock::Clock::System, true).await.unwrap();
+    state.db.close().await.ok();
+    let db = sea_orm::Database::connect(url).await.unwrap();
+    let started = std::time::Instant::now();
+    seed(&db, Seed::background("BG", count, bench_customer(&db).await, Utc::now())).await;
+    let vacuum = if db.get_database_backend() == DatabaseBackend::Postgres { "VACUUM ANALYZE" } else { "VACUUM" };
+    db.execute_unprepared(vacuum).await.unwrap();
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await.unwrap();
+    }
+    db.close().await.ok();
+    eprintln!("seeded {count} background tickets in {:.1}s (kept for reuse)", started.elapsed().as_secs_f64());
+}
+
+/// A fresh database named `name` holding the schema, the bench customer and `count` background
+/// tickets, copied from a seed made once and reused by every bench and run that asks for the
+/// same count: on PostgreSQL a template database (`CREATE DATABASE … TEMPLATE`), on SQLite a
+/// file under the target directory. Returns its URL, or `None` without PostgreSQL.
+pub async fn seeded(store: Store, name: &str, count: i64) -> Option<String> {
+    let tag = seed_tag(count);
+    match store {
+        Store::Postgres => {
+            let admin = std::env::var("BENCH_DATABASE_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+            let conn = sea_orm::Database::connect(&admin).await.ok()?;
+            let base = admin.rsplit_once('/')?.0.to_string();
+            let tpl = format!("opsline_bench_tpl_{tag}");
+            let exists = |db: String| {
+                let conn = &conn;
+                async move {
+                    let q = format!("SELECT COUNT(*) FROM pg_database WHERE datname = '{db}'");
+                    scalar(conn, &q).await > 0
+                }
+            };
+            if !exists(tpl.clone()).await {
+                // Made under another name and renamed when complete, so a half-made seed is never used.
+                let building = format!("{tpl}_building");
+                conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).await.unwrap();
+                conn.execute_unprepared(&format!("CREATE DATABASE {building}")).await.unwrap();
+                build_seed(&format!("{base}/{building}"), count).await;
+                conn.execute_unprepared(&format!("ALTER DATABASE {building} RENAME TO {tpl}")).await.unwrap();
+            }
+            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+            conn.execute_unprepared(&format!("CREATE DATABASE {name} TEMPLATE {tpl}")).await.unwrap();
+            conn.close().await.ok();
+            Some(format!("{base}/{name}"))
+        }
+        Store::Sqlite => {
+            let target =
+                std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target"));
+            std::fs::create_dir_all(&target).unwrap();
+            let file = target.join(format!("bench-seed-{tag}.db"));
+            if !file.exists() {
+                let building = target.join(format!("bench-seed-{tag}.building.db"));
+                let _ = std::fs::remove_file(&building);
+                build_seed(&format!("sqlite://{}?mode=rwc", building.display()), count).await;
+                std::fs::rename(&building, &file).unwrap();
+            }
+            let copy = std::env::temp_dir().join(format!("{name}-{}.db", now_ms()));
+            std::fs::copy(&file, &copy).unwrap();
+            Some(format!("sqlite://{}", copy.display()))
+        }
+    }
+}
+
+/// Drops a PostgreSQL database a bench made, unless `BENCH_KEEP_DB` is set (to look with psql).
+pub async fn drop_database(name: &str) {
+    if std::env::var_os("BENCH_KEEP_DB").is_some() {
+        return;
+    }
+    let admin =
+        std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    if let Ok(conn) = sea_orm::Database::connect(&admin).await {
+        conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok();
+        conn.close().await.ok();
+    }
+}
