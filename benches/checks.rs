@@ -11,7 +11,7 @@
 //!    the target timestamps every request; jitter = |gap between two requests of a check − 1 s|;
 //!    p99 and the service's CPU.
 //!
-//! `cargo bench --bench checks -- [--quick] [--jitter-only]` (quick: shorter runs, 200 checks).
+//! `cargo bench --bench checks -- [--quick] [--jitter-only]` (quick: one short round, 200 checks).
 //! Each goal runs Opsline and the peer alternately three times; medians are reported. Writes the
 //! table to `$CARGO_TARGET_DIR/bench-checks.md` (or `target/`).
 
@@ -215,7 +215,7 @@ async fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
-    let (secs, checks, jitter_secs) = if quick { (3, 200, 10) } else { (10, 1000, 30) };
+    let (secs, checks, jitter_secs, rounds) = if quick { (2, 200, 6, 1) } else { (10, 1000, 30, 3) };
     // This process (the target) and wrk share CPU0; the probers run on CPU1.
     let _ = Command::new("taskset").args(["-cp", "0", &std::process::id().to_string()]).stdout(Stdio::null()).status();
     let arrivals: Arrivals = Arc::default();
@@ -249,7 +249,7 @@ async fn main() {
         if bb.is_some() && !bb_ok {
             eprintln!("blackbox_exporter's {module} probe of {target} does not succeed: its figure is skipped");
         }
-        for round in 0..3 {
+        for round in 0..rounds {
             let (t, k) = (target.clone(), kind.to_string());
             ours.push(tokio::task::spawn_blocking(move || opsline_rate(&k, &t, secs)).await.unwrap());
             if let (Some(b), true) = (&bb, bb_ok) {

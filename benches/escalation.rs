@@ -306,7 +306,7 @@ async fn main() {
         .cloned()
         .unwrap_or_else(|| "both".into());
     let mut sizes = if quick {
-        Sizes { background: 20_000, due: 200, burst: 1_000, idle_secs: 5, rounds: 1 }
+        Sizes { background: 20_000, due: 200, burst: 1_000, idle_secs: 3, rounds: 1 }
     } else {
         Sizes { background: 1_000_000, due: 1_000, burst: 10_000, idle_secs: 20, rounds: 3 }
     };
