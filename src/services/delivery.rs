@@ -18,7 +18,7 @@ use super::escalation::enqueue::{DEAD, DELIVERED, FOLDED, PENDING};
 use crate::notify::email::Mail;
 use crate::notify::render::{self, Payload};
 use crate::notify::{Attempt, Failure, Notifier};
-use crate::persistence::entities::{delivery_attempt, outbox};
+use crate::persistence::entities::{contact, delivery_attempt, outbox};
 use crate::persistence::pick_ids;
 use crate::state::AppState;
 
@@ -219,7 +219,18 @@ async fn send(state: &AppState, notifier: &Notifier, row: &outbox::Model, now: D
                     }
                     _ => None,
                 };
-                let ticket_url = format!("{base}/console/tickets/{}", payload.ticket.id);
+                // A customer's contact follows the ticket in the portal; staff in the console.
+                let contact = contact::Entity::find()
+                    .filter(contact::Column::EmailLower.eq(row.target.to_lowercase()))
+                    .one(&state.db)
+                    .await;
+                let ticket_url = match contact {
+                    Ok(Some(_)) => format!("{base}/portal/tickets/{}", payload.ticket.number),
+                    Ok(None) => format!("{base}/console/tickets/{}", payload.ticket.id),
+                    Err(e) => {
+                        return Attempt::failed(Failure::Retry { retry_after: None }, None, format!("database: {e}"));
+                    }
+                };
                 let (subject, text, html) = render::mail(&payload, &ticket_url, ack.as_deref());
                 Mail {
                     to: row.target.clone(),

@@ -492,6 +492,8 @@ notify = ["contact:customer"]
     let mails = r.smtp.mails();
     assert_eq!(mails.len(), 2);
     assert!(mails.iter().all(|m| m.to == vec!["ann@acme.example"]));
+    let portal = format!("http://opsline.test/portal/tickets/{}", t["number"].as_str().unwrap());
+    assert!(mails.iter().all(|m| m.text().contains(&portal)), "a contact's link is the portal's: {}", mails[0].text());
     let mut subjects: Vec<String> = mails.iter().map(|m| m.header("Subject").unwrap()).collect();
     subjects.sort();
     assert_eq!(
