@@ -53,7 +53,7 @@ fn open_form(
 
 fn form_token_ok(state: &AppState, req: &HttpRequest, token: &str) -> bool {
     let expected = req.cookie(FORM_COOKIE).and_then(|c| state.web.verify(c.value()).map(str::to_string));
-    expected.is_some_and(|e| bool::from(subtle::ConstantTimeEq::ct_eq(e.as_bytes(), token.as_bytes())))
+    expected.is_some_and(|e| super::same_token(&e, token))
 }
 
 /// The sign-in rate limit, or the answer that says to wait.
@@ -145,7 +145,7 @@ struct CsrfForm {
 async fn sign_out(state: web::Data<AppState>, req: HttpRequest, form: web::Form<CsrfForm>) -> HttpResponse {
     let Some((id, s)) = session(&state, &req).await else { return redirect("/sign-in") };
     if !csrf_ok(&s, &form.csrf_token) {
-        return super::csrf_refused(&state, &req, &s, "/");
+        return Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console").expired_form(&state, "/");
     }
     if let Err(e) = web_sessions::sign_out(&state, &id).await {
         tracing::error!(error = %e, "sign-out failed");

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::clocks::{Clock, clocks};
-use super::forms::{self, Unreadable};
-use super::{Viewer, calendar_zone, csrf_ok, redirect, staff};
+use super::forms;
+use super::{Viewer, console_page, csrf_ok, redirect, staff};
 use crate::domain::level::Level;
 use crate::domain::ticket::{Role, Status};
 use crate::persistence::entities::{contact, customer};
@@ -56,11 +56,10 @@ fn some(s: &Option<String>) -> Option<&str> {
 /// team and assignee.
 #[get("/console")]
 async fn queue(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let s = match staff(&state, &req, Role::Agent).await {
-        Ok(s) => s,
+    let (s, v) = match console_page(&state, &req, Role::Agent).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let v = Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console");
     let f = web::Query::<QueueFilter>::from_query(req.query_string()).map(|q| q.into_inner()).unwrap_or_default();
     let open = vec![Status::Open, Status::InProgress, Status::WaitingCustomer];
     let mut q = ListQuery { status: open, sort: Sort::Urgency, limit: 200, ..Default::default() };
@@ -129,11 +128,10 @@ pub(super) fn status_key(s: &str) -> &'static str {
 /// The new-ticket form; `reported_at` is when it was opened (the call began about then).
 #[get("/console/new")]
 async fn new_form(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let s = match staff(&state, &req, Role::Agent).await {
-        Ok(s) => s,
+    let (_, v) = match console_page(&state, &req, Role::Agent).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let v = Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console");
     form_page(&state, v, StatusCode::OK, None, &Default::default(), state.clock.now())
 }
 
@@ -161,25 +159,17 @@ fn form_page(
 /// the files; answers with the ticket's page.
 #[post("/console/new")]
 async fn create(state: web::Data<AppState>, req: HttpRequest, body: Multipart) -> HttpResponse {
-    let s = match staff(&state, &req, Role::Agent).await {
-        Ok(s) => s,
+    let (s, v) = match console_page(&state, &req, Role::Agent).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let v = Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console");
     let now = state.clock.now();
     let posted = match forms::read(body, state.config.settings.attachments.max_bytes as usize).await {
         Ok(p) => p,
-        Err(Unreadable::TooLarge) => {
-            let (t, d) = (v.t("could_not"), v.t("too_large"));
-            return v.message(&state, StatusCode::PAYLOAD_TOO_LARGE, t, d, "/console/new");
-        }
-        Err(Unreadable::Malformed) => {
-            let (t, d) = (v.t("could_not"), v.t("expired_form"));
-            return v.message(&state, StatusCode::BAD_REQUEST, t, d, "/console/new");
-        }
+        Err(e) => return v.unreadable(&state, e, "/console/new"),
     };
     if !csrf_ok(&s, posted.get("csrf_token")) {
-        return super::csrf_refused(&state, &req, &s, "/console/new");
+        return v.expired_form(&state, "/console/new");
     }
     let invalid =
         |v: Viewer, e: String| form_page(&state, v, StatusCode::UNPROCESSABLE_ENTITY, Some(e), &posted.fields, now);
@@ -351,11 +341,10 @@ struct QuoteQuery {
 /// The deadlines the ticket would get, in the viewer's zone, before it is saved.
 #[get("/console/quote")]
 async fn quote(state: web::Data<AppState>, req: HttpRequest, q: web::Query<QuoteQuery>) -> HttpResponse {
-    let s = match staff(&state, &req, Role::Agent).await {
-        Ok(s) => s,
+    let (_, v) = match console_page(&state, &req, Role::Agent).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let v = Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console");
     let Ok(level) = q.level.parse::<Level>() else {
         return HttpResponse::UnprocessableEntity().json(json!({"error": "level"}));
     };

@@ -46,7 +46,7 @@ pub fn texts(lang: Lang) -> std::collections::BTreeMap<&'static str, &'static st
 
 /// One text; an unknown key is shown as itself (and a unit test keeps templates and code honest).
 pub fn text(lang: Lang, key: &'static str) -> &'static str {
-    TEXTS.iter().find(|(k, _, _)| *k == key).map_or(key, |(_, zh, en)| if lang == Lang::En { en } else { zh })
+    lookup(lang, key).unwrap_or(key)
 }
 
 /// A text by a key made at run time (an event's name), if there is one.

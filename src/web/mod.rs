@@ -229,6 +229,22 @@ impl Viewer {
         self.page(state, "message.html", status, context! { title => title, detail => detail, back => back })
     }
 
+    /// The refusal of a form posted without its session's CSRF token (it changed nothing).
+    pub fn expired_form(self, state: &AppState, back: &str) -> HttpResponse {
+        let (title, detail) = (self.t("could_not"), self.t("expired_form"));
+        self.message(state, StatusCode::FORBIDDEN, title, detail, back)
+    }
+
+    /// The page for a multipart form that could not be read.
+    pub fn unreadable(self, state: &AppState, e: forms::Unreadable, back: &str) -> HttpResponse {
+        let (status, detail) = match e {
+            forms::Unreadable::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, self.t("too_large")),
+            forms::Unreadable::Malformed => (StatusCode::BAD_REQUEST, self.t("expired_form")),
+        };
+        let title = self.t("could_not");
+        self.message(state, status, title, detail, back)
+    }
+
     /// The page for a service error: its status, and its message (500s say nothing internal).
     pub fn failed(self, state: &AppState, e: Error, back: &str) -> HttpResponse {
         let (status, detail) = match &e {
@@ -299,14 +315,24 @@ pub(crate) async fn contact(state: &AppState, req: &HttpRequest) -> Result<(Sess
     Ok((s, zone))
 }
 
-/// Whether a posted form carries the session's CSRF token (compared in constant time).
+/// Whether a posted form carries the session's CSRF token.
 pub(crate) fn csrf_ok(s: &Session, token: &str) -> bool {
-    bool::from(subtle::ConstantTimeEq::ct_eq(s.csrf.as_bytes(), token.as_bytes()))
+    same_token(&s.csrf, token)
 }
 
-/// The refusal of a form posted without its session's CSRF token.
-pub(crate) fn csrf_refused(state: &AppState, req: &HttpRequest, s: &Session, back: &str) -> HttpResponse {
-    let v = Viewer::new(req, Some(s), &calendar_zone(state, None), "console");
-    let (title, detail) = (v.t("could_not"), v.t("expired_form"));
-    v.message(state, StatusCode::FORBIDDEN, title, detail, back)
+/// Whether a posted token is the expected one (compared in constant time).
+pub(crate) fn same_token(expected: &str, given: &str) -> bool {
+    bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), given.as_bytes()))
+}
+
+/// A console page's staff session with at least `role`, and its viewer; or the response that
+/// sends the visitor elsewhere (see [`staff`]).
+pub(crate) async fn console_page(
+    state: &AppState,
+    req: &HttpRequest,
+    role: Role,
+) -> Result<(Session, Viewer), HttpResponse> {
+    let s = staff(state, req, role).await?;
+    let v = Viewer::new(req, Some(&s), &calendar_zone(state, None), "console");
+    Ok((s, v))
 }

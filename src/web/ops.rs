@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::{Viewer, calendar_zone, csrf_ok, redirect, staff};
+use super::{console_page, csrf_ok, redirect, staff};
 use crate::domain::ticket::Role;
 use crate::services::checks::{self, CheckQuery, inspections};
 use crate::services::delivery::{self, NotificationQuery};
@@ -38,11 +38,10 @@ struct CheckRow {
 
 #[get("/console/checks")]
 async fn checks_page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let s = match staff(&state, &req, Role::Agent).await {
-        Ok(s) => s,
+    let (s, v) = match console_page(&state, &req, Role::Agent).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let v = Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console");
     let list = match checks::list(&state, CheckQuery::default()).await {
         Ok(l) => l,
         Err(e) => return v.failed(&state, e, "/console"),
@@ -89,11 +88,10 @@ struct InspectionRow {
 
 #[get("/console/inspections")]
 async fn inspections_page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let s = match staff(&state, &req, Role::Agent).await {
-        Ok(s) => s,
+    let (s, v) = match console_page(&state, &req, Role::Agent).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let v = Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console");
     let list = match inspections::list(&state, Some(50)).await {
         Ok(l) => l,
         Err(e) => return v.failed(&state, e, "/console"),
@@ -123,14 +121,13 @@ struct CsrfForm {
 /// "Run inspection": starts one (or joins the one running) and shows its progress.
 #[post("/console/inspections")]
 async fn start(state: web::Data<AppState>, req: HttpRequest, form: web::Form<CsrfForm>) -> HttpResponse {
-    let s = match staff(&state, &req, Role::Engineer).await {
-        Ok(s) => s,
+    let (s, v) = match console_page(&state, &req, Role::Engineer).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     if !csrf_ok(&s, &form.csrf_token) {
-        return super::csrf_refused(&state, &req, &s, "/console/inspections");
+        return v.expired_form(&state, "/console/inspections");
     }
-    let v = Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console");
     match inspections::start(&state, s.principal.name(), Default::default(), state.clock.now()).await {
         Ok((i, _)) => redirect(&format!("/console/inspections/{}", i.id)),
         Err(e) => v.failed(&state, e, "/console/inspections"),
@@ -139,11 +136,10 @@ async fn start(state: web::Data<AppState>, req: HttpRequest, form: web::Form<Csr
 
 #[get("/console/inspections/{id}")]
 async fn inspection_page(state: web::Data<AppState>, req: HttpRequest, id: web::Path<i64>) -> HttpResponse {
-    let s = match staff(&state, &req, Role::Agent).await {
-        Ok(s) => s,
+    let (_, v) = match console_page(&state, &req, Role::Agent).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let v = Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console");
     let i = match inspections::get(&state, *id).await {
         Ok(i) => i,
         Err(e) => return v.failed(&state, e, "/console/inspections"),
@@ -207,11 +203,10 @@ async fn notifications_page(
     req: HttpRequest,
     f: web::Query<NotificationFilter>,
 ) -> HttpResponse {
-    let s = match staff(&state, &req, Role::Agent).await {
-        Ok(s) => s,
+    let (s, v) = match console_page(&state, &req, Role::Agent).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let v = Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console");
     let status = f.status.clone().filter(|x| ["pending", "delivered", "dead", "folded"].contains(&x.as_str()));
     let shown = status.clone().unwrap_or_else(|| "dead".into());
     let q = NotificationQuery { status: Some(shown.clone()), limit: Some(100), ..Default::default() };
@@ -259,14 +254,13 @@ async fn retry(
     id: web::Path<i64>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let s = match staff(&state, &req, Role::Lead).await {
-        Ok(s) => s,
+    let (s, v) = match console_page(&state, &req, Role::Lead).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     if !csrf_ok(&s, &form.csrf_token) {
-        return super::csrf_refused(&state, &req, &s, "/console/notifications");
+        return v.expired_form(&state, "/console/notifications");
     }
-    let v = Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console");
     match delivery::retry(&state, *id, state.clock.now()).await {
         Ok(_) => {
             state.wake_delivery.notify_one();

@@ -129,10 +129,10 @@ async fn act(
         Err(r) => return r,
     };
     let back = format!("/portal/tickets/{r}");
-    if !csrf_ok(&s, &form.csrf_token) {
-        return super::csrf_refused(&state, &req, &s, &back);
-    }
     let v = Viewer::new(&req, Some(&s), &zone, "portal");
+    if !csrf_ok(&s, &form.csrf_token) {
+        return v.expired_form(&state, &back);
+    }
     let a = match form.action.as_str() {
         "confirm" => ActionRequest::Confirm,
         "reopen" => ActionRequest::Reopen { reason: form.reason.clone().unwrap_or_default() },
@@ -173,10 +173,10 @@ async fn create(state: web::Data<AppState>, req: HttpRequest, form: web::Form<Ne
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !csrf_ok(&s, &form.csrf_token) {
-        return super::csrf_refused(&state, &req, &s, "/portal/new");
-    }
     let v = Viewer::new(&req, Some(&s), &zone, "portal");
+    if !csrf_ok(&s, &form.csrf_token) {
+        return v.expired_form(&state, "/portal/new");
+    }
     let input = NewTicket {
         customer_id: None,
         title: form.title.clone(),

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::clocks::clocks;
 use super::console::status_key;
-use super::forms::{self, Unreadable};
-use super::{Viewer, calendar_zone, csrf_ok, redirect, session, staff};
+use super::forms;
+use super::{Viewer, calendar_zone, console_page, csrf_ok, redirect, session};
 use crate::domain::level::Level;
 use crate::domain::ticket::Role;
 use crate::services::auth::Principal;
@@ -166,11 +166,10 @@ async fn show(state: web::Data<AppState>, req: HttpRequest, r: web::Path<String>
     {
         return redirect(&format!("/portal/tickets/{r}"));
     }
-    let s = match staff(&state, &req, Role::Agent).await {
-        Ok(s) => s,
+    let (s, v) = match console_page(&state, &req, Role::Agent).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let v = Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console");
     match load(&state, &s.principal, &r, &v).await {
         Ok(ctx) => v.page(&state, "ticket.html", StatusCode::OK, ctx),
         Err(e) => v.failed(&state, e, "/console"),
@@ -244,15 +243,14 @@ async fn act(
     r: web::Path<String>,
     form: web::Form<ActForm>,
 ) -> HttpResponse {
-    let s = match staff(&state, &req, Role::Agent).await {
-        Ok(s) => s,
+    let (s, v) = match console_page(&state, &req, Role::Agent).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let back = format!("/console/tickets/{r}");
     if !csrf_ok(&s, &form.csrf_token) {
-        return super::csrf_refused(&state, &req, &s, &back);
+        return v.expired_form(&state, &back);
     }
-    let v = Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console");
     let result = match request(&form) {
         Ok(a) => tickets::perform(&state, &s.principal, &r, a, form.version, state.clock.now()).await,
         Err(e) => Err(e),
@@ -276,18 +274,10 @@ pub async fn post_comment(
     let now = state.clock.now();
     let posted = match forms::read(body, state.config.settings.attachments.max_bytes as usize).await {
         Ok(p) => p,
-        Err(Unreadable::TooLarge) => {
-            let (t, d) = (v.t("could_not"), v.t("too_large"));
-            return v.message(state, StatusCode::PAYLOAD_TOO_LARGE, t, d, back);
-        }
-        Err(Unreadable::Malformed) => {
-            let (t, d) = (v.t("could_not"), v.t("expired_form"));
-            return v.message(state, StatusCode::BAD_REQUEST, t, d, back);
-        }
+        Err(e) => return v.unreadable(state, e, back),
     };
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(csrf.as_bytes(), posted.get("csrf_token").as_bytes())) {
-        let (t, d) = (v.t("could_not"), v.t("expired_form"));
-        return v.message(state, StatusCode::FORBIDDEN, t, d, back);
+    if !super::same_token(csrf, posted.get("csrf_token")) {
+        return v.expired_form(state, back);
     }
     let visibility = if posted.get("visibility") == "internal" { Visibility::Internal } else { Visibility::Public };
     let text = posted.get("body").trim().to_string();
@@ -312,11 +302,10 @@ pub async fn post_comment(
 
 #[post("/console/tickets/{r}/comment")]
 async fn comment(state: web::Data<AppState>, req: HttpRequest, r: web::Path<String>, body: Multipart) -> HttpResponse {
-    let s = match staff(&state, &req, Role::Agent).await {
-        Ok(s) => s,
+    let (s, v) = match console_page(&state, &req, Role::Agent).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let v = Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console");
     let back = format!("/console/tickets/{r}");
     post_comment(&state, &s.principal, &s.csrf, &r, body, v, &back).await
 }
@@ -335,15 +324,14 @@ async fn set_title(
     r: web::Path<String>,
     form: web::Form<TitleForm>,
 ) -> HttpResponse {
-    let s = match staff(&state, &req, Role::Agent).await {
-        Ok(s) => s,
+    let (s, v) = match console_page(&state, &req, Role::Agent).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let back = format!("/console/tickets/{r}");
     if !csrf_ok(&s, &form.csrf_token) {
-        return super::csrf_refused(&state, &req, &s, &back);
+        return v.expired_form(&state, &back);
     }
-    let v = Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console");
     match tickets::set_public_title(&state, &s.principal, &r, &form.public_title, state.clock.now()).await {
         Ok(()) => redirect(&back),
         Err(e) => v.failed(&state, e, &back),
