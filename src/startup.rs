@@ -60,6 +60,8 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
     let web = crate::web::Web::new(config.settings.web.secret_key.as_ref().map(|k| k.expose()))
         .map_err(BuildError::Notify)?;
     let prober = Prober::new(config.runtime.checks.denied_networks.clone()).map_err(BuildError::Notify)?;
+    // Room for a few rounds of every sweep loop's batch.
+    let handoff_cap = 4 * (config.settings.sweep.batch as usize) * (config.settings.sweep.loops.max(1) as usize);
     let state = AppState {
         db,
         config: Arc::new(config),
@@ -68,6 +70,7 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
         notifier: Arc::new(notifier),
         wake_sweep: Arc::new(tokio::sync::Notify::new()),
         wake_delivery: Arc::new(tokio::sync::Notify::new()),
+        handoff: Arc::new(crate::services::handoff::Handoff::new(handoff_cap)),
         prober: Arc::new(prober),
         wake_checks: Arc::new(tokio::sync::Notify::new()),
         metrics: Arc::new(metrics),

@@ -25,6 +25,8 @@ pub struct AppState {
     pub wake_sweep: Arc<Notify>,
     /// Wakes this instance's delivery loop after new outbox rows.
     pub wake_delivery: Arc<Notify>,
+    /// Rows the sweep wrote leased to this instance, for its delivery loops.
+    pub handoff: Arc<crate::services::handoff::Handoff>,
     /// Runs health checks (http, tcp, postgres, host).
     pub prober: Arc<Prober>,
     /// Wakes this instance's check runner after a check was added, changed or beat.

@@ -292,10 +292,7 @@ pub fn compile(settings: &Settings, problems: &mut Vec<Problem>) -> Option<Escal
         problems.push(Problem::error("sweep.loops", "1–64"));
     } else {
         // A claimed batch must be sent before its lease ends, or another loop sends it again.
-        let slowest =
-            settings.webhooks.endpoints.values().map(|e| e.timeout_ms).chain([settings.email.timeout_ms]).max();
-        let rounds = d.batch.div_ceil(d.per_loop() as u64);
-        let worst = rounds * slowest.unwrap_or(0).div_ceil(1000);
+        let (rounds, worst) = settings.delivery_batch_secs();
         if d.lease_secs <= worst {
             problems.push(Problem::error(
                 "delivery.lease_secs",

@@ -39,6 +39,17 @@ pub struct Settings {
     pub retention: RetentionSettings,
 }
 
+impl Settings {
+    /// The longest one delivery batch may take: its rounds of sends × the slowest timeout, in
+    /// seconds. A lease must outlast it, or another worker sends the batch again.
+    pub fn delivery_batch_secs(&self) -> (u64, u64) {
+        let d = &self.delivery;
+        let slowest = self.webhooks.endpoints.values().map(|e| e.timeout_ms).chain([self.email.timeout_ms]).max();
+        let rounds = d.batch.div_ceil(d.per_loop() as u64);
+        (rounds, rounds * slowest.unwrap_or(0).div_ceil(1000))
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct CheckSettings {
     /// Networks no check may reach (CIDR); cloud metadata and link-local by default.

@@ -34,21 +34,25 @@ fn pg(db: &impl ConnectionTrait) -> bool {
     db.get_database_backend() == DatabaseBackend::Postgres
 }
 
-/// Escalation chains `(ticket, timer, cycle)`, created unless they exist.
+/// A chain's key: ticket, timer, cycle.
+pub type ChainKey = (i64, String, i32);
+
+/// Escalation chains `(ticket, timer, cycle)`, created unless they exist; returns the id and key
+/// of each chain created.
 pub async fn insert_chains(
     db: &impl ConnectionTrait,
-    rows: &[(i64, String, i32)],
+    rows: &[ChainKey],
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<Vec<(i64, ChainKey)>, DbErr> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(vec![]);
     }
     if pg(db) {
         let stmt = Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
             "INSERT INTO escalations (ticket_id, timer, cycle, created_at) \
              SELECT t, k, c, $4 FROM unnest($1::bigint[], $2::varchar[], $3::int[]) AS u(t, k, c) \
-             ON CONFLICT (ticket_id, timer, cycle) DO NOTHING",
+             ON CONFLICT (ticket_id, timer, cycle) DO NOTHING RETURNING id, ticket_id, timer, cycle",
             [
                 arr(ArrayType::BigInt, rows.iter().map(|r| r.0).collect()),
                 arr(ArrayType::String, rows.iter().map(|r| r.1.clone()).collect()),
@@ -56,11 +60,17 @@ pub async fn insert_chains(
                 now.into(),
             ],
         );
-        db.execute_raw(stmt).await?;
-        return Ok(());
+        let mut out = Vec::with_capacity(rows.len());
+        for r in db.query_all_raw(stmt).await? {
+            let key =
+                (r.try_get::<i64>("", "ticket_id")?, r.try_get::<String>("", "timer")?, r.try_get::<i32>("", "cycle")?);
+            out.push((r.try_get::<i64>("", "id")?, key));
+        }
+        return Ok(out);
     }
+    let mut out = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(500) {
-        escalation::Entity::insert_many(chunk.iter().map(|(t, k, c)| escalation::ActiveModel {
+        let created = escalation::Entity::insert_many(chunk.iter().map(|(t, k, c)| escalation::ActiveModel {
             ticket_id: Set(*t),
             timer: Set(k.clone()),
             cycle: Set(*c),
@@ -74,10 +84,11 @@ pub async fn insert_chains(
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(db)
+        .exec_with_returning(db)
         .await?;
+        out.extend(created.into_iter().map(|e| (e.id, (e.ticket_id, e.timer, e.cycle))));
     }
-    Ok(())
+    Ok(out)
 }
 
 fn col<T, F: Fn(&escalation_event::Model) -> T>(rows: &[escalation_event::Model], f: F) -> Vec<T> {
@@ -145,10 +156,11 @@ fn ocol<T, F: Fn(&outbox::Model) -> T>(rows: &[outbox::Model], f: F) -> Vec<T> {
     rows.iter().map(f).collect()
 }
 
-/// Inserts outbox rows unless their key exists (the `id` of each row is ignored).
-pub async fn insert_outbox(db: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<(), DbErr> {
+/// Inserts outbox rows unless their key exists (the `id` of each row is ignored); returns the
+/// `(id, outbox_key)` of the rows inserted.
+pub async fn insert_outbox(db: &impl ConnectionTrait, rows: &[outbox::Model]) -> Result<Vec<(i64, String)>, DbErr> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(vec![]);
     }
     if pg(db) {
         let stmt = Statement::from_sql_and_values(
@@ -161,7 +173,7 @@ pub async fn insert_outbox(db: &impl ConnectionTrait, rows: &[outbox::Model]) ->
                          $8::text[], $9::varchar[], $10::int[], $11::timestamptz[], $12::text[], $13::text[], $14::varchar[], \
                          $15::bigint[], $16::timestamptz[], $17::timestamptz[], $18::text[]) \
                   AS u(k, ev, es, t, ch, tg, kd, p, st, a, n, l, le, dr, dg, ca, ua, da) \
-             ON CONFLICT (outbox_key) DO NOTHING",
+             ON CONFLICT (outbox_key) DO NOTHING RETURNING id, outbox_key",
             [
                 arr(ArrayType::String, ocol(rows, |r| r.outbox_key.clone())),
                 arr(ArrayType::BigInt, ocol(rows, |r| id0(r.event_id))),
@@ -183,11 +195,15 @@ pub async fn insert_outbox(db: &impl ConnectionTrait, rows: &[outbox::Model]) ->
                 arr(ArrayType::String, ocol(rows, |r| ts0(r.delivered_at))),
             ],
         );
-        db.execute_raw(stmt).await?;
-        return Ok(());
+        let mut out = Vec::with_capacity(rows.len());
+        for r in db.query_all_raw(stmt).await? {
+            out.push((r.try_get::<i64>("", "id")?, r.try_get::<String>("", "outbox_key")?));
+        }
+        return Ok(out);
     }
+    let mut out = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(500) {
-        outbox::Entity::insert_many(chunk.iter().map(|r| outbox::ActiveModel {
+        let inserted = outbox::Entity::insert_many(chunk.iter().map(|r| outbox::ActiveModel {
             outbox_key: Set(r.outbox_key.clone()),
             event_id: Set(r.event_id),
             escalation_id: Set(r.escalation_id),
@@ -209,10 +225,11 @@ pub async fn insert_outbox(db: &impl ConnectionTrait, rows: &[outbox::Model]) ->
             ..Default::default()
         }))
         .on_conflict(OnConflict::column(outbox::Column::OutboxKey).do_nothing().to_owned())
-        .exec_without_returning(db)
+        .exec_with_returning(db)
         .await?;
+        out.extend(inserted.into_iter().map(|m| (m.id, m.outbox_key)));
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Records delivery attempts.
@@ -256,6 +273,36 @@ pub async fn insert_attempts(db: &impl ConnectionTrait, rows: &[delivery_attempt
     Ok(())
 }
 
+/// Which of `keys` name escalation events already recorded.
+pub async fn existing_event_keys(
+    db: &impl ConnectionTrait,
+    keys: &[String],
+) -> Result<std::collections::HashSet<String>, DbErr> {
+    use sea_orm::{QuerySelect, sea_query::PgFunc};
+    let mut found = std::collections::HashSet::new();
+    // PostgreSQL takes the whole list as one array; SQLite's `IN` lists stay under its limit.
+    let size = if pg(db) { keys.len().max(1) } else { 500 };
+    for chunk in keys.chunks(size) {
+        let cond = if pg(db) {
+            sea_orm::sea_query::ExprTrait::eq(
+                Expr::col(escalation_event::Column::EventKey),
+                PgFunc::any(Expr::val(chunk.to_vec())),
+            )
+        } else {
+            escalation_event::Column::EventKey.is_in(chunk.iter().cloned())
+        };
+        let rows: Vec<String> = escalation_event::Entity::find()
+            .select_only()
+            .column(escalation_event::Column::EventKey)
+            .filter(cond)
+            .into_tuple()
+            .all(db)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
 /// `column IN (ids)`, written `= ANY($1)` on PostgreSQL so that the statement stays small.
 pub fn id_in<C: ColumnTrait>(db: &impl ConnectionTrait, column: C, ids: Vec<i64>) -> sea_orm::sea_query::SimpleExpr {
     if pg(db) {
@@ -265,13 +312,23 @@ pub fn id_in<C: ColumnTrait>(db: &impl ConnectionTrait, column: C, ids: Vec<i64>
     }
 }
 
-/// Sets `next_fire_at` on many timers.
-pub async fn set_next_fire(db: &impl ConnectionTrait, ids: Vec<i64>, at: Option<DateTime<Utc>>) -> Result<(), DbErr> {
+/// Sets `next_fire_at` on many timers; with `breached`, also records that each has just breached
+/// (its state, its flag, and no more risk point: what `Timer::observe` changes, written at once).
+pub async fn set_next_fire(
+    db: &impl ConnectionTrait,
+    ids: Vec<i64>,
+    at: Option<DateTime<Utc>>,
+    breached: Option<DateTime<Utc>>,
+) -> Result<(), DbErr> {
     let cond = id_in(db, sla_timer::Column::Id, ids);
-    sla_timer::Entity::update_many()
-        .col_expr(sla_timer::Column::NextFireAt, Expr::value(at))
-        .filter(cond)
-        .exec(db)
-        .await?;
+    let mut q = sla_timer::Entity::update_many().col_expr(sla_timer::Column::NextFireAt, Expr::value(at));
+    if let Some(now) = breached {
+        q = q
+            .col_expr(sla_timer::Column::Breached, Expr::value(true))
+            .col_expr(sla_timer::Column::State, Expr::value(crate::domain::sla::TimerState::Breached.as_str()))
+            .col_expr(sla_timer::Column::RiskAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(sla_timer::Column::UpdatedAt, Expr::value(now));
+    }
+    q.filter(cond).exec(db).await?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Delivering the outbox: claim due rows with a lease (a conditional update, so two workers never
-//! both claim a row), send with no transaction open, record every attempt, and retry on the
+//! both claim a row) — or take the rows this instance's sweep wrote already leased (`handoff`) —
+//! send with no transaction open, record every attempt, and retry on the
 //! configured schedule with jitter — or end in a dead letter with a reason. A crash after sending
 //! and before recording sends again; receivers deduplicate by `webhook-id` or `Message-ID`.
 
@@ -33,36 +34,19 @@ pub struct DeliveryOutcome {
 /// Claims and sends one batch of due deliveries.
 pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>) -> Result<DeliveryOutcome> {
     let d = &state.config.settings.delivery;
-    let due = || {
-        Condition::all()
-            .add(outbox::Column::Status.eq(PENDING))
-            .add(outbox::Column::NextAttemptAt.lte(now))
-            .add(Condition::any().add(outbox::Column::LockedUntil.is_null()).add(outbox::Column::LockedUntil.lt(now)))
-    };
-    // The batch's ids (locked, skipping rows others hold, on PostgreSQL), then the claim of those
-    // rows, re-checking that each is still due and unclaimed: a row is claimed once.
     let lease = now + Duration::seconds(d.lease_secs as i64);
-    let claim = |ids: Vec<i64>| {
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::LockedUntil, Expr::value(Some(lease)))
-            .col_expr(
-                outbox::Column::Attempts,
-                sea_orm::sea_query::ExprTrait::add(Expr::col(outbox::Column::Attempts), 1),
-            )
-            .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
-            .filter(outbox::Column::Id.is_in(ids))
-            .filter(due())
-    };
-    let (id, order) = (outbox::Column::Id, outbox::Column::NextAttemptAt);
-    let claimed = if state.backend() == sea_orm::DatabaseBackend::Postgres {
-        let txn = state.db.begin().await?;
-        let ids = pick_ids::<outbox::Entity>(&txn, id, due(), order, d.batch, true).await?;
-        let claimed = if ids.is_empty() { Vec::new() } else { claim(ids).exec_with_returning(&txn).await? };
-        txn.commit().await?;
-        claimed
+    // Rows the sweep handed over come first, except on one turn in a few, when the database's
+    // own due rows (other writers', retries, expired leases) go first: neither waits long.
+    let claimed = if state.handoff.database_turn() {
+        match claim(state, now, lease).await? {
+            rows if rows.is_empty() => take_handed(state, now, lease).await?,
+            rows => rows,
+        }
     } else {
-        let ids = pick_ids::<outbox::Entity>(&state.db, id, due(), order, d.batch, false).await?;
-        if ids.is_empty() { Vec::new() } else { claim(ids).exec_with_returning(&state.db).await? }
+        match take_handed(state, now, lease).await? {
+            rows if rows.is_empty() => claim(state, now, lease).await?,
+            rows => rows,
+        }
     };
     let mut out = DeliveryOutcome { claimed: claimed.len(), ..Default::default() };
     if claimed.is_empty() {
@@ -83,7 +67,7 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
     let mut delivered = Vec::new();
     for (row, attempt, _) in &results {
         if attempt.failure.is_none() && row.kind != "digest" {
-            delivered.push(row.id);
+            delivered.push((row.locked_until, row.id));
             out.delivered += 1;
             state.metrics.notification(&row.channel, "delivered");
             continue;
@@ -104,20 +88,82 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
         };
         state.metrics.notification(&row.channel, outcome);
     }
-    if !delivered.is_empty() {
-        // The lease this call set fences a result that arrives after another worker took over.
+    // Each row's lease fences a result that arrives after another worker took over: one
+    // statement per lease (this call's, or the sweep's that handed the rows over).
+    let mut by_lease: std::collections::HashMap<Option<DateTime<Utc>>, Vec<i64>> = Default::default();
+    for (lease, id) in delivered {
+        by_lease.entry(lease).or_default().push(id);
+    }
+    for (lease, ids) in by_lease {
         outbox::Entity::update_many()
             .col_expr(outbox::Column::Status, Expr::value(DELIVERED))
             .col_expr(outbox::Column::DeliveredAt, Expr::value(Some(now)))
             .col_expr(outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
             .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
             .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
-            .filter(crate::persistence::bulk::id_in(&state.db, outbox::Column::Id, delivered))
+            .filter(crate::persistence::bulk::id_in(&state.db, outbox::Column::Id, ids))
             .filter(outbox::Column::LockedUntil.eq(lease))
             .exec(&state.db)
             .await?;
     }
     Ok(out)
+}
+
+/// Claims a batch of due rows from the outbox: their ids (locked, skipping rows others hold, on
+/// PostgreSQL), then the claim of those rows, re-checking that each is still due and unclaimed, so
+/// that a row is claimed once.
+async fn claim(state: &AppState, now: DateTime<Utc>, lease: DateTime<Utc>) -> Result<Vec<outbox::Model>> {
+    let batch = state.config.settings.delivery.batch;
+    let due = || {
+        Condition::all()
+            .add(outbox::Column::Status.eq(PENDING))
+            .add(outbox::Column::NextAttemptAt.lte(now))
+            .add(Condition::any().add(outbox::Column::LockedUntil.is_null()).add(outbox::Column::LockedUntil.lt(now)))
+    };
+    let update = |ids: Vec<i64>| {
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::LockedUntil, Expr::value(Some(lease)))
+            .col_expr(
+                outbox::Column::Attempts,
+                sea_orm::sea_query::ExprTrait::add(Expr::col(outbox::Column::Attempts), 1),
+            )
+            .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+            .filter(outbox::Column::Id.is_in(ids))
+            .filter(due())
+    };
+    let (id, order) = (outbox::Column::Id, outbox::Column::NextAttemptAt);
+    Ok(if state.backend() == sea_orm::DatabaseBackend::Postgres {
+        let txn = state.db.begin().await?;
+        let ids = pick_ids::<outbox::Entity>(&txn, id, due(), order, batch, true).await?;
+        let claimed = if ids.is_empty() { Vec::new() } else { update(ids).exec_with_returning(&txn).await? };
+        txn.commit().await?;
+        claimed
+    } else {
+        let ids = pick_ids::<outbox::Entity>(&state.db, id, due(), order, batch, false).await?;
+        if ids.is_empty() { Vec::new() } else { update(ids).exec_with_returning(&state.db).await? }
+    })
+}
+
+/// A batch of the rows the sweep handed over, already leased. One whose lease would run out
+/// before the batch is sent is leased again first (unless another worker took it meanwhile).
+async fn take_handed(state: &AppState, now: DateTime<Utc>, lease: DateTime<Utc>) -> Result<Vec<outbox::Model>> {
+    let batch = state.config.settings.delivery.batch as usize;
+    let (mut rows, stale) = state.handoff.take(batch, now, state.config.settings.delivery_batch_secs().1);
+    if !stale.is_empty() {
+        let old: Vec<Option<DateTime<Utc>>> = stale.iter().map(|r| r.locked_until).collect();
+        let ids = stale.iter().map(|r| r.id).collect();
+        rows.extend(
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::LockedUntil, Expr::value(Some(lease)))
+                .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+                .filter(crate::persistence::bulk::id_in(&state.db, outbox::Column::Id, ids))
+                .filter(outbox::Column::Status.eq(PENDING))
+                .filter(outbox::Column::LockedUntil.is_in(old))
+                .exec_with_returning(&state.db)
+                .await?,
+        );
+    }
+    Ok(rows)
 }
 
 fn attempt_row(row: &outbox::Model, a: &Attempt, ms: i64, now: DateTime<Utc>) -> delivery_attempt::Model {

@@ -10,6 +10,7 @@ pub mod delivery;
 mod error;
 pub mod escalation;
 pub mod gauges;
+pub mod handoff;
 pub mod intake;
 pub mod maintenance;
 pub mod reports;

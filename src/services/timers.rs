@@ -43,8 +43,6 @@ pub struct Timer {
     dirty: bool,
     /// Breached and finished as last counted into the metrics (see `take_facts`).
     counted: (bool, bool),
-    /// Set by the sweep; otherwise a changed timer is looked at again by the next sweep.
-    next_fire: Option<Option<DateTime<Utc>>>,
 }
 
 impl Timer {
@@ -60,7 +58,6 @@ impl Timer {
             counted: (model.breached, model.outcome.is_some()),
             model,
             dirty: false,
-            next_fire: None,
         })
     }
 
@@ -249,21 +246,12 @@ impl Timer {
         (self.model.breached && !self.counted.0) || (self.model.outcome.is_some() && !self.counted.1)
     }
 
-    /// When the sweep should next look at this timer.
-    pub fn set_next_fire(&mut self, at: Option<DateTime<Utc>>) {
-        self.next_fire = Some(at);
-        self.dirty = true;
-    }
-
     pub async fn save(&mut self, db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<()> {
         if !self.dirty {
             return Ok(());
         }
-        self.model.next_fire_at = match self.next_fire.take() {
-            Some(at) => at,
-            None if self.is_active() && self.state() != TimerState::Paused => Some(now),
-            None => None,
-        };
+        // A changed timer is looked at again by the next sweep, which schedules its firings.
+        self.model.next_fire_at = (self.is_active() && self.state() != TimerState::Paused).then_some(now);
         self.model.risk_at = self.risk_at()?;
         self.model.updated_at = now;
         let mut am = self.model.clone().into_active_model();

@@ -190,6 +190,7 @@ async fn a_breach_after_an_acknowledged_warning_still_fires_once() {
     tick(&r.app, "2026-10-20T10:08:00+08:00").await;
     let esc = r.hooks.received()[0].json["escalation_id"].as_i64().unwrap();
     r.app.post(&format!("/api/v1/escalations/{esc}/ack"), &r.app.admin, json!({})).await;
+    deliver(&r.app).await; // the acknowledgement wakes the delivery loop
     tick(&r.app, "2026-10-20T10:10:01+08:00").await;
     tick(&r.app, "2026-10-20T10:30:01+08:00").await;
     assert_eq!(types(&r.hooks), vec!["sla.warning", "escalation.acknowledged", "sla.breach"]);
@@ -376,6 +377,59 @@ async fn a_crash_between_claim_and_send_is_delivered_by_the_next_instance_once()
     assert_eq!(r.smtp.mails().len(), 1);
     let delivered = second.get("/api/v1/notifications?status=delivered", &second.admin).await.body;
     assert_eq!(delivered.as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn rows_the_sweep_hands_over_are_sent_once_even_when_another_instance_took_them_over() {
+    let r = rig().await;
+    vip_ticket(&r.app, "I").await;
+    r.app.clock.set(at("2026-10-20T10:08:00+08:00"));
+    sweep(&r.app).await;
+    // The warning's rows are written leased to this instance (for its delivery, in memory).
+    let pending = r.app.get("/api/v1/notifications?status=pending", &r.app.admin).await.body;
+    let pending = pending.as_array().unwrap();
+    assert_eq!(pending.len(), 2);
+    assert!(pending.iter().all(|n| n["attempts"] == 1), "{pending:?}");
+    let second = spawn_with(Options {
+        overlay: Some(rules("")),
+        env: vec![
+            ("OPSLINE_EMAIL__SMTP_URL".into(), r.smtp.url()),
+            ("OPSLINE_WEBHOOKS__ENDPOINTS__OPS__URL".into(), r.hooks.url()),
+        ],
+        db_url: Some(r.app.db.url.clone()),
+        now: Some(at("2026-10-20T10:08:30+08:00")),
+    })
+    .await;
+    deliver(&second).await;
+    assert!(r.hooks.received().is_empty(), "the lease holds them for the sweeping instance");
+    // This instance stalls past the lease; the other one takes the rows over and sends them.
+    second.clock.set(at("2026-10-20T10:09:01+08:00"));
+    deliver(&second).await;
+    assert_eq!((types(&r.hooks), r.smtp.mails().len()), (vec!["sla.warning".to_string()], 1));
+    // When this instance gets to them, their lease is over: it leases them again only if nobody
+    // else did, so it sends nothing twice.
+    r.app.clock.set(at("2026-10-20T10:09:02+08:00"));
+    deliver(&r.app).await;
+    assert_eq!((types(&r.hooks), r.smtp.mails().len()), (vec!["sla.warning".to_string()], 1));
+    let delivered = r.app.get("/api/v1/notifications?status=delivered", &r.app.admin).await.body;
+    assert_eq!(delivered.as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_handed_over_row_whose_lease_would_run_out_mid_batch_is_leased_again_then_sent() {
+    let r = rig().await;
+    vip_ticket(&r.app, "I").await;
+    r.app.clock.set(at("2026-10-20T10:08:00+08:00"));
+    sweep(&r.app).await;
+    // 50 s on, 10 s of the lease remain: less than a batch may take (4 rounds × the 10 s SMTP
+    // timeout), so the rows are leased again before they are sent.
+    r.app.clock.set(at("2026-10-20T10:08:50+08:00"));
+    deliver(&r.app).await;
+    assert_eq!((types(&r.hooks), r.smtp.mails().len()), (vec!["sla.warning".to_string()], 1));
+    let delivered = r.app.get("/api/v1/notifications?status=delivered", &r.app.admin).await.body;
+    let delivered = delivered.as_array().unwrap();
+    assert_eq!(delivered.len(), 2);
+    assert!(delivered.iter().all(|n| n["attempts"] == 1 && n["attempt_log"].as_array().unwrap().len() == 1));
 }
 
 #[tokio::test]

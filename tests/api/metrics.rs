@@ -153,7 +153,10 @@ async fn seed(p: &Pair) {
     act(a, t3, "respond", json!({"message": "looking"})).await;
     p.advance(120);
     p.sweep(a).await;
+    // The sweeping instance sends what it fired (handed to its own delivery, already leased);
+    // B's delivery finds nothing to take.
     p.deliver(b).await;
+    p.deliver(a).await;
     act(b, t4, "respond", json!({"message": "sorry, late"})).await;
     act(a, t5, "cancel", json!({"reason": "duplicate"})).await;
     assert_eq!(p.ops.received().len(), 3, "three breach webhooks");
@@ -178,7 +181,8 @@ async fn metrics_count_committed_work_and_both_instances_export_the_stored_gauge
     assert_eq!(sample(&ta, r#"opsline_escalations_total{on="breach",timer="response"}"#), 3.0);
     assert_eq!(sample(&ta, r#"opsline_sla_warnings_total{level="IV",timer="response"}"#), 1.0);
     assert_eq!(sample(&ta, r#"opsline_notifications_total{channel="webhook",outcome="dead"}"#), 1.0);
-    assert_eq!(sample(&tb, r#"opsline_notifications_total{channel="webhook",outcome="delivered"}"#), 3.0);
+    assert_eq!(sample(&ta, r#"opsline_notifications_total{channel="webhook",outcome="delivered"}"#), 3.0);
+    assert_eq!(sample(&tb, r#"opsline_notifications_total{channel="webhook",outcome="delivered"}"#), 0.0);
     let finished = |t: &str, level: &str, timer: &str, outcome: &str| {
         sample(
             t,

@@ -57,7 +57,7 @@ pub async fn fire(
     now: DateTime<Utc>,
     tally: &mut Tally,
 ) -> Result<u32> {
-    fire_all(db, state, &[(rule, occ)], now, tally).await
+    Ok(fire_all(db, state, &[(rule, occ)], now, None, tally).await?.written)
 }
 
 fn event_key(rule: &Rule, occ: &Occurrence) -> String {
@@ -68,6 +68,25 @@ fn event_key(rule: &Rule, occ: &Occurrence) -> String {
     format!("{}:{what}:{}:{}:{}", occ.ticket.id, occ.cycle, rule.key, occ.step)
 }
 
+/// What `fire_all` wrote.
+#[derive(Debug, Default)]
+pub struct Fired {
+    /// Outbox rows written.
+    pub written: u32,
+    /// The rows written leased to this instance (with `lease`), to hand to its delivery once the
+    /// transaction commits.
+    pub leased: Vec<outbox::Model>,
+}
+
+/// What the sweep knows about the batch it fires for.
+pub struct FromSweep<'a> {
+    /// Rows due now are written leased to this instance until then, for its delivery.
+    pub lease: Option<DateTime<Utc>>,
+    /// The chains of the batch's tickets when the batch was claimed: a timed firing whose chain
+    /// did not exist then has not fired before.
+    pub chains: &'a HashMap<(i64, String, i32), escalation::Model>,
+}
+
 /// Fires many rules at once — what the sweep found due in one batch — with a handful of
 /// statements whatever the batch size: chains, events and outbox rows are each inserted in bulk,
 /// `ON CONFLICT DO NOTHING`, and only the events actually inserted produce outbox rows.
@@ -76,10 +95,28 @@ pub async fn fire_all(
     state: &AppState,
     firings: &[(&Rule, &Occurrence<'_>)],
     now: DateTime<Utc>,
+    sweep: Option<&FromSweep<'_>>,
     tally: &mut Tally,
-) -> Result<u32> {
+) -> Result<Fired> {
+    // Steps that already fired are dropped first (a sweep sees a fired step again until the
+    // timer's next firing, e.g. when it returns to record the breach): one read instead of three
+    // writes that would each conflict — and no read when none of the firings can have fired yet.
+    // A firing racing this read still ends at the unique keys.
+    let keys: Vec<String> = firings.iter().map(|(rule, occ)| event_key(rule, occ)).collect();
+    let maybe_fired: Vec<String> = firings
+        .iter()
+        .zip(&keys)
+        .filter(|((_, o), _)| match (sweep, o.timer.filter(|_| o.on.is_timed())) {
+            (Some(s), Some(k)) => s.chains.contains_key(&(o.ticket.id, k.to_string(), o.cycle)),
+            _ => true,
+        })
+        .map(|(_, k)| k.clone())
+        .collect();
+    let fired = bulk::existing_event_keys(db, &maybe_fired).await?;
+    let firings: Vec<(&Rule, &Occurrence)> =
+        firings.iter().zip(&keys).filter(|(_, k)| !fired.contains(*k)).map(|(f, _)| *f).collect();
     if firings.is_empty() {
-        return Ok(0);
+        return Ok(Fired::default());
     }
     let t0 = std::time::Instant::now();
     // Chains of the timed firings.
@@ -91,10 +128,17 @@ pub async fn fire_all(
     chain_keys.dedup();
     let mut chains: HashMap<(i64, String, i32), i64> = HashMap::new();
     if !chain_keys.is_empty() {
-        bulk::insert_chains(db, &chain_keys, now).await?;
-        let ids: Vec<i64> = chain_keys.iter().map(|(t, _, _)| *t).collect();
-        for e in escalation::Entity::find().filter(bulk::id_in(db, escalation::Column::TicketId, ids)).all(db).await? {
-            chains.insert((e.ticket_id, e.timer, e.cycle), e.id);
+        // The chains created now come back with their ids; only those that existed are read.
+        for (id, key) in bulk::insert_chains(db, &chain_keys, now).await? {
+            chains.insert(key, id);
+        }
+        let ids: Vec<i64> = chain_keys.iter().filter(|k| !chains.contains_key(*k)).map(|(t, _, _)| *t).collect();
+        if !ids.is_empty() {
+            for e in
+                escalation::Entity::find().filter(bulk::id_in(db, escalation::Column::TicketId, ids)).all(db).await?
+            {
+                chains.insert((e.ticket_id, e.timer, e.cycle), e.id);
+            }
         }
     }
     tracing::trace!(ms = t0.elapsed().as_millis() as u64, "fire: chains");
@@ -251,10 +295,25 @@ pub async fn fire_all(
     }
     let written = rows.len() as u32;
     tracing::trace!(ms = t0.elapsed().as_millis() as u64, "fire: rows built");
-    bulk::insert_outbox(db, &rows).await?;
+    if let Some(lease) = sweep.and_then(|s| s.lease) {
+        for r in rows.iter_mut().filter(|r| r.status == PENDING && r.next_attempt_at <= now) {
+            r.locked_until = Some(lease);
+            r.attempts = 1;
+        }
+    }
+    let inserted: HashMap<String, i64> =
+        bulk::insert_outbox(db, &rows).await?.into_iter().map(|(id, k)| (k, id)).collect();
+    let leased = rows
+        .into_iter()
+        .filter(|r| r.locked_until.is_some())
+        .filter_map(|mut r| {
+            r.id = *inserted.get(&r.outbox_key)?;
+            Some(r)
+        })
+        .collect();
     // The caller wakes the delivery loop after its transaction commits: woken earlier, the loop
     // would find nothing and sleep.
-    Ok(written)
+    Ok(Fired { written, leased })
 }
 
 #[allow(clippy::too_many_arguments)]

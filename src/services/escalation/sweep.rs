@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder
 
 use super::super::error::Result;
 use super::super::timers::{Timer, secs, utc};
-use super::enqueue::{Occurrence, fire_all};
+use super::enqueue::{FromSweep, Occurrence, fire_all};
 use crate::domain::escalation::{On, Subject, TimerWindow, due_steps};
 use crate::domain::level::Level;
 use crate::domain::sla::TimerState;
@@ -74,7 +74,6 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
     let rules = &state.config.runtime.escalation.rules;
     let n = secs(now);
     let mut timers = Vec::with_capacity(rows.len());
-    let mut changed = Vec::new();
     let mut firings: Vec<(&crate::domain::escalation::Rule, Occurrence)> = Vec::new();
     let mut tally = Tally::default();
     for model in rows {
@@ -126,30 +125,31 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
                 next = earliest(next, Some(due + 1));
             }
         }
-        timer.set_next_fire(next.map(utc));
-        if state_changed {
-            changed.push(timer);
-        } else {
-            timers.push((timer.model.id, next));
-        }
+        // The sweep changes a timer only by recording its breach (`observe`).
+        timers.push((timer.model.id, next, state_changed));
     }
     tracing::trace!(ms = t_claim.elapsed().as_millis() as u64, "sweep evaluated");
     let pairs: Vec<(&crate::domain::escalation::Rule, &Occurrence)> = firings.iter().map(|(r, o)| (*r, o)).collect();
-    out.notifications = fire_all(&txn, state, &pairs, now, &mut tally).await?;
+    // Rows due now are written leased to this instance and handed to its delivery loops, unless
+    // they already hold plenty.
+    let lease = state
+        .handoff
+        .has_room()
+        .then(|| now + chrono::Duration::seconds(state.config.settings.delivery.lease_secs as i64));
+    let fired = fire_all(&txn, state, &pairs, now, Some(&FromSweep { lease, chains: &chains }), &mut tally).await?;
+    out.notifications = fired.written;
     tracing::trace!(ms = t_claim.elapsed().as_millis() as u64, "sweep fired");
-    for mut timer in changed {
-        timer.save(&txn, now).await?;
+    // One statement per distinct next firing (and breached or not), whatever the batch size.
+    let mut by_next: HashMap<(Option<i64>, bool), Vec<i64>> = HashMap::new();
+    for (id, next, breached) in timers {
+        by_next.entry((next, breached)).or_default().push(id);
     }
-    // Most timers only get a new next firing: one statement per distinct instant.
-    let mut by_next: HashMap<Option<i64>, Vec<i64>> = HashMap::new();
-    for (id, next) in timers {
-        by_next.entry(next).or_default().push(id);
-    }
-    for (next, ids) in by_next {
-        crate::persistence::bulk::set_next_fire(&txn, ids, next.map(utc)).await?;
+    for ((next, breached), ids) in by_next {
+        crate::persistence::bulk::set_next_fire(&txn, ids, next.map(utc), breached.then_some(now)).await?;
     }
     txn.commit().await?;
     state.metrics.record(tally);
+    state.handoff.push(fired.leased);
     if out.notifications > 0 {
         state.wake_delivery.notify_one();
     }
