@@ -13,6 +13,7 @@ mod m20261201_000005_metrics;
 mod m20261201_000006_intake;
 mod m20261201_000007_web;
 mod m20261201_000008_portal;
+mod m20261202_000009_sweep_index;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_intake::Migration),
             Box::new(m20261201_000007_web::Migration),
             Box::new(m20261201_000008_portal::Migration),
+            Box::new(m20261202_000009_sweep_index::Migration),
         ]
     }
 }
