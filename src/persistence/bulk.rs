@@ -232,27 +232,76 @@ pub async fn insert_outbox(db: &impl ConnectionTrait, rows: &[outbox::Model]) ->
     Ok(out)
 }
 
+/// Records a delivery batch: every attempt, and the rows sent (`(id, lease)`: a row whose lease
+/// changed meanwhile belongs to another worker and is left alone). One statement on PostgreSQL.
+pub async fn record_sent(
+    db: &impl ConnectionTrait,
+    attempts: &[delivery_attempt::Model],
+    sent: &[(i64, DateTime<Utc>)],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if !pg(db) || attempts.is_empty() || sent.is_empty() {
+        insert_attempts(db, attempts).await?;
+        let mut by_lease: std::collections::HashMap<DateTime<Utc>, Vec<i64>> = Default::default();
+        for (id, lease) in sent {
+            by_lease.entry(*lease).or_default().push(*id);
+        }
+        for (lease, ids) in by_lease {
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::Status, Expr::value("delivered"))
+                .col_expr(outbox::Column::DeliveredAt, Expr::value(Some(now)))
+                .col_expr(outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+                .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
+                .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+                .filter(id_in(db, outbox::Column::Id, ids))
+                .filter(outbox::Column::LockedUntil.eq(lease))
+                .exec(db)
+                .await?;
+        }
+        return Ok(());
+    }
+    let mut values = attempt_arrays(attempts);
+    values.extend([
+        now.into(),
+        arr(ArrayType::BigInt, sent.iter().map(|s| s.0).collect()),
+        arr(ArrayType::ChronoDateTimeUtc, sent.iter().map(|s| s.1).collect()),
+    ]);
+    let sql = format!(
+        "WITH a AS ({ATTEMPTS_INSERT}) \
+         UPDATE outbox AS x SET status = 'delivered', delivered_at = $8, locked_until = NULL, last_error = NULL, updated_at = $8 \
+         FROM unnest($9::bigint[], $10::timestamptz[]) AS s(id, lease) \
+         WHERE x.id = s.id AND x.locked_until = s.lease"
+    );
+    let stmt = Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values);
+    db.execute_raw(stmt).await?;
+    Ok(())
+}
+
+/// Delivery attempts from one array per column ($1–$7).
+const ATTEMPTS_INSERT: &str = "INSERT INTO delivery_attempts (outbox_id, attempt, attempted_at, duration_ms, outcome, http_status, error) \
+     SELECT o, a, t, d, oc, NULLIF(h, 0), NULLIF(e, '') \
+     FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::bigint[], $5::varchar[], $6::int[], $7::text[]) \
+          AS u(o, a, t, d, oc, h, e)";
+
+fn attempt_arrays(rows: &[delivery_attempt::Model]) -> Vec<Value> {
+    vec![
+        arr(ArrayType::BigInt, rows.iter().map(|r| r.outbox_id).collect()),
+        arr(ArrayType::Int, rows.iter().map(|r| r.attempt).collect()),
+        arr(ArrayType::ChronoDateTimeUtc, rows.iter().map(|r| r.attempted_at).collect()),
+        arr(ArrayType::BigInt, rows.iter().map(|r| r.duration_ms).collect()),
+        arr(ArrayType::String, rows.iter().map(|r| r.outcome.clone()).collect()),
+        arr(ArrayType::Int, rows.iter().map(|r| r.http_status.unwrap_or(0)).collect()),
+        arr(ArrayType::String, rows.iter().map(|r| text0(&r.error)).collect()),
+    ]
+}
+
 /// Records delivery attempts.
-pub async fn insert_attempts(db: &impl ConnectionTrait, rows: &[delivery_attempt::Model]) -> Result<(), DbErr> {
+async fn insert_attempts(db: &impl ConnectionTrait, rows: &[delivery_attempt::Model]) -> Result<(), DbErr> {
     if rows.is_empty() {
         return Ok(());
     }
     if pg(db) {
-        let stmt = Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            "INSERT INTO delivery_attempts (outbox_id, attempt, attempted_at, duration_ms, outcome, http_status, error) \
-             SELECT o, a, t, d, oc, NULLIF(h, 0), NULLIF(e, '') \
-             FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::bigint[], $5::varchar[], $6::int[], $7::text[]) AS u(o, a, t, d, oc, h, e)",
-            [
-                arr(ArrayType::BigInt, rows.iter().map(|r| r.outbox_id).collect()),
-                arr(ArrayType::Int, rows.iter().map(|r| r.attempt).collect()),
-                arr(ArrayType::ChronoDateTimeUtc, rows.iter().map(|r| r.attempted_at).collect()),
-                arr(ArrayType::BigInt, rows.iter().map(|r| r.duration_ms).collect()),
-                arr(ArrayType::String, rows.iter().map(|r| r.outcome.clone()).collect()),
-                arr(ArrayType::Int, rows.iter().map(|r| r.http_status.unwrap_or(0)).collect()),
-                arr(ArrayType::String, rows.iter().map(|r| text0(&r.error)).collect()),
-            ],
-        );
+        let stmt = Statement::from_sql_and_values(DatabaseBackend::Postgres, ATTEMPTS_INSERT, attempt_arrays(rows));
         db.execute_raw(stmt).await?;
         return Ok(());
     }

@@ -63,11 +63,18 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
         .await;
     let attempts: Vec<delivery_attempt::Model> =
         results.iter().map(|(row, a, ms)| attempt_row(row, a, *ms, now)).collect();
-    crate::persistence::bulk::insert_attempts(&state.db, &attempts).await?;
-    let mut delivered = Vec::new();
+    // Each attempt, and each send that succeeded, recorded at once. A row's lease (this call's,
+    // or the sweep's that handed it over) fences a result that arrives after another worker took
+    // the row over.
+    let sent = |row: &outbox::Model, a: &Attempt| a.failure.is_none() && row.kind != "digest";
+    let delivered: Vec<(i64, DateTime<Utc>)> = results
+        .iter()
+        .filter(|(row, a, _)| sent(row, a))
+        .filter_map(|(row, _, _)| Some((row.id, row.locked_until?)))
+        .collect();
+    crate::persistence::bulk::record_sent(&state.db, &attempts, &delivered, now).await?;
     for (row, attempt, _) in &results {
-        if attempt.failure.is_none() && row.kind != "digest" {
-            delivered.push((row.locked_until, row.id));
+        if sent(row, attempt) {
             out.delivered += 1;
             state.metrics.notification(&row.channel, "delivered");
             continue;
@@ -87,24 +94,6 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
             }
         };
         state.metrics.notification(&row.channel, outcome);
-    }
-    // Each row's lease fences a result that arrives after another worker took over: one
-    // statement per lease (this call's, or the sweep's that handed the rows over).
-    let mut by_lease: std::collections::HashMap<Option<DateTime<Utc>>, Vec<i64>> = Default::default();
-    for (lease, id) in delivered {
-        by_lease.entry(lease).or_default().push(id);
-    }
-    for (lease, ids) in by_lease {
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::Status, Expr::value(DELIVERED))
-            .col_expr(outbox::Column::DeliveredAt, Expr::value(Some(now)))
-            .col_expr(outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
-            .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
-            .filter(crate::persistence::bulk::id_in(&state.db, outbox::Column::Id, ids))
-            .filter(outbox::Column::LockedUntil.eq(lease))
-            .exec(&state.db)
-            .await?;
     }
     Ok(out)
 }
