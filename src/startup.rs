@@ -205,6 +205,12 @@ impl Application {
         }
         if let Some(w) = self.workers {
             w.stop().await;
+            // Rows the sweep leased to this instance and nobody sent go back to the outbox.
+            match crate::services::delivery::release_handed(&self.state, self.state.clock.now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "handed-over deliveries released for other instances"),
+                Err(e) => tracing::warn!(error = %e, "handed-over deliveries kept their leases"),
+            }
         }
         self.always.stop().await;
         served

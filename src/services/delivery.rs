@@ -133,6 +133,35 @@ async fn claim(state: &AppState, now: DateTime<Utc>, lease: DateTime<Utc>) -> Re
     })
 }
 
+/// Gives back the leases of the rows handed over and not sent, when this instance stops, so that
+/// another instance sends them now rather than when their leases run out. Returns how many.
+pub async fn release_handed(state: &AppState, now: DateTime<Utc>) -> Result<u64> {
+    let (fresh, stale) = state.handoff.take(usize::MAX, now, 0);
+    let mut by_lease: std::collections::HashMap<DateTime<Utc>, Vec<i64>> = Default::default();
+    for row in fresh.into_iter().chain(stale) {
+        if let Some(lease) = row.locked_until {
+            by_lease.entry(lease).or_default().push(row.id);
+        }
+    }
+    let mut released = 0;
+    for (lease, ids) in by_lease {
+        released += outbox::Entity::update_many()
+            .col_expr(outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(
+                outbox::Column::Attempts,
+                sea_orm::sea_query::ExprTrait::sub(Expr::col(outbox::Column::Attempts), 1),
+            )
+            .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+            .filter(crate::persistence::bulk::id_in(&state.db, outbox::Column::Id, ids))
+            .filter(outbox::Column::Status.eq(PENDING))
+            .filter(outbox::Column::LockedUntil.eq(lease))
+            .exec(&state.db)
+            .await?
+            .rows_affected;
+    }
+    Ok(released)
+}
+
 /// A batch of the rows the sweep handed over, already leased. One whose lease would run out
 /// before the batch is sent is leased again first (unless another worker took it meanwhile).
 async fn take_handed(state: &AppState, now: DateTime<Utc>, lease: DateTime<Utc>) -> Result<Vec<outbox::Model>> {

@@ -416,6 +416,33 @@ async fn rows_the_sweep_hands_over_are_sent_once_even_when_another_instance_took
 }
 
 #[tokio::test]
+async fn an_instance_that_stops_gives_back_the_rows_handed_to_it_and_another_sends_them_at_once() {
+    let r = rig().await;
+    vip_ticket(&r.app, "I").await;
+    r.app.clock.set(at("2026-10-20T10:08:00+08:00"));
+    sweep(&r.app).await;
+    let released = opsline::services::delivery::release_handed(&r.app.state, r.app.clock.now()).await.unwrap();
+    assert_eq!(released, 2);
+    let pending = r.app.get("/api/v1/notifications?status=pending", &r.app.admin).await.body;
+    assert!(pending.as_array().unwrap().iter().all(|n| n["attempts"] == 0), "{pending:?}");
+    let second = spawn_with(Options {
+        overlay: Some(rules("")),
+        env: vec![
+            ("OPSLINE_EMAIL__SMTP_URL".into(), r.smtp.url()),
+            ("OPSLINE_WEBHOOKS__ENDPOINTS__OPS__URL".into(), r.hooks.url()),
+        ],
+        db_url: Some(r.app.db.url.clone()),
+        now: Some(at("2026-10-20T10:08:01+08:00")),
+    })
+    .await;
+    deliver(&second).await;
+    assert_eq!((types(&r.hooks), r.smtp.mails().len()), (vec!["sla.warning".to_string()], 1));
+    // Nothing is left for the stopped instance to send.
+    deliver(&r.app).await;
+    assert_eq!(r.hooks.received().len(), 1);
+}
+
+#[tokio::test]
 async fn a_handed_over_row_whose_lease_would_run_out_mid_batch_is_leased_again_then_sent() {
     let r = rig().await;
     vip_ticket(&r.app, "I").await;
