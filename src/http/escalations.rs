@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 use super::auth::Auth;
 use super::error::{ApiError, ErrorBody};
 use crate::domain::ticket::Role;
-use crate::services::delivery::{self, NotificationQuery, NotificationView};
 use crate::services::escalation::ack::{acknowledge, verify_token};
+use crate::services::notifications::{self, NotificationQuery, NotificationView};
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -57,7 +57,7 @@ pub async fn list(
     q: web::Query<NotificationQuery>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Role::Agent)?;
-    Ok(HttpResponse::Ok().json(delivery::list(&state, q.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(notifications::list(&state, q.into_inner()).await?))
 }
 
 /// Put a dead letter back in the queue.
@@ -69,7 +69,7 @@ pub async fn list(
 #[post("/notifications/{id}/retry")]
 pub async fn retry(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     auth.require(Role::Lead)?;
-    Ok(HttpResponse::Ok().json(delivery::retry(&state, *id, state.clock.now()).await?))
+    Ok(HttpResponse::Ok().json(notifications::retry(&state, *id, state.clock.now()).await?))
 }
 
 fn page(title: &str, body: &str) -> HttpResponse {

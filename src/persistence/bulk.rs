@@ -232,6 +232,18 @@ pub async fn insert_outbox(db: &impl ConnectionTrait, rows: &[outbox::Model]) ->
     Ok(out)
 }
 
+/// Outbox row ids grouped by the lease they hold, so that each statement fences its rows by
+/// their own lease.
+pub fn by_lease(
+    rows: impl IntoIterator<Item = (i64, DateTime<Utc>)>,
+) -> std::collections::HashMap<DateTime<Utc>, Vec<i64>> {
+    let mut groups: std::collections::HashMap<DateTime<Utc>, Vec<i64>> = Default::default();
+    for (id, lease) in rows {
+        groups.entry(lease).or_default().push(id);
+    }
+    groups
+}
+
 /// Records a delivery batch: every attempt, and the rows sent (`(id, lease)`: a row whose lease
 /// changed meanwhile belongs to another worker and is left alone). One statement on PostgreSQL.
 pub async fn record_sent(
@@ -242,11 +254,7 @@ pub async fn record_sent(
 ) -> Result<(), DbErr> {
     if !pg(db) || attempts.is_empty() || sent.is_empty() {
         insert_attempts(db, attempts).await?;
-        let mut by_lease: std::collections::HashMap<DateTime<Utc>, Vec<i64>> = Default::default();
-        for (id, lease) in sent {
-            by_lease.entry(*lease).or_default().push(*id);
-        }
-        for (lease, ids) in by_lease {
+        for (lease, ids) in by_lease(sent.iter().copied()) {
             outbox::Entity::update_many()
                 .col_expr(outbox::Column::Status, Expr::value("delivered"))
                 .col_expr(outbox::Column::DeliveredAt, Expr::value(Some(now)))

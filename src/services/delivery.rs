@@ -8,17 +8,16 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
 use rand::Rng;
 use sea_orm::sea_query::{Condition, Expr};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 
 use super::contact_links;
-use super::error::{Error, Result};
+use super::error::Result;
 use super::escalation::ack::link_token;
 use super::escalation::enqueue::{DEAD, DELIVERED, FOLDED, PENDING};
 use crate::notify::email::Mail;
 use crate::notify::render::{self, Payload};
 use crate::notify::{Attempt, Failure, Notifier};
+use crate::persistence::bulk::{by_lease, id_in};
 use crate::persistence::entities::{contact, delivery_attempt, outbox};
 use crate::persistence::pick_ids;
 use crate::state::AppState;
@@ -137,14 +136,8 @@ async fn claim(state: &AppState, now: DateTime<Utc>, lease: DateTime<Utc>) -> Re
 /// another instance sends them now rather than when their leases run out. Returns how many.
 pub async fn release_handed(state: &AppState, now: DateTime<Utc>) -> Result<u64> {
     let (fresh, stale) = state.handoff.take(usize::MAX, now, 0);
-    let mut by_lease: std::collections::HashMap<DateTime<Utc>, Vec<i64>> = Default::default();
-    for row in fresh.into_iter().chain(stale) {
-        if let Some(lease) = row.locked_until {
-            by_lease.entry(lease).or_default().push(row.id);
-        }
-    }
     let mut released = 0;
-    for (lease, ids) in by_lease {
+    for (lease, ids) in by_lease(fresh.iter().chain(&stale).filter_map(|r| Some((r.id, r.locked_until?)))) {
         released += outbox::Entity::update_many()
             .col_expr(outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
             .col_expr(
@@ -152,7 +145,7 @@ pub async fn release_handed(state: &AppState, now: DateTime<Utc>) -> Result<u64>
                 sea_orm::sea_query::ExprTrait::sub(Expr::col(outbox::Column::Attempts), 1),
             )
             .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
-            .filter(crate::persistence::bulk::id_in(&state.db, outbox::Column::Id, ids))
+            .filter(id_in(&state.db, outbox::Column::Id, ids))
             .filter(outbox::Column::Status.eq(PENDING))
             .filter(outbox::Column::LockedUntil.eq(lease))
             .exec(&state.db)
@@ -167,16 +160,14 @@ pub async fn release_handed(state: &AppState, now: DateTime<Utc>) -> Result<u64>
 async fn take_handed(state: &AppState, now: DateTime<Utc>, lease: DateTime<Utc>) -> Result<Vec<outbox::Model>> {
     let batch = state.config.settings.delivery.batch as usize;
     let (mut rows, stale) = state.handoff.take(batch, now, state.config.settings.delivery_batch_secs().1);
-    if !stale.is_empty() {
-        let old: Vec<Option<DateTime<Utc>>> = stale.iter().map(|r| r.locked_until).collect();
-        let ids = stale.iter().map(|r| r.id).collect();
+    for (old, ids) in by_lease(stale.iter().filter_map(|r| Some((r.id, r.locked_until?)))) {
         rows.extend(
             outbox::Entity::update_many()
                 .col_expr(outbox::Column::LockedUntil, Expr::value(Some(lease)))
                 .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
-                .filter(crate::persistence::bulk::id_in(&state.db, outbox::Column::Id, ids))
+                .filter(id_in(&state.db, outbox::Column::Id, ids))
                 .filter(outbox::Column::Status.eq(PENDING))
-                .filter(outbox::Column::LockedUntil.is_in(old))
+                .filter(outbox::Column::LockedUntil.eq(old))
                 .exec_with_returning(&state.db)
                 .await?,
         );
@@ -374,152 +365,4 @@ pub async fn next_attempt(state: &AppState) -> Result<Option<DateTime<Utc>>> {
         .one(&state.db)
         .await?
         .map(|o| o.next_attempt_at.max(o.locked_until.unwrap_or(o.next_attempt_at))))
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct AttemptView {
-    pub attempt: i32,
-    pub attempted_at: DateTime<Utc>,
-    pub duration_ms: i64,
-    /// delivered | failed | rejected
-    pub outcome: String,
-    pub http_status: Option<i32>,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct NotificationView {
-    pub id: i64,
-    pub ticket_id: Option<i64>,
-    pub escalation_id: Option<i64>,
-    /// email | webhook | none
-    pub channel: String,
-    pub target: String,
-    /// notification | digest | acknowledged
-    pub kind: String,
-    /// pending | delivered | dead | folded
-    pub status: String,
-    pub event_type: String,
-    pub attempts: i32,
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    pub dead_reason: Option<String>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub delivered_at: Option<DateTime<Utc>>,
-    pub attempt_log: Vec<AttemptView>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct NotificationQuery {
-    /// pending | delivered | dead | folded
-    pub status: Option<String>,
-    pub ticket_id: Option<i64>,
-    /// Show rows with an id below this (newest first).
-    pub before: Option<i64>,
-    /// 1–200, default 50.
-    pub limit: Option<u64>,
-}
-
-fn view(o: outbox::Model, attempts: Vec<delivery_attempt::Model>) -> NotificationView {
-    let event_type = serde_json::from_str::<serde_json::Value>(&o.payload)
-        .ok()
-        .and_then(|p| p.get("type").and_then(|t| t.as_str()).map(str::to_string))
-        .unwrap_or_default();
-    NotificationView {
-        id: o.id,
-        ticket_id: o.ticket_id,
-        escalation_id: o.escalation_id,
-        channel: o.channel,
-        target: o.target,
-        kind: o.kind,
-        event_type,
-        next_attempt_at: (o.status == PENDING).then_some(o.next_attempt_at),
-        status: o.status,
-        attempts: o.attempts,
-        dead_reason: o.dead_reason,
-        last_error: o.last_error,
-        created_at: o.created_at,
-        delivered_at: o.delivered_at,
-        attempt_log: attempts
-            .into_iter()
-            .map(|a| AttemptView {
-                attempt: a.attempt,
-                attempted_at: a.attempted_at,
-                duration_ms: a.duration_ms,
-                outcome: a.outcome,
-                http_status: a.http_status,
-                error: a.error,
-            })
-            .collect(),
-    }
-}
-
-pub async fn list(state: &AppState, q: NotificationQuery) -> Result<Vec<NotificationView>> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(Error::invalid("limit", "1–200"));
-    }
-    let mut query = outbox::Entity::find().order_by_desc(outbox::Column::Id).limit(limit);
-    if let Some(s) = q.status {
-        if ![PENDING, DELIVERED, DEAD, FOLDED].contains(&s.as_str()) {
-            return Err(Error::invalid("status", "pending, delivered, dead or folded"));
-        }
-        query = query.filter(outbox::Column::Status.eq(s));
-    }
-    if let Some(t) = q.ticket_id {
-        query = query.filter(outbox::Column::TicketId.eq(t));
-    }
-    if let Some(b) = q.before {
-        query = query.filter(outbox::Column::Id.lt(b));
-    }
-    let rows = query.all(&state.db).await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut attempts = delivery_attempt::Entity::find()
-        .filter(delivery_attempt::Column::OutboxId.is_in(ids))
-        .order_by_asc(delivery_attempt::Column::Id)
-        .all(&state.db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let mine: Vec<_> = attempts.extract_if(.., |a| a.outbox_id == r.id).collect();
-            view(r, mine)
-        })
-        .collect())
-}
-
-/// Puts a dead letter back in the queue, due now.
-pub async fn retry(state: &AppState, id: i64, now: DateTime<Utc>) -> Result<NotificationView> {
-    let row = outbox::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| Error::not_found("notification_not_found", "notification"))?;
-    if row.status != DEAD {
-        return Err(Error::conflict("not_dead", format!("only dead letters are retried; this one is {}", row.status)));
-    }
-    if row.channel == "none" {
-        return Err(Error::conflict(
-            "no_recipient",
-            "this notification had nobody to go to; fix the rule or the users and let it fire again",
-        ));
-    }
-    outbox::Entity::update_many()
-        .col_expr(outbox::Column::Status, Expr::value(PENDING))
-        .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
-        .col_expr(outbox::Column::Attempts, Expr::value(0))
-        .col_expr(outbox::Column::DeadReason, Expr::value(Option::<String>::None))
-        .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
-        .filter(outbox::Column::Id.eq(id))
-        .filter(outbox::Column::Status.eq(DEAD))
-        .exec(&state.db)
-        .await?;
-    state.wake_delivery.notify_one();
-    let row = outbox::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| Error::not_found("notification_not_found", "notification"))?;
-    let attempts =
-        delivery_attempt::Entity::find().filter(delivery_attempt::Column::OutboxId.eq(id)).all(&state.db).await?;
-    Ok(view(row, attempts))
 }

@@ -13,6 +13,7 @@ pub mod gauges;
 pub mod handoff;
 pub mod intake;
 pub mod maintenance;
+pub mod notifications;
 pub mod reports;
 pub mod sla;
 pub mod tickets;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{console_page, csrf_ok, redirect, staff};
 use crate::domain::ticket::Role;
 use crate::services::checks::{self, CheckQuery, inspections};
-use crate::services::delivery::{self, NotificationQuery};
+use crate::services::notifications::{self, NotificationQuery};
 use crate::services::tickets;
 use crate::state::AppState;
 
@@ -210,7 +210,7 @@ async fn notifications_page(
     let status = f.status.clone().filter(|x| ["pending", "delivered", "dead", "folded"].contains(&x.as_str()));
     let shown = status.clone().unwrap_or_else(|| "dead".into());
     let q = NotificationQuery { status: Some(shown.clone()), limit: Some(100), ..Default::default() };
-    let list = match delivery::list(&state, q).await {
+    let list = match notifications::list(&state, q).await {
         Ok(l) => l,
         Err(e) => return v.failed(&state, e, "/console"),
     };
@@ -261,7 +261,7 @@ async fn retry(
     if !csrf_ok(&s, &form.csrf_token) {
         return v.expired_form(&state, "/console/notifications");
     }
-    match delivery::retry(&state, *id, state.clock.now()).await {
+    match notifications::retry(&state, *id, state.clock.now()).await {
         Ok(_) => {
             state.wake_delivery.notify_one();
             redirect("/console/notifications?status=pending")

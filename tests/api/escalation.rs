@@ -67,6 +67,23 @@ pub async fn rig_with(extra_rules: &str, smtp: Option<SmtpServer>, db_url: Optio
     Rig { app, smtp, hooks }
 }
 
+impl Rig {
+    /// A second instance on the same database, with the same rules and receivers, its clock at
+    /// `now`.
+    pub async fn second(&self, now: &str) -> TestApp {
+        spawn_with(Options {
+            overlay: Some(rules("")),
+            env: vec![
+                ("OPSLINE_EMAIL__SMTP_URL".into(), self.smtp.url()),
+                ("OPSLINE_WEBHOOKS__ENDPOINTS__OPS__URL".into(), self.hooks.url()),
+            ],
+            db_url: Some(self.app.db.url.clone()),
+            now: Some(at(now)),
+        })
+        .await
+    }
+}
+
 pub async fn rig() -> Rig {
     rig_with("", None, None).await
 }
@@ -358,17 +375,7 @@ async fn a_crash_between_claim_and_send_is_delivered_by_the_next_instance_once()
         .execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, [lease_end.into()]))
         .await
         .unwrap();
-    let url = r.app.db.url.clone();
-    let second = spawn_with(Options {
-        overlay: Some(rules("")),
-        env: vec![
-            ("OPSLINE_EMAIL__SMTP_URL".into(), r.smtp.url()),
-            ("OPSLINE_WEBHOOKS__ENDPOINTS__OPS__URL".into(), r.hooks.url()),
-        ],
-        db_url: Some(url),
-        now: Some(at("2026-10-20T10:08:30+08:00")),
-    })
-    .await;
+    let second = r.second("2026-10-20T10:08:30+08:00").await;
     deliver(&second).await;
     assert!(r.hooks.received().is_empty(), "the lease still holds");
     second.clock.set(at("2026-10-20T10:09:01+08:00"));
@@ -390,16 +397,7 @@ async fn rows_the_sweep_hands_over_are_sent_once_even_when_another_instance_took
     let pending = pending.as_array().unwrap();
     assert_eq!(pending.len(), 2);
     assert!(pending.iter().all(|n| n["attempts"] == 1), "{pending:?}");
-    let second = spawn_with(Options {
-        overlay: Some(rules("")),
-        env: vec![
-            ("OPSLINE_EMAIL__SMTP_URL".into(), r.smtp.url()),
-            ("OPSLINE_WEBHOOKS__ENDPOINTS__OPS__URL".into(), r.hooks.url()),
-        ],
-        db_url: Some(r.app.db.url.clone()),
-        now: Some(at("2026-10-20T10:08:30+08:00")),
-    })
-    .await;
+    let second = r.second("2026-10-20T10:08:30+08:00").await;
     deliver(&second).await;
     assert!(r.hooks.received().is_empty(), "the lease holds them for the sweeping instance");
     // This instance stalls past the lease; the other one takes the rows over and sends them.
@@ -425,16 +423,7 @@ async fn an_instance_that_stops_gives_back_the_rows_handed_to_it_and_another_sen
     assert_eq!(released, 2);
     let pending = r.app.get("/api/v1/notifications?status=pending", &r.app.admin).await.body;
     assert!(pending.as_array().unwrap().iter().all(|n| n["attempts"] == 0), "{pending:?}");
-    let second = spawn_with(Options {
-        overlay: Some(rules("")),
-        env: vec![
-            ("OPSLINE_EMAIL__SMTP_URL".into(), r.smtp.url()),
-            ("OPSLINE_WEBHOOKS__ENDPOINTS__OPS__URL".into(), r.hooks.url()),
-        ],
-        db_url: Some(r.app.db.url.clone()),
-        now: Some(at("2026-10-20T10:08:01+08:00")),
-    })
-    .await;
+    let second = r.second("2026-10-20T10:08:01+08:00").await;
     deliver(&second).await;
     assert_eq!((types(&r.hooks), r.smtp.mails().len()), (vec!["sla.warning".to_string()], 1));
     // Nothing is left for the stopped instance to send.
@@ -448,7 +437,7 @@ async fn a_handed_over_row_whose_lease_would_run_out_mid_batch_is_leased_again_t
     vip_ticket(&r.app, "I").await;
     r.app.clock.set(at("2026-10-20T10:08:00+08:00"));
     sweep(&r.app).await;
-    // 50 s on, 10 s of the lease remain: less than a batch may take (4 rounds × the 10 s SMTP
+    // 50 s on, 10 s of the lease remain: less than a batch may take (4 rounds × the rig's 3 s SMTP
     // timeout), so the rows are leased again before they are sent.
     r.app.clock.set(at("2026-10-20T10:08:50+08:00"));
     deliver(&r.app).await;

@@ -10,12 +10,12 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFi
 use sha2::{Digest, Sha256};
 
 use super::super::error::Result;
-use crate::domain::escalation::{Notify, On, Rule};
+use super::recipients::{Recipient, RecipientCache};
+use crate::domain::escalation::{On, Rule};
 use crate::domain::sla::TimerKind;
-use crate::domain::ticket::Role;
 use crate::notify::render::{Payload, TicketRef};
-use crate::persistence::bulk;
-use crate::persistence::entities::{contact, customer, escalation, escalation_event, outbox, team, ticket, user};
+use crate::persistence::bulk::{self, ChainKey};
+use crate::persistence::entities::{customer, escalation, escalation_event, outbox, ticket};
 use crate::state::AppState;
 
 /// What happened, to whom it is reported.
@@ -29,13 +29,6 @@ pub struct Occurrence<'a> {
     pub step: u32,
     pub due_at: Option<DateTime<Utc>>,
     pub fire_at: DateTime<Utc>,
-}
-
-/// One resolved recipient.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Recipient {
-    Email { address: String, language: String },
-    Webhook(String),
 }
 
 pub const PENDING: &str = "pending";
@@ -58,6 +51,13 @@ pub async fn fire(
     tally: &mut Tally,
 ) -> Result<u32> {
     Ok(fire_all(db, state, &[(rule, occ)], now, None, tally).await?.written)
+}
+
+impl Occurrence<'_> {
+    /// The escalation chain a timed firing belongs to; ticket events have none.
+    fn chain_key(&self) -> Option<ChainKey> {
+        self.timer.filter(|_| self.on.is_timed()).map(|k| (self.ticket.id, k.to_string(), self.cycle))
+    }
 }
 
 fn event_key(rule: &Rule, occ: &Occurrence) -> String {
@@ -84,7 +84,7 @@ pub struct FromSweep<'a> {
     pub lease: Option<DateTime<Utc>>,
     /// The chains of the batch's tickets when the batch was claimed: a timed firing whose chain
     /// did not exist then has not fired before.
-    pub chains: &'a HashMap<(i64, String, i32), escalation::Model>,
+    pub chains: &'a HashMap<ChainKey, escalation::Model>,
 }
 
 /// Fires many rules at once — what the sweep found due in one batch — with a handful of
@@ -102,31 +102,27 @@ pub async fn fire_all(
     // timer's next firing, e.g. when it returns to record the breach): one read instead of three
     // writes that would each conflict — and no read when none of the firings can have fired yet.
     // A firing racing this read still ends at the unique keys.
-    let keys: Vec<String> = firings.iter().map(|(rule, occ)| event_key(rule, occ)).collect();
-    let maybe_fired: Vec<String> = firings
+    let keyed: Vec<(&Rule, &Occurrence, String)> =
+        firings.iter().map(|(rule, occ)| (*rule, *occ, event_key(rule, occ))).collect();
+    let maybe_fired: Vec<String> = keyed
         .iter()
-        .zip(&keys)
-        .filter(|((_, o), _)| match (sweep, o.timer.filter(|_| o.on.is_timed())) {
-            (Some(s), Some(k)) => s.chains.contains_key(&(o.ticket.id, k.to_string(), o.cycle)),
+        .filter(|(_, o, _)| match (sweep, o.chain_key()) {
+            (Some(s), Some(chain)) => s.chains.contains_key(&chain),
             _ => true,
         })
-        .map(|(_, k)| k.clone())
+        .map(|(_, _, k)| k.clone())
         .collect();
     let fired = bulk::existing_event_keys(db, &maybe_fired).await?;
-    let firings: Vec<(&Rule, &Occurrence)> =
-        firings.iter().zip(&keys).filter(|(_, k)| !fired.contains(*k)).map(|(f, _)| *f).collect();
+    let firings: Vec<(&Rule, &Occurrence, String)> = keyed.into_iter().filter(|(_, _, k)| !fired.contains(k)).collect();
     if firings.is_empty() {
         return Ok(Fired::default());
     }
     let t0 = std::time::Instant::now();
     // Chains of the timed firings.
-    let mut chain_keys: Vec<(i64, String, i32)> = firings
-        .iter()
-        .filter_map(|(_, o)| o.timer.filter(|_| o.on.is_timed()).map(|k| (o.ticket.id, k.to_string(), o.cycle)))
-        .collect();
+    let mut chain_keys: Vec<ChainKey> = firings.iter().filter_map(|(_, o, _)| o.chain_key()).collect();
     chain_keys.sort();
     chain_keys.dedup();
-    let mut chains: HashMap<(i64, String, i32), i64> = HashMap::new();
+    let mut chains: HashMap<ChainKey, i64> = HashMap::new();
     if !chain_keys.is_empty() {
         // The chains created now come back with their ids; only those that existed are read.
         for (id, key) in bulk::insert_chains(db, &chain_keys, now).await? {
@@ -142,14 +138,11 @@ pub async fn fire_all(
         }
     }
     tracing::trace!(ms = t0.elapsed().as_millis() as u64, "fire: chains");
-    let chain_of = |o: &Occurrence| {
-        o.timer.filter(|_| o.on.is_timed()).and_then(|k| chains.get(&(o.ticket.id, k.to_string(), o.cycle)).copied())
-    };
+    let chain_of = |o: &Occurrence| o.chain_key().and_then(|k| chains.get(&k).copied());
     // Events: only those this call inserts go on to notify.
     let mut by_key: HashMap<String, (&Rule, &Occurrence)> = HashMap::new();
     let mut models = Vec::new();
-    for (rule, occ) in firings {
-        let key = event_key(rule, occ);
+    for (rule, occ, key) in firings {
         if by_key.insert(key.clone(), (rule, occ)).is_some() {
             continue;
         }
@@ -384,94 +377,6 @@ async fn digest_for(db: &impl ConnectionTrait, address: &str, sample: &Payload, 
         .await?
         .map(|d| d.id)
         .ok_or_else(|| super::super::Error::Internal("digest vanished".into()))
-}
-
-/// Recipient lookups shared by one batch: the same role or team is read once.
-#[derive(Default)]
-struct RecipientCache {
-    roles: HashMap<Role, Vec<user::Model>>,
-}
-
-impl RecipientCache {
-    async fn role(&mut self, db: &impl ConnectionTrait, role: Role) -> Result<Vec<user::Model>> {
-        if let Some(u) = self.roles.get(&role) {
-            return Ok(u.clone());
-        }
-        let users = user::Entity::find()
-            .filter(user::Column::Role.eq(role.as_str()))
-            .filter(user::Column::Active.eq(true))
-            .all(db)
-            .await?;
-        self.roles.insert(role, users.clone());
-        Ok(users)
-    }
-
-    async fn resolve(
-        &mut self,
-        db: &impl ConnectionTrait,
-        state: &AppState,
-        target: &Notify,
-        t: &ticket::Model,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<Recipient>> {
-        Ok(match target {
-            Notify::Email(address) => vec![Recipient::Email { address: address.clone(), language: "zh-CN".into() }],
-            Notify::Webhook(name) => vec![Recipient::Webhook(name.clone())],
-            Notify::Role(role) => emails(self.role(db, *role).await?),
-            Notify::Assignee => {
-                if let Some(u) = match t.assignee_id {
-                    Some(id) => user::Entity::find_by_id(id).one(db).await?.filter(|u| u.active && u.email.is_some()),
-                    None => None,
-                } {
-                    emails(vec![u])
-                } else {
-                    let lead = match t.team_id {
-                        Some(id) => match team::Entity::find_by_id(id).one(db).await?.and_then(|tm| tm.lead_username) {
-                            Some(name) => user::Entity::find().filter(user::Column::Username.eq(name)).one(db).await?,
-                            None => None,
-                        },
-                        None => None,
-                    };
-                    match lead.filter(|u| u.active && u.email.is_some()) {
-                        Some(u) => emails(vec![u]),
-                        None => emails(self.role(db, Role::Lead).await?),
-                    }
-                }
-            }
-            Notify::Team(name) => {
-                let Some(tm) = team::Entity::find().filter(team::Column::Name.eq(name)).one(db).await? else {
-                    return Ok(vec![]);
-                };
-                match tm.email {
-                    Some(e) => vec![Recipient::Email { address: e, language: "zh-CN".into() }],
-                    None => emails(user::Entity::find().filter(user::Column::TeamId.eq(tm.id)).all(db).await?),
-                }
-            }
-            Notify::Oncall(name) => match state.config.runtime.escalation.on_duty(name, at.timestamp()) {
-                Some(username) => {
-                    emails(user::Entity::find().filter(user::Column::Username.eq(username)).all(db).await?)
-                }
-                None => vec![],
-            },
-            Notify::Contact => match t.contact_id {
-                Some(id) => contact::Entity::find_by_id(id)
-                    .one(db)
-                    .await?
-                    .filter(|c| c.active)
-                    .map(|c| vec![Recipient::Email { address: c.email, language: c.language }])
-                    .unwrap_or_default(),
-                None => vec![],
-            },
-        })
-    }
-}
-
-fn emails(users: Vec<user::Model>) -> Vec<Recipient> {
-    users
-        .into_iter()
-        .filter(|u| u.active)
-        .filter_map(|u| u.email.map(|e| Recipient::Email { address: e, language: u.language }))
-        .collect()
 }
 
 /// Fires every event rule (`opened`, `responded`, …) that matches a ticket action, in the

@@ -3,6 +3,7 @@
 
 pub mod ack;
 pub mod enqueue;
+mod recipients;
 pub mod sweep;
 
 pub use enqueue::ticket_event;

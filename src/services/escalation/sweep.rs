@@ -64,7 +64,7 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
         .into_iter()
         .map(|c| (c.id, c))
         .collect();
-    let chains: HashMap<(i64, String, i32), escalation::Model> = escalation::Entity::find()
+    let chains: HashMap<crate::persistence::bulk::ChainKey, escalation::Model> = escalation::Entity::find()
         .filter(crate::persistence::bulk::id_in(&txn, escalation::Column::TicketId, ticket_ids))
         .all(&txn)
         .await?
