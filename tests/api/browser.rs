@@ -69,6 +69,11 @@ async fn an_agent_and_a_customer_work_a_fault_in_a_real_browser() {
     assert_eq!(r.status, 201, "{}", r.body);
     let other = app.customer("Other Corp", "standard").await;
     let theirs = app.ticket(other, "Other Corp's private fault").await;
+    // Responded, so its next deadline is a plan (30 min or more away): the level I fault the agent
+    // opens next, due in 10 minutes, tops the queue at any hour. Left open, this ticket's response
+    // would fall due seconds before that one's in the business calendar's working hours.
+    let responded = app.act(theirs["id"].as_i64().unwrap(), "respond", &app.admin, json!({"message": "looking"})).await;
+    assert!(responded.status.is_success(), "{}", responded.body);
     let r = app
         .post("/api/v1/users", &app.admin, json!({"username": "li", "display_name": "Li Lei", "role": "engineer", "password": "correct horse battery"}))
         .await;
@@ -135,7 +140,8 @@ async fn an_agent_and_a_customer_work_a_fault_in_a_real_browser() {
     let inspections = app.get("/api/v1/inspections", &app.admin).await.body;
     assert_eq!(inspections.as_array().map(Vec::len), Some(1), "one inspection, from the button: {inspections}");
     let theirs_now = app.get(&format!("/api/v1/tickets/{}", theirs["id"]), &app.admin).await.body;
-    assert_eq!(theirs_now["status"], "open", "the other customer's ticket untouched");
+    assert_eq!(theirs_now["status"], "in_progress", "the other customer's ticket untouched");
+    assert_eq!(theirs_now["version"], responded.body["version"], "the other customer's ticket untouched");
 
     let pages = seen["pages"].as_array().unwrap();
     assert!(pages.len() >= 14, "{pages:?}");
