@@ -48,6 +48,11 @@ impl Tally {
         self.facts.is_empty()
     }
 
+    /// Whether escalation events fired (and so notifications may wait in the outbox).
+    pub fn has_escalations(&self) -> bool {
+        self.facts.iter().any(|f| matches!(f, Fact::Escalation { .. }))
+    }
+
     /// Moves another unit's facts into this one.
     pub fn absorb(&mut self, other: Tally) {
         self.facts.extend(other.facts);

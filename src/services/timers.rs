@@ -14,11 +14,12 @@ use sea_orm::{
 use super::error::{Error, Result};
 use super::versions::Versions;
 use crate::domain::calendar::{Calendar, Secs};
-use crate::domain::escalation::share_point;
+use crate::domain::escalation::{Rule, Subject, TimerWindow, share_point};
 use crate::domain::level::Level;
 use crate::domain::sla::{HistoryEntry, Outcome, SlaPolicy, Target, TimerKind, TimerState, change_level, replay};
 use crate::metrics::{Fact, Tally};
-use crate::persistence::entities::{sla_timer, ticket};
+use crate::persistence::entities::{customer, sla_timer, ticket};
+use crate::services::escalation::sweep;
 
 /// The share of a timer's working time after which it counts as at risk.
 const RISK_PERCENT: u32 = 80;
@@ -301,33 +302,40 @@ pub async fn load_current(db: &impl ConnectionTrait, versions: &Versions, ticket
     Ok(out)
 }
 
-/// What a ticket starts its timers from.
-pub struct Contract<'a> {
-    pub calendar: &'a str,
-    pub sla_policy: &'a str,
-}
-
-/// Starts timers of `kinds` (cycle `cycle`) at `start` on the contract's current versions.
+/// Starts timers of `kinds` (cycle `cycle`) at `start` on the customer's current contract
+/// versions, each scheduled by the escalation `rules` as the sweep would (`sweep::plan`), so
+/// that the sweep looks at them only when something is due.
 #[allow(clippy::too_many_arguments)]
 pub async fn start(
     db: &impl ConnectionTrait,
     versions: &Versions,
+    rules: &[Rule],
     ticket_id: i64,
     kinds: &[TimerKind],
     cycle: i32,
     level: Level,
-    contract: Contract<'_>,
+    customer: &customer::Model,
     start: Secs,
     now: DateTime<Utc>,
 ) -> Result<Vec<Timer>> {
-    let (cal_id, calendar) = versions.current_calendar(contract.calendar)?;
-    let (pol_id, policy) = versions.current_policy(contract.sla_policy)?;
+    let (cal_id, calendar) = versions.current_calendar(&customer.calendar)?;
+    let (pol_id, policy) = versions.current_policy(&customer.sla_policy)?;
     let mut out = Vec::new();
     for &kind in kinds {
         let target = policy.target(level, kind);
         let plan = policy.target(level, TimerKind::Plan);
         let r = replay(&calendar, kind, start, target, plan, &[])?;
         let breached = r.due.is_some_and(|d| secs(now) > d);
+        let next_fire_at = match r.due {
+            Some(due) => {
+                let subject = Subject { timer: Some(kind), level, tier: &customer.tier, customer_key: &customer.key };
+                let window = TimerWindow { calendar: &calendar, start, due };
+                let planned = sweep::plan(rules, &subject, &window, breached, None, secs(now))?;
+                // Steps due already (a backdated ticket) are the sweep's to fire.
+                if planned.due_now.is_empty() { planned.next.map(utc) } else { Some(now) }
+            }
+            None => None,
+        };
         let model = sla_timer::ActiveModel {
             ticket_id: Set(ticket_id),
             kind: Set(kind.as_str().into()),
@@ -347,7 +355,7 @@ pub async fn start(
             outcome: Set(None),
             finished_at: Set(None),
             history: Set("[]".into()),
-            next_fire_at: Set(Some(now)),
+            next_fire_at: Set(next_fire_at),
             risk_at: Set(match r.due {
                 Some(due) if !breached => Some(utc(share_point(&calendar, start, due, RISK_PERCENT)?)),
                 _ => None,

@@ -17,6 +17,7 @@ mod metrics;
 mod permissions;
 mod portal;
 mod receivers;
+mod scheduling;
 mod sla_engine;
 mod sla_examples;
 mod tickets;

@@ -84,7 +84,8 @@ pub async fn open(
         created_by: (None, None),
     };
     let mut tally = Tally::default();
-    let t = insert_new(&txn, state, &opening, now, &mut tally).await?;
+    let opened = insert_new(&txn, state, &opening, now, &mut tally).await?;
+    let t = &opened.ticket;
     let claimed = check::Entity::update_many()
         .col_expr(check::Column::TicketId, Expr::value(Some(t.id)))
         .filter(check::Column::Id.eq(row.id))
@@ -97,9 +98,7 @@ pub async fn open(
         return Ok(None);
     }
     txn.commit().await?;
-    state.metrics.record(tally);
-    state.wake_sweep.notify_one();
-    state.wake_delivery.notify_one();
+    state.opened(tally, opened.next_fire, now);
     tracing::info!(check = %row.name, ticket = %t.number, "check down: ticket opened");
     Ok(Some(t.id))
 }

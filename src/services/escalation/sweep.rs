@@ -12,7 +12,8 @@ use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder
 use super::super::error::Result;
 use super::super::timers::{Timer, secs, utc};
 use super::enqueue::{FromSweep, Occurrence, fire_all};
-use crate::domain::escalation::{On, Subject, TimerWindow, due_steps};
+use crate::domain::calendar::Secs;
+use crate::domain::escalation::{Firing, On, Rule, Subject, TimerWindow, due_steps};
 use crate::domain::level::Level;
 use crate::domain::sla::TimerState;
 use crate::metrics::Tally;
@@ -96,34 +97,21 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
             let acked =
                 chains.get(&(t.id, timer.kind.to_string(), timer.model.cycle)).and_then(|c| c.acked_at).map(secs);
             let window = TimerWindow { calendar: &timer.calendar, start: secs(timer.model.started_at), due };
-            for rule in rules.iter().filter(|r| r.matches(On::Warning, &subject) || r.matches(On::Breach, &subject)) {
-                let (due_now, rule_next) = due_steps(rule, &window, acked, n)?;
-                for f in due_now {
-                    // A warning meant for before the deadline that nobody sent in time (nothing
-                    // ran, or the deadline moved) is not sent after the breach: the breach rules
-                    // speak then. One due at the deadline itself may still go out a little late.
-                    if rule.on == On::Warning && n > due && (f.at < due || n > due + STALE_WARNING_SECS) {
-                        continue;
-                    }
-                    let occ = Occurrence {
-                        on: rule.on,
-                        ticket: t,
-                        customer: cust,
-                        timer: Some(timer.kind),
-                        cycle: timer.model.cycle,
-                        step: f.step,
-                        due_at: timer.model.due_at,
-                        fire_at: utc(f.at),
-                    };
-                    firings.push((rule, occ));
-                }
-                next = earliest(next, rule_next);
+            let planned = plan(rules, &subject, &window, timer.model.breached, acked, n)?;
+            for (rule, f) in planned.due_now {
+                let occ = Occurrence {
+                    on: rule.on,
+                    ticket: t,
+                    customer: cust,
+                    timer: Some(timer.kind),
+                    cycle: timer.model.cycle,
+                    step: f.step,
+                    due_at: timer.model.due_at,
+                    fire_at: utc(f.at),
+                };
+                firings.push((rule, occ));
             }
-            // Whatever the rules, the breach itself is recorded as it happens (the ticket's
-            // `breached` flag, the breach count and the in-breach gauge rest on it).
-            if !timer.model.breached {
-                next = earliest(next, Some(due + 1));
-            }
+            next = planned.next;
         }
         // The sweep changes a timer only by recording its breach (`observe`).
         timers.push((timer.model.id, next, state_changed));
@@ -154,6 +142,47 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
         state.wake_delivery.notify_one();
     }
     Ok(out)
+}
+
+/// A timer's firings: the rule steps due now, and the next firing after them.
+pub(crate) struct Plan<'r> {
+    pub due_now: Vec<(&'r Rule, Firing)>,
+    pub next: Option<Secs>,
+}
+
+/// What the sweep does with a running timer at `n`: the rule steps due by now, and the timer's
+/// next firing after them. The breach itself is a firing whatever the rules, so that it is
+/// recorded as it happens (the ticket's `breached` flag, the breach count and the in-breach
+/// gauge rest on it). A new ticket's timers are scheduled with this as they are written, so the
+/// sweep sees them only when something is due.
+pub(crate) fn plan<'r>(
+    rules: &'r [Rule],
+    subject: &Subject,
+    window: &TimerWindow,
+    breached: bool,
+    acked: Option<Secs>,
+    n: Secs,
+) -> Result<Plan<'r>> {
+    let due = window.due;
+    let mut now_due = Vec::new();
+    let mut next: Option<Secs> = None;
+    for rule in rules.iter().filter(|r| r.matches(On::Warning, subject) || r.matches(On::Breach, subject)) {
+        let (due_steps_now, rule_next) = due_steps(rule, window, acked, n)?;
+        for f in due_steps_now {
+            // A warning meant for before the deadline that nobody sent in time (nothing ran, or
+            // the deadline moved) is not sent after the breach: the breach rules speak then. One
+            // due at the deadline itself may still go out a little late.
+            if rule.on == On::Warning && n > due && (f.at < due || n > due + STALE_WARNING_SECS) {
+                continue;
+            }
+            now_due.push((rule, f));
+        }
+        next = earliest(next, rule_next);
+    }
+    if !breached {
+        next = earliest(next, Some(due + 1));
+    }
+    Ok(Plan { due_now: now_due, next })
 }
 
 fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {

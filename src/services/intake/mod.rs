@@ -170,7 +170,8 @@ async fn open(
         created_by: (None, None),
     };
     let mut tally = Tally::default();
-    let t = tickets::insert_new(&txn, state, &opening, now, &mut tally).await?;
+    let opened = tickets::insert_new(&txn, state, &opening, now, &mut tally).await?;
+    let t = &opened.ticket;
     let linked = match previous {
         None => {
             let inserted = alert_link::ActiveModel {
@@ -213,9 +214,7 @@ async fn open(
     }
     firing_event(&txn, t.id, intake, alert, now).await?;
     txn.commit().await?;
-    state.metrics.record(tally);
-    state.wake_sweep.notify_one();
-    state.wake_delivery.notify_one();
+    state.opened(tally, opened.next_fire, now);
     tracing::info!(ticket = %t.number, source = alert.source, customer = intake.customer.id, "alert opened a ticket");
     Ok(Some(t.id))
 }

@@ -2,6 +2,7 @@
 //! event, and `Idempotency-Key` replays — one transaction.
 
 use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -10,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::super::auth::Principal;
 use super::super::error::{Error, Result};
-use super::super::timers::{self, Contract, secs};
+use super::super::timers::{self, secs};
 use super::{MAX_TEXT, Source, Who, check_text, event, number_for};
 use crate::domain::level::Level;
 use crate::domain::sla::TimerKind;
@@ -166,7 +167,7 @@ pub(crate) async fn open_ticket(
             principal: Set(principal.key()),
             key: Set(key.to_string()),
             request_hash: Set(request_hash.clone()),
-            ticket_id: Set(t.id),
+            ticket_id: Set(t.ticket.id),
             created_at: Set(now),
             ..Default::default()
         }
@@ -185,10 +186,8 @@ pub(crate) async fn open_ticket(
         }
     }
     txn.commit().await?;
-    state.metrics.record(tally);
-    state.wake_sweep.notify_one();
-    state.wake_delivery.notify_one();
-    Ok((t.id, false))
+    state.opened(tally, t.next_fire, now);
+    Ok((t.ticket.id, false))
 }
 
 /// The ticket an earlier request with this key opened, if within 24 hours. The same key with a
@@ -237,6 +236,13 @@ pub(crate) struct Opening<'a> {
     pub created_by: (Option<i64>, Option<i64>),
 }
 
+/// A ticket just written, and the earliest firing its timers were scheduled for (for
+/// [`AppState::opened`] once the transaction commits).
+pub(crate) struct Inserted {
+    pub ticket: ticket::Model,
+    pub next_fire: Option<DateTime<Utc>>,
+}
+
 /// Inserts the ticket, starts its three timers, logs `created` and fires the `opened` rules, in
 /// the caller's transaction.
 pub(crate) async fn insert_new(
@@ -245,7 +251,7 @@ pub(crate) async fn insert_new(
     o: &Opening<'_>,
     now: DateTime<Utc>,
     tally: &mut Tally,
-) -> Result<ticket::Model> {
+) -> Result<Inserted> {
     let classification = state.config.runtime.classifier.classify(o.title, o.description);
     let (level, level_source) = match o.level {
         Some(l) => (l, "manual"),
@@ -287,19 +293,28 @@ pub(crate) async fn insert_new(
     }
     .insert(txn)
     .await?;
-    let mut am: ticket::ActiveModel = t.clone().into();
-    am.number = Set(number_for(t.id));
-    let t = am.update(txn).await?;
-    crate::services::gauges::count_move(txn, None, (&t.level, &t.status)).await?;
-
-    let contract = Contract { calendar: &o.customer.calendar, sla_policy: &o.customer.sla_policy };
+    let rules = &state.config.runtime.escalation.rules;
+    let start = secs(reported_at);
     let mut started =
-        timers::start(txn, &state.versions, t.id, &TimerKind::ALL, 1, level, contract, secs(reported_at), now).await?;
+        timers::start(txn, &state.versions, rules, t.id, &TimerKind::ALL, 1, level, o.customer, start, now).await?;
+    // Its number and urgency in one statement: every timer of the new ticket is in hand.
+    let (bucket, key, breached_now) = timers::urgency(&started, secs(now));
+    let breached = breached_now || started.iter().any(|tm| tm.model.breached);
+    let number = number_for(t.id);
+    ticket::Entity::update_many()
+        .col_expr(ticket::Column::Number, Expr::value(number.clone()))
+        .col_expr(ticket::Column::UrgencyBucket, Expr::value(bucket))
+        .col_expr(ticket::Column::UrgencyKey, Expr::value(key))
+        .col_expr(ticket::Column::Breached, Expr::value(breached))
+        .filter(ticket::Column::Id.eq(t.id))
+        .exec(txn)
+        .await?;
+    let t = ticket::Model { number, urgency_bucket: bucket, urgency_key: key, breached, ..t };
+    crate::services::gauges::count_move(txn, None, (&t.level, &t.status)).await?;
     tally.push(Fact::Opened { level: t.level.clone(), source: t.source.clone(), tier: o.customer.tier.clone() });
     for tm in started.iter_mut() {
         tm.take_facts(&o.customer.tier, tally);
     }
-    timers::refresh_urgency(txn, t.id, &started, now).await?;
     let deadlines: serde_json::Map<String, serde_json::Value> =
         started.iter().map(|tm| (tm.kind.to_string(), json!(tm.model.due_at))).collect();
     event(
@@ -318,5 +333,6 @@ pub(crate) async fn insert_new(
     )
     .await?;
     super::writes::notify_rules(state, txn, crate::domain::escalation::On::Opened, t.id, now, tally).await?;
-    Ok(t)
+    let next_fire = started.iter().filter_map(|tm| tm.model.next_fire_at).min();
+    Ok(Inserted { ticket: t, next_fire })
 }

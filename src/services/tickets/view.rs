@@ -221,27 +221,42 @@ impl ViewContext {
             .into_iter()
             .map(|c| (c.id, c))
             .collect();
-        let contacts = contact::Entity::find()
-            .filter(contact::Column::Id.is_in(pick(|t| t.contact_id)))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c))
-            .collect();
-        let users = user::Entity::find()
-            .filter(user::Column::Id.is_in(pick(|t| t.assignee_id)))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
-        let teams = team::Entity::find()
-            .filter(team::Column::Id.is_in(pick(|t| t.team_id)))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|t| (t.id, t))
-            .collect();
+        let ids_contact = pick(|t| t.contact_id);
+        let contacts = if ids_contact.is_empty() {
+            HashMap::new()
+        } else {
+            contact::Entity::find()
+                .filter(contact::Column::Id.is_in(ids_contact))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c))
+                .collect()
+        };
+        let ids_user = pick(|t| t.assignee_id);
+        let users = if ids_user.is_empty() {
+            HashMap::new()
+        } else {
+            user::Entity::find()
+                .filter(user::Column::Id.is_in(ids_user))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|u| (u.id, u))
+                .collect()
+        };
+        let ids_team = pick(|t| t.team_id);
+        let teams = if ids_team.is_empty() {
+            HashMap::new()
+        } else {
+            team::Entity::find()
+                .filter(team::Column::Id.is_in(ids_team))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|t| (t.id, t))
+                .collect()
+        };
         let mut latest: HashMap<(i64, String), sla_timer::Model> = HashMap::new();
         for m in sla_timer::Entity::find().filter(sla_timer::Column::TicketId.is_in(ids.clone())).all(db).await? {
             let key = (m.ticket_id, m.kind.clone());

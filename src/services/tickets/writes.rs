@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 
 use super::super::error::{Error, Result};
-use super::super::timers::{self, Contract, Timer, secs};
+use super::super::timers::{self, Timer, secs};
 use crate::domain::escalation::On;
 use crate::domain::level::Level;
 use crate::domain::sla::TimerKind;
@@ -90,10 +90,9 @@ pub(crate) async fn new_resolution_cycle(
         .ok_or_else(|| Error::Internal("customer vanished".into()))?;
     let level: Level = t.level.parse().map_err(|_| Error::Internal("bad level".into()))?;
     let cycle = timer(timers, TimerKind::Resolution).map_or(1, |r| r.model.cycle + 1);
-    let contract = Contract { calendar: &cust.calendar, sla_policy: &cust.sla_policy };
-    let started =
-        timers::start(txn, &state.versions, t.id, &[TimerKind::Resolution], cycle, level, contract, secs(now), now)
-            .await?;
+    let rules = &state.config.runtime.escalation.rules;
+    let kinds = [TimerKind::Resolution];
+    let started = timers::start(txn, &state.versions, rules, t.id, &kinds, cycle, level, &cust, secs(now), now).await?;
     timers.retain(|tm| tm.kind != TimerKind::Resolution);
     timers.extend(started);
     Ok((cycle, timer(timers, TimerKind::Resolution).and_then(|r| r.model.due_at)))
