@@ -63,8 +63,7 @@ pub async fn create(
         None => None,
     };
     let now = state.clock.now();
-    let (id, replayed) = tickets::create(&state, p, body.into_inner(), key.as_deref(), now).await?;
-    let view = tickets::get(&state, p, &id.to_string(), now).await?;
+    let (view, replayed) = tickets::create_view(&state, p, body.into_inner(), key.as_deref(), now).await?;
     let mut res = HttpResponse::Created();
     if replayed {
         res.insert_header(("Idempotent-Replayed", "true"));

@@ -320,7 +320,7 @@ pub async fn start(
 ) -> Result<Vec<Timer>> {
     let (cal_id, calendar) = versions.current_calendar(&customer.calendar)?;
     let (pol_id, policy) = versions.current_policy(&customer.sla_policy)?;
-    let mut out = Vec::new();
+    let mut rows = Vec::with_capacity(kinds.len());
     for &kind in kinds {
         let target = policy.target(level, kind);
         let plan = policy.target(level, TimerKind::Plan);
@@ -363,9 +363,18 @@ pub async fn start(
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
-        }
-        .insert(db)
-        .await?;
+        };
+        rows.push(model);
+    }
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
+    // One statement for all of them; RETURNING promises no order, so they are put back in
+    // `kinds` order by kind (unique within a ticket's cycle).
+    let mut inserted = sla_timer::Entity::insert_many(rows).exec_with_returning(db).await?;
+    inserted.sort_by_key(|m| kinds.iter().position(|k| k.as_str() == m.kind));
+    let mut out = Vec::with_capacity(inserted.len());
+    for model in inserted {
         let mut timer = Timer::from_model(db, versions, model).await?;
         // A backdated timer may start breached: that breach is this ticket's to count.
         timer.counted = (false, false);

@@ -33,6 +33,10 @@ async fn a_chinese_outage_description_opens_a_level_one_ticket_with_three_timers
     let events = app.get(&format!("/api/v1/tickets/{}/events", t["id"]), &app.admin).await;
     assert_eq!(events.body[0]["action"], "created");
     assert_eq!(events.body[0]["new_value"]["reported_at"], "2026-10-20T02:00:00Z");
+    // The answer is made from what the transaction wrote, not read back: it is what GET shows.
+    let shown = app.get(&format!("/api/v1/tickets/{}", t["id"]), &app.admin).await;
+    assert_eq!(&shown.body, t);
+    assert_eq!(t["contact"]["email"], "li.wei@acme.example");
 }
 
 #[tokio::test]
@@ -49,6 +53,13 @@ async fn a_level_in_the_request_overrides_the_classification() {
     assert_eq!(r.status, 201);
     assert_eq!((r.body["level"].as_str(), r.body["level_source"].as_str()), (Some("II"), Some("manual")));
     assert_eq!(r.body["classification"]["level"], "IV");
+    let shown = app.get(&format!("/api/v1/tickets/{}", r.body["id"]), &app.admin).await;
+    assert_eq!(shown.body, r.body, "the answer to POST is what GET shows");
+    // And for a customer opening their own ticket, in the customer's view.
+    let (_, contact) = app.contact(c, "ops@acme.example").await;
+    let own = app.post("/api/v1/tickets", &contact, json!({"title": "portal down"})).await;
+    assert_eq!(own.status, 201, "{}", own.body);
+    assert_eq!(app.get(&format!("/api/v1/tickets/{}", own.body["id"]), &contact).await.body, own.body);
 }
 
 #[tokio::test]

@@ -11,7 +11,8 @@ use utoipa::ToSchema;
 
 use super::super::auth::Principal;
 use super::super::error::{Error, Result};
-use super::super::timers::{self, secs};
+use super::super::timers::{self, Timer, secs};
+use super::view::{TicketView, ViewContext};
 use super::{MAX_TEXT, Source, Who, check_text, event, number_for};
 use crate::domain::level::Level;
 use crate::domain::sla::TimerKind;
@@ -49,10 +50,35 @@ pub async fn create(
     idempotency_key: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(i64, bool)> {
+    refuse_foreign_source(principal, &input)?;
+    open_ticket(state, principal, input, idempotency_key, now).await
+}
+
+/// [`create`], answering with the ticket as `GET` shows it. A new ticket's view is made from
+/// what its transaction wrote, without reading it back.
+pub async fn create_view(
+    state: &AppState,
+    principal: &Principal,
+    input: NewTicket,
+    idempotency_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(TicketView, bool)> {
+    refuse_foreign_source(principal, &input)?;
+    match open(state, principal, input, idempotency_key, now).await? {
+        Opened::Replayed(id) => Ok((super::get(state, principal, &id.to_string(), now).await?, true)),
+        Opened::New(new) => {
+            let ctx = ViewContext::opened(&state.db, new.customer, new.ticket.contact_id, new.timers).await?;
+            let window = state.config.runtime.tickets.reopen_window_secs;
+            Ok((ctx.view(new.ticket, principal, &state.versions, window, now)?, false))
+        }
+    }
+}
+
+fn refuse_foreign_source(principal: &Principal, input: &NewTicket) -> Result<()> {
     if matches!(principal, Principal::Contact { .. }) && input.source.is_some_and(|s| s != Source::Portal) {
         return Err(Error::invalid("source", "tickets opened by customers have source `portal`"));
     }
-    open_ticket(state, principal, input, idempotency_key, now).await
+    Ok(())
 }
 
 /// [`create`] for Opsline's own intake, which may name the source a contact's ticket came from
@@ -64,6 +90,32 @@ pub(crate) async fn open_ticket(
     idempotency_key: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(i64, bool)> {
+    Ok(match open(state, principal, input, idempotency_key, now).await? {
+        Opened::New(new) => (new.ticket.id, false),
+        Opened::Replayed(id) => (id, true),
+    })
+}
+
+/// What opening a ticket did: opened one (with what its view needs), or found the ticket an
+/// earlier request with the same `Idempotency-Key` opened.
+enum Opened {
+    New(Box<NewlyOpened>),
+    Replayed(i64),
+}
+
+struct NewlyOpened {
+    ticket: ticket::Model,
+    customer: customer::Model,
+    timers: Vec<Timer>,
+}
+
+async fn open(
+    state: &AppState,
+    principal: &Principal,
+    input: NewTicket,
+    idempotency_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Opened> {
     check_text("title", &input.title, 200)?;
     if input.description.chars().count() > MAX_TEXT {
         return Err(Error::invalid("description", format!("`description` has at most {MAX_TEXT} characters")));
@@ -120,7 +172,7 @@ pub(crate) async fn open_ticket(
         && let Some(found) = idempotent_replay(&txn, principal, key, &request_hash, now).await?
     {
         txn.commit().await?;
-        return Ok((found, true));
+        return Ok(Opened::Replayed(found));
     }
     let cust = customer::Entity::find_by_id(customer_id)
         .one(&txn)
@@ -180,14 +232,14 @@ pub(crate) async fn open_ticket(
                 let txn = state.db.begin().await?;
                 let found = idempotent_replay(&txn, principal, key, &request_hash, now).await?;
                 txn.commit().await?;
-                return found.map(|id| (id, true)).ok_or_else(|| Error::Internal("idempotency key vanished".into()));
+                return found.map(Opened::Replayed).ok_or_else(|| Error::Internal("idempotency key vanished".into()));
             }
             return Err(e.into());
         }
     }
     txn.commit().await?;
     state.opened(tally, t.next_fire, now);
-    Ok((t.ticket.id, false))
+    Ok(Opened::New(Box::new(NewlyOpened { ticket: t.ticket, customer: cust, timers: t.timers })))
 }
 
 /// The ticket an earlier request with this key opened, if within 24 hours. The same key with a
@@ -241,6 +293,7 @@ pub(crate) struct Opening<'a> {
 pub(crate) struct Inserted {
     pub ticket: ticket::Model,
     pub next_fire: Option<DateTime<Utc>>,
+    pub timers: Vec<Timer>,
 }
 
 /// Inserts the ticket, starts its three timers, logs `created` and fires the `opened` rules, in
@@ -334,5 +387,5 @@ pub(crate) async fn insert_new(
     .await?;
     super::writes::notify_rules(state, txn, crate::domain::escalation::On::Opened, t.id, now, tally).await?;
     let next_fire = started.iter().filter_map(|tm| tm.model.next_fire_at).min();
-    Ok(Inserted { ticket: t, next_fire })
+    Ok(Inserted { ticket: t, next_fire, timers: started })
 }

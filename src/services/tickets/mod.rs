@@ -18,7 +18,7 @@ pub use attachments::{
 };
 pub(crate) use comments::insert_comment;
 pub use comments::{CommentView, NewComment, Visibility, add_comment, list_comments};
-pub use create::{NewTicket, create};
+pub use create::{NewTicket, create, create_view};
 pub(crate) use create::{Opening, insert_new, open_ticket};
 pub use public::{PublicIncident, public_incidents, set_public_title};
 pub use query::{AssigneeFilter, EventView, ListQuery, Page, Sort, get, list, list_events, timer_views};

@@ -292,6 +292,36 @@ impl ViewContext {
         Ok(Self { customers, contacts, users, teams, timers, children, waiting })
     }
 
+    /// The context of a ticket its own transaction just opened, from what that transaction
+    /// wrote and read (its customer and timers; it has no assignee, team, children or wait yet):
+    /// only a contact is read.
+    pub async fn opened(
+        db: &impl ConnectionTrait,
+        customer: customer::Model,
+        contact_id: Option<i64>,
+        timers: Vec<Timer>,
+    ) -> Result<Self> {
+        let mut contacts = HashMap::new();
+        if let Some(c) = contact_id
+            && let Some(found) = contact::Entity::find_by_id(c).one(db).await?
+        {
+            contacts.insert(found.id, found);
+        }
+        let mut by_ticket: HashMap<i64, Vec<Timer>> = HashMap::new();
+        for t in timers {
+            by_ticket.entry(t.model.ticket_id).or_default().push(t);
+        }
+        Ok(Self {
+            customers: HashMap::from([(customer.id, customer)]),
+            contacts,
+            users: HashMap::new(),
+            teams: HashMap::new(),
+            timers: by_ticket,
+            children: HashMap::new(),
+            waiting: HashMap::new(),
+        })
+    }
+
     pub fn view(
         &self,
         t: ticket::Model,
