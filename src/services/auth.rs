@@ -126,8 +126,10 @@ pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {
 pub async fn authenticate(db: &impl ConnectionTrait, token: &str, now: DateTime<Utc>) -> Result<Principal> {
     let denied = || Error::Unauthorized("a valid API token is required (Authorization: Bearer opl_…)".into());
     let (public_id, secret) = split_key(PREFIX, token).ok_or_else(denied)?;
-    let row = api_token::Entity::find()
+    // The token and its user in one read: this runs on every API request.
+    let (row, staff) = api_token::Entity::find()
         .filter(api_token::Column::PublicId.eq(public_id))
+        .find_also_related(user::Entity)
         .one(db)
         .await?
         .ok_or_else(denied)?;
@@ -137,8 +139,8 @@ pub async fn authenticate(db: &impl ConnectionTrait, token: &str, now: DateTime<
     if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= now) {
         return Err(denied());
     }
-    if let Some(uid) = row.user_id {
-        let u = user::Entity::find_by_id(uid).one(db).await?.filter(|u| u.active).ok_or_else(denied)?;
+    if row.user_id.is_some() {
+        let u = staff.filter(|u| u.active).ok_or_else(denied)?;
         let role = u.role.parse::<Role>().map_err(|_| denied())?;
         return Ok(Principal::Staff { user_id: u.id, username: u.username, display_name: u.display_name, role });
     }
