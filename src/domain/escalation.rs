@@ -269,6 +269,54 @@ pub fn due_steps(
     Ok((due, allowed((k + 1) as u32, next_at).then_some(next_at)))
 }
 
+/// How long after the deadline a warning that has not fired yet is still worth sending.
+const STALE_WARNING_SECS: i64 = 60;
+
+/// A timer's firings: the rule steps due now, and the next firing after them.
+pub struct Plan<'r> {
+    pub due_now: Vec<(&'r Rule, Firing)>,
+    pub next: Option<Secs>,
+}
+
+/// What the sweep does with a running timer at `n`: the rule steps due by now, and the timer's
+/// next firing after them. The breach itself is a firing whatever the rules, so that it is
+/// recorded as it happens (the ticket's `breached` flag, the breach count and the in-breach
+/// gauge rest on it). The sweep runs this on the timers it claims; a new timer is scheduled
+/// with it as it is written, so the sweep sees it only when something is due.
+pub fn plan<'r>(
+    rules: &'r [Rule],
+    subject: &Subject,
+    window: &TimerWindow,
+    breached: bool,
+    acked: Option<Secs>,
+    n: Secs,
+) -> Result<Plan<'r>, CalendarError> {
+    let due = window.due;
+    let mut now_due = Vec::new();
+    let mut next: Option<Secs> = None;
+    for rule in rules.iter().filter(|r| r.matches(On::Warning, subject) || r.matches(On::Breach, subject)) {
+        let (due_steps_now, rule_next) = due_steps(rule, window, acked, n)?;
+        for f in due_steps_now {
+            // A warning meant for before the deadline that nobody sent in time (nothing ran, or
+            // the deadline moved) is not sent after the breach: the breach rules speak then. One
+            // due at the deadline itself may still go out a little late.
+            if rule.on == On::Warning && n > due && (f.at < due || n > due + STALE_WARNING_SECS) {
+                continue;
+            }
+            now_due.push((rule, f));
+        }
+        next = earliest(next, rule_next);
+    }
+    if !breached {
+        next = earliest(next, Some(due + 1));
+    }
+    Ok(Plan { due_now: now_due, next })
+}
+
+fn earliest(a: Option<Secs>, b: Option<Secs>) -> Option<Secs> {
+    a.into_iter().chain(b).min()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,12 +14,11 @@ use sea_orm::{
 use super::error::{Error, Result};
 use super::versions::Versions;
 use crate::domain::calendar::{Calendar, Secs};
-use crate::domain::escalation::{Rule, Subject, TimerWindow, share_point};
+use crate::domain::escalation::{self, Rule, Subject, TimerWindow, share_point};
 use crate::domain::level::Level;
 use crate::domain::sla::{HistoryEntry, Outcome, SlaPolicy, Target, TimerKind, TimerState, change_level, replay};
 use crate::metrics::{Fact, Tally};
 use crate::persistence::entities::{customer, sla_timer, ticket};
-use crate::services::escalation::sweep;
 
 /// The share of a timer's working time after which it counts as at risk.
 const RISK_PERCENT: u32 = 80;
@@ -303,7 +302,7 @@ pub async fn load_current(db: &impl ConnectionTrait, versions: &Versions, ticket
 }
 
 /// Starts timers of `kinds` (cycle `cycle`) at `start` on the customer's current contract
-/// versions, each scheduled by the escalation `rules` as the sweep would (`sweep::plan`), so
+/// versions, each scheduled by the escalation `rules` as the sweep would (`escalation::plan`), so
 /// that the sweep looks at them only when something is due.
 #[allow(clippy::too_many_arguments)]
 pub async fn start(
@@ -330,7 +329,7 @@ pub async fn start(
             Some(due) => {
                 let subject = Subject { timer: Some(kind), level, tier: &customer.tier, customer_key: &customer.key };
                 let window = TimerWindow { calendar: &calendar, start, due };
-                let planned = sweep::plan(rules, &subject, &window, breached, None, secs(now))?;
+                let planned = escalation::plan(rules, &subject, &window, breached, None, secs(now))?;
                 // Steps due already (a backdated ticket) are the sweep's to fire.
                 if planned.due_now.is_empty() { planned.next.map(utc) } else { Some(now) }
             }

@@ -12,16 +12,12 @@ use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder
 use super::super::error::Result;
 use super::super::timers::{Timer, secs, utc};
 use super::enqueue::{FromSweep, Occurrence, fire_all};
-use crate::domain::calendar::Secs;
-use crate::domain::escalation::{Firing, On, Rule, Subject, TimerWindow, due_steps};
+use crate::domain::escalation::{Subject, TimerWindow, plan};
 use crate::domain::level::Level;
 use crate::domain::sla::TimerState;
 use crate::metrics::Tally;
 use crate::persistence::entities::{customer, escalation, sla_timer, ticket};
 use crate::state::AppState;
-
-/// How long after the deadline a warning that has not fired yet is still worth sending.
-const STALE_WARNING_SECS: i64 = 60;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SweepOutcome {
@@ -142,54 +138,6 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutco
         state.wake_delivery.notify_one();
     }
     Ok(out)
-}
-
-/// A timer's firings: the rule steps due now, and the next firing after them.
-pub(crate) struct Plan<'r> {
-    pub due_now: Vec<(&'r Rule, Firing)>,
-    pub next: Option<Secs>,
-}
-
-/// What the sweep does with a running timer at `n`: the rule steps due by now, and the timer's
-/// next firing after them. The breach itself is a firing whatever the rules, so that it is
-/// recorded as it happens (the ticket's `breached` flag, the breach count and the in-breach
-/// gauge rest on it). A new ticket's timers are scheduled with this as they are written, so the
-/// sweep sees them only when something is due.
-pub(crate) fn plan<'r>(
-    rules: &'r [Rule],
-    subject: &Subject,
-    window: &TimerWindow,
-    breached: bool,
-    acked: Option<Secs>,
-    n: Secs,
-) -> Result<Plan<'r>> {
-    let due = window.due;
-    let mut now_due = Vec::new();
-    let mut next: Option<Secs> = None;
-    for rule in rules.iter().filter(|r| r.matches(On::Warning, subject) || r.matches(On::Breach, subject)) {
-        let (due_steps_now, rule_next) = due_steps(rule, window, acked, n)?;
-        for f in due_steps_now {
-            // A warning meant for before the deadline that nobody sent in time (nothing ran, or
-            // the deadline moved) is not sent after the breach: the breach rules speak then. One
-            // due at the deadline itself may still go out a little late.
-            if rule.on == On::Warning && n > due && (f.at < due || n > due + STALE_WARNING_SECS) {
-                continue;
-            }
-            now_due.push((rule, f));
-        }
-        next = earliest(next, rule_next);
-    }
-    if !breached {
-        next = earliest(next, Some(due + 1));
-    }
-    Ok(Plan { due_now: now_due, next })
-}
-
-fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
 }
 
 /// The earliest `next_fire_at` of any unfinished timer.
