@@ -138,16 +138,12 @@ pub async fn release_handed(state: &AppState, now: DateTime<Utc>) -> Result<u64>
     let (fresh, stale) = state.handoff.take(usize::MAX, now, 0);
     let mut released = 0;
     for (lease, ids) in by_lease(fresh.iter().chain(&stale).filter_map(|r| Some((r.id, r.locked_until?)))) {
-        released += outbox::Entity::update_many()
+        released += still_held(state, ids, lease, now)
             .col_expr(outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
             .col_expr(
                 outbox::Column::Attempts,
                 sea_orm::sea_query::ExprTrait::sub(Expr::col(outbox::Column::Attempts), 1),
             )
-            .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
-            .filter(id_in(&state.db, outbox::Column::Id, ids))
-            .filter(outbox::Column::Status.eq(PENDING))
-            .filter(outbox::Column::LockedUntil.eq(lease))
             .exec(&state.db)
             .await?
             .rows_affected;
@@ -162,17 +158,28 @@ async fn take_handed(state: &AppState, now: DateTime<Utc>, lease: DateTime<Utc>)
     let (mut rows, stale) = state.handoff.take(batch, now, state.config.settings.delivery_batch_secs().1);
     for (old, ids) in by_lease(stale.iter().filter_map(|r| Some((r.id, r.locked_until?)))) {
         rows.extend(
-            outbox::Entity::update_many()
+            still_held(state, ids, old, now)
                 .col_expr(outbox::Column::LockedUntil, Expr::value(Some(lease)))
-                .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
-                .filter(id_in(&state.db, outbox::Column::Id, ids))
-                .filter(outbox::Column::Status.eq(PENDING))
-                .filter(outbox::Column::LockedUntil.eq(old))
                 .exec_with_returning(&state.db)
                 .await?,
         );
     }
     Ok(rows)
+}
+
+/// An update of the handed-over rows among `ids` that are still pending under `lease`: a row
+/// another worker took over meanwhile (its lease changed) is left alone.
+fn still_held(
+    state: &AppState,
+    ids: Vec<i64>,
+    lease: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> sea_orm::UpdateMany<outbox::Entity> {
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+        .filter(id_in(&state.db, outbox::Column::Id, ids))
+        .filter(outbox::Column::Status.eq(PENDING))
+        .filter(outbox::Column::LockedUntil.eq(lease))
 }
 
 fn attempt_row(row: &outbox::Model, a: &Attempt, ms: i64, now: DateTime<Utc>) -> delivery_attempt::Model {

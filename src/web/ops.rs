@@ -262,10 +262,7 @@ async fn retry(
         return v.expired_form(&state, "/console/notifications");
     }
     match notifications::retry(&state, *id, state.clock.now()).await {
-        Ok(_) => {
-            state.wake_delivery.notify_one();
-            redirect("/console/notifications?status=pending")
-        }
+        Ok(_) => redirect("/console/notifications?status=pending"),
         Err(e) => v.failed(&state, e, "/console/notifications"),
     }
 }

@@ -205,6 +205,19 @@ pub(crate) struct ViewContext {
     waiting: HashMap<i64, String>,
 }
 
+/// The rows of `E` with these ids, by id; no read when there are none.
+async fn by_id<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    column: E::Column,
+    ids: Vec<i64>,
+    id: fn(&E::Model) -> i64,
+) -> Result<HashMap<i64, E::Model>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(E::find().filter(column.is_in(ids)).all(db).await?.into_iter().map(|m| (id(&m), m)).collect())
+}
+
 impl ViewContext {
     pub async fn load(db: &impl ConnectionTrait, versions: &Versions, tickets: &[ticket::Model]) -> Result<Self> {
         let ids: Vec<i64> = tickets.iter().map(|t| t.id).collect();
@@ -214,49 +227,11 @@ impl ViewContext {
             v.dedup();
             v
         };
-        let customers = customer::Entity::find()
-            .filter(customer::Column::Id.is_in(pick(|t| Some(t.customer_id))))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c))
-            .collect();
-        let ids_contact = pick(|t| t.contact_id);
-        let contacts = if ids_contact.is_empty() {
-            HashMap::new()
-        } else {
-            contact::Entity::find()
-                .filter(contact::Column::Id.is_in(ids_contact))
-                .all(db)
-                .await?
-                .into_iter()
-                .map(|c| (c.id, c))
-                .collect()
-        };
-        let ids_user = pick(|t| t.assignee_id);
-        let users = if ids_user.is_empty() {
-            HashMap::new()
-        } else {
-            user::Entity::find()
-                .filter(user::Column::Id.is_in(ids_user))
-                .all(db)
-                .await?
-                .into_iter()
-                .map(|u| (u.id, u))
-                .collect()
-        };
-        let ids_team = pick(|t| t.team_id);
-        let teams = if ids_team.is_empty() {
-            HashMap::new()
-        } else {
-            team::Entity::find()
-                .filter(team::Column::Id.is_in(ids_team))
-                .all(db)
-                .await?
-                .into_iter()
-                .map(|t| (t.id, t))
-                .collect()
-        };
+        let customers =
+            by_id::<customer::Entity>(db, customer::Column::Id, pick(|t| Some(t.customer_id)), |c| c.id).await?;
+        let contacts = by_id::<contact::Entity>(db, contact::Column::Id, pick(|t| t.contact_id), |c| c.id).await?;
+        let users = by_id::<user::Entity>(db, user::Column::Id, pick(|t| t.assignee_id), |u| u.id).await?;
+        let teams = by_id::<team::Entity>(db, team::Column::Id, pick(|t| t.team_id), |t| t.id).await?;
         let mut latest: HashMap<(i64, String), sla_timer::Model> = HashMap::new();
         for m in sla_timer::Entity::find().filter(sla_timer::Column::TicketId.is_in(ids.clone())).all(db).await? {
             let key = (m.ticket_id, m.kind.clone());
