@@ -112,7 +112,16 @@ pub async fn tick(app: &TestApp, when: &str) {
     deliver(app).await;
 }
 
-fn types(hooks: &WebhookReceiver) -> Vec<String> {
+/// A level I ticket's response warning, swept at 10:08 by the first instance (not yet delivered).
+async fn swept_warning() -> Rig {
+    let r = rig().await;
+    vip_ticket(&r.app, "I").await;
+    r.app.clock.set(at("2026-10-20T10:08:00+08:00"));
+    sweep(&r.app).await;
+    r
+}
+
+pub fn types(hooks: &WebhookReceiver) -> Vec<String> {
     hooks.received().iter().map(|h| h.json["type"].as_str().unwrap_or("").to_string()).collect()
 }
 
@@ -356,10 +365,7 @@ async fn a_400_is_a_dead_letter_at_once_and_a_retry_through_the_api_delivers_it(
 
 #[tokio::test]
 async fn a_crash_between_claim_and_send_is_delivered_by_the_next_instance_once() {
-    let r = rig().await;
-    vip_ticket(&r.app, "I").await;
-    r.app.clock.set(at("2026-10-20T10:08:00+08:00"));
-    sweep(&r.app).await;
+    let r = swept_warning().await;
     // An instance claims every row and dies before sending.
     use sea_orm::ConnectionTrait;
     let backend = r.app.state.db.get_database_backend();
@@ -388,10 +394,7 @@ async fn a_crash_between_claim_and_send_is_delivered_by_the_next_instance_once()
 
 #[tokio::test]
 async fn rows_the_sweep_hands_over_are_sent_once_even_when_another_instance_took_them_over() {
-    let r = rig().await;
-    vip_ticket(&r.app, "I").await;
-    r.app.clock.set(at("2026-10-20T10:08:00+08:00"));
-    sweep(&r.app).await;
+    let r = swept_warning().await;
     // The warning's rows are written leased to this instance (for its delivery, in memory).
     let pending = r.app.get("/api/v1/notifications?status=pending", &r.app.admin).await.body;
     let pending = pending.as_array().unwrap();
@@ -415,10 +418,7 @@ async fn rows_the_sweep_hands_over_are_sent_once_even_when_another_instance_took
 
 #[tokio::test]
 async fn an_instance_that_stops_gives_back_the_rows_handed_to_it_and_another_sends_them_at_once() {
-    let r = rig().await;
-    vip_ticket(&r.app, "I").await;
-    r.app.clock.set(at("2026-10-20T10:08:00+08:00"));
-    sweep(&r.app).await;
+    let r = swept_warning().await;
     let released = opsline::services::delivery::release_handed(&r.app.state, r.app.clock.now()).await.unwrap();
     assert_eq!(released, 2);
     let pending = r.app.get("/api/v1/notifications?status=pending", &r.app.admin).await.body;
@@ -433,10 +433,7 @@ async fn an_instance_that_stops_gives_back_the_rows_handed_to_it_and_another_sen
 
 #[tokio::test]
 async fn a_handed_over_row_whose_lease_would_run_out_mid_batch_is_leased_again_then_sent() {
-    let r = rig().await;
-    vip_ticket(&r.app, "I").await;
-    r.app.clock.set(at("2026-10-20T10:08:00+08:00"));
-    sweep(&r.app).await;
+    let r = swept_warning().await;
     // 50 s on, 10 s of the lease remain: less than a batch may take (4 rounds × the rig's 3 s SMTP
     // timeout), so the rows are leased again before they are sent.
     r.app.clock.set(at("2026-10-20T10:08:50+08:00"));

@@ -5,7 +5,7 @@ use opsline::persistence::entities::sla_timer;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::escalation::{deliver, rig, sweep, tick, vip_ticket};
+use crate::escalation::{deliver, rig, sweep, tick, types, vip_ticket};
 use crate::helpers::{TestApp, at};
 
 async fn next_fires(app: &TestApp, ticket: &Value) -> Vec<(String, Option<chrono::DateTime<chrono::Utc>>)> {
@@ -16,10 +16,6 @@ async fn next_fires(app: &TestApp, ticket: &Value) -> Vec<(String, Option<chrono
         .unwrap();
     rows.sort_by_key(|r| r.kind.clone());
     rows.into_iter().map(|r| (r.kind, r.next_fire_at)).collect()
-}
-
-fn hook_types(r: &crate::escalation::Rig) -> Vec<String> {
-    r.hooks.received().iter().map(|h| h.json["type"].as_str().unwrap_or("").to_string()).collect()
 }
 
 #[tokio::test]
@@ -40,9 +36,9 @@ async fn a_new_tickets_timers_are_scheduled_as_written_and_the_sweep_waits_for_t
     let o = opsline::services::escalation::sweep::run_once(&r.app.state, r.app.clock.now()).await.unwrap();
     assert_eq!(o.timers, 0, "nothing for the sweep until something is due");
     tick(&r.app, "2026-10-20T10:07:59+08:00").await;
-    assert!(hook_types(&r).is_empty());
+    assert!(types(&r.hooks).is_empty());
     tick(&r.app, "2026-10-20T10:08:00+08:00").await;
-    assert_eq!(hook_types(&r), vec!["sla.warning"], "the warning, at the instant it was scheduled for");
+    assert_eq!(types(&r.hooks), vec!["sla.warning"], "the warning, at the instant it was scheduled for");
 }
 
 #[tokio::test]
@@ -58,7 +54,7 @@ async fn a_backdated_ticket_whose_breach_is_already_due_is_left_to_the_sweep_whi
     assert_eq!(response.1, Some(at("2026-10-20T10:00:00+08:00")), "due now: the sweep's to fire");
     sweep(&r.app).await;
     deliver(&r.app).await;
-    assert_eq!(hook_types(&r), vec!["sla.breach"], "the breach at once; the warning it missed is not sent late");
+    assert_eq!(types(&r.hooks), vec!["sla.breach"], "the breach at once; the warning it missed is not sent late");
     tick(&r.app, "2026-10-20T10:01:00+08:00").await;
-    assert_eq!(hook_types(&r), vec!["sla.breach"], "and only once");
+    assert_eq!(types(&r.hooks), vec!["sla.breach"], "and only once");
 }
