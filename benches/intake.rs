@@ -5,7 +5,7 @@
 //! 1. **Over HTTP**: `POST /api/v1/tickets` on the release service (one worker on CPU1), the full
 //!    path — classification, the three deadlines, the ticket, its timers and its event — driven
 //!    by `wrk -t1 -c32` on CPU0. Requests/s and p99.
-//! 2. **The same transaction without HTTP**: `tickets::create` called by 32 tasks in a process on
+//! 2. **The same transaction without HTTP**: `tickets::open` called by 32 tasks in a process on
 //!    CPU1 for the same time. HTTP ÷ this ≥ 0.7.
 //! 3. **A minimal one-row insert handler** (actix, one worker, on CPU1, the same pool settings):
 //!    the raw limit, reported; Opsline's p99 at 32 connections ≤ 2× its p99.
@@ -34,8 +34,8 @@ use chrono::Utc;
 use common::{Row, Wrk, free_port, median, opsline_bin, pinned, post_script, start, wrk};
 use opsline::clock::Clock;
 use opsline::config::{Config, ConfigSource};
+use opsline::domain::actor::Actor;
 use opsline::domain::ticket::Role;
-use opsline::services::audit::By;
 use opsline::services::auth::Principal;
 use opsline::services::customers::{self, NewCustomer};
 use opsline::services::tickets::{self, NewTicket};
@@ -56,7 +56,7 @@ async fn prepare(url: &str, dir: &Path) -> String {
     let state = opsline::startup::prepare(config, Clock::System, true).await.unwrap();
     let now = Utc::now();
     let req = NewTokenRequest { user_id: None, role: Some(Role::Admin), name: "bench".into(), expires_at: None };
-    let token = users::create_token(&state, By::Cli, req, now).await.unwrap().token;
+    let token = users::create_token(&state, &Actor::command_line(), req, now).await.unwrap().token;
     let input: NewCustomer = serde_json::from_value(serde_json::json!({"name": "Bench Bank", "tier": "vip"})).unwrap();
     let p = Principal::Staff { user_id: 1, username: "bench".into(), display_name: "bench".into(), role: Role::Admin };
     let c = customers::create(&state, &p, input, now).await.unwrap();
@@ -74,7 +74,7 @@ async fn prepare(url: &str, dir: &Path) -> String {
     token
 }
 
-/// In a child process on CPU1: `tickets::create` by 32 tasks for `secs`; prints tickets/s.
+/// In a child process on CPU1: `tickets::open` by 32 tasks for `secs`; prints tickets/s.
 async fn inproc(url: &str, dir: &Path, secs: u64) {
     let config = Config::load(&source(url, dir)).unwrap();
     let state = opsline::startup::prepare(config, Clock::System, false).await.unwrap();
@@ -87,7 +87,7 @@ async fn inproc(url: &str, dir: &Path, secs: u64) {
         tasks.push(tokio::spawn(async move {
             while Instant::now() < until {
                 let t: NewTicket = serde_json::from_str(BODY).unwrap();
-                if tickets::create(&state, &p, t, None, Utc::now()).await.is_ok() {
+                if tickets::open(&state, &p, t, None, Utc::now()).await.is_ok() {
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             }

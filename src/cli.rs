@@ -8,9 +8,9 @@ use migration::{Migrator, MigratorTrait};
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigSource, secret::redact_url};
+use crate::domain::actor::Actor;
 use crate::domain::level::Level;
 use crate::domain::ticket::Role;
-use crate::services::audit::By;
 use crate::services::users::{self, NewTokenRequest, NewUser};
 use crate::startup::{Application, prepare};
 
@@ -182,7 +182,7 @@ pub async fn run(cli: Cli, source: ConfigSource) -> anyhow::Result<i32> {
                 UserAction::Create { username, role, email, display_name } => {
                     let input =
                         NewUser { username, display_name, email, role, language: None, team: None, password: None };
-                    let u = users::create(&state, By::Cli, input, false, now).await?;
+                    let u = users::create(&state, &Actor::command_line(), input, false, now).await?;
                     println!("created user {} (id {}, role {})", u.username, u.id, u.role);
                 }
                 UserAction::SetPassword { username } => {
@@ -216,7 +216,7 @@ pub async fn run(cli: Cli, source: ConfigSource) -> anyhow::Result<i32> {
                 },
                 _ => anyhow::bail!("give --user, or --role with --name"),
             };
-            let t = users::create_token(&state, By::Cli, req, now).await?;
+            let t = users::create_token(&state, &Actor::command_line(), req, now).await?;
             println!("token {} created for user id {}; it is shown once:", t.id, t.user_id.unwrap_or_default());
             println!("{}", t.token);
             Ok(0)

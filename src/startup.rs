@@ -57,8 +57,7 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
     sync_teams(&db, &config, now).await?;
     let notifier = Notifier::new(&config).map_err(BuildError::Notify)?;
     let config_limits = config.settings.limits.clone();
-    let web = crate::web::Web::new(config.settings.web.secret_key.as_ref().map(|k| k.expose()))
-        .map_err(BuildError::Notify)?;
+    let signer = crate::signing::Signer::new(config.settings.web.secret_key.as_ref().map(|k| k.expose()));
     let prober = Prober::new(config.runtime.checks.denied_networks.clone()).map_err(BuildError::Notify)?;
     // Room for a few rounds of every sweep loop's batch.
     let handoff_cap = 4 * (config.settings.sweep.batch as usize) * (config.settings.sweep.loops.max(1) as usize);
@@ -74,8 +73,8 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
         prober: Arc::new(prober),
         wake_checks: Arc::new(tokio::sync::Notify::new()),
         metrics: Arc::new(metrics),
-        limits: Arc::new(crate::http::limits::Limits::new(&config_limits)),
-        web: Arc::new(web),
+        limits: Arc::new(crate::limits::Limits::new(&config_limits)),
+        signer: Arc::new(signer),
     };
     crate::services::checks::sync_config(&state, now).await?;
     Ok(state)
@@ -139,6 +138,7 @@ impl Application {
     pub fn with_listener(state: AppState, listener: TcpListener) -> Result<Self, BuildError> {
         let addr = listener.local_addr().map_err(|source| BuildError::Bind { addr: "?".into(), source })?;
         let data = web::Data::new(state.clone());
+        let pages = web::Data::new(crate::web::Web::new().map_err(BuildError::Notify)?);
         let max_body = state.config.settings.http.max_body_bytes as usize;
         let email_limit = state.config.settings.attachments.max_bytes as usize + 64 * 1024;
         let workers = state.config.settings.http.workers;
@@ -162,6 +162,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(pages.clone())
                 .wrap(from_fn(crate::http::json_errors))
                 .wrap(from_fn(crate::http::security_headers))
                 .wrap(crate::http::cors(&origins))
@@ -209,7 +210,9 @@ impl Application {
             match crate::services::delivery::release_handed(&self.state, self.state.clock.now()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(rows = n, "handed-over deliveries released for other instances"),
-                Err(e) => tracing::warn!(error = %e, "handed-over deliveries kept their leases"),
+                Err(e) => {
+                    tracing::warn!(error = %crate::services::chain(&e), "handed-over deliveries kept their leases")
+                }
             }
         }
         self.always.stop().await;

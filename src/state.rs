@@ -36,9 +36,9 @@ pub struct AppState {
     /// This instance's Prometheus registry.
     pub metrics: Arc<Metrics>,
     /// This instance's rate limits.
-    pub limits: Arc<crate::http::limits::Limits>,
-    /// Page templates and the key signing session cookies.
-    pub web: Arc<crate::web::Web>,
+    pub limits: Arc<crate::limits::Limits>,
+    /// Signs cookies and links with `web.secret_key`.
+    pub signer: Arc<crate::signing::Signer>,
 }
 
 impl AppState {

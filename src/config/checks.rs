@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use ipnet::IpNet;
 
-use super::Problem;
 use super::settings::Settings;
 use super::validate::{parse_duration, valid_name};
+use super::{Problem, Problems};
 use crate::checks::spec::{CheckDef, CheckKind};
 
 #[derive(Debug, Clone)]
@@ -28,8 +28,8 @@ pub struct Retention {
     pub delivered_notifications_secs: i64,
 }
 
-pub fn compile(settings: &Settings, problems: &mut Vec<Problem>) -> Option<ChecksRuntime> {
-    let before = problems.iter().filter(|p| p.is_error()).count();
+pub fn compile(settings: &Settings, problems: &mut Problems) -> Option<ChecksRuntime> {
+    let before = problems.mark();
     let c = &settings.checks;
     let mut denied_networks = Vec::new();
     for n in &c.denied_networks {
@@ -113,7 +113,7 @@ pub fn compile(settings: &Settings, problems: &mut Vec<Problem>) -> Option<Check
             problems.push(Problem::error("gating.canaries", format!("`{canary}` is not a check defined in [checks]")));
         }
     }
-    if problems.iter().filter(|p| p.is_error()).count() > before {
+    if problems.errors_since(before) {
         return None;
     }
     Some(ChecksRuntime { denied_networks, flap_window_secs, defined, retention })

@@ -1,13 +1,14 @@
 //! Escalation, notification and delivery settings, checked and compiled: rules, on-call
 //! rotations, webhook endpoints, allowed networks and the retry schedule.
 
+use crate::domain::customer::Tier;
 use std::collections::{BTreeMap, BTreeSet};
 
 use ipnet::IpNet;
 
 use super::content::hash_of;
 use super::settings::{RuleSettings, Settings};
-use super::{Problem, parse_duration, valid_name};
+use super::{Problem, Problems, parse_duration, valid_name};
 use crate::domain::calendar::Secs;
 use crate::domain::escalation::{At, Notify, On, Rule};
 use crate::domain::level::Level;
@@ -49,7 +50,7 @@ impl Escalation {
 }
 
 /// A working-time amount such as `15m` or `1h30m`, in seconds.
-fn working(key: &str, v: &str, problems: &mut Vec<Problem>) -> Option<i64> {
+fn working(key: &str, v: &str, problems: &mut Problems) -> Option<i64> {
     match parse_hms(v).filter(|s| *s > 0) {
         Some(s) => Some(s),
         None => {
@@ -59,12 +60,12 @@ fn working(key: &str, v: &str, problems: &mut Vec<Problem>) -> Option<i64> {
     }
 }
 
-fn rule(i: usize, r: &RuleSettings, settings: &Settings, problems: &mut Vec<Problem>) -> Option<Rule> {
+fn rule(i: usize, r: &RuleSettings, settings: &Settings, problems: &mut Problems) -> Option<Rule> {
     let key = match &r.name {
         Some(n) => format!("escalation.rules[{i}] ({n})"),
         None => format!("escalation.rules[{i}]"),
     };
-    let start = problems.len();
+    let start = problems.mark();
     let on = r.on.parse::<On>().map_err(|e| problems.push(Problem::error(format!("{key}.on"), e))).ok();
     let timer = match r.timer.as_deref() {
         None | Some("any") => None,
@@ -81,11 +82,11 @@ fn rule(i: usize, r: &RuleSettings, settings: &Settings, problems: &mut Vec<Prob
                 .ok()
         })
         .collect();
-    for t in &r.tiers {
-        if t != "vip" && t != "standard" {
-            problems.push(Problem::error(format!("{key}.tiers"), format!("`{t}` is not a tier: use vip or standard")));
-        }
-    }
+    let tiers: Vec<Tier> = r
+        .tiers
+        .iter()
+        .filter_map(|t| t.parse().map_err(|e: String| problems.push(Problem::error(format!("{key}.tiers"), e))).ok())
+        .collect();
     let at = match (&r.at, on) {
         (Some(a), Some(On::Warning)) => match a.strip_suffix('%') {
             Some(p) => match p.parse::<u32>() {
@@ -145,28 +146,17 @@ fn rule(i: usize, r: &RuleSettings, settings: &Settings, problems: &mut Vec<Prob
             Err(e) => problems.push(Problem::error(nkey, e)),
         }
     }
-    if problems.len() != start {
+    if problems.errors_since(start) {
         return None;
     }
     let name = match &r.name {
         Some(n) => n.clone(),
         None => format!("rule-{}", &hash_of(&format!("{r:?}"))[..12]),
     };
-    Some(Rule {
-        key: name,
-        on: on?,
-        timer,
-        levels,
-        tiers: r.tiers.clone(),
-        customers: r.customers.clone(),
-        at,
-        notify,
-        repeat,
-        after,
-    })
+    Some(Rule { key: name, on: on?, timer, levels, tiers, customers: r.customers.clone(), at, notify, repeat, after })
 }
 
-fn shifts(settings: &Settings, problems: &mut Vec<Problem>) -> BTreeMap<String, Vec<Shift>> {
+fn shifts(settings: &Settings, problems: &mut Problems) -> BTreeMap<String, Vec<Shift>> {
     let mut out = BTreeMap::new();
     for (name, list) in &settings.oncall {
         if !valid_name(name) {
@@ -182,7 +172,7 @@ fn shifts(settings: &Settings, problems: &mut Vec<Problem>) -> BTreeMap<String, 
                 ));
                 continue;
             };
-            let instant = |field: &str, v: &str, problems: &mut Vec<Problem>| -> Option<Secs> {
+            let instant = |field: &str, v: &str, problems: &mut Problems| -> Option<Secs> {
                 match v.parse::<jiff::civil::DateTime>() {
                     Ok(dt) => tz.to_ambiguous_timestamp(dt).compatible().ok().map(|t| t.as_second()),
                     Err(_) => {
@@ -207,8 +197,8 @@ fn shifts(settings: &Settings, problems: &mut Vec<Problem>) -> BTreeMap<String, 
     out
 }
 
-pub fn compile(settings: &Settings, problems: &mut Vec<Problem>) -> Option<Escalation> {
-    let before = problems.iter().filter(|p| p.is_error()).count();
+pub fn compile(settings: &Settings, problems: &mut Problems) -> Option<Escalation> {
+    let before = problems.mark();
     let e = &settings.escalation;
     let ttl = parse_duration(&e.ack_link_ttl).filter(|d| *d > 0);
     if ttl.is_none() {
@@ -322,7 +312,7 @@ pub fn compile(settings: &Settings, problems: &mut Vec<Problem>) -> Option<Escal
             "escalation rules send e-mail but no SMTP server is configured: those deliveries become dead letters",
         ));
     }
-    if problems.iter().filter(|p| p.is_error()).count() > before {
+    if problems.errors_since(before) {
         return None;
     }
     let rules_content = format!("{:?}", settings.escalation.rules);

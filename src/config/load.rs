@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use toml::{Table, Value};
 
-use super::{Problem, Settings};
+use super::{Problem, Problems, Settings};
 
 /// Variables that steer loading itself and are not configuration keys.
 const NOT_KEYS: [&str; 3] = ["OPSLINE_ENVIRONMENT", "OPSLINE_CONFIG_DIR", "OPSLINE_LOG"];
@@ -37,7 +37,7 @@ impl ConfigSource {
 }
 
 /// The merged TOML tree, before it is typed.
-pub fn merged_table(source: &ConfigSource, problems: &mut Vec<Problem>) -> Option<Table> {
+pub fn merged_table(source: &ConfigSource, problems: &mut Problems) -> Option<Table> {
     let mut table = read_toml(&source.dir.join("default.toml"), problems)?;
     let overlay_path = source.dir.join(format!("{}.toml", source.environment));
     if !["development", "test", "production"].contains(&source.environment.as_str()) && !overlay_path.exists() {
@@ -68,7 +68,7 @@ pub fn merged_table(source: &ConfigSource, problems: &mut Vec<Problem>) -> Optio
     Some(table)
 }
 
-fn read_toml(path: &Path, problems: &mut Vec<Problem>) -> Option<Table> {
+fn read_toml(path: &Path, problems: &mut Problems) -> Option<Table> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -161,7 +161,7 @@ fn parse_inline(raw: &str) -> Option<Value> {
 }
 
 /// Types the merged tree, listing every unknown key and the first type error.
-pub fn typed(table: Table, problems: &mut Vec<Problem>) -> Option<Settings> {
+pub fn typed(table: Table, problems: &mut Problems) -> Option<Settings> {
     let mut unknown = Vec::new();
     let mut record = |path: serde_ignored::Path| unknown.push(path.to_string());
     let de = serde_ignored::Deserializer::new(Value::Table(table), &mut record);

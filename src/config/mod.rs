@@ -60,6 +60,47 @@ impl fmt::Display for Problem {
     }
 }
 
+/// The problems found so far. Whether a part of the configuration is usable is asked with
+/// [`Problems::mark`] and [`Problems::errors_since`]: only errors make a part unusable, so a
+/// warning can never drop what it warns about.
+#[derive(Debug, Default, Clone)]
+pub struct Problems(Vec<Problem>);
+
+/// How many errors had been found at some point.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark(usize);
+
+impl Problems {
+    pub fn push(&mut self, p: Problem) {
+        self.0.push(p);
+    }
+
+    fn errors(&self) -> usize {
+        self.0.iter().filter(|p| p.is_error()).count()
+    }
+
+    pub fn mark(&self) -> Mark {
+        Mark(self.errors())
+    }
+
+    /// Whether an error was found since `m` (warnings do not count).
+    pub fn errors_since(&self, m: Mark) -> bool {
+        self.errors() > m.0
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.errors() > 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Problem> {
+        self.0.iter()
+    }
+
+    pub fn into_vec(self) -> Vec<Problem> {
+        self.0
+    }
+}
+
 /// Every problem found; returned when any is an error.
 #[derive(Debug, Clone, thiserror::Error)]
 pub struct ConfigError {
@@ -119,15 +160,16 @@ pub struct Config {
 
 impl Config {
     pub fn load(source: &ConfigSource) -> Result<Config, ConfigError> {
-        let mut problems = Vec::new();
+        let mut problems = Problems::default();
         let settings = load::merged_table(source, &mut problems).and_then(|t| load::typed(t, &mut problems));
         let runtime =
             settings.as_ref().and_then(|s| validate::compile(s, &source.dir, &source.environment, &mut problems));
         match (settings, runtime) {
-            (Some(settings), Some(runtime)) if !problems.iter().any(Problem::is_error) => {
-                Ok(Config { settings, runtime, environment: source.environment.clone(), warnings: problems })
+            (Some(settings), Some(runtime)) if !problems.has_errors() => {
+                let warnings = problems.into_vec();
+                Ok(Config { settings, runtime, environment: source.environment.clone(), warnings })
             }
-            _ => Err(ConfigError { problems }),
+            _ => Err(ConfigError { problems: problems.into_vec() }),
         }
     }
 

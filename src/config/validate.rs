@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::content::{CalendarContent, PolicyContent, Versioned, WEEKDAYS, hash_of};
 use super::settings::{CalendarSettings, HolidayFile, PolicySettings, Settings};
-use super::{Contract, Problem, Runtime, TicketRules};
+use super::{Contract, Problem, Problems, Runtime, TicketRules};
 use crate::domain::calendar::{Calendar, MAX_INTERVALS_PER_DAY, parse_dates, parse_interval};
 use crate::domain::classify::{Classifier, Rule};
 use crate::domain::level::Level;
@@ -29,7 +29,7 @@ pub fn parse_duration(s: &str) -> Option<i64> {
     }
 }
 
-fn check_names<'a>(section: &str, names: impl Iterator<Item = &'a String>, problems: &mut Vec<Problem>) {
+fn check_names<'a>(section: &str, names: impl Iterator<Item = &'a String>, problems: &mut Problems) {
     let mut seen: BTreeMap<String, &str> = BTreeMap::new();
     for name in names {
         if !valid_name(name) {
@@ -44,8 +44,8 @@ fn check_names<'a>(section: &str, names: impl Iterator<Item = &'a String>, probl
     }
 }
 
-pub fn compile(settings: &Settings, dir: &Path, environment: &str, problems: &mut Vec<Problem>) -> Option<Runtime> {
-    let before = problems.iter().filter(|p| p.is_error()).count();
+pub fn compile(settings: &Settings, dir: &Path, environment: &str, problems: &mut Problems) -> Option<Runtime> {
+    let before = problems.mark();
     if settings.http.listen.parse::<SocketAddr>().is_err() {
         problems.push(Problem::error("http.listen", "expected an address such as 127.0.0.1:8080"));
     }
@@ -166,7 +166,7 @@ pub fn compile(settings: &Settings, dir: &Path, environment: &str, problems: &mu
     let escalation = super::escalation::compile(settings, problems);
     let checks = super::checks::compile(settings, problems);
 
-    if problems.iter().filter(|p| p.is_error()).count() > before {
+    if problems.errors_since(before) {
         return None;
     }
     let (vip, standard, classifier, tickets, escalation, checks) =
@@ -183,7 +183,7 @@ pub fn compile(settings: &Settings, dir: &Path, environment: &str, problems: &mu
     Some(Runtime { calendars, policies, classifier, vip, standard, tickets, escalation, checks, hash })
 }
 
-fn ticket_rules(settings: &Settings, problems: &mut Vec<Problem>) -> Option<TicketRules> {
+fn ticket_rules(settings: &Settings, problems: &mut Problems) -> Option<TicketRules> {
     let t = &settings.tickets;
     let mut dur = |key: &str, v: &str| {
         let d = parse_duration(v).filter(|d| *d > 0);
@@ -221,7 +221,7 @@ fn ticket_rules(settings: &Settings, problems: &mut Vec<Problem>) -> Option<Tick
     })
 }
 
-fn classifier(settings: &Settings, problems: &mut Vec<Problem>) -> Option<Classifier> {
+fn classifier(settings: &Settings, problems: &mut Problems) -> Option<Classifier> {
     let c = &settings.classification;
     let default = match c.default_level.parse::<Level>() {
         Ok(l) => Some(l),
@@ -252,10 +252,10 @@ pub fn compile_calendar(
     name: &str,
     cal: &CalendarSettings,
     dir: &Path,
-    problems: &mut Vec<Problem>,
+    problems: &mut Problems,
 ) -> Option<CalendarContent> {
     let key = format!("calendars.{name}");
-    let start = problems.len();
+    let start = problems.mark();
     if let Err(e) = jiff::tz::TimeZone::get(&cal.timezone) {
         problems.push(Problem::error(
             format!("{key}.timezone"),
@@ -267,7 +267,7 @@ pub fn compile_calendar(
         if !cal.hours.is_empty() || !ex.holidays.is_empty() || !ex.workdays.is_empty() || !ex.include.is_empty() {
             problems.push(Problem::error(&key, "a 24×7 calendar (always = true) has no hours and no exceptions"));
         }
-        return (problems.len() == start).then(|| CalendarContent {
+        return (!problems.errors_since(start)).then(|| CalendarContent {
             timezone: cal.timezone.clone(),
             always: true,
             hours: BTreeMap::new(),
@@ -310,7 +310,7 @@ pub fn compile_calendar(
     }
     let mut holidays = BTreeSet::new();
     let mut workdays = BTreeSet::new();
-    let add = |set: &mut BTreeSet<String>, list: &[String], k: &str, problems: &mut Vec<Problem>| {
+    let add = |set: &mut BTreeSet<String>, list: &[String], k: &str, problems: &mut Problems| {
         for (i, s) in list.iter().enumerate() {
             match parse_dates(s) {
                 Ok(ds) => set.extend(ds.into_iter().map(|d| d.to_string())),
@@ -347,7 +347,7 @@ pub fn compile_calendar(
             "make-up days work the `mon` intervals, and `mon` has none",
         ));
     }
-    (problems.len() == start).then(|| CalendarContent {
+    (!problems.errors_since(start)).then(|| CalendarContent {
         timezone: cal.timezone.clone(),
         always: false,
         hours,
@@ -357,9 +357,9 @@ pub fn compile_calendar(
 }
 
 /// An SLA policy in configuration shape, checked and compiled.
-pub fn compile_policy(name: &str, p: &PolicySettings, problems: &mut Vec<Problem>) -> Option<SlaPolicy> {
+pub fn compile_policy(name: &str, p: &PolicySettings, problems: &mut Problems) -> Option<SlaPolicy> {
     let key = format!("sla_policies.{name}");
-    let start = problems.len();
+    let start = problems.mark();
     let mut pause_exempt = Vec::new();
     for (i, k) in p.pause_exempt.iter().enumerate() {
         match k.parse::<TimerKind>() {
@@ -408,7 +408,7 @@ pub fn compile_policy(name: &str, p: &PolicySettings, problems: &mut Vec<Problem
             levels.push(crate::domain::sla::LevelTargets { response, plan, resolution });
         }
     }
-    if problems.len() != start {
+    if problems.errors_since(start) {
         return None;
     }
     Some(SlaPolicy { pause_exempt, levels: levels.try_into().ok()? })
@@ -439,6 +439,28 @@ mod tests {
         assert!(!valid_name("Business"));
         assert!(!valid_name("-x"));
         assert!(!valid_name(""));
+    }
+
+    #[test]
+    fn a_policy_with_a_warning_compiles_and_keeps_the_warning() {
+        let mut levels = std::collections::BTreeMap::new();
+        for (lk, plan, resolution) in
+            [("I", "30m", "end_of_day"), ("II", "13h", "1d"), ("III", "2h", "3d"), ("IV", "2h", "5d")]
+        {
+            let t = crate::config::settings::LevelTargetSettings {
+                response: "10m".into(),
+                plan: plan.into(),
+                resolution: resolution.into(),
+            };
+            levels.insert(lk.to_string(), t);
+        }
+        let p = PolicySettings { pause_exempt: vec![], levels };
+        let mut problems = Problems::default();
+        assert!(compile_policy("odd", &p, &mut problems).is_some(), "a warning drops nothing");
+        let warned: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(warned.len(), 1, "{warned:?}");
+        assert!(warned[0].starts_with("warning: sla_policies.odd.II.resolution"), "{warned:?}");
+        assert!(!problems.has_errors());
     }
 
     #[test]

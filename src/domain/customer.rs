@@ -1,70 +1,18 @@
 //! Customers and their contacts: tiers, languages and the `key` slug config files use.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Tier {
-    Vip,
-    Standard,
-}
-
-impl Tier {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::Vip => "vip",
-            Tier::Standard => "standard",
-        }
+crate::text_enum! {
+    /// A customer's service tier: VIP customers get 7×24 star service.
+    pub enum Tier ("tier") {
+        Vip = "vip",
+        Standard = "standard",
     }
 }
 
-impl FromStr for Tier {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "vip" => Ok(Tier::Vip),
-            "standard" => Ok(Tier::Standard),
-            _ => Err(format!("`{s}` is not a tier: use vip or standard")),
-        }
-    }
-}
-
-impl fmt::Display for Tier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Language {
-    #[serde(rename = "zh-CN")]
-    ZhCn,
-    #[serde(rename = "en")]
-    En,
-}
-
-impl Language {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Language::ZhCn => "zh-CN",
-            Language::En => "en",
-        }
-    }
-}
-
-impl FromStr for Language {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "zh-CN" => Ok(Language::ZhCn),
-            "en" => Ok(Language::En),
-            _ => Err(format!("`{s}` is not a language: use zh-CN or en")),
-        }
+crate::text_enum! {
+    /// The language of pages and mails for a contact or user.
+    pub enum Language ("language") {
+        ZhCn = "zh-CN",
+        En = "en",
     }
 }
 

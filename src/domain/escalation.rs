@@ -6,6 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::calendar::{Calendar, CalendarError, Secs};
+use super::customer::Tier;
 use super::level::Level;
 use super::sla::TimerKind;
 use super::ticket::Role;
@@ -161,7 +162,7 @@ pub struct Rule {
     pub timer: Option<TimerKind>,
     /// Empty: every level.
     pub levels: Vec<Level>,
-    pub tiers: Vec<String>,
+    pub tiers: Vec<Tier>,
     pub customers: Vec<String>,
     pub at: Option<At>,
     pub notify: Vec<Notify>,
@@ -173,16 +174,33 @@ pub struct Rule {
 pub struct Subject<'a> {
     pub timer: Option<TimerKind>,
     pub level: Level,
-    pub tier: &'a str,
+    pub tier: Tier,
     pub customer_key: &'a str,
 }
 
 impl Rule {
+    /// When Opsline resumes a ticket by itself (`tickets.max_wait`), its assignee hears that the
+    /// ticket is theirs again (DESIGN.md §5), whatever the configured rules say.
+    pub fn assignee_on_resume() -> Rule {
+        Rule {
+            key: "auto-resume".into(),
+            on: On::Resumed,
+            timer: None,
+            levels: vec![],
+            tiers: vec![],
+            customers: vec![],
+            at: None,
+            notify: vec![Notify::Assignee],
+            repeat: None,
+            after: 0,
+        }
+    }
+
     pub fn matches(&self, on: On, s: &Subject) -> bool {
         self.on == on
             && (self.timer.is_none() || s.timer.is_none() || self.timer == s.timer)
             && (self.levels.is_empty() || self.levels.contains(&s.level))
-            && (self.tiers.is_empty() || self.tiers.iter().any(|t| t == s.tier))
+            && (self.tiers.is_empty() || self.tiers.contains(&s.tier))
             && (self.customers.is_empty() || self.customers.iter().any(|c| c == s.customer_key))
     }
 }

@@ -28,6 +28,14 @@ impl Level {
     pub fn index(self) -> usize {
         self as usize
     }
+
+    /// What the values are, for messages.
+    pub const WHAT: &'static str = "level";
+
+    /// Exactly `I`, `II`, `III` or `IV`, as stored.
+    pub fn parse(s: &str) -> Option<Self> {
+        Level::ALL.into_iter().find(|l| l.as_str() == s)
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

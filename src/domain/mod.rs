@@ -1,11 +1,14 @@
 //! Pure domain logic: levels, classification, calendars, SLA timers and the ticket state machine.
 //! Nothing here imports actix, sea-orm or a clock: time comes in as an argument.
 
+pub mod actor;
 pub mod calendar;
 pub mod check;
 pub mod classify;
 pub mod customer;
+pub mod delivery;
 pub mod escalation;
 pub mod level;
 pub mod sla;
+pub mod text;
 pub mod ticket;

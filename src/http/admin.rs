@@ -8,7 +8,7 @@ use super::auth::Auth;
 use super::body::Body;
 use super::error::{ApiError, ErrorBody};
 use crate::domain::ticket::Role;
-use crate::services::audit::By;
+
 use crate::services::customers::{self, ContactView, CustomerPatch, CustomerView, NewContact, NewCustomer};
 use crate::services::users::{self, NewTokenRequest, NewUser, TokenPatch, TokenView, UserPatch, UserView};
 use crate::state::AppState;
@@ -150,8 +150,7 @@ pub async fn create_user(
     body: Body<NewUser>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
-    Ok(HttpResponse::Created()
-        .json(users::create(&state, By::Principal(p), body.into_inner(), false, state.clock.now()).await?))
+    Ok(HttpResponse::Created().json(users::create(&state, p, body.into_inner(), false, state.clock.now()).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path, description = "User id")),
@@ -182,8 +181,7 @@ pub async fn patch_user(
     body: Body<UserPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
-    Ok(HttpResponse::Ok()
-        .json(users::patch(&state, By::Principal(p), *id, body.into_inner(), state.clock.now()).await?))
+    Ok(HttpResponse::Ok().json(users::patch(&state, p, *id, body.into_inner(), state.clock.now()).await?))
 }
 
 /// Deactivate a user (users are kept for the record) and revoke their tokens.
@@ -195,7 +193,7 @@ pub async fn patch_user(
 #[delete("/users/{id}")]
 pub async fn delete_user(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
-    users::deactivate(&state, By::Principal(p), *id, state.clock.now()).await?;
+    users::deactivate(&state, p, *id, state.clock.now()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -226,10 +224,9 @@ pub async fn create_token(
     auth: Auth,
     body: Body<NewTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.take(crate::http::limits::Limit::TokenCreation, &req)?;
+    crate::http::client::limit(&state, crate::limits::Limit::TokenCreation, &req)?;
     let p = auth.require(Role::Admin)?;
-    Ok(HttpResponse::Created()
-        .json(users::create_token(&state, By::Principal(p), body.into_inner(), state.clock.now()).await?))
+    Ok(HttpResponse::Created().json(users::create_token(&state, p, body.into_inner(), state.clock.now()).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/tokens/{id}", tag = "users", params(("id" = i64, Path, description = "Token id")),
@@ -248,8 +245,7 @@ pub async fn patch_token(
     body: Body<TokenPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
-    Ok(HttpResponse::Ok()
-        .json(users::patch_token(&state, By::Principal(p), *id, body.into_inner(), state.clock.now()).await?))
+    Ok(HttpResponse::Ok().json(users::patch_token(&state, p, *id, body.into_inner(), state.clock.now()).await?))
 }
 
 /// Revoke a token, effective on every instance at once.
@@ -265,6 +261,6 @@ pub async fn delete_token(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
-    users::revoke_token(&state, By::Principal(p), *id, state.clock.now()).await?;
+    users::revoke_token(&state, p, *id, state.clock.now()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -58,7 +58,7 @@ impl FromRequest for Auth {
 pub fn guarded<T>(state: &AppState, req: &HttpRequest, r: Result<T, crate::services::Error>) -> Result<T, ApiError> {
     match r {
         Err(e @ crate::services::Error::Unauthorized(_)) => {
-            state.limits.take(crate::http::limits::Limit::FailedAuth, req)?;
+            crate::http::client::limit(state, crate::limits::Limit::FailedAuth, req)?;
             Err(e.into())
         }
         other => other.map_err(ApiError::from),

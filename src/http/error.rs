@@ -116,6 +116,12 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<crate::domain::actor::Forbidden> for ApiError {
+    fn from(e: crate::domain::actor::Forbidden) -> Self {
+        Error::from(e).into()
+    }
+}
+
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {

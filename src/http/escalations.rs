@@ -7,9 +7,11 @@ use utoipa::ToSchema;
 
 use super::auth::Auth;
 use super::error::{ApiError, ErrorBody};
+use crate::domain::actor::Actor;
 use crate::domain::ticket::Role;
-use crate::services::escalation::ack::{acknowledge, verify_token};
+use crate::services::escalation::ack::acknowledge;
 use crate::services::notifications::{self, NotificationQuery, NotificationView};
+use crate::signing::SignedFor;
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -32,11 +34,11 @@ pub struct EscalationView {
 #[post("/escalations/{id}/ack")]
 pub async fn ack(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Engineer)?;
-    let e = acknowledge(&state, *id, p.name(), state.clock.now()).await?;
+    let e = acknowledge(&state, *id, p, state.clock.now()).await?;
     Ok(HttpResponse::Ok().json(EscalationView {
         id: e.id,
         ticket_id: e.ticket_id,
-        timer: e.timer,
+        timer: e.timer.to_string(),
         cycle: e.cycle,
         acked_at: e.acked_at,
         acked_by: e.acked_by,
@@ -87,8 +89,7 @@ fn page(title: &str, body: &str) -> HttpResponse {
 }
 
 fn link_chain(state: &AppState, token: &str) -> Option<i64> {
-    let key = state.config.settings.web.secret_key.as_ref()?;
-    verify_token(key.expose(), token, state.clock.now().timestamp())
+    state.signer.verify_until(SignedFor::Acknowledge, token, state.clock.now().timestamp())?.parse().ok()
 }
 
 /// The page an e-mailed acknowledge link opens. GET never acknowledges: mail scanners follow links.
@@ -120,6 +121,6 @@ pub async fn ack_confirm(state: web::Data<AppState>, token: web::Path<String>) -
             "<h1>已确认 / Already acknowledged</h1><p>此链接只能使用一次。 / This link works once.</p>",
         ));
     }
-    acknowledge(&state, id, "e-mail link", state.clock.now()).await?;
+    acknowledge(&state, id, &Actor::system("e-mail link"), state.clock.now()).await?;
     Ok(page("Acknowledged", "<h1>已确认 / Acknowledged</h1><p>重复提醒已停止。 / The repeats have stopped.</p>"))
 }

@@ -9,8 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{Auth, guarded};
 use super::body::Body;
 use super::error::{ApiError, ErrorBody};
-use super::limits::Limit;
 use crate::domain::ticket::Role;
+use crate::limits::Limit;
 use crate::services::audit::{self, AuditView};
 use crate::services::auth::{Principal, authenticate};
 use crate::services::intake::{
@@ -100,7 +100,7 @@ pub async fn alertmanager_intake(
     q: web::Query<IntakeQuery>,
     body: Body<alertmanager::Payload>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.take(Limit::Intake, &req)?;
+    crate::http::client::limit(&state, Limit::Intake, &req)?;
     let token = bearer_or_401(&req)?;
     let mut principal = None;
     let cred = credential(&state, &req, &q, &token, &mut principal).await?;
@@ -156,7 +156,7 @@ pub async fn email_intake(
     q: web::Query<IntakeQuery>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.take(Limit::Intake, &req)?;
+    crate::http::client::limit(&state, Limit::Intake, &req)?;
     let token = bearer_or_401(&req)?;
     let mut principal = None;
     let cred = credential(&state, &req, &q, &token, &mut principal).await?;
@@ -204,7 +204,7 @@ pub async fn events_intake(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.take(Limit::Intake, &req)?;
+    crate::http::client::limit(&state, Limit::Intake, &req)?;
     // The query is read here rather than by an extractor, so that a bad one is also answered in
     // the Events API's shape.
     let Ok(q) = web::Query::<IntakeQuery>::from_query(req.query_string()) else {
@@ -247,7 +247,7 @@ pub async fn events_intake(
     let intake = match intake::resolve(&state, Kind::Events, cred).await {
         Ok(i) => i,
         Err(crate::services::Error::Unauthorized(_)) => {
-            state.limits.take(Limit::FailedAuth, &req)?;
+            crate::http::client::limit(&state, Limit::FailedAuth, &req)?;
             return Ok(rejected(
                 StatusCode::BAD_REQUEST,
                 "Invalid routing key",

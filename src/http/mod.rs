@@ -5,12 +5,12 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod checks;
+pub mod client;
 pub mod error;
 pub mod escalations;
+pub mod health;
 pub mod intake;
-pub mod limits;
 pub mod metrics;
-pub mod misc;
 mod openapi;
 pub mod sla;
 pub mod ticket_actions;
@@ -38,8 +38,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, email_limi
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error))
         .app_data(web::PayloadConfig::default().limit(max_body_bytes))
-        .service(misc::live)
-        .service(misc::ready)
+        .service(health::live)
+        .service(health::ready)
         .service(escalations::ack_page)
         .service(escalations::ack_confirm)
         .service(web::resource("/api/v1/openapi.json").route(web::get().to(openapi_json)))
@@ -84,8 +84,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, email_limi
                 .service(admin::create_token)
                 .service(admin::patch_token)
                 .service(admin::delete_token)
-                .service(misc::classify)
-                .service(misc::calendars)
+                .service(sla::classify)
+                .service(sla::calendars)
                 .service(sla::preview)
                 .service(sla::what_if)
                 .service(sla::report)

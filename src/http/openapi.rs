@@ -3,13 +3,13 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, checks, escalations, intake, metrics, misc, sla, ticket_actions, tickets};
+use super::{admin, checks, escalations, health, intake, metrics, sla, ticket_actions, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Opsline API", description = "SLA-driven incident and operations support. Errors are `{\"error\": {\"code\", \"message\", \"field\"?}}`."),
     paths(
-        misc::live, misc::ready, metrics::metrics, misc::classify, misc::calendars, sla::preview, sla::what_if, sla::report,
+        health::live, health::ready, metrics::metrics, sla::classify, sla::calendars, sla::preview, sla::what_if, sla::report,
         tickets::create, tickets::list, tickets::get_one, tickets::events, tickets::sla,
         ticket_actions::respond, ticket_actions::plan, ticket_actions::wait_customer, ticket_actions::resume,
         ticket_actions::resolve, ticket_actions::confirm, ticket_actions::close, ticket_actions::reopen,

@@ -1,20 +1,23 @@
-//! SLA preview, what-if and reports.
+//! The SLA's side of the API: preview, what-if, reports, calendars and the classification of a
+//! fault into a level.
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, FixedOffset, Utc};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Auth;
 use super::body::Body;
 use super::error::{ApiError, ErrorBody};
-use crate::domain::ticket::Role;
+use crate::domain::ticket::{MAX_TEXT, Role};
 use crate::services::reports::{self, SlaReport};
 use crate::services::sla::{self, Preview, PreviewRequest};
+use crate::services::tickets::ClassificationView;
+use crate::services::timers::{secs, utc};
 use crate::services::what_if::{WhatIf, WhatIfRequest};
 use crate::state::AppState;
 
-/// The deadlines a ticket would get, with explanations (SLA.md §10).
+/// The deadlines a ticket would get, with explanations (docs/sla.md §10).
 #[utoipa::path(post, path = "/api/v1/sla/preview", tag = "sla", request_body = PreviewRequest,
     responses((status = 200, description = "Deadlines of the three timers", body = Preview),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
@@ -83,4 +86,81 @@ pub async fn report(
         return Err(ApiError::unprocessable("from", "`from` must not be after `to`"));
     }
     Ok(HttpResponse::Ok().json(reports::sla_report(&state, q.customer_id, from, to, state.clock.now()).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifyRequest {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Suggest a level for a fault description.
+#[utoipa::path(post, path = "/api/v1/classify", tag = "tickets", request_body = ClassifyRequest,
+    responses((status = 200, description = "The suggested level and the phrases that matched", body = ClassificationView),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not staff", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody)),
+    security(("bearer" = [])))]
+#[post("/classify")]
+pub async fn classify(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: Body<ClassifyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Role::Agent)?;
+    if body.title.chars().count() > 200 {
+        return Err(ApiError::unprocessable("title", "at most 200 characters"));
+    }
+    if body.description.chars().count() > MAX_TEXT {
+        return Err(ApiError::unprocessable("description", format!("at most {MAX_TEXT} characters")));
+    }
+    let c = state.config.runtime.classifier.classify(&body.title, &body.description);
+    Ok(HttpResponse::Ok().json(ClassificationView::from(c)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IntervalView {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CalendarView {
+    pub name: String,
+    pub version: i64,
+    pub timezone: String,
+    /// Every instant is working time.
+    pub always: bool,
+    /// The last date the calendar knows holidays for.
+    pub holidays_known_until: Option<String>,
+    /// The next working intervals from now (empty for 24×7 calendars).
+    pub next_working_intervals: Vec<IntervalView>,
+}
+
+/// Calendars with their next working intervals.
+#[utoipa::path(get, path = "/api/v1/calendars", tag = "sla",
+    responses((status = 200, description = "Calendars", body = Vec<CalendarView>),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not staff", body = ErrorBody)),
+    security(("bearer" = [])))]
+#[get("/calendars")]
+pub async fn calendars(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+    auth.require(Role::Agent)?;
+    let now = secs(state.clock.now());
+    let mut out = Vec::new();
+    for name in state.config.runtime.calendars.keys() {
+        let (version, cal) = state.versions.current_calendar(name)?;
+        let next = cal.next_intervals(now, 5).map_err(crate::services::Error::from)?;
+        out.push(CalendarView {
+            name: name.clone(),
+            version,
+            timezone: cal.timezone().to_string(),
+            always: cal.is_always(),
+            holidays_known_until: cal.holidays_known_until().map(|d| d.to_string()),
+            next_working_intervals: next.into_iter().map(|(a, b)| IntervalView { from: utc(a), to: utc(b) }).collect(),
+        });
+    }
+    Ok(HttpResponse::Ok().json(out))
 }

@@ -14,24 +14,32 @@ use super::body::Body;
 use super::error::{ApiError, ErrorBody};
 use super::tickets::staff_or_contact;
 use crate::domain::level::Level;
-use crate::services::tickets::Visibility;
-use crate::services::tickets::{
-    self, ActionRequest, AttachmentView, CommentView, NewAttachment, NewComment, TicketView,
-};
+use crate::domain::ticket::{Change, NewFile, Visibility};
+use crate::services::tickets::{self, AttachmentView, ChangeRequest, CommentView, NewComment, TicketRef, TicketView};
 use crate::state::AppState;
+
+/// A change asked for over the API, and whether to copy it to the ticket's children.
+struct Asked(Change, bool);
+
+impl From<Change> for Asked {
+    fn from(c: Change) -> Self {
+        Asked(c, false)
+    }
+}
 
 async fn act(
     state: &AppState,
     auth: &Auth,
     req: &HttpRequest,
     id: &str,
-    action: ActionRequest,
+    asked: impl Into<Asked>,
 ) -> Result<HttpResponse, ApiError> {
     let p = staff_or_contact(auth)?;
-    let version = if_match(req)?;
+    let Asked(change, copy_to_children) = asked.into();
+    let request = ChangeRequest { ticket: TicketRef::from(id), change, if_match: if_match(req)?, copy_to_children };
     let now = state.clock.now();
-    let tid = tickets::perform(state, p, id, action, version, now).await?;
-    Ok(HttpResponse::Ok().json(tickets::get(state, p, &tid.to_string(), now).await?))
+    let changed = tickets::change(state, p, request, now).await?;
+    Ok(HttpResponse::Ok().json(tickets::get(state, p, &changed.ticket.id.to_string(), now).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -159,7 +167,7 @@ action!(
     "/api/v1/tickets/{id}/respond",
     "Respond to the customer (open → in_progress); meets the response timer.",
     RespondRequest,
-    |b| ActionRequest::Respond { message: b.message }
+    |b| Change::Respond { message: b.message }
 );
 action!(
     plan,
@@ -167,34 +175,34 @@ action!(
     "/api/v1/tickets/{id}/plan",
     "Submit the fault-handling plan; meets the response and plan timers.",
     PlanRequest,
-    |b| ActionRequest::Plan { plan: b.plan }
+    |b| Change::Plan { plan: b.plan }
 );
 action!(
     wait_customer,
     "/tickets/{id}/wait-customer",
     "/api/v1/tickets/{id}/wait-customer",
-    "Wait for the customer; pauses running timers (SLA.md §4).",
+    "Wait for the customer; pauses running timers (docs/sla.md §4).",
     ReasonRequest,
-    |b| ActionRequest::WaitCustomer { reason: b.reason }
+    |b| Change::WaitCustomer { reason: b.reason }
 );
-action!(resume, "/tickets/{id}/resume", "/api/v1/tickets/{id}/resume", "Stop waiting for the customer; paused timers resume.", => ActionRequest::Resume);
+action!(resume, "/tickets/{id}/resume", "/api/v1/tickets/{id}/resume", "Stop waiting for the customer; paused timers resume.", => Change::Resume);
 action!(
     resolve,
     "/tickets/{id}/resolve",
     "/api/v1/tickets/{id}/resolve",
     "Resolve; a staff resolve meets every unmet timer.",
     ResolveRequest,
-    |b| ActionRequest::Resolve { resolution: b.resolution, copy_to_children: b.copy_to_children }
+    |b| Asked(Change::Resolve { resolution: b.resolution }, b.copy_to_children)
 );
-action!(confirm, "/tickets/{id}/confirm", "/api/v1/tickets/{id}/confirm", "The customer confirms the resolution (resolved → closed).", => ActionRequest::Confirm);
-action!(close, "/tickets/{id}/close", "/api/v1/tickets/{id}/close", "Close a resolved ticket.", => ActionRequest::Close);
+action!(confirm, "/tickets/{id}/confirm", "/api/v1/tickets/{id}/confirm", "The customer confirms the resolution (resolved → closed).", => Change::Confirm);
+action!(close, "/tickets/{id}/close", "/api/v1/tickets/{id}/close", "Close a resolved ticket.", => Change::Close);
 action!(
     reopen,
     "/tickets/{id}/reopen",
     "/api/v1/tickets/{id}/reopen",
-    "Reopen; starts a new resolution cycle (SLA.md §6).",
+    "Reopen; starts a new resolution cycle (docs/sla.md §6).",
     ReasonRequest,
-    |b| ActionRequest::Reopen { reason: b.reason }
+    |b| Change::Reopen { reason: b.reason }
 );
 action!(
     cancel,
@@ -202,15 +210,15 @@ action!(
     "/api/v1/tickets/{id}/cancel",
     "Cancel; unmet timers end `cancelled`.",
     ReasonRequest,
-    |b| ActionRequest::Cancel { reason: b.reason }
+    |b| Change::Cancel { reason: b.reason }
 );
 action!(
     level,
     "/tickets/{id}/level",
     "/api/v1/tickets/{id}/level",
-    "Change the level with a reason; re-targets unmet timers (SLA.md §5).",
+    "Change the level with a reason; re-targets unmet timers (docs/sla.md §5).",
     LevelRequest,
-    |b| ActionRequest::Level { level: b.level, reason: b.reason }
+    |b| Change::Level { level: b.level, reason: b.reason }
 );
 action!(
     assign,
@@ -218,7 +226,7 @@ action!(
     "/api/v1/tickets/{id}/assign",
     "Assign to a user and/or team.",
     AssignRequest,
-    |b| ActionRequest::Assign { assignee: b.assignee, team: b.team }
+    |b| Change::Assign { assignee: b.assignee, team: b.team }
 );
 action!(
     link,
@@ -226,7 +234,7 @@ action!(
     "/api/v1/tickets/{id}/link",
     "Link to a parent incident, or unlink with null.",
     LinkRequest,
-    |b| ActionRequest::Link { parent_id: b.parent_id }
+    |b| Change::Link { parent_id: b.parent_id }
 );
 
 /// Add a comment. A staff public comment meets the response; a customer's resumes a ticket
@@ -357,11 +365,8 @@ pub async fn upload(
         match name.as_str() {
             "file" => file = Some((filename.unwrap_or_else(|| "attachment".into()), content_type, data)),
             "visibility" => {
-                visibility = match String::from_utf8_lossy(&data).trim() {
-                    "public" => Visibility::Public,
-                    "internal" => Visibility::Internal,
-                    _ => return Err(ApiError::unprocessable("visibility", "public or internal")),
-                }
+                visibility = Visibility::parse(String::from_utf8_lossy(&data).trim())
+                    .ok_or_else(|| ApiError::unprocessable("visibility", "public or internal"))?
             }
             _ => {
                 return Err(ApiError::unprocessable(
@@ -377,7 +382,7 @@ pub async fn upload(
         &state,
         p,
         &id,
-        NewAttachment { filename, content_type, visibility, data },
+        NewFile { filename, content_type, visibility, data },
         state.clock.now(),
     )
     .await?;

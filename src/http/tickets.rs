@@ -63,7 +63,11 @@ pub async fn create(
         None => None,
     };
     let now = state.clock.now();
-    let (view, replayed) = tickets::create_view(&state, p, body.into_inner(), key.as_deref(), now).await?;
+    let input = body.into_inner();
+    input.check_source_for(p)?;
+    let opened = tickets::open(&state, p, input, key.as_deref(), now).await?;
+    let replayed = opened.replayed;
+    let view = opened.view(&state, p, now).await?;
     let mut res = HttpResponse::Created();
     if replayed {
         res.insert_header(("Idempotent-Replayed", "true"));

@@ -1,32 +1,37 @@
 //! What one unit of work did, collected inside its transaction and counted into the metrics only
 //! after that transaction committed — a rolled-back attempt counts nothing.
 
-use super::{LEVELS, Metrics, ON, OUTCOMES, SOURCES, TIERS, TIMERS};
+use super::Metrics;
+use crate::domain::customer::Tier;
+use crate::domain::escalation::On;
+use crate::domain::level::Level;
+use crate::domain::sla::{Outcome, TimerKind};
+use crate::domain::ticket::Source;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fact {
     Opened {
-        level: String,
-        source: String,
-        tier: String,
+        level: Level,
+        source: Source,
+        tier: Tier,
     },
     /// A timer ended; `met_after_secs` is set when it was met.
     Finished {
-        level: String,
-        timer: String,
-        tier: String,
-        outcome: String,
+        level: Level,
+        timer: TimerKind,
+        tier: Tier,
+        outcome: Outcome,
         met_after_secs: Option<i64>,
     },
     Breached {
-        level: String,
-        timer: String,
-        tier: String,
+        level: Level,
+        timer: TimerKind,
+        tier: Tier,
     },
     Escalation {
-        on: String,
-        timer: Option<String>,
-        level: String,
+        on: On,
+        timer: Option<TimerKind>,
+        level: Level,
     },
 }
 
@@ -59,50 +64,29 @@ impl Tally {
     }
 }
 
-/// A label value from a fixed set; anything else (which the code never produces) is dropped
-/// rather than let an unbounded value into a label.
-fn known<'a>(v: &'a str, set: &[&str]) -> Option<&'a str> {
-    set.contains(&v).then_some(v)
-}
-
 impl Metrics {
-    /// Counts a committed unit of work.
+    /// Counts a committed unit of work. Every label is a fixed enumeration.
     pub fn record(&self, tally: Tally) {
         for f in tally.facts {
             match f {
                 Fact::Opened { level, source, tier } => {
-                    if let (Some(l), Some(s), Some(t)) =
-                        (known(&level, &LEVELS), known(&source, &SOURCES), known(&tier, &TIERS))
-                    {
-                        self.opened.with_label_values(&[l, s, t]).inc();
-                    }
+                    self.opened.with_label_values(&[level.as_str(), source.as_str(), tier.as_str()]).inc();
                 }
                 Fact::Finished { level, timer, tier, outcome, met_after_secs } => {
-                    if let (Some(l), Some(k), Some(t), Some(o)) = (
-                        known(&level, &LEVELS),
-                        known(&timer, &TIMERS),
-                        known(&tier, &TIERS),
-                        known(&outcome, &OUTCOMES),
-                    ) {
-                        self.finished.with_label_values(&[l, k, t, o]).inc();
-                        if let Some(s) = met_after_secs {
-                            self.time_to_met.with_label_values(&[l, k]).observe(s.max(0) as f64);
-                        }
+                    let (l, k) = (level.as_str(), timer.as_str());
+                    self.finished.with_label_values(&[l, k, tier.as_str(), outcome.as_str()]).inc();
+                    if let Some(s) = met_after_secs {
+                        self.time_to_met.with_label_values(&[l, k]).observe(s.max(0) as f64);
                     }
                 }
                 Fact::Breached { level, timer, tier } => {
-                    if let (Some(l), Some(k), Some(t)) =
-                        (known(&level, &LEVELS), known(&timer, &TIMERS), known(&tier, &TIERS))
-                    {
-                        self.breaches.with_label_values(&[l, k, t]).inc();
-                    }
+                    self.breaches.with_label_values(&[level.as_str(), timer.as_str(), tier.as_str()]).inc();
                 }
                 Fact::Escalation { on, timer, level } => {
-                    let Some(o) = known(&on, &ON) else { continue };
-                    let k = timer.as_deref().and_then(|t| known(t, &TIMERS));
-                    self.escalations.with_label_values(&[o, k.unwrap_or("none")]).inc();
-                    if let (Some(k), "warning", Some(l)) = (k, o, known(&level, &LEVELS)) {
-                        self.warnings.with_label_values(&[l, k]).inc();
+                    let k = timer.map_or("none", TimerKind::as_str);
+                    self.escalations.with_label_values(&[on.as_str(), k]).inc();
+                    if let (Some(timer), On::Warning) = (timer, on) {
+                        self.warnings.with_label_values(&[level.as_str(), timer.as_str()]).inc();
                     }
                 }
             }
@@ -115,24 +99,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn committed_facts_count_and_unknown_label_values_are_dropped() {
+    fn committed_facts_count_under_their_labels() {
         let m = Metrics::new("t").expect("registry");
         let mut t = Tally::default();
-        t.push(Fact::Breached { level: "I".into(), timer: "response".into(), tier: "vip".into() });
-        t.push(Fact::Breached { level: "I".into(), timer: "response".into(), tier: "vip".into() });
-        t.push(Fact::Breached { level: "ticket-42".into(), timer: "response".into(), tier: "vip".into() });
-        t.push(Fact::Escalation { on: "warning".into(), timer: Some("plan".into()), level: "II".into() });
+        t.push(Fact::Breached { level: Level::I, timer: TimerKind::Response, tier: Tier::Vip });
+        t.push(Fact::Breached { level: Level::I, timer: TimerKind::Response, tier: Tier::Vip });
+        t.push(Fact::Escalation { on: On::Warning, timer: Some(TimerKind::Plan), level: Level::II });
         t.push(Fact::Finished {
-            level: "III".into(),
-            timer: "resolution".into(),
-            tier: "standard".into(),
-            outcome: "in_time".into(),
+            level: Level::III,
+            timer: TimerKind::Resolution,
+            tier: Tier::Standard,
+            outcome: Outcome::InTime,
             met_after_secs: Some(90),
         });
         m.record(t);
         let text = m.render().expect("render");
         assert!(text.contains(r#"opsline_sla_breaches_total{level="I",tier="vip",timer="response"} 2"#));
-        assert!(!text.contains("ticket-42"));
         assert!(text.contains(r#"opsline_sla_warnings_total{level="II",timer="plan"} 1"#));
         assert!(text.contains(r#"opsline_escalations_total{on="warning",timer="plan"} 1"#));
         assert!(text.contains(r#"opsline_sla_time_to_met_seconds_bucket{level="III",timer="resolution",le="180"} 1"#));

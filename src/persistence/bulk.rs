@@ -10,6 +10,8 @@ use sea_orm::{
 };
 
 use super::entities::{delivery_attempt, escalation, escalation_event, outbox, sla_timer};
+use crate::domain::delivery::DeliveryStatus;
+use crate::domain::sla::TimerKind;
 
 /// A PostgreSQL array parameter whose elements may be NULL.
 fn arr<T: Into<Value>>(ty: ArrayType, items: Vec<T>) -> Value {
@@ -35,7 +37,7 @@ fn pg(db: &impl ConnectionTrait) -> bool {
 }
 
 /// A chain's key: ticket, timer, cycle.
-pub type ChainKey = (i64, String, i32);
+pub type ChainKey = (i64, TimerKind, i32);
 
 /// Escalation chains `(ticket, timer, cycle)`, created unless they exist; returns the id and key
 /// of each chain created.
@@ -55,15 +57,18 @@ pub async fn insert_chains(
              ON CONFLICT (ticket_id, timer, cycle) DO NOTHING RETURNING id, ticket_id, timer, cycle",
             [
                 arr(ArrayType::BigInt, rows.iter().map(|r| r.0).collect()),
-                arr(ArrayType::String, rows.iter().map(|r| r.1.clone()).collect()),
+                arr(ArrayType::String, rows.iter().map(|r| r.1).collect()),
                 arr(ArrayType::Int, rows.iter().map(|r| r.2).collect()),
                 now.into(),
             ],
         );
         let mut out = Vec::with_capacity(rows.len());
         for r in db.query_all_raw(stmt).await? {
-            let key =
-                (r.try_get::<i64>("", "ticket_id")?, r.try_get::<String>("", "timer")?, r.try_get::<i32>("", "cycle")?);
+            let key = (
+                r.try_get::<i64>("", "ticket_id")?,
+                r.try_get::<TimerKind>("", "timer")?,
+                r.try_get::<i32>("", "cycle")?,
+            );
             out.push((r.try_get::<i64>("", "id")?, key));
         }
         return Ok(out);
@@ -72,7 +77,7 @@ pub async fn insert_chains(
     for chunk in rows.chunks(500) {
         let created = escalation::Entity::insert_many(chunk.iter().map(|(t, k, c)| escalation::ActiveModel {
             ticket_id: Set(*t),
-            timer: Set(k.clone()),
+            timer: Set(*k),
             cycle: Set(*c),
             acked_at: Set(None),
             acked_by: Set(None),
@@ -116,7 +121,7 @@ pub async fn insert_events(
                 arr(ArrayType::BigInt, col(rows, |r| id0(r.escalation_id))),
                 arr(ArrayType::BigInt, col(rows, |r| r.ticket_id)),
                 arr(ArrayType::String, col(rows, |r| r.on_event.clone())),
-                arr(ArrayType::String, col(rows, |r| text0(&r.timer))),
+                arr(ArrayType::String, col(rows, |r| r.timer.map_or("", TimerKind::as_str).to_string())),
                 arr(ArrayType::Int, col(rows, |r| r.cycle)),
                 arr(ArrayType::String, col(rows, |r| r.rule.clone())),
                 arr(ArrayType::Int, col(rows, |r| r.step)),
@@ -135,7 +140,7 @@ pub async fn insert_events(
                 escalation_id: Set(r.escalation_id),
                 ticket_id: Set(r.ticket_id),
                 on_event: Set(r.on_event.clone()),
-                timer: Set(r.timer.clone()),
+                timer: Set(r.timer),
                 cycle: Set(r.cycle),
                 rule: Set(r.rule.clone()),
                 step: Set(r.step),
@@ -179,11 +184,11 @@ pub async fn insert_outbox(db: &impl ConnectionTrait, rows: &[outbox::Model]) ->
                 arr(ArrayType::BigInt, ocol(rows, |r| id0(r.event_id))),
                 arr(ArrayType::BigInt, ocol(rows, |r| id0(r.escalation_id))),
                 arr(ArrayType::BigInt, ocol(rows, |r| id0(r.ticket_id))),
-                arr(ArrayType::String, ocol(rows, |r| r.channel.clone())),
+                arr(ArrayType::String, ocol(rows, |r| r.channel.as_str().to_string())),
                 arr(ArrayType::String, ocol(rows, |r| r.target.clone())),
-                arr(ArrayType::String, ocol(rows, |r| r.kind.clone())),
+                arr(ArrayType::String, ocol(rows, |r| r.kind.as_str().to_string())),
                 arr(ArrayType::String, ocol(rows, |r| r.payload.clone())),
-                arr(ArrayType::String, ocol(rows, |r| r.status.clone())),
+                arr(ArrayType::String, ocol(rows, |r| r.status.as_str().to_string())),
                 arr(ArrayType::Int, ocol(rows, |r| r.attempts)),
                 arr(ArrayType::ChronoDateTimeUtc, ocol(rows, |r| r.next_attempt_at)),
                 arr(ArrayType::String, ocol(rows, |r| ts0(r.locked_until))),
@@ -208,11 +213,11 @@ pub async fn insert_outbox(db: &impl ConnectionTrait, rows: &[outbox::Model]) ->
             event_id: Set(r.event_id),
             escalation_id: Set(r.escalation_id),
             ticket_id: Set(r.ticket_id),
-            channel: Set(r.channel.clone()),
+            channel: Set(r.channel),
             target: Set(r.target.clone()),
-            kind: Set(r.kind.clone()),
+            kind: Set(r.kind),
             payload: Set(r.payload.clone()),
-            status: Set(r.status.clone()),
+            status: Set(r.status),
             attempts: Set(r.attempts),
             next_attempt_at: Set(r.next_attempt_at),
             locked_until: Set(r.locked_until),
@@ -256,7 +261,7 @@ pub async fn record_sent(
         insert_attempts(db, attempts).await?;
         for (lease, ids) in by_lease(sent.iter().copied()) {
             outbox::Entity::update_many()
-                .col_expr(outbox::Column::Status, Expr::value("delivered"))
+                .col_expr(outbox::Column::Status, Expr::value(DeliveryStatus::Delivered))
                 .col_expr(outbox::Column::DeliveredAt, Expr::value(Some(now)))
                 .col_expr(outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
                 .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))

@@ -9,39 +9,32 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::auth::Principal;
 use super::error::{Error, Result};
 use super::tickets::Page;
+use crate::domain::actor::Actor;
 use crate::persistence::entities::audit_entry;
 
-/// Who acted: a principal, or the system / command line when there is none.
-pub enum By<'a> {
-    Principal(&'a Principal),
-    Cli,
-    System,
+/// What an administrative action was done to: `user` 7, `token` 3, `configuration`.
+pub struct Target<'a> {
+    pub kind: &'a str,
+    pub id: Option<i64>,
 }
 
 pub async fn record(
     db: &impl ConnectionTrait,
-    by: By<'_>,
+    by: &Actor,
     action: &str,
-    target_kind: &str,
-    target_id: Option<i64>,
+    target: Target<'_>,
     detail: Value,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let (kind, id, name) = match by {
-        By::Principal(p) => (p.kind().to_string(), Some(p.id()), p.name().to_string()),
-        By::Cli => ("cli".to_string(), None, "command line".to_string()),
-        By::System => ("system".to_string(), None, "system".to_string()),
-    };
     audit_entry::ActiveModel {
-        actor_kind: Set(kind),
-        actor_id: Set(id),
-        actor_name: Set(name),
+        actor_kind: Set(by.kind().to_string()),
+        actor_id: Set(by.id()),
+        actor_name: Set(by.name().to_string()),
         action: Set(action.into()),
-        target_kind: Set(target_kind.into()),
-        target_id: Set(target_id),
+        target_kind: Set(target.kind.into()),
+        target_id: Set(target.id),
         detail: Set(Some(detail.to_string())),
         created_at: Set(now),
         ..Default::default()

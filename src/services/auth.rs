@@ -11,73 +11,12 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::{Error, Result};
-use crate::domain::ticket::{Actor, Role};
+use crate::domain::actor::Actor;
 use crate::persistence::entities::{api_token, contact, user};
 
-/// A staff user or a customer contact, as authenticated for one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
-    Staff { user_id: i64, username: String, display_name: String, role: Role },
-    Contact { contact_id: i64, customer_id: i64, name: String },
-}
-
-impl Principal {
-    pub fn actor(&self) -> Actor {
-        match self {
-            Principal::Staff { role, .. } => Actor::Staff(*role),
-            Principal::Contact { .. } => Actor::Contact,
-        }
-    }
-
-    pub fn role(&self) -> Option<Role> {
-        match self {
-            Principal::Staff { role, .. } => Some(*role),
-            Principal::Contact { .. } => None,
-        }
-    }
-
-    /// Staff with at least `role`.
-    pub fn require(&self, role: Role) -> Result<()> {
-        match self.role() {
-            Some(r) if r >= role => Ok(()),
-            Some(r) => Err(Error::forbidden(format!("this needs the {role} role or higher; you are {r}"))),
-            None => Err(Error::forbidden("customer contacts cannot do this")),
-        }
-    }
-
-    pub fn name(&self) -> &str {
-        match self {
-            Principal::Staff { display_name, .. } => display_name,
-            Principal::Contact { name, .. } => name,
-        }
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Principal::Staff { .. } => "user",
-            Principal::Contact { .. } => "contact",
-        }
-    }
-
-    pub fn id(&self) -> i64 {
-        match self {
-            Principal::Staff { user_id, .. } => *user_id,
-            Principal::Contact { contact_id, .. } => *contact_id,
-        }
-    }
-
-    /// A stable key for per-caller records such as idempotency keys.
-    pub fn key(&self) -> String {
-        format!("{}:{}", self.kind(), self.id())
-    }
-
-    pub fn customer_id(&self) -> Option<i64> {
-        match self {
-            Principal::Contact { customer_id, .. } => Some(*customer_id),
-            Principal::Staff { .. } => None,
-        }
-    }
-}
+/// A staff user or a customer contact, as authenticated for one request: an [`Actor`] that is
+/// never Opsline itself.
+pub type Principal = Actor;
 
 /// A new token's parts: what the caller sees once, and what is stored.
 pub struct NewToken {
@@ -141,8 +80,12 @@ pub async fn authenticate(db: &impl ConnectionTrait, token: &str, now: DateTime<
     }
     if row.user_id.is_some() {
         let u = staff.filter(|u| u.active).ok_or_else(denied)?;
-        let role = u.role.parse::<Role>().map_err(|_| denied())?;
-        return Ok(Principal::Staff { user_id: u.id, username: u.username, display_name: u.display_name, role });
+        return Ok(Principal::Staff {
+            user_id: u.id,
+            username: u.username,
+            display_name: u.display_name,
+            role: u.role,
+        });
     }
     if let Some(cid) = row.contact_id {
         let c = contact::Entity::find_by_id(cid).one(db).await?.filter(|c| c.active).ok_or_else(denied)?;

@@ -3,6 +3,8 @@
 //! signed with `web.secret_key` (made when the mail is sent, so no usable secret is stored). A
 //! link works once, for `LINK_MINUTES`, and only while its contact is active.
 
+use crate::domain::delivery::{Channel, DeliveryStatus, MessageKind};
+use crate::signing::SignedFor;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
@@ -93,11 +95,11 @@ pub async fn request(state: &AppState, email: &str, purpose: Purpose, now: DateT
         event_id: Set(None),
         escalation_id: Set(None),
         ticket_id: Set(None),
-        channel: Set("email".into()),
+        channel: Set(Channel::Email),
         target: Set(c.email.clone()),
-        kind: Set(KIND.into()),
+        kind: Set(MessageKind::PortalLink),
         payload: Set(payload),
-        status: Set("pending".into()),
+        status: Set(DeliveryStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),
         created_at: Set(now),
@@ -118,7 +120,7 @@ pub async fn check(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<(contact_link::Model, contact::Model)>> {
-    let Some(value) = state.web.verify(token) else { return Ok(None) };
+    let Some(value) = state.signer.verify(SignedFor::PortalLink, token) else { return Ok(None) };
     let Some((id, expires)) = value.strip_prefix("link-").and_then(|v| v.split_once('-')) else { return Ok(None) };
     let (Ok(id), Ok(expires)) = (id.parse::<i64>(), expires.parse::<i64>()) else { return Ok(None) };
     if now.timestamp() >= expires {

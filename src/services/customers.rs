@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::audit::{self, By};
+use super::audit;
+
 use super::auth::Principal;
 use super::error::{Error, Result};
 use super::users::{TokenView, insert_token};
@@ -40,7 +41,7 @@ impl From<customer::Model> for CustomerView {
             id: c.id,
             name: c.name,
             key: c.key,
-            tier: c.tier,
+            tier: c.tier.to_string(),
             calendar: c.calendar,
             sla_policy: c.sla_policy,
             created_at: c.created_at,
@@ -109,7 +110,7 @@ pub async fn create(state: &AppState, by: &Principal, input: NewCustomer, now: D
     let inserted = customer::ActiveModel {
         name: Set(input.name.trim().to_string()),
         key: Set(key.clone()),
-        tier: Set(input.tier.as_str().into()),
+        tier: Set(input.tier),
         calendar: Set(calendar),
         sla_policy: Set(policy),
         created_at: Set(now),
@@ -127,10 +128,9 @@ pub async fn create(state: &AppState, by: &Principal, input: NewCustomer, now: D
     };
     audit::record(
         &txn,
-        By::Principal(by),
+        by,
         "customer.created",
-        "customer",
-        Some(c.id),
+        audit::Target { kind: "customer", id: Some(c.id) },
         json!({"key": c.key, "tier": c.tier}),
         now,
     )
@@ -206,7 +206,7 @@ pub async fn patch(
         am.name = Set(n.trim().to_string());
     }
     if let Some(t) = p.tier {
-        am.tier = Set(t.as_str().into());
+        am.tier = Set(t);
     }
     am.calendar = Set(calendar);
     am.sla_policy = Set(policy);
@@ -215,10 +215,9 @@ pub async fn patch(
     let after = json!({"tier": c.tier, "calendar": c.calendar, "sla_policy": c.sla_policy});
     audit::record(
         &txn,
-        By::Principal(by),
+        by,
         "customer.updated",
-        "customer",
-        Some(c.id),
+        audit::Target { kind: "customer", id: Some(c.id) },
         json!({"before": before, "after": after}),
         now,
     )
@@ -330,10 +329,9 @@ pub async fn create_contact(
     let token = insert_token(&txn, &format!("contact {}", c.email), None, Some(c.id), None, now).await?;
     audit::record(
         &txn,
-        By::Principal(by),
+        by,
         "contact.created",
-        "contact",
-        Some(c.id),
+        audit::Target { kind: "contact", id: Some(c.id) },
         json!({"customer_id": customer_id}),
         now,
     )

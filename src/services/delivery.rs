@@ -4,6 +4,7 @@
 //! configured schedule with jitter — or end in a dead letter with a reason. A crash after sending
 //! and before recording sends again; receivers deduplicate by `webhook-id` or `Message-ID`.
 
+use crate::domain::delivery::{Channel, DeliveryStatus, MessageKind};
 use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
 use rand::Rng;
@@ -12,14 +13,13 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrai
 
 use super::contact_links;
 use super::error::Result;
-use super::escalation::ack::link_token;
-use super::escalation::enqueue::{DEAD, DELIVERED, FOLDED, PENDING};
 use crate::notify::email::Mail;
 use crate::notify::render::{self, Payload};
 use crate::notify::{Attempt, Failure, Notifier};
 use crate::persistence::bulk::{by_lease, id_in};
 use crate::persistence::entities::{contact, delivery_attempt, outbox};
 use crate::persistence::pick_ids;
+use crate::signing::SignedFor;
 use crate::state::AppState;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
     // Each attempt, and each send that succeeded, recorded at once. A row's lease (this call's,
     // or the sweep's that handed it over) fences a result that arrives after another worker took
     // the row over.
-    let sent = |row: &outbox::Model, a: &Attempt| a.failure.is_none() && row.kind != "digest";
+    let sent = |row: &outbox::Model, a: &Attempt| a.failure.is_none() && row.kind != MessageKind::Digest;
     let delivered: Vec<(i64, DateTime<Utc>)> = results
         .iter()
         .filter(|(row, a, _)| sent(row, a))
@@ -75,7 +75,7 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
     for (row, attempt, _) in &results {
         if sent(row, attempt) {
             out.delivered += 1;
-            state.metrics.notification(&row.channel, "delivered");
+            state.metrics.notification(row.channel.as_str(), "delivered");
             continue;
         }
         let outcome = match record(state, row, attempt, now).await? {
@@ -92,7 +92,7 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
                 "dead"
             }
         };
-        state.metrics.notification(&row.channel, outcome);
+        state.metrics.notification(row.channel.as_str(), outcome);
     }
     Ok(out)
 }
@@ -104,7 +104,7 @@ async fn claim(state: &AppState, now: DateTime<Utc>, lease: DateTime<Utc>) -> Re
     let batch = state.config.settings.delivery.batch;
     let due = || {
         Condition::all()
-            .add(outbox::Column::Status.eq(PENDING))
+            .add(outbox::Column::Status.eq(DeliveryStatus::Pending))
             .add(outbox::Column::NextAttemptAt.lte(now))
             .add(Condition::any().add(outbox::Column::LockedUntil.is_null()).add(outbox::Column::LockedUntil.lt(now)))
     };
@@ -178,7 +178,7 @@ fn still_held(
     outbox::Entity::update_many()
         .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
         .filter(id_in(&state.db, outbox::Column::Id, ids))
-        .filter(outbox::Column::Status.eq(PENDING))
+        .filter(outbox::Column::Status.eq(DeliveryStatus::Pending))
         .filter(outbox::Column::LockedUntil.eq(lease))
 }
 
@@ -209,7 +209,7 @@ async fn send_link(state: &AppState, notifier: &Notifier, row: &outbox::Model) -
         return Attempt::failed(Failure::Permanent, None, "e-mail is not configured (email.smtp_url)".into());
     };
     let base = state.config.settings.escalation.public_url.trim_end_matches('/');
-    let token = state.web.sign(&contact_links::token_value(link.link_id, link.expires_at));
+    let token = state.signer.sign(SignedFor::PortalLink, &contact_links::token_value(link.link_id, link.expires_at));
     let url = format!("{base}/portal/link/{token}");
     let password = link.purpose == contact_links::Purpose::Password;
     let (subject, text, html) =
@@ -226,87 +226,103 @@ async fn send_link(state: &AppState, notifier: &Notifier, row: &outbox::Model) -
 }
 
 async fn send(state: &AppState, notifier: &Notifier, row: &outbox::Model, now: DateTime<Utc>) -> Attempt {
-    if row.kind == contact_links::KIND {
+    if row.kind == MessageKind::PortalLink {
         return send_link(state, notifier, row).await;
     }
     let Ok(payload) = serde_json::from_str::<Payload>(&row.payload) else {
         return Attempt::failed(Failure::Permanent, None, "unreadable payload".into());
     };
-    match row.channel.as_str() {
-        "webhook" => {
+    match row.channel {
+        Channel::Webhook => {
             let Some(endpoint) = state.config.runtime.escalation.endpoints.get(&row.target) else {
-                return Attempt::failed(
-                    Failure::Permanent,
-                    None,
-                    format!("no endpoint named `{}` is configured", row.target),
-                );
+                let why = format!("no endpoint named `{}` is configured", row.target);
+                return Attempt::failed(Failure::Permanent, None, why);
             };
             let mut body = payload.clone();
             body.language = None;
-            let body = serde_json::to_vec(&body).unwrap_or_default();
-            notifier.webhooks.send(endpoint, &payload.id, now.timestamp(), &body).await
+            match serde_json::to_vec(&body) {
+                Ok(body) => notifier.webhooks.send(endpoint, &payload.id, now.timestamp(), &body).await,
+                Err(e) => Attempt::failed(Failure::Permanent, None, format!("unserialisable payload: {e}")),
+            }
         }
-        "email" => {
+        Channel::Email => {
             let Some(mailer) = &notifier.mailer else {
                 return Attempt::failed(Failure::Permanent, None, "e-mail is not configured (email.smtp_url)".into());
             };
-            let base = state.config.settings.escalation.public_url.trim_end_matches('/');
-            let mail = if row.kind == "digest" {
-                let folded = match outbox::Entity::find()
-                    .filter(outbox::Column::DigestId.eq(row.id))
-                    .order_by_asc(outbox::Column::Id)
-                    .all(&state.db)
-                    .await
-                {
-                    Ok(f) => f,
-                    Err(e) => {
-                        return Attempt::failed(Failure::Retry { retry_after: None }, None, format!("database: {e}"));
-                    }
-                };
-                let items: Vec<Payload> = folded.iter().filter_map(|f| serde_json::from_str(&f.payload).ok()).collect();
-                let (subject, text, html) = render::digest(&items, payload.language.as_deref());
-                Mail {
-                    to: row.target.clone(),
-                    subject,
-                    text,
-                    html,
-                    message_id: format!("{}@opsline", payload.id),
-                    thread: None,
-                }
+            let mail = if row.kind == MessageKind::Digest {
+                digest_mail(state, row, &payload).await
             } else {
-                let ack = match (payload.escalation_id, &state.config.settings.web.secret_key) {
-                    (Some(id), Some(key)) if payload.kind.starts_with("sla.") => {
-                        let expires = now.timestamp() + state.config.runtime.escalation.ack_link_ttl_secs;
-                        Some(format!("{base}/ack/{}", link_token(key.expose(), id, expires)))
-                    }
-                    _ => None,
-                };
-                // A customer's contact follows the ticket in the portal; staff in the console.
-                let contact = contact::Entity::find()
-                    .filter(contact::Column::EmailLower.eq(row.target.to_lowercase()))
-                    .one(&state.db)
-                    .await;
-                let ticket_url = match contact {
-                    Ok(Some(_)) => format!("{base}/portal/tickets/{}", payload.ticket.number),
-                    Ok(None) => format!("{base}/console/tickets/{}", payload.ticket.id),
-                    Err(e) => {
-                        return Attempt::failed(Failure::Retry { retry_after: None }, None, format!("database: {e}"));
-                    }
-                };
-                let (subject, text, html) = render::mail(&payload, &ticket_url, ack.as_deref());
-                Mail {
-                    to: row.target.clone(),
-                    subject,
-                    text,
-                    html,
-                    message_id: format!("{}@opsline", payload.id),
-                    thread: Some(format!("ticket-{}@opsline", payload.ticket.id)),
-                }
+                notification_mail(state, row, &payload, now).await
             };
-            mailer.send(&mail).await
+            match mail {
+                Ok(mail) => mailer.send(&mail).await,
+                Err(failed) => failed,
+            }
         }
         other => Attempt::failed(Failure::Permanent, None, format!("unknown channel `{other}`")),
     }
+}
+
+/// A database error while composing a mail: tried again later.
+fn database(e: sea_orm::DbErr) -> Attempt {
+    Attempt::failed(Failure::Retry { retry_after: None }, None, format!("database: {e}"))
+}
+
+/// The minute's folded mails to one address, as one.
+async fn digest_mail(state: &AppState, row: &outbox::Model, payload: &Payload) -> std::result::Result<Mail, Attempt> {
+    let folded = outbox::Entity::find()
+        .filter(outbox::Column::DigestId.eq(row.id))
+        .order_by_asc(outbox::Column::Id)
+        .all(&state.db)
+        .await
+        .map_err(database)?;
+    let items: Vec<Payload> = folded.iter().filter_map(|f| serde_json::from_str(&f.payload).ok()).collect();
+    let (subject, text, html) = render::digest(&items, payload.language.as_deref());
+    Ok(Mail {
+        to: row.target.clone(),
+        subject,
+        text,
+        html,
+        message_id: format!("{}@opsline", payload.id),
+        thread: None,
+    })
+}
+
+/// An escalation's or a ticket event's mail: a link to the ticket (the portal's for a customer's
+/// contact, the console's for staff) and, for warnings and breaches, a signed acknowledge link.
+async fn notification_mail(
+    state: &AppState,
+    row: &outbox::Model,
+    payload: &Payload,
+    now: DateTime<Utc>,
+) -> std::result::Result<Mail, Attempt> {
+    let base = state.config.settings.escalation.public_url.trim_end_matches('/');
+    let ack = match payload.escalation_id {
+        Some(id) if payload.kind.starts_with("sla.") => {
+            let expires = now.timestamp() + state.config.runtime.escalation.ack_link_ttl_secs;
+            let token = state.signer.sign_until(SignedFor::Acknowledge, &id.to_string(), expires);
+            Some(format!("{base}/ack/{token}"))
+        }
+        _ => None,
+    };
+    let contact = contact::Entity::find()
+        .filter(contact::Column::EmailLower.eq(row.target.to_lowercase()))
+        .one(&state.db)
+        .await
+        .map_err(database)?;
+    let ticket_url = match contact {
+        Some(_) => format!("{base}/portal/tickets/{}", payload.ticket.number),
+        None => format!("{base}/console/tickets/{}", payload.ticket.id),
+    };
+    let (subject, text, html) = render::mail(payload, &ticket_url, ack.as_deref());
+    Ok(Mail {
+        to: row.target.clone(),
+        subject,
+        text,
+        html,
+        message_id: format!("{}@opsline", payload.id),
+        thread: Some(format!("ticket-{}@opsline", payload.ticket.id)),
+    })
 }
 
 enum Recorded {
@@ -331,11 +347,11 @@ fn backoff(state: &AppState, attempt: i32, retry_after: Option<i64>) -> Option<i
 
 async fn record(state: &AppState, row: &outbox::Model, a: &Attempt, now: DateTime<Utc>) -> Result<Recorded> {
     let (status, next, dead_reason, recorded) = match a.failure {
-        None => (DELIVERED, now, None, Recorded::Delivered),
-        Some(Failure::Permanent) => (DEAD, now, Some("rejected"), Recorded::Dead),
+        None => (DeliveryStatus::Delivered, now, None, Recorded::Delivered),
+        Some(Failure::Permanent) => (DeliveryStatus::Dead, now, Some("rejected"), Recorded::Dead),
         Some(Failure::Retry { retry_after }) => match backoff(state, row.attempts, retry_after) {
-            Some(wait) => (PENDING, now + Duration::seconds(wait), None, Recorded::Retrying),
-            None => (DEAD, now, Some("retries_exhausted"), Recorded::Dead),
+            Some(wait) => (DeliveryStatus::Pending, now + Duration::seconds(wait), None, Recorded::Retrying),
+            None => (DeliveryStatus::Dead, now, Some("retries_exhausted"), Recorded::Dead),
         },
     };
     let mut upd = outbox::Entity::update_many()
@@ -345,21 +361,21 @@ async fn record(state: &AppState, row: &outbox::Model, a: &Attempt, now: DateTim
         .col_expr(outbox::Column::LastError, Expr::value(a.error.clone()))
         .col_expr(outbox::Column::DeadReason, Expr::value(dead_reason.map(String::from)))
         .col_expr(outbox::Column::UpdatedAt, Expr::value(now));
-    if status == DELIVERED {
+    if status == DeliveryStatus::Delivered {
         upd = upd.col_expr(outbox::Column::DeliveredAt, Expr::value(Some(now)));
     }
     // The attempt count fences a late result from a worker whose lease another one took over.
     upd.filter(outbox::Column::Id.eq(row.id)).filter(outbox::Column::Attempts.eq(row.attempts)).exec(&state.db).await?;
-    if status == DELIVERED && row.kind == "digest" {
+    if status == DeliveryStatus::Delivered && row.kind == MessageKind::Digest {
         outbox::Entity::update_many()
             .col_expr(outbox::Column::DeliveredAt, Expr::value(Some(now)))
             .filter(outbox::Column::DigestId.eq(row.id))
-            .filter(outbox::Column::Status.eq(FOLDED))
+            .filter(outbox::Column::Status.eq(DeliveryStatus::Folded))
             .exec(&state.db)
             .await?;
     }
-    if status != DELIVERED {
-        tracing::warn!(outbox_id = row.id, channel = %row.channel, attempt = row.attempts, status, error = a.error.as_deref().unwrap_or(""), "delivery failed");
+    if status != DeliveryStatus::Delivered {
+        tracing::warn!(outbox_id = row.id, channel = %row.channel, attempt = row.attempts, status = %status, error = a.error.as_deref().unwrap_or(""), "delivery failed");
     }
     Ok(recorded)
 }
@@ -367,7 +383,7 @@ async fn record(state: &AppState, row: &outbox::Model, a: &Attempt, now: DateTim
 /// The earliest pending delivery, for the loop's sleep.
 pub async fn next_attempt(state: &AppState) -> Result<Option<DateTime<Utc>>> {
     Ok(outbox::Entity::find()
-        .filter(outbox::Column::Status.eq(PENDING))
+        .filter(outbox::Column::Status.eq(DeliveryStatus::Pending))
         .order_by_asc(outbox::Column::NextAttemptAt)
         .one(&state.db)
         .await?

@@ -21,7 +21,7 @@ pub enum Error {
     #[error("the ticket changed since version {expected}; it is now at version {current}")]
     VersionMismatch { expected: i32, current: i32 },
     #[error("database error")]
-    Db(DbErr),
+    Db(#[source] DbErr),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -44,6 +44,26 @@ impl Error {
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Error::Conflict { code, message: message.into() }
     }
+
+    /// Something that should not fail did (serialising a value, say): a 500 that is logged.
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Error::Internal(e.to_string())
+    }
+}
+
+/// An error and every cause under it, each once: `database error: pool timed out …`. For logs.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 impl From<DbErr> for Error {
@@ -59,6 +79,12 @@ impl From<DbErr> for Error {
             };
         }
         Error::Db(e)
+    }
+}
+
+impl From<crate::domain::actor::Forbidden> for Error {
+    fn from(e: crate::domain::actor::Forbidden) -> Self {
+        Error::Forbidden(e.0)
     }
 }
 

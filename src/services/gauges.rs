@@ -5,6 +5,9 @@
 //! with the number of tickets — and stores them; every instance then exports the stored values,
 //! so two instances export the same numbers and boards take `max by`.
 
+use crate::domain::delivery::DeliveryStatus;
+use crate::domain::level::Level;
+use crate::domain::ticket::Status;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -14,7 +17,6 @@ use sea_orm::{
 use super::error::Result;
 use crate::metrics::{CheckGauge, Counts, Snapshot};
 use crate::persistence::entities::{check, outbox, sla_timer};
-use crate::services::escalation::enqueue::{DEAD, PENDING};
 use crate::services::timers::Timer;
 use crate::state::AppState;
 
@@ -86,7 +88,7 @@ pub async fn refresh(state: &AppState, now: DateTime<Utc>) -> Result<Refreshed> 
 
 /// Records, in the caller's transaction, that a ticket left (`from`) and entered (`to`) a
 /// (level, status): appended rows, so that concurrent writers never wait on a shared counter.
-pub async fn count_move(db: &impl ConnectionTrait, from: Option<(&str, &str)>, to: (&str, &str)) -> Result<()> {
+pub async fn count_move(db: &impl ConnectionTrait, from: Option<(Level, Status)>, to: (Level, Status)) -> Result<()> {
     let mut values: Vec<Value> = vec![to.0.into(), to.1.into()];
     let mut sql = String::from("INSERT INTO ticket_count_deltas (level, status, delta) VALUES ($1, $2, 1)");
     if let Some((level, status)) = from {
@@ -189,10 +191,12 @@ pub async fn compute(state: &AppState, now: DateTime<Utc>) -> Result<Snapshot> {
         vec![],
     )
     .await?;
-    let outbox_pending = outbox::Entity::find().filter(outbox::Column::Status.eq(PENDING)).count(db).await? as i64;
-    let outbox_dead = outbox::Entity::find().filter(outbox::Column::Status.eq(DEAD)).count(db).await? as i64;
+    let outbox_pending =
+        outbox::Entity::find().filter(outbox::Column::Status.eq(DeliveryStatus::Pending)).count(db).await? as i64;
+    let outbox_dead =
+        outbox::Entity::find().filter(outbox::Column::Status.eq(DeliveryStatus::Dead)).count(db).await? as i64;
     let oldest = outbox::Entity::find()
-        .filter(outbox::Column::Status.eq(PENDING))
+        .filter(outbox::Column::Status.eq(DeliveryStatus::Pending))
         .order_by_asc(outbox::Column::CreatedAt)
         .limit(1)
         .one(db)

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod callers;
 pub mod checks;
 pub mod contact_links;
 pub mod customers;
@@ -12,15 +13,15 @@ pub mod escalation;
 pub mod gauges;
 pub mod handoff;
 pub mod intake;
-pub mod maintenance;
 pub mod notifications;
 pub mod reports;
 pub mod sla;
 pub mod tickets;
 pub mod timers;
+pub mod upkeep;
 pub mod users;
 pub mod versions;
 pub mod web_sessions;
 pub mod what_if;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, chain};

@@ -1,6 +1,7 @@
 //! The deliveries as people see them: the list with every attempt (`GET /api/v1/notifications`,
 //! the console's notifications page) and putting a dead letter back in the queue.
 
+use crate::domain::delivery::{Channel, DeliveryStatus};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -8,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{Error, Result};
-use super::escalation::enqueue::{DEAD, DELIVERED, FOLDED, PENDING};
 use crate::persistence::entities::{delivery_attempt, outbox};
 use crate::state::AppState;
 
@@ -66,12 +66,12 @@ fn view(o: outbox::Model, attempts: Vec<delivery_attempt::Model>) -> Notificatio
         id: o.id,
         ticket_id: o.ticket_id,
         escalation_id: o.escalation_id,
-        channel: o.channel,
+        channel: o.channel.to_string(),
         target: o.target,
-        kind: o.kind,
+        kind: o.kind.to_string(),
         event_type,
-        next_attempt_at: (o.status == PENDING).then_some(o.next_attempt_at),
-        status: o.status,
+        next_attempt_at: (o.status == DeliveryStatus::Pending).then_some(o.next_attempt_at),
+        status: o.status.to_string(),
         attempts: o.attempts,
         dead_reason: o.dead_reason,
         last_error: o.last_error,
@@ -98,9 +98,7 @@ pub async fn list(state: &AppState, q: NotificationQuery) -> Result<Vec<Notifica
     }
     let mut query = outbox::Entity::find().order_by_desc(outbox::Column::Id).limit(limit);
     if let Some(s) = q.status {
-        if ![PENDING, DELIVERED, DEAD, FOLDED].contains(&s.as_str()) {
-            return Err(Error::invalid("status", "pending, delivered, dead or folded"));
-        }
+        let s: DeliveryStatus = s.parse().map_err(|e: String| Error::invalid("status", e))?;
         query = query.filter(outbox::Column::Status.eq(s));
     }
     if let Some(t) = q.ticket_id {
@@ -131,23 +129,23 @@ pub async fn retry(state: &AppState, id: i64, now: DateTime<Utc>) -> Result<Noti
         .one(&state.db)
         .await?
         .ok_or_else(|| Error::not_found("notification_not_found", "notification"))?;
-    if row.status != DEAD {
+    if row.status != DeliveryStatus::Dead {
         return Err(Error::conflict("not_dead", format!("only dead letters are retried; this one is {}", row.status)));
     }
-    if row.channel == "none" {
+    if row.channel == Channel::None {
         return Err(Error::conflict(
             "no_recipient",
             "this notification had nobody to go to; fix the rule or the users and let it fire again",
         ));
     }
     outbox::Entity::update_many()
-        .col_expr(outbox::Column::Status, Expr::value(PENDING))
+        .col_expr(outbox::Column::Status, Expr::value(DeliveryStatus::Pending))
         .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
         .col_expr(outbox::Column::Attempts, Expr::value(0))
         .col_expr(outbox::Column::DeadReason, Expr::value(Option::<String>::None))
         .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
         .filter(outbox::Column::Id.eq(id))
-        .filter(outbox::Column::Status.eq(DEAD))
+        .filter(outbox::Column::Status.eq(DeliveryStatus::Dead))
         .exec(&state.db)
         .await?;
     state.wake_delivery.notify_one();

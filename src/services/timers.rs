@@ -14,11 +14,15 @@ use sea_orm::{
 use super::error::{Error, Result};
 use super::versions::Versions;
 use crate::domain::calendar::{Calendar, Secs};
-use crate::domain::escalation::{self, Rule, Subject, TimerWindow, share_point};
+use crate::domain::customer::Tier;
+use crate::domain::escalation::{self, Subject, TimerWindow, share_point};
 use crate::domain::level::Level;
-use crate::domain::sla::{HistoryEntry, Outcome, SlaPolicy, Target, TimerKind, TimerState, change_level, replay};
+use crate::domain::sla::{
+    HistoryEntry, Outcome, SlaPolicy, Target, Targets, TimerKind, TimerState, change_level, replay,
+};
 use crate::metrics::{Fact, Tally};
 use crate::persistence::entities::{customer, sla_timer, ticket};
+use crate::services::tickets::Work;
 
 /// The share of a timer's working time after which it counts as at risk.
 const RISK_PERCENT: u32 = 80;
@@ -27,8 +31,15 @@ pub fn secs(t: DateTime<Utc>) -> Secs {
     t.timestamp()
 }
 
+/// The instant `s` seconds after the epoch. The calendar engine's instants (jiff's range, years
+/// −9999 to 9999) all lie within chrono's; anything beyond saturates at chrono's bounds rather
+/// than turning into some unrelated date.
 pub fn utc(s: Secs) -> DateTime<Utc> {
-    Utc.timestamp_opt(s, 0).single().unwrap_or_default()
+    match Utc.timestamp_opt(s, 0).single() {
+        Some(t) => t,
+        None if s < 0 => DateTime::<Utc>::MIN_UTC,
+        None => DateTime::<Utc>::MAX_UTC,
+    }
 }
 
 /// A timer row with its parsed history and the calendar of its version.
@@ -48,9 +59,9 @@ pub struct Timer {
 impl Timer {
     pub async fn from_model(db: &impl ConnectionTrait, versions: &Versions, model: sla_timer::Model) -> Result<Self> {
         let calendar = versions.calendar(db, model.calendar_version_id).await?;
-        let corrupt = |what: &str| Error::Internal(format!("timer {} has an unreadable {what}", model.id));
+        let corrupt = |what: &str| Error::Internal(format!("sla_timers, row {}: unreadable `{what}`", model.id));
         Ok(Self {
-            kind: model.kind.parse().map_err(|_| corrupt("kind"))?,
+            kind: model.kind,
             history: serde_json::from_str(&model.history).map_err(|_| corrupt("history"))?,
             target: model.target.parse().map_err(|_| corrupt("target"))?,
             plan: model.plan_target.parse().map_err(|_| corrupt("plan target"))?,
@@ -62,7 +73,7 @@ impl Timer {
     }
 
     pub fn state(&self) -> TimerState {
-        TimerState::parse(&self.model.state).unwrap_or(TimerState::Running)
+        self.model.state
     }
 
     /// Unmet and not finished: running, paused, or breached and still running.
@@ -85,7 +96,7 @@ impl Timer {
     pub fn observe(&mut self, now: Secs) -> bool {
         if self.is_active() && !self.model.breached && self.breached_at(now) {
             self.model.breached = true;
-            self.model.state = TimerState::Breached.as_str().into();
+            self.model.state = TimerState::Breached;
             self.dirty = true;
             return true;
         }
@@ -110,16 +121,14 @@ impl Timer {
             TimerState::Breached
         } else {
             TimerState::Running
-        }
-        .as_str()
-        .into();
+        };
         self.dirty = true;
         Ok(())
     }
 
     fn record(&mut self, entry: HistoryEntry, now: Secs) -> Result<()> {
         self.history.push(entry);
-        self.model.history = serde_json::to_string(&self.history).map_err(|e| Error::Internal(e.to_string()))?;
+        self.model.history = serde_json::to_string(&self.history).map_err(Error::internal)?;
         self.replay(now)
     }
 
@@ -135,8 +144,8 @@ impl Timer {
         let late = self.model.breached || self.due().is_some_and(|d| now > d);
         self.model.met_at = Some(utc(now));
         self.model.breached = late;
-        self.model.state = TimerState::Met.as_str().into();
-        self.model.outcome = Some(if late { Outcome::Late } else { Outcome::InTime }.as_str().into());
+        self.model.state = TimerState::Met;
+        self.model.outcome = Some(if late { Outcome::Late } else { Outcome::InTime });
         self.model.finished_at = Some(utc(now));
         self.model.remaining_secs = None;
         self.model.paused_at = None;
@@ -161,8 +170,8 @@ impl Timer {
         } else {
             (TimerState::AutoResolved, Outcome::AutoResolved)
         };
-        self.model.state = state.as_str().into();
-        self.model.outcome = Some(outcome.as_str().into());
+        self.model.state = state;
+        self.model.outcome = Some(outcome);
         self.model.finished_at = Some(utc(now));
         self.model.remaining_secs = None;
         self.dirty = true;
@@ -192,11 +201,13 @@ impl Timer {
         }
         let new_target = policy.target(to, self.kind);
         let new_plan = policy.target(to, TimerKind::Plan);
-        if !change_level(&mut self.history, now, from, to, self.target, self.plan, new_target, new_plan) {
+        let before = Targets { target: self.target, plan: self.plan };
+        let after = Targets { target: new_target, plan: new_plan };
+        if !change_level(&mut self.history, now, (from, to), before, after) {
             return Ok(());
         }
-        self.model.level = to.to_string();
-        self.model.history = serde_json::to_string(&self.history).map_err(|e| Error::Internal(e.to_string()))?;
+        self.model.level = to;
+        self.model.history = serde_json::to_string(&self.history).map_err(Error::internal)?;
         self.replay(now)
     }
 
@@ -223,21 +234,21 @@ impl Timer {
 
     /// What changed since the metrics last counted this timer — a breach, an end — as facts for
     /// the caller's tally, counted once the transaction commits.
-    pub fn take_facts(&mut self, tier: &str, tally: &mut Tally) {
-        let (breached, finished) = (self.model.breached, self.model.outcome.is_some());
-        let level = &self.model.level;
-        if breached && !self.counted.0 {
-            tally.push(Fact::Breached { level: level.clone(), timer: self.kind.to_string(), tier: tier.into() });
+    pub fn take_facts(&mut self, tier: Tier, tally: &mut Tally) {
+        let (level, timer) = (self.model.level, self.kind);
+        if self.model.breached && !self.counted.0 {
+            tally.push(Fact::Breached { level, timer, tier });
         }
-        if finished && !self.counted.1 {
+        if let (Some(outcome), false) = (self.model.outcome, self.counted.1) {
             tally.push(Fact::Finished {
-                level: level.clone(),
-                timer: self.kind.to_string(),
-                tier: tier.into(),
-                outcome: self.model.outcome.clone().unwrap_or_default(),
+                level,
+                timer,
+                tier,
+                outcome,
                 met_after_secs: self.model.met_at.map(|m| (m - self.model.started_at).num_seconds()),
             });
         }
+        let (breached, finished) = (self.model.breached, self.model.outcome.is_some());
         self.counted = (breached, finished);
     }
 
@@ -246,9 +257,10 @@ impl Timer {
         (self.model.breached && !self.counted.0) || (self.model.outcome.is_some() && !self.counted.1)
     }
 
-    pub async fn save(&mut self, db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<()> {
+    /// Writes the timer if it changed; true when it did.
+    pub async fn save(&mut self, db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<bool> {
         if !self.dirty {
-            return Ok(());
+            return Ok(false);
         }
         // A changed timer is looked at again by the next sweep, which schedules its firings.
         self.model.next_fire_at = (self.is_active() && self.state() != TimerState::Paused).then_some(now);
@@ -277,7 +289,7 @@ impl Timer {
         }
         self.model = am.update(db).await?;
         self.dirty = false;
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -288,64 +300,66 @@ pub async fn load_current(db: &impl ConnectionTrait, versions: &Versions, ticket
         .order_by_asc(sla_timer::Column::Cycle)
         .all(db)
         .await?;
-    let mut latest: BTreeMap<String, sla_timer::Model> = BTreeMap::new();
+    let mut latest: BTreeMap<TimerKind, sla_timer::Model> = BTreeMap::new();
     for r in rows {
-        latest.insert(r.kind.clone(), r);
+        latest.insert(r.kind, r);
     }
     let mut out = Vec::with_capacity(3);
     for kind in TimerKind::ALL {
-        if let Some(m) = latest.remove(kind.as_str()) {
+        if let Some(m) = latest.remove(&kind) {
             out.push(Timer::from_model(db, versions, m).await?);
         }
     }
     Ok(out)
 }
 
-/// Starts timers of `kinds` (cycle `cycle`) at `start` on the customer's current contract
-/// versions, each scheduled by the escalation `rules` as the sweep would (`escalation::plan`), so
-/// that the sweep looks at them only when something is due.
-#[allow(clippy::too_many_arguments)]
-pub async fn start(
-    db: &impl ConnectionTrait,
-    versions: &Versions,
-    rules: &[Rule],
-    ticket_id: i64,
-    kinds: &[TimerKind],
-    cycle: i32,
-    level: Level,
-    customer: &customer::Model,
-    start: Secs,
-    now: DateTime<Utc>,
-) -> Result<Vec<Timer>> {
-    let (cal_id, calendar) = versions.current_calendar(&customer.calendar)?;
-    let (pol_id, policy) = versions.current_policy(&customer.sla_policy)?;
+/// Where new timers start: the ticket, the cycle, the level, the customer whose current contract
+/// they run on, and the instant they start.
+pub struct Start<'a> {
+    pub ticket_id: i64,
+    pub cycle: i32,
+    pub level: Level,
+    pub customer: &'a customer::Model,
+    pub at: Secs,
+}
+
+/// Starts timers of `kinds`, each scheduled by the escalation rules as the sweep would
+/// (`escalation::plan`), so that the sweep looks at them only when something is due.
+pub(crate) async fn start(work: &mut Work<'_>, kinds: &[TimerKind], s: &Start<'_>) -> Result<Vec<Timer>> {
+    let (state, now) = (work.state, work.now);
+    let versions = &state.versions;
+    let rules = &state.config.runtime.escalation.rules;
+    let (cal_id, calendar) = versions.current_calendar(&s.customer.calendar)?;
+    let (pol_id, policy) = versions.current_policy(&s.customer.sla_policy)?;
     let mut rows = Vec::with_capacity(kinds.len());
     for &kind in kinds {
-        let target = policy.target(level, kind);
-        let plan = policy.target(level, TimerKind::Plan);
-        let r = replay(&calendar, kind, start, target, plan, &[])?;
+        let target = policy.target(s.level, kind);
+        let plan = policy.target(s.level, TimerKind::Plan);
+        let r = replay(&calendar, kind, s.at, target, plan, &[])?;
         let breached = r.due.is_some_and(|d| secs(now) > d);
         let next_fire_at = match r.due {
             Some(due) => {
-                let subject = Subject { timer: Some(kind), level, tier: &customer.tier, customer_key: &customer.key };
-                let window = TimerWindow { calendar: &calendar, start, due };
+                let subject =
+                    Subject { timer: Some(kind), level: s.level, tier: s.customer.tier, customer_key: &s.customer.key };
+                let window = TimerWindow { calendar: &calendar, start: s.at, due };
                 let planned = escalation::plan(rules, &subject, &window, breached, None, secs(now))?;
                 // Steps due already (a backdated ticket) are the sweep's to fire.
                 if planned.due_now.is_empty() { planned.next.map(utc) } else { Some(now) }
             }
             None => None,
         };
-        let model = sla_timer::ActiveModel {
-            ticket_id: Set(ticket_id),
-            kind: Set(kind.as_str().into()),
-            cycle: Set(cycle),
-            level: Set(level.to_string()),
+        work.scheduled(next_fire_at);
+        rows.push(sla_timer::ActiveModel {
+            ticket_id: Set(s.ticket_id),
+            kind: Set(kind),
+            cycle: Set(s.cycle),
+            level: Set(s.level),
             target: Set(target.to_string()),
             plan_target: Set(plan.to_string()),
-            started_at: Set(utc(start)),
+            started_at: Set(utc(s.at)),
             calendar_version_id: Set(cal_id),
             policy_version_id: Set(pol_id),
-            state: Set(if breached { TimerState::Breached } else { TimerState::Running }.as_str().into()),
+            state: Set(if breached { TimerState::Breached } else { TimerState::Running }),
             due_at: Set(r.due.map(utc)),
             paused_at: Set(None),
             remaining_secs: Set(None),
@@ -356,25 +370,24 @@ pub async fn start(
             history: Set("[]".into()),
             next_fire_at: Set(next_fire_at),
             risk_at: Set(match r.due {
-                Some(due) if !breached => Some(utc(share_point(&calendar, start, due, RISK_PERCENT)?)),
+                Some(due) if !breached => Some(utc(share_point(&calendar, s.at, due, RISK_PERCENT)?)),
                 _ => None,
             }),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
-        };
-        rows.push(model);
+        });
     }
     if rows.is_empty() {
         return Ok(vec![]);
     }
     // One statement for all of them; RETURNING promises no order, so they are put back in
     // `kinds` order by kind (unique within a ticket's cycle).
-    let mut inserted = sla_timer::Entity::insert_many(rows).exec_with_returning(db).await?;
-    inserted.sort_by_key(|m| kinds.iter().position(|k| k.as_str() == m.kind));
+    let mut inserted = sla_timer::Entity::insert_many(rows).exec_with_returning(&work.txn).await?;
+    inserted.sort_by_key(|m| kinds.iter().position(|k| *k == m.kind));
     let mut out = Vec::with_capacity(inserted.len());
     for model in inserted {
-        let mut timer = Timer::from_model(db, versions, model).await?;
+        let mut timer = Timer::from_model(&work.txn, versions, model).await?;
         // A backdated timer may start breached: that breach is this ticket's to count.
         timer.counted = (false, false);
         out.push(timer);

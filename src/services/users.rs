@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::audit::{self, By};
+use super::audit;
 use super::auth::{NewToken, generate_token, hash_password};
 use super::error::{Error, Result};
+use crate::domain::actor::Actor;
 use crate::domain::customer::{Language, valid_email};
 use crate::domain::ticket::Role;
 use crate::persistence::entities::{api_token, team, user};
@@ -105,7 +106,7 @@ pub async fn view(db: &impl ConnectionTrait, u: user::Model) -> Result<UserView>
         username: u.username,
         display_name: u.display_name,
         email: u.email,
-        role: u.role,
+        role: u.role.to_string(),
         language: u.language,
         team,
         active: u.active,
@@ -117,7 +118,7 @@ pub async fn view(db: &impl ConnectionTrait, u: user::Model) -> Result<UserView>
 
 pub async fn create(
     state: &AppState,
-    by: By<'_>,
+    by: &Actor,
     input: NewUser,
     service: bool,
     now: DateTime<Utc>,
@@ -149,7 +150,7 @@ pub async fn create(
         username: Set(input.username.clone()),
         display_name: Set(display_name),
         email: Set(input.email.clone()),
-        role: Set(input.role.as_str().into()),
+        role: Set(input.role),
         language: Set(input.language.unwrap_or(Language::ZhCn).as_str().into()),
         team_id: Set(team_id),
         active: Set(true),
@@ -168,8 +169,15 @@ pub async fn create(
         }
         Err(e) => return Err(e.into()),
     };
-    audit::record(&txn, by, "user.created", "user", Some(u.id), json!({"username": u.username, "role": u.role}), now)
-        .await?;
+    audit::record(
+        &txn,
+        by,
+        "user.created",
+        audit::Target { kind: "user", id: Some(u.id) },
+        json!({"username": u.username, "role": u.role}),
+        now,
+    )
+    .await?;
     let v = view(&txn, u).await?;
     txn.commit().await?;
     Ok(v)
@@ -197,7 +205,7 @@ pub async fn find_by_username(db: &impl ConnectionTrait, username: &str) -> Resu
         .ok_or_else(|| Error::not_found("user_not_found", &format!("user `{username}`")))
 }
 
-pub async fn patch(state: &AppState, by: By<'_>, id: i64, p: UserPatch, now: DateTime<Utc>) -> Result<UserView> {
+pub async fn patch(state: &AppState, by: &Actor, id: i64, p: UserPatch, now: DateTime<Utc>) -> Result<UserView> {
     if let Some(Some(e)) = &p.email
         && !valid_email(e)
     {
@@ -221,7 +229,7 @@ pub async fn patch(state: &AppState, by: By<'_>, id: i64, p: UserPatch, now: Dat
         am.email = Set(e);
     }
     if let Some(r) = p.role {
-        am.role = Set(r.as_str().into());
+        am.role = Set(r);
     }
     if let Some(l) = p.language {
         am.language = Set(l.as_str().into());
@@ -244,7 +252,15 @@ pub async fn patch(state: &AppState, by: By<'_>, id: i64, p: UserPatch, now: Dat
     if deactivated {
         revoke_all_for_user(&txn, u.id, now).await?;
     }
-    audit::record(&txn, by, "user.updated", "user", Some(u.id), json!({"deactivated": deactivated}), now).await?;
+    audit::record(
+        &txn,
+        by,
+        "user.updated",
+        audit::Target { kind: "user", id: Some(u.id) },
+        json!({"deactivated": deactivated}),
+        now,
+    )
+    .await?;
     let v = view(&txn, u).await?;
     txn.commit().await?;
     Ok(v)
@@ -261,7 +277,7 @@ async fn revoke_all_for_user(db: &impl ConnectionTrait, user_id: i64, now: DateT
 }
 
 /// Deactivates a user (users are never deleted: tickets and events refer to them).
-pub async fn deactivate(state: &AppState, by: By<'_>, id: i64, now: DateTime<Utc>) -> Result<()> {
+pub async fn deactivate(state: &AppState, by: &Actor, id: i64, now: DateTime<Utc>) -> Result<()> {
     patch(state, by, id, UserPatch { active: Some(false), ..Default::default() }, now).await.map(|_| ())
 }
 
@@ -273,7 +289,15 @@ pub async fn set_password(state: &AppState, username: &str, password: &str, now:
     am.password_hash = Set(Some(hash_password(password)?));
     am.updated_at = Set(now);
     am.update(&txn).await?;
-    audit::record(&txn, By::Cli, "user.password_set", "user", Some(u.id), json!({"username": username}), now).await?;
+    audit::record(
+        &txn,
+        &Actor::command_line(),
+        "user.password_set",
+        audit::Target { kind: "user", id: Some(u.id) },
+        json!({"username": username}),
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -354,7 +378,7 @@ pub(crate) async fn insert_token(
 
 /// Creates a token for an existing user, or for a service user of `role` named `name` (created
 /// when missing).
-pub async fn create_token(state: &AppState, by: By<'_>, req: NewTokenRequest, now: DateTime<Utc>) -> Result<TokenView> {
+pub async fn create_token(state: &AppState, by: &Actor, req: NewTokenRequest, now: DateTime<Utc>) -> Result<TokenView> {
     if req.name.trim().is_empty() || req.name.chars().count() > 200 {
         return Err(Error::invalid("name", "1–200 characters"));
     }
@@ -374,7 +398,7 @@ pub async fn create_token(state: &AppState, by: By<'_>, req: NewTokenRequest, no
         }
         (None, Some(role)) => {
             match user::Entity::find().filter(user::Column::Username.eq(&req.name)).one(&state.db).await? {
-                Some(u) if u.service && u.role == role.as_str() && u.active => u.id,
+                Some(u) if u.service && u.role == role && u.active => u.id,
                 Some(_) => {
                     return Err(Error::conflict(
                         "username_taken",
@@ -391,7 +415,7 @@ pub async fn create_token(state: &AppState, by: By<'_>, req: NewTokenRequest, no
                         team: None,
                         password: None,
                     };
-                    create(state, By::System, new, true, now).await?.id
+                    create(state, &Actor::system("system"), new, true, now).await?.id
                 }
             }
         }
@@ -399,8 +423,15 @@ pub async fn create_token(state: &AppState, by: By<'_>, req: NewTokenRequest, no
     };
     let txn = state.db.begin().await?;
     let t = insert_token(&txn, &req.name, Some(user_id), None, req.expires_at, now).await?;
-    audit::record(&txn, by, "token.created", "token", Some(t.id), json!({"user_id": user_id, "name": req.name}), now)
-        .await?;
+    audit::record(
+        &txn,
+        by,
+        "token.created",
+        audit::Target { kind: "token", id: Some(t.id) },
+        json!({"user_id": user_id, "name": req.name}),
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(t)
 }
@@ -418,7 +449,7 @@ pub async fn list_tokens(state: &AppState) -> Result<Vec<TokenView>> {
 
 pub async fn patch_token(
     state: &AppState,
-    by: By<'_>,
+    by: &Actor,
     id: i64,
     p: TokenPatch,
     now: DateTime<Utc>,
@@ -441,14 +472,14 @@ pub async fn patch_token(
         am.expires_at = Set(Some(e));
     }
     let t = am.update(&txn).await?;
-    audit::record(&txn, by, "token.updated", "token", Some(t.id), json!({}), now).await?;
+    audit::record(&txn, by, "token.updated", audit::Target { kind: "token", id: Some(t.id) }, json!({}), now).await?;
     txn.commit().await?;
     Ok(TokenView::of(t, None))
 }
 
 /// Revokes a token; every instance checks the database on each request, so it stops working at
 /// once everywhere.
-pub async fn revoke_token(state: &AppState, by: By<'_>, id: i64, now: DateTime<Utc>) -> Result<()> {
+pub async fn revoke_token(state: &AppState, by: &Actor, id: i64, now: DateTime<Utc>) -> Result<()> {
     let txn = state.db.begin().await?;
     let t = api_token::Entity::find_by_id(id)
         .one(&txn)
@@ -459,7 +490,7 @@ pub async fn revoke_token(state: &AppState, by: By<'_>, id: i64, now: DateTime<U
         am.revoked_at = Set(Some(now));
         am.update(&txn).await?;
     }
-    audit::record(&txn, by, "token.revoked", "token", Some(id), json!({}), now).await?;
+    audit::record(&txn, by, "token.revoked", audit::Target { kind: "token", id: Some(id) }, json!({}), now).await?;
     txn.commit().await?;
     Ok(())
 }

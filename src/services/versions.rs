@@ -13,12 +13,16 @@ use sea_orm::{
 };
 
 use super::error::{Error, Result};
+use super::tickets::{Entry, write_log};
 use super::timers::{Timer, refresh_urgency, secs};
 use crate::config::content::{CalendarContent, PolicyContent};
 use crate::config::{Runtime, Versioned};
+use crate::domain::actor::Actor;
 use crate::domain::calendar::Calendar;
+use crate::domain::customer::Tier;
 use crate::domain::sla::SlaPolicy;
-use crate::persistence::entities::{config_snapshot, config_version, sla_timer, ticket_event};
+use crate::domain::ticket::Event;
+use crate::persistence::entities::{config_snapshot, config_version, sla_timer};
 use crate::persistence::is_unique_violation;
 
 const CALENDAR: &str = "calendar";
@@ -134,7 +138,7 @@ impl Versions {
         let mut registration = Registration::default();
         for (name, id, cal) in changed_calendars {
             registration.recomputed_timers +=
-                recompute_calendar(db, &v, &name, id, cal, now, &mut registration.tally).await?;
+                recompute_calendar(db, &v, (&name, id, cal), now, &mut registration.tally).await?;
         }
         Ok((v, registration))
     }
@@ -211,10 +215,9 @@ async fn register_snapshot(db: &DatabaseConnection, hash: &str, v: &Versions, no
                     let detail = serde_json::json!({"hash": hash, "versions": serde_json::from_str::<serde_json::Value>(&row.versions).unwrap_or_default()});
                     super::audit::record(
                         db,
-                        super::audit::By::System,
+                        &crate::domain::actor::Actor::system("system"),
                         "config.registered",
-                        "config",
-                        Some(row.id),
+                        super::audit::Target { kind: "config", id: Some(row.id) },
                         detail,
                         now,
                     )
@@ -229,14 +232,35 @@ async fn register_snapshot(db: &DatabaseConnection, hash: &str, v: &Versions, no
 }
 
 /// The tier of a ticket's customer.
-async fn tier_of(db: &impl ConnectionTrait, ticket_id: i64) -> Result<String> {
-    let Some(t) = crate::persistence::entities::ticket::Entity::find_by_id(ticket_id).one(db).await? else {
-        return Ok("standard".into());
-    };
-    Ok(crate::persistence::entities::customer::Entity::find_by_id(t.customer_id)
+async fn tier_of(db: &impl ConnectionTrait, ticket_id: i64) -> Result<Tier> {
+    let missing = || Error::Internal(format!("tickets, row {ticket_id}: the ticket or its customer is missing"));
+    let t = crate::persistence::entities::ticket::Entity::find_by_id(ticket_id).one(db).await?.ok_or_else(missing)?;
+    crate::persistence::entities::customer::Entity::find_by_id(t.customer_id)
         .one(db)
         .await?
-        .map_or_else(|| "standard".into(), |c| c.tier))
+        .map(|c| c.tier)
+        .ok_or_else(missing)
+}
+
+/// Whether an instance should get traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    DatabaseUnavailable,
+    /// Another instance registered a newer configuration.
+    ConfigMismatch,
+}
+
+/// Whether the database answers and this instance runs the newest configuration.
+pub async fn readiness(state: &crate::state::AppState) -> Readiness {
+    if state.db.execute_unprepared("SELECT 1").await.is_err() {
+        return Readiness::DatabaseUnavailable;
+    }
+    match config_is_newest(&state.db, &state.versions.config_hash).await {
+        Ok(true) => Readiness::Ready,
+        Ok(false) => Readiness::ConfigMismatch,
+        Err(_) => Readiness::DatabaseUnavailable,
+    }
 }
 
 /// Whether this instance's configuration is the one most recently registered.
@@ -254,9 +278,7 @@ pub async fn config_is_newest(db: &impl ConnectionTrait, hash: &str) -> Result<b
 async fn recompute_calendar(
     db: &DatabaseConnection,
     versions: &Versions,
-    name: &str,
-    id: i64,
-    cal: Arc<Calendar>,
+    (name, id, cal): (&str, i64, Arc<Calendar>),
     now: DateTime<Utc>,
     tally: &mut crate::metrics::Tally,
 ) -> Result<u64> {
@@ -295,22 +317,17 @@ async fn recompute_calendar(
             timer.save(&txn, now).await?;
             if timer.has_facts() {
                 let tier = tier_of(&txn, timer.model.ticket_id).await?;
-                timer.take_facts(&tier, &mut pending);
+                timer.take_facts(tier, &mut pending);
             }
-            ticket_event::ActiveModel {
-                ticket_id: Set(timer.model.ticket_id),
-                actor_kind: Set("system".into()),
-                actor_id: Set(None),
-                actor_name: Set("system".into()),
-                action: Set("sla_recomputed".into()),
-                old_value: Set(Some(serde_json::json!({"timer": timer.model.kind, "cycle": timer.model.cycle, "due_at": old_due}).to_string())),
-                new_value: Set(Some(serde_json::json!({"timer": timer.model.kind, "cycle": timer.model.cycle, "due_at": timer.model.due_at, "breached": timer.model.breached}).to_string())),
-                note: Set(Some(format!("calendar `{name}` changed (version {id})"))),
-                created_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
+            let m = &timer.model;
+            let entry = Entry {
+                old: Some(serde_json::json!({"timer": m.kind, "cycle": m.cycle, "due_at": old_due})),
+                new: Some(
+                    serde_json::json!({"timer": m.kind, "cycle": m.cycle, "due_at": m.due_at, "breached": m.breached}),
+                ),
+                note: Some(format!("calendar `{name}` changed (version {id})")),
+            };
+            write_log(&txn, m.ticket_id, &Actor::system("system"), Event::SlaRecomputed, entry, now).await?;
             tracing::info!(ticket_id = timer.model.ticket_id, timer = %timer.model.kind, old_due = ?old_due, new_due = ?timer.model.due_at, "calendar change recomputed a deadline");
             touched.push(timer.model.ticket_id);
             total += 1;

@@ -11,7 +11,6 @@ use sha2::{Digest, Sha256};
 
 use super::auth::{Principal, verify_password};
 use super::error::{Error, Result};
-use crate::domain::ticket::Role;
 use crate::persistence::entities::{contact, user, web_session};
 use crate::state::AppState;
 
@@ -111,8 +110,8 @@ pub async fn find(state: &AppState, id: &str, now: DateTime<Utc>) -> Result<Opti
     let Some(u) = user::Entity::find_by_id(uid).one(&state.db).await?.filter(|u| u.active) else {
         return Ok(None);
     };
-    let role = u.role.parse::<Role>().map_err(Error::Internal)?;
-    let principal = Principal::Staff { user_id: u.id, username: u.username, display_name: u.display_name, role };
+    let principal =
+        Principal::Staff { user_id: u.id, username: u.username, display_name: u.display_name, role: u.role };
     Ok(Some(Session { principal, csrf: s.csrf }))
 }
 

@@ -15,7 +15,6 @@ use super::timers::{Timer, secs, utc};
 use crate::config::Problem;
 use crate::config::settings::{CalendarSettings, PolicySettings};
 use crate::domain::calendar::Calendar;
-use crate::domain::level::Level;
 use crate::domain::sla::{SlaPolicy, replay};
 use crate::persistence::entities::{sla_timer, ticket};
 use crate::state::AppState;
@@ -82,40 +81,101 @@ fn problems_to_error(field: &str, problems: Vec<Problem>) -> Error {
     Error::invalid(field, msg)
 }
 
-pub async fn what_if(state: &AppState, req: WhatIfRequest, now: DateTime<Utc>) -> Result<WhatIf> {
-    if req.calendar.is_none() && req.sla_policy.is_none() {
-        return Err(Error::invalid("calendar", "give a changed `calendar` and/or `sla_policy`"));
-    }
-    let calendar: Option<(String, Arc<Calendar>)> = match &req.calendar {
-        Some(c) => {
-            if !c.calendar.exceptions.include.is_empty() {
-                return Err(Error::invalid(
-                    "calendar.exceptions.include",
-                    "list the dates instead: files are read only from the configuration directory",
-                ));
-            }
-            let mut problems = Vec::new();
-            let content = crate::config::compile_calendar(&c.name, &c.calendar, Path::new("."), &mut problems);
-            match content {
-                Some(content) if !problems.iter().any(Problem::is_error) => {
-                    let cal = content.build().map_err(|e| Error::invalid("calendar", e))?;
-                    Some((c.name.clone(), Arc::new(cal)))
+/// The calendar and policy the caller proposes, compiled.
+struct Proposed {
+    calendar: Option<(String, Arc<Calendar>)>,
+    policy: Option<(String, Arc<SlaPolicy>)>,
+}
+
+impl Proposed {
+    fn of(req: &WhatIfRequest) -> Result<Self> {
+        if req.calendar.is_none() && req.sla_policy.is_none() {
+            return Err(Error::invalid("calendar", "give a changed `calendar` and/or `sla_policy`"));
+        }
+        let calendar = match &req.calendar {
+            Some(c) => {
+                if !c.calendar.exceptions.include.is_empty() {
+                    return Err(Error::invalid(
+                        "calendar.exceptions.include",
+                        "list the dates instead: files are read only from the configuration directory",
+                    ));
                 }
-                _ => return Err(problems_to_error("calendar", problems)),
+                let mut problems = crate::config::Problems::default();
+                match crate::config::compile_calendar(&c.name, &c.calendar, Path::new("."), &mut problems) {
+                    Some(content) if !problems.has_errors() => {
+                        let cal = content.build().map_err(|e| Error::invalid("calendar", e))?;
+                        Some((c.name.clone(), Arc::new(cal)))
+                    }
+                    _ => return Err(problems_to_error("calendar", problems.into_vec())),
+                }
             }
-        }
-        None => None,
-    };
-    let policy: Option<(String, Arc<SlaPolicy>)> = match &req.sla_policy {
-        Some(p) => {
-            let mut problems = Vec::new();
-            match crate::config::compile_policy(&p.name, &p.policy, &mut problems) {
-                Some(pol) if !problems.iter().any(Problem::is_error) => Some((p.name.clone(), Arc::new(pol))),
-                _ => return Err(problems_to_error("sla_policy", problems)),
+            None => None,
+        };
+        let policy = match &req.sla_policy {
+            Some(p) => {
+                let mut problems = crate::config::Problems::default();
+                match crate::config::compile_policy(&p.name, &p.policy, &mut problems) {
+                    Some(pol) if !problems.has_errors() => Some((p.name.clone(), Arc::new(pol))),
+                    _ => return Err(problems_to_error("sla_policy", problems.into_vec())),
+                }
             }
-        }
-        None => None,
+            None => None,
+        };
+        Ok(Proposed { calendar, policy })
+    }
+}
+
+/// What the proposal does to one unmet timer.
+enum Effect {
+    /// Neither its calendar nor its policy is proposed.
+    Untouched,
+    AlreadyBreached,
+    /// Its deadline (or remaining time, while paused) moves by `delta_secs`.
+    Moved {
+        delta_secs: i64,
+        newly_breached: bool,
+        new_due: Option<i64>,
+        new_remaining: Option<i64>,
+    },
+}
+
+fn effect(state: &AppState, p: &Proposed, timer: &Timer, now: i64) -> Result<Effect> {
+    let cal_name = state.versions.name_of(timer.model.calendar_version_id).unwrap_or_default();
+    let pol_name = state.versions.name_of(timer.model.policy_version_id).unwrap_or_default();
+    let new_cal = p.calendar.as_ref().filter(|(name, _)| *name == cal_name).map(|(_, c)| c.clone());
+    let new_pol = p.policy.as_ref().filter(|(name, _)| *name == pol_name).map(|(_, p)| p.clone());
+    if new_cal.is_none() && new_pol.is_none() {
+        return Ok(Effect::Untouched);
+    }
+    if timer.breached_at(now) {
+        return Ok(Effect::AlreadyBreached);
+    }
+    let cal = new_cal.unwrap_or_else(|| timer.calendar.clone());
+    let level = timer.model.level;
+    let (target, plan) = match &new_pol {
+        Some(p) => (p.target(level, timer.kind), p.target(level, crate::domain::sla::TimerKind::Plan)),
+        None => (timer.target, timer.plan),
     };
+    // A policy change re-targets from the original start; the history's own level changes keep
+    // applying on top.
+    let history: Vec<_> = timer
+        .history
+        .iter()
+        .filter(|h| new_pol.is_none() || !matches!(h, crate::domain::sla::HistoryEntry::Retarget { .. }))
+        .cloned()
+        .collect();
+    let r = replay(&cal, timer.kind, secs(timer.model.started_at), target, plan, &history)?;
+    let delta_secs = match (timer.due(), r.due, timer.model.remaining_secs, r.remaining) {
+        (Some(a), Some(b), _, _) => b - a,
+        (_, _, Some(a), Some(b)) => b - a,
+        _ => 0,
+    };
+    let newly_breached = r.breached || (r.paused_at.is_none() && r.due.is_some_and(|d| now > d));
+    Ok(Effect::Moved { delta_secs, newly_breached, new_due: r.due, new_remaining: r.remaining })
+}
+
+pub async fn what_if(state: &AppState, req: WhatIfRequest, now: DateTime<Utc>) -> Result<WhatIf> {
+    let proposed = Proposed::of(&req)?;
     let n = secs(now);
     let mut out = WhatIf::default();
     let mut affected: Vec<Affected> = Vec::new();
@@ -130,79 +190,39 @@ pub async fn what_if(state: &AppState, req: WhatIfRequest, now: DateTime<Utc>) -
             .await?;
         let Some(last) = batch.last() else { break };
         after_id = last.id;
-        let ticket_ids: Vec<i64> = batch.iter().map(|t| t.ticket_id).collect();
-        let numbers: BTreeMap<i64, String> = ticket::Entity::find()
-            .filter(ticket::Column::Id.is_in(ticket_ids))
-            .select_only()
-            .column(ticket::Column::Id)
-            .column(ticket::Column::Number)
-            .into_tuple::<(i64, String)>()
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .collect();
+        let numbers = numbers_of(state, &batch).await?;
         for model in batch {
             let timer = Timer::from_model(&state.db, &state.versions, model).await?;
-            let cal_name = state.versions.name_of(timer.model.calendar_version_id).unwrap_or_default();
-            let _ = state.versions.policy(&state.db, timer.model.policy_version_id).await?;
-            let pol_name = state.versions.name_of(timer.model.policy_version_id).unwrap_or_default();
-            let new_cal = calendar.as_ref().filter(|(name, _)| *name == cal_name).map(|(_, c)| c.clone());
-            let new_pol = policy.as_ref().filter(|(name, _)| *name == pol_name).map(|(_, p)| p.clone());
-            if new_cal.is_none() && new_pol.is_none() {
-                continue;
-            }
-            if timer.breached_at(n) {
-                out.already_breached += 1;
-                continue;
-            }
-            out.timers_considered += 1;
-            let cal = new_cal.unwrap_or_else(|| timer.calendar.clone());
-            let (target, plan) = match &new_pol {
-                Some(p) => {
-                    let level: Level = timer.model.level.parse().map_err(|_| Error::Internal("bad level".into()))?;
-                    (p.target(level, timer.kind), p.target(level, crate::domain::sla::TimerKind::Plan))
+            // Reads an older policy version into the cache, so that its name is known.
+            state.versions.policy(&state.db, timer.model.policy_version_id).await?;
+            let (delta_secs, newly_breached, new_due, new_remaining) = match effect(state, &proposed, &timer, n)? {
+                Effect::Untouched => continue,
+                Effect::AlreadyBreached => {
+                    out.already_breached += 1;
+                    continue;
                 }
-                None => (timer.target, timer.plan),
+                Effect::Moved { delta_secs, newly_breached, new_due, new_remaining } => {
+                    (delta_secs, newly_breached, new_due, new_remaining)
+                }
             };
-            // A policy change re-targets from the original start; the history's own level changes
-            // keep applying on top.
-            let history: Vec<_> = if new_pol.is_some() {
-                timer
-                    .history
-                    .iter()
-                    .filter(|h| !matches!(h, crate::domain::sla::HistoryEntry::Retarget { .. }))
-                    .cloned()
-                    .collect()
-            } else {
-                timer.history.clone()
-            };
-            let r = replay(&cal, timer.kind, secs(timer.model.started_at), target, plan, &history)?;
-            let (old_due, old_rem) = (timer.due(), timer.model.remaining_secs);
-            let delta = match (old_due, r.due, old_rem, r.remaining) {
-                (Some(a), Some(b), _, _) => b - a,
-                (_, _, Some(a), Some(b)) => b - a,
-                _ => 0,
-            };
-            let newly_breached = r.breached || (r.paused_at.is_none() && r.due.is_some_and(|d| n > d));
-            match delta.signum() {
+            out.timers_considered += 1;
+            match delta_secs.signum() {
                 -1 => out.earlier += 1,
                 1 => out.later += 1,
                 _ => out.unchanged += 1,
             }
-            if newly_breached {
-                out.newly_breached += 1;
-            }
-            if delta != 0 || newly_breached {
+            out.newly_breached += u64::from(newly_breached);
+            if delta_secs != 0 || newly_breached {
                 affected.push(Affected {
                     ticket_id: timer.model.ticket_id,
                     number: numbers.get(&timer.model.ticket_id).cloned().unwrap_or_default(),
                     timer: timer.kind.to_string(),
                     cycle: timer.model.cycle,
                     due_at: timer.model.due_at,
-                    new_due_at: r.due.map(utc),
-                    remaining_working_secs: old_rem,
-                    new_remaining_working_secs: r.remaining,
-                    delta_secs: delta,
+                    new_due_at: new_due.map(utc),
+                    remaining_working_secs: timer.model.remaining_secs,
+                    new_remaining_working_secs: new_remaining,
+                    delta_secs,
                     newly_breached,
                 });
                 affected.sort_by_key(|a| {
@@ -214,4 +234,19 @@ pub async fn what_if(state: &AppState, req: WhatIfRequest, now: DateTime<Utc>) -
     }
     out.most_affected = affected;
     Ok(out)
+}
+
+/// The numbers of the tickets of a batch of timers.
+async fn numbers_of(state: &AppState, batch: &[sla_timer::Model]) -> Result<BTreeMap<i64, String>> {
+    let ticket_ids: Vec<i64> = batch.iter().map(|t| t.ticket_id).collect();
+    Ok(ticket::Entity::find()
+        .filter(ticket::Column::Id.is_in(ticket_ids))
+        .select_only()
+        .column(ticket::Column::Id)
+        .column(ticket::Column::Number)
+        .into_tuple::<(i64, String)>()
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .collect())
 }

@@ -3,6 +3,7 @@
 //! carry a CSRF token that a signed cookie repeats. Every attempt counts against the sign-in
 //! rate limit.
 
+use crate::signing::SignedFor;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -11,7 +12,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::{SESSION_COOKIE, Viewer, calendar_zone, csrf_ok, redirect, secure, session};
-use crate::http::limits::Limit;
+use crate::limits::Limit;
 use crate::services::contact_links::{self, Purpose};
 use crate::services::web_sessions::{self, random_token};
 use crate::services::{Error, Result};
@@ -41,24 +42,25 @@ fn open_form(
     extra: minijinja::Value,
 ) -> HttpResponse {
     let token = random_token();
-    let c = Cookie::build(FORM_COOKIE, state.web.sign(&token))
+    let c = Cookie::build(FORM_COOKIE, state.signer.sign(SignedFor::Form, &token))
         .path("/")
         .http_only(true)
         .secure(secure(req))
         .same_site(SameSite::Strict)
         .finish();
     v.add_cookie(c);
-    v.page(state, name, status, minijinja::context! { form_token => token, ..extra })
+    v.page(name, status, minijinja::context! { form_token => token, ..extra })
 }
 
 fn form_token_ok(state: &AppState, req: &HttpRequest, token: &str) -> bool {
-    let expected = req.cookie(FORM_COOKIE).and_then(|c| state.web.verify(c.value()).map(str::to_string));
+    let expected =
+        req.cookie(FORM_COOKIE).and_then(|c| state.signer.verify(SignedFor::Form, c.value()).map(str::to_string));
     expected.is_some_and(|e| super::same_token(&e, token))
 }
 
 /// The sign-in rate limit, or the answer that says to wait.
 fn limited(state: &AppState, req: &HttpRequest) -> Option<Option<u64>> {
-    state.limits.take(Limit::SignIn, req).err().map(|e| e.retry_after)
+    crate::http::client::limit(state, Limit::SignIn, req).err().map(|e| e.retry_after)
 }
 
 fn with_retry_after(mut res: HttpResponse, secs: Option<u64>) -> HttpResponse {
@@ -69,7 +71,7 @@ fn with_retry_after(mut res: HttpResponse, secs: Option<u64>) -> HttpResponse {
 }
 
 fn session_cookie(state: &AppState, req: &HttpRequest, id: &str) -> Cookie<'static> {
-    Cookie::build(SESSION_COOKIE, state.web.sign(id))
+    Cookie::build(SESSION_COOKIE, state.signer.sign(SignedFor::Session, id))
         .path("/")
         .http_only(true)
         .secure(secure(req))
@@ -131,7 +133,7 @@ async fn staff_sign_in(state: web::Data<AppState>, req: HttpRequest, form: web::
         Err(Error::Unauthorized(_)) => {
             staff_form(&state, &req, StatusCode::UNAUTHORIZED, Some("bad_credentials"), &form.username)
         }
-        Err(e) => viewer(&state, &req, "console").failed(&state, e, "/sign-in"),
+        Err(e) => viewer(&state, &req, "console").failed(e, "/sign-in"),
     }
 }
 
@@ -145,10 +147,10 @@ struct CsrfForm {
 async fn sign_out(state: web::Data<AppState>, req: HttpRequest, form: web::Form<CsrfForm>) -> HttpResponse {
     let Some((id, s)) = session(&state, &req).await else { return redirect("/sign-in") };
     if !csrf_ok(&s, &form.csrf_token) {
-        return Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console").expired_form(&state, "/");
+        return Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console").expired_form("/");
     }
     if let Err(e) = web_sessions::sign_out(&state, &id).await {
-        tracing::error!(error = %e, "sign-out failed");
+        tracing::error!(error = %crate::services::chain(&e), "sign-out failed");
     }
     let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
     gone.make_removal();
@@ -208,7 +210,7 @@ async fn portal_sign_in(state: web::Data<AppState>, req: HttpRequest, form: web:
         Err(Error::Unauthorized(_)) => {
             portal_form(&state, &req, StatusCode::UNAUTHORIZED, Some("bad_contact_credentials"), None, &form.email)
         }
-        Err(e) => viewer(&state, &req, "portal").failed(&state, e, "/portal/sign-in"),
+        Err(e) => viewer(&state, &req, "portal").failed(e, "/portal/sign-in"),
     }
 }
 
@@ -236,7 +238,7 @@ async fn request_link(state: web::Data<AppState>, req: HttpRequest, form: web::F
         Err(Error::Invalid { .. }) => {
             portal_form(&state, &req, StatusCode::UNPROCESSABLE_ENTITY, Some("bad_email"), None, &form.email)
         }
-        Err(e) => viewer(&state, &req, "portal").failed(&state, e, "/portal/sign-in"),
+        Err(e) => viewer(&state, &req, "portal").failed(e, "/portal/sign-in"),
     }
 }
 
@@ -250,7 +252,7 @@ async fn link_form(
     let v = viewer(state, req, "portal");
     let Some((link, c)) = contact_links::check(state, token, state.clock.now()).await? else {
         let (title, detail) = (v.t("link_dead"), v.t("link_dead_detail"));
-        return Ok(v.message(state, StatusCode::GONE, title, detail, "/portal/sign-in"));
+        return Ok(v.message(StatusCode::GONE, title, detail, "/portal/sign-in"));
     };
     let error = error.map(|k| v.t(k));
     Ok(open_form(
@@ -269,7 +271,7 @@ async fn link_form(
 async fn link_page(state: web::Data<AppState>, req: HttpRequest, token: web::Path<String>) -> HttpResponse {
     match link_form(&state, &req, &token, StatusCode::OK, None).await {
         Ok(r) => r,
-        Err(e) => viewer(&state, &req, "portal").failed(&state, e, "/portal/sign-in"),
+        Err(e) => viewer(&state, &req, "portal").failed(e, "/portal/sign-in"),
     }
 }
 
@@ -283,7 +285,7 @@ async fn link_again(
 ) -> HttpResponse {
     match link_form(state, req, token, status, Some(error)).await {
         Ok(r) => r,
-        Err(e) => viewer(state, req, "portal").failed(state, e, "/portal/sign-in"),
+        Err(e) => viewer(state, req, "portal").failed(e, "/portal/sign-in"),
     }
 }
 
@@ -305,10 +307,7 @@ async fn use_link(
     if let Some(wait) = limited(&state, &req) {
         let v = viewer(&state, &req, "portal");
         let (title, detail) = (v.t("could_not"), v.t("too_many"));
-        return with_retry_after(
-            v.message(&state, StatusCode::TOO_MANY_REQUESTS, title, detail, "/portal/sign-in"),
-            wait,
-        );
+        return with_retry_after(v.message(StatusCode::TOO_MANY_REQUESTS, title, detail, "/portal/sign-in"), wait);
     }
     if !form_token_ok(&state, &req, &form.csrf_token) {
         return link_again(&state, &req, &token, StatusCode::FORBIDDEN, "expired_form").await;
@@ -321,11 +320,11 @@ async fn use_link(
         Ok(None) => {
             let v = viewer(&state, &req, "portal");
             let (title, detail) = (v.t("link_dead"), v.t("link_dead_detail"));
-            v.message(&state, StatusCode::GONE, title, detail, "/portal/sign-in")
+            v.message(StatusCode::GONE, title, detail, "/portal/sign-in")
         }
         Err(Error::Invalid { .. }) => {
             link_again(&state, &req, &token, StatusCode::UNPROCESSABLE_ENTITY, "password_rules").await
         }
-        Err(e) => viewer(&state, &req, "portal").failed(&state, e, "/portal/sign-in"),
+        Err(e) => viewer(&state, &req, "portal").failed(e, "/portal/sign-in"),
     }
 }

@@ -6,8 +6,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use minijinja::{Value, context};
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -15,11 +13,12 @@ use super::clocks::{Clock, clocks};
 use super::forms;
 use super::{Viewer, console_page, csrf_ok, redirect, staff};
 use crate::domain::level::Level;
+use crate::domain::ticket::{NewFile, Source, Visibility};
 use crate::domain::ticket::{Role, Status};
-use crate::persistence::entities::{contact, customer};
+use crate::services::callers;
 use crate::services::customers::{self, NewContact};
 use crate::services::sla::{self, PreviewRequest};
-use crate::services::tickets::{self, AssigneeFilter, ListQuery, NewAttachment, NewTicket, Sort, Source, Visibility};
+use crate::services::tickets::{self, AssigneeFilter, ListQuery, NewTicket, Sort};
 use crate::services::{Error, users};
 use crate::state::AppState;
 
@@ -79,7 +78,7 @@ async fn queue(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let now = state.clock.now();
     let page = match tickets::list(&state, &s.principal, q, now).await {
         Ok(p) => p,
-        Err(e) => return v.failed(&state, e, "/console"),
+        Err(e) => return v.failed(e, "/console"),
     };
     let rows: Vec<Row> = page
         .items
@@ -104,7 +103,6 @@ async fn queue(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
         users.iter().filter(|u| u.role != "service").map(|u| json!({"id": u.id, "name": u.display_name})).collect();
     let customers: Vec<_> = customers.iter().map(|c| json!({"id": c.id, "name": c.name})).collect();
     v.page(
-        &state,
         "console.html",
         StatusCode::OK,
         context! {
@@ -132,11 +130,10 @@ async fn new_form(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
         Ok(x) => x,
         Err(r) => return r,
     };
-    form_page(&state, v, StatusCode::OK, None, &Default::default(), state.clock.now())
+    form_page(v, StatusCode::OK, None, &Default::default(), state.clock.now())
 }
 
 fn form_page(
-    state: &AppState,
     v: Viewer,
     status: StatusCode,
     error: Option<String>,
@@ -144,9 +141,7 @@ fn form_page(
     opened: DateTime<Utc>,
 ) -> HttpResponse {
     let reported_at = fields.get("reported_at").cloned().unwrap_or_else(|| opened.to_rfc3339());
-    v.page(
-        state,
-        "new_ticket.html",
+    v.page("new_ticket.html",
         status,
         context! {
             error => error, f => Value::from_serialize(fields), reported_at => reported_at, levels => ["I", "II", "III", "IV"],
@@ -166,13 +161,12 @@ async fn create(state: web::Data<AppState>, req: HttpRequest, body: Multipart) -
     let now = state.clock.now();
     let posted = match forms::read(body, state.config.settings.attachments.max_bytes as usize).await {
         Ok(p) => p,
-        Err(e) => return v.unreadable(&state, e, "/console/new"),
+        Err(e) => return v.unreadable(e, "/console/new"),
     };
     if !csrf_ok(&s, posted.get("csrf_token")) {
-        return v.expired_form(&state, "/console/new");
+        return v.expired_form("/console/new");
     }
-    let invalid =
-        |v: Viewer, e: String| form_page(&state, v, StatusCode::UNPROCESSABLE_ENTITY, Some(e), &posted.fields, now);
+    let invalid = |v: Viewer, e: String| form_page(v, StatusCode::UNPROCESSABLE_ENTITY, Some(e), &posted.fields, now);
     let Some(customer_id) = posted.get("customer_id").parse::<i64>().ok() else {
         let e = v.t("pick_customer").to_string();
         return invalid(v, e);
@@ -201,7 +195,7 @@ async fn create(state: web::Data<AppState>, req: HttpRequest, body: Multipart) -
         match customers::create_contact(&state, &s.principal, customer_id, input, now).await {
             Ok(c) => contact_id = Some(c.id),
             Err(Error::Invalid { message, .. } | Error::Conflict { message, .. }) => return invalid(v, message),
-            Err(e) => return v.failed(&state, e, "/console/new"),
+            Err(e) => return v.failed(e, "/console/new"),
         }
     }
     let input = NewTicket {
@@ -216,22 +210,21 @@ async fn create(state: web::Data<AppState>, req: HttpRequest, body: Multipart) -
     // The form's own token makes a double submit open one ticket.
     let key = format!("console-{}", posted.get("form_id"));
     let key = (posted.get("form_id").len() >= 16).then_some(key);
-    let (id, replayed) = match tickets::create(&state, &s.principal, input, key.as_deref(), now).await {
-        Ok(x) => x,
+    let (number, replayed) = match tickets::open(&state, &s.principal, input, key.as_deref(), now).await {
+        Ok(opened) => (opened.ticket.number, opened.replayed),
         Err(Error::Invalid { message, .. }) => return invalid(v, message),
-        Err(e) => return v.failed(&state, e, "/console/new"),
+        Err(e) => return v.failed(e, "/console/new"),
     };
-    let number = tickets::number_for(id);
     // A replayed submit already attached its files.
     for f in posted.files.into_iter().filter(|_| !replayed) {
-        let a = NewAttachment {
+        let a = NewFile {
             filename: f.filename,
             content_type: f.content_type,
             visibility: Visibility::Public,
             data: f.data,
         };
         if let Err(e) = tickets::add_attachment(&state, &s.principal, &number, a, now).await {
-            return v.failed(&state, e, &format!("/console/tickets/{number}"));
+            return v.failed(e, &format!("/console/tickets/{number}"));
         }
     }
     redirect(&format!("/console/tickets/{number}"))
@@ -243,10 +236,6 @@ struct LookupQuery {
     customer_id: Option<i64>,
 }
 
-fn contact_json(c: &contact::Model, customer: &str) -> serde_json::Value {
-    json!({"id": c.id, "name": c.name, "email": c.email, "phone": c.phone, "customer_id": c.customer_id, "customer": customer})
-}
-
 /// Customers and contacts matching what the agent typed (name, e-mail, phone digits), or the
 /// contacts of one customer.
 #[get("/console/lookup")]
@@ -254,61 +243,17 @@ async fn lookup(state: web::Data<AppState>, req: HttpRequest, q: web::Query<Look
     if let Err(r) = staff(&state, &req, Role::Agent).await {
         return r;
     }
-    match find(&state, &q).await {
+    let found = match q.customer_id {
+        Some(id) => callers::contacts_of(&state, id).await,
+        None => callers::matching(&state, q.q.as_deref().unwrap_or("")).await,
+    };
+    match found {
         Ok(v) => HttpResponse::Ok().json(v),
         Err(e) => {
-            tracing::error!(error = %e, "lookup failed");
+            tracing::error!(error = %crate::services::chain(&e), "lookup failed");
             HttpResponse::InternalServerError().json(json!({"error": "lookup failed"}))
         }
     }
-}
-
-async fn find(state: &AppState, q: &LookupQuery) -> crate::services::Result<serde_json::Value> {
-    let names: std::collections::HashMap<i64, String> =
-        customer::Entity::find().all(&state.db).await?.into_iter().map(|c| (c.id, c.name)).collect();
-    if let Some(id) = q.customer_id {
-        let contacts = contact::Entity::find()
-            .filter(contact::Column::CustomerId.eq(id))
-            .filter(contact::Column::Active.eq(true))
-            .order_by_asc(contact::Column::Name)
-            .limit(200)
-            .all(&state.db)
-            .await?;
-        let name = names.get(&id).cloned().unwrap_or_default();
-        return Ok(
-            json!({"customers": [], "contacts": contacts.iter().map(|c| contact_json(c, &name)).collect::<Vec<_>>()}),
-        );
-    }
-    let text = q.q.as_deref().unwrap_or("").trim().to_lowercase();
-    if text.chars().count() < 2 || text.len() > 100 {
-        return Ok(json!({"customers": [], "contacts": []}));
-    }
-    let like = format!("%{}%", text.replace(['\\', '%', '_'], ""));
-    let lower = |c: customer::Column| Expr::expr(Func::lower(Expr::col(c)));
-    let customers = customer::Entity::find()
-        .filter(lower(customer::Column::Name).like(like.clone()))
-        .order_by_asc(customer::Column::Name)
-        .limit(10)
-        .all(&state.db)
-        .await?;
-    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-    let mut any = Condition::any()
-        .add(Expr::expr(Func::lower(Expr::col(contact::Column::Name))).like(like.clone()))
-        .add(contact::Column::EmailLower.like(like));
-    if digits.len() >= 3 {
-        any = any.add(contact::Column::PhoneDigits.like(format!("%{digits}%")));
-    }
-    let contacts = contact::Entity::find()
-        .filter(any)
-        .filter(contact::Column::Active.eq(true))
-        .order_by_asc(contact::Column::Name)
-        .limit(10)
-        .all(&state.db)
-        .await?;
-    Ok(json!({
-        "customers": customers.iter().map(|c| json!({"id": c.id, "name": c.name, "tier": c.tier})).collect::<Vec<_>>(),
-        "contacts": contacts.iter().map(|c| contact_json(c, names.get(&c.customer_id).map_or("", String::as_str))).collect::<Vec<_>>(),
-    }))
 }
 
 #[derive(Deserialize)]

@@ -18,15 +18,15 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
+
 use minijinja::{Environment, Value, context};
 use serde::Deserialize;
-use sha2::Sha256;
 
 use self::i18n::{Lang, texts};
 use crate::domain::ticket::Role;
-use crate::services::web_sessions::{self, Session, random_token};
+use crate::services::web_sessions::{self, Session};
 use crate::services::{Error, customers};
+use crate::signing::SignedFor;
 use crate::state::AppState;
 
 pub(crate) const SESSION_COOKIE: &str = "opsline_session";
@@ -50,41 +50,18 @@ const TEMPLATES: &[(&str, &str)] = &[
 ];
 
 /// Templates and the key that signs session cookies and links, built once at start.
+/// The page templates, compiled once per server (actix app data, beside the state).
 pub struct Web {
     env: Environment<'static>,
-    key: Vec<u8>,
 }
 
 impl Web {
-    /// `secret_key` is `web.secret_key`; without one (development only) a random key is used,
-    /// so sessions and links end when the process does.
-    pub fn new(secret_key: Option<&str>) -> Result<Self, String> {
+    pub fn new() -> Result<Self, String> {
         let mut env = Environment::new();
         for (name, src) in TEMPLATES {
             env.add_template(name, src).map_err(|e| format!("template {name}: {e}"))?;
         }
-        let key = secret_key.map_or_else(|| random_token().into_bytes(), |k| k.as_bytes().to_vec());
-        Ok(Web { env, key })
-    }
-
-    /// `value.signature`; HMAC takes a key of any length, so there is always a signature.
-    pub fn sign(&self, value: &str) -> String {
-        match Hmac::<Sha256>::new_from_slice(&self.key) {
-            Ok(mut mac) => {
-                mac.update(value.as_bytes());
-                format!("{value}.{}", hex::encode(mac.finalize().into_bytes()))
-            }
-            Err(_) => value.to_string(),
-        }
-    }
-
-    /// The value of a signed string, if the signature holds (compared in constant time).
-    pub fn verify<'a>(&self, signed: &'a str) -> Option<&'a str> {
-        let (value, sig) = signed.rsplit_once('.')?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).ok()?;
-        mac.update(value.as_bytes());
-        mac.verify_slice(&hex::decode(sig).ok()?).ok()?;
-        Some(value)
+        Ok(Web { env })
     }
 
     fn render(&self, name: &str, ctx: Value) -> Result<String, minijinja::Error> {
@@ -133,6 +110,8 @@ pub(crate) struct Viewer {
     who: Option<String>,
     csrf: String,
     area: &'static str,
+    /// The templates (app data beside the state).
+    pages: Option<web::Data<Web>>,
 }
 
 impl Viewer {
@@ -176,6 +155,7 @@ impl Viewer {
             who: session.map(|s| s.principal.name().to_string()),
             csrf: session.map(|s| s.csrf.clone()).unwrap_or_default(),
             area,
+            pages: req.app_data::<web::Data<Web>>().cloned(),
         }
     }
 
@@ -199,7 +179,7 @@ impl Viewer {
     }
 
     /// A page: `extra` is merged into what every page has (texts, language, zone, who).
-    pub fn page(self, state: &AppState, name: &str, status: StatusCode, extra: Value) -> HttpResponse {
+    pub fn page(self, name: &str, status: StatusCode, extra: Value) -> HttpResponse {
         let other = if self.lang == Lang::En { "zh-CN" } else { "en" };
         let mut zones: Vec<&str> = vec![self.zone_name.as_str()];
         zones.extend(ZONES.iter().copied().filter(|z| *z != self.zone_name));
@@ -208,13 +188,17 @@ impl Viewer {
             who => self.who, csrf_token => self.csrf, zone => self.zone_name, zones => zones, area => self.area,
             ..extra
         };
-        let mut res = match state.web.render(name, ctx) {
+        let rendered = match &self.pages {
+            Some(pages) => pages.render(name, ctx),
+            None => Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, "no page templates")),
+        };
+        let mut res = match rendered {
             Ok(html) => HttpResponse::build(status)
                 .content_type(ContentType::html())
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .body(html),
             Err(e) => {
-                tracing::error!(template = name, error = %e, "a page could not be rendered");
+                tracing::error!(template = name, error = %crate::services::chain(&e), "a page could not be rendered");
                 return HttpResponse::InternalServerError().content_type(ContentType::plaintext()).body("error\n");
             }
         };
@@ -225,28 +209,28 @@ impl Viewer {
     }
 
     /// A short page with a message and a way back.
-    pub fn message(self, state: &AppState, status: StatusCode, title: &str, detail: &str, back: &str) -> HttpResponse {
-        self.page(state, "message.html", status, context! { title => title, detail => detail, back => back })
+    pub fn message(self, status: StatusCode, title: &str, detail: &str, back: &str) -> HttpResponse {
+        self.page("message.html", status, context! { title => title, detail => detail, back => back })
     }
 
     /// The refusal of a form posted without its session's CSRF token (it changed nothing).
-    pub fn expired_form(self, state: &AppState, back: &str) -> HttpResponse {
+    pub fn expired_form(self, back: &str) -> HttpResponse {
         let (title, detail) = (self.t("could_not"), self.t("expired_form"));
-        self.message(state, StatusCode::FORBIDDEN, title, detail, back)
+        self.message(StatusCode::FORBIDDEN, title, detail, back)
     }
 
     /// The page for a multipart form that could not be read.
-    pub fn unreadable(self, state: &AppState, e: forms::Unreadable, back: &str) -> HttpResponse {
+    pub fn unreadable(self, e: forms::Unreadable, back: &str) -> HttpResponse {
         let (status, detail) = match e {
             forms::Unreadable::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, self.t("too_large")),
             forms::Unreadable::Malformed => (StatusCode::BAD_REQUEST, self.t("expired_form")),
         };
         let title = self.t("could_not");
-        self.message(state, status, title, detail, back)
+        self.message(status, title, detail, back)
     }
 
     /// The page for a service error: its status, and its message (500s say nothing internal).
-    pub fn failed(self, state: &AppState, e: Error, back: &str) -> HttpResponse {
+    pub fn failed(self, e: Error, back: &str) -> HttpResponse {
         let (status, detail) = match &e {
             Error::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m.clone()),
             Error::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
@@ -257,12 +241,12 @@ impl Viewer {
             }
             Error::VersionMismatch { .. } => (StatusCode::CONFLICT, self.t("changed_meanwhile").to_string()),
             Error::Db(_) | Error::Internal(_) => {
-                tracing::error!(error = %e, "a page's request failed");
+                tracing::error!(error = %crate::services::chain(&e), "a page's request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, self.t("try_again").to_string())
             }
         };
         let title = self.t("could_not");
-        self.message(state, status, title, &detail, back)
+        self.message(status, title, &detail, back)
     }
 }
 
@@ -277,7 +261,7 @@ pub(crate) fn redirect(to: &str) -> HttpResponse {
 /// The signed-in session of the request, if any.
 pub(crate) async fn session(state: &AppState, req: &HttpRequest) -> Option<(String, Session)> {
     let cookie = req.cookie(SESSION_COOKIE)?;
-    let id = state.web.verify(cookie.value())?.to_string();
+    let id = state.signer.verify(SignedFor::Session, cookie.value())?.to_string();
     let s = web_sessions::find(state, &id, state.clock.now()).await.ok().flatten()?;
     Some((id, s))
 }
@@ -301,7 +285,7 @@ pub(crate) async fn staff(state: &AppState, req: &HttpRequest, role: Role) -> Re
     }
     if let Err(e) = s.principal.require(role) {
         let v = Viewer::new(req, Some(&s), &calendar_zone(state, None), "console");
-        return Err(v.failed(state, e, "/console"));
+        return Err(v.failed(e.into(), "/console"));
     }
     Ok(s)
 }

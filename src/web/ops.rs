@@ -44,7 +44,7 @@ async fn checks_page(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
     };
     let list = match checks::list(&state, CheckQuery::default()).await {
         Ok(l) => l,
-        Err(e) => return v.failed(&state, e, "/console"),
+        Err(e) => return v.failed(e, "/console"),
     };
     let rows: Vec<CheckRow> = list
         .into_iter()
@@ -72,7 +72,7 @@ async fn checks_page(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
         })
         .collect();
     let can_inspect = s.principal.require(Role::Engineer).is_ok();
-    v.page(&state, "checks.html", StatusCode::OK, context! { checks => rows, can_inspect => can_inspect })
+    v.page("checks.html", StatusCode::OK, context! { checks => rows, can_inspect => can_inspect })
 }
 
 #[derive(Serialize)]
@@ -94,7 +94,7 @@ async fn inspections_page(state: web::Data<AppState>, req: HttpRequest) -> HttpR
     };
     let list = match inspections::list(&state, Some(50)).await {
         Ok(l) => l,
-        Err(e) => return v.failed(&state, e, "/console"),
+        Err(e) => return v.failed(e, "/console"),
     };
     let rows: Vec<InspectionRow> = list
         .into_iter()
@@ -109,7 +109,7 @@ async fn inspections_page(state: web::Data<AppState>, req: HttpRequest) -> HttpR
         })
         .collect();
     let can_inspect = s.principal.require(Role::Engineer).is_ok();
-    v.page(&state, "inspections.html", StatusCode::OK, context! { inspections => rows, can_inspect => can_inspect })
+    v.page("inspections.html", StatusCode::OK, context! { inspections => rows, can_inspect => can_inspect })
 }
 
 #[derive(Deserialize)]
@@ -126,11 +126,11 @@ async fn start(state: web::Data<AppState>, req: HttpRequest, form: web::Form<Csr
         Err(r) => return r,
     };
     if !csrf_ok(&s, &form.csrf_token) {
-        return v.expired_form(&state, "/console/inspections");
+        return v.expired_form("/console/inspections");
     }
     match inspections::start(&state, s.principal.name(), Default::default(), state.clock.now()).await {
         Ok((i, _)) => redirect(&format!("/console/inspections/{}", i.id)),
-        Err(e) => v.failed(&state, e, "/console/inspections"),
+        Err(e) => v.failed(e, "/console/inspections"),
     }
 }
 
@@ -142,7 +142,7 @@ async fn inspection_page(state: web::Data<AppState>, req: HttpRequest, id: web::
     };
     let i = match inspections::get(&state, *id).await {
         Ok(i) => i,
-        Err(e) => return v.failed(&state, e, "/console/inspections"),
+        Err(e) => return v.failed(e, "/console/inspections"),
     };
     let started = v.time(i.started_at);
     let finished = i.finished_at.map(|t| v.time(t)).unwrap_or_default();
@@ -150,9 +150,7 @@ async fn inspection_page(state: web::Data<AppState>, req: HttpRequest, id: web::
         i.results.iter().filter(|r| r.status == "up").count(),
         i.results.iter().filter(|r| r.status == "down").count(),
     );
-    v.page(
-        &state,
-        "inspection.html",
+    v.page("inspection.html",
         StatusCode::OK,
         context! { i => minijinja::Value::from_serialize(&i), started => started, finished => finished, up => up, down => down },
     )
@@ -212,7 +210,7 @@ async fn notifications_page(
     let q = NotificationQuery { status: Some(shown.clone()), limit: Some(100), ..Default::default() };
     let list = match notifications::list(&state, q).await {
         Ok(l) => l,
-        Err(e) => return v.failed(&state, e, "/console"),
+        Err(e) => return v.failed(e, "/console"),
     };
     let rows: Vec<NotificationRow> = list
         .into_iter()
@@ -240,7 +238,6 @@ async fn notifications_page(
         .collect();
     let can_retry = s.principal.require(Role::Lead).is_ok();
     v.page(
-        &state,
         "notifications.html",
         StatusCode::OK,
         context! { notifications => rows, shown => shown, can_retry => can_retry },
@@ -259,10 +256,10 @@ async fn retry(
         Err(r) => return r,
     };
     if !csrf_ok(&s, &form.csrf_token) {
-        return v.expired_form(&state, "/console/notifications");
+        return v.expired_form("/console/notifications");
     }
     match notifications::retry(&state, *id, state.clock.now()).await {
         Ok(_) => redirect("/console/notifications?status=pending"),
-        Err(e) => v.failed(&state, e, "/console/notifications"),
+        Err(e) => v.failed(e, "/console/notifications"),
     }
 }

@@ -13,8 +13,9 @@ use super::console::status_key;
 use super::ticket_page::{post_comment, timeline};
 use super::{Viewer, contact, csrf_ok, redirect};
 use crate::domain::ticket::Status;
+use crate::domain::ticket::{Change, Source};
 use crate::services::auth::Principal;
-use crate::services::tickets::{self, ActionRequest, ListQuery, NewTicket, Sort, Source};
+use crate::services::tickets::{self, ChangeRequest, ListQuery, NewTicket, Sort};
 use crate::services::{Error, Result};
 use crate::state::AppState;
 
@@ -43,7 +44,7 @@ async fn list(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let q = ListQuery { sort: Sort::Urgency, limit: 200, ..Default::default() };
     let page = match tickets::list(&state, &s.principal, q, now).await {
         Ok(p) => p,
-        Err(e) => return v.failed(&state, e, "/portal"),
+        Err(e) => return v.failed(e, "/portal"),
     };
     let rows: Vec<Row> = page
         .items
@@ -60,7 +61,7 @@ async fn list(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
                 .collect(),
         })
         .collect();
-    v.page(&state, "portal.html", StatusCode::OK, context! { tickets => rows })
+    v.page("portal.html", StatusCode::OK, context! { tickets => rows })
 }
 
 async fn load(state: &AppState, p: &Principal, r: &str, v: &Viewer) -> Result<minijinja::Value> {
@@ -92,8 +93,8 @@ async fn show(state: web::Data<AppState>, req: HttpRequest, r: web::Path<String>
     };
     let v = Viewer::new(&req, Some(&s), &zone, "portal");
     match load(&state, &s.principal, &r, &v).await {
-        Ok(ctx) => v.page(&state, "portal_ticket.html", StatusCode::OK, ctx),
-        Err(e) => v.failed(&state, e, "/portal"),
+        Ok(ctx) => v.page("portal_ticket.html", StatusCode::OK, ctx),
+        Err(e) => v.failed(e, "/portal"),
     }
 }
 
@@ -105,7 +106,7 @@ async fn comment(state: web::Data<AppState>, req: HttpRequest, r: web::Path<Stri
     };
     let v = Viewer::new(&req, Some(&s), &zone, "portal");
     let back = format!("/portal/tickets/{r}");
-    post_comment(&state, &s.principal, &s.csrf, &r, body, v, &back).await
+    post_comment(&state, &s, &r, body, v, &back).await
 }
 
 #[derive(Deserialize)]
@@ -131,16 +132,16 @@ async fn act(
     let back = format!("/portal/tickets/{r}");
     let v = Viewer::new(&req, Some(&s), &zone, "portal");
     if !csrf_ok(&s, &form.csrf_token) {
-        return v.expired_form(&state, &back);
+        return v.expired_form(&back);
     }
-    let a = match form.action.as_str() {
-        "confirm" => ActionRequest::Confirm,
-        "reopen" => ActionRequest::Reopen { reason: form.reason.clone().unwrap_or_default() },
-        _ => return v.failed(&state, Error::invalid("action", "confirm or reopen"), &back),
+    let change = match form.action.as_str() {
+        "confirm" => Change::Confirm,
+        "reopen" => Change::Reopen { reason: form.reason.clone().unwrap_or_default() },
+        _ => return v.failed(Error::invalid("action", "confirm or reopen"), &back),
     };
-    match tickets::perform(&state, &s.principal, &r, a, None, state.clock.now()).await {
+    match tickets::change(&state, &s.principal, ChangeRequest::new(r.as_str(), change), state.clock.now()).await {
         Ok(_) => redirect(&back),
-        Err(e) => v.failed(&state, e, &back),
+        Err(e) => v.failed(e, &back),
     }
 }
 
@@ -151,12 +152,7 @@ async fn new_form(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
         Err(r) => return r,
     };
     let v = Viewer::new(&req, Some(&s), &zone, "portal");
-    v.page(
-        &state,
-        "portal_new.html",
-        StatusCode::OK,
-        context! { title => "", description => "", error => None::<String> },
-    )
+    v.page("portal_new.html", StatusCode::OK, context! { title => "", description => "", error => None::<String> })
 }
 
 #[derive(Deserialize)]
@@ -175,7 +171,7 @@ async fn create(state: web::Data<AppState>, req: HttpRequest, form: web::Form<Ne
     };
     let v = Viewer::new(&req, Some(&s), &zone, "portal");
     if !csrf_ok(&s, &form.csrf_token) {
-        return v.expired_form(&state, "/portal/new");
+        return v.expired_form("/portal/new");
     }
     let input = NewTicket {
         customer_id: None,
@@ -186,14 +182,13 @@ async fn create(state: web::Data<AppState>, req: HttpRequest, form: web::Form<Ne
         source: Some(Source::Portal),
         reported_at: None,
     };
-    match tickets::create(&state, &s.principal, input, None, state.clock.now()).await {
-        Ok((id, _)) => redirect(&format!("/portal/tickets/{}", tickets::number_for(id))),
+    match tickets::open(&state, &s.principal, input, None, state.clock.now()).await {
+        Ok(opened) => redirect(&format!("/portal/tickets/{}", opened.ticket.number)),
         Err(Error::Invalid { message, .. }) => v.page(
-            &state,
             "portal_new.html",
             StatusCode::UNPROCESSABLE_ENTITY,
             context! { title => form.title, description => form.description, error => message },
         ),
-        Err(e) => v.failed(&state, e, "/portal/new"),
+        Err(e) => v.failed(e, "/portal/new"),
     }
 }

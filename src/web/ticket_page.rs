@@ -16,10 +16,9 @@ use super::forms;
 use super::{Viewer, calendar_zone, console_page, csrf_ok, redirect, session};
 use crate::domain::level::Level;
 use crate::domain::ticket::Role;
+use crate::domain::ticket::{Change, NewFile, Visibility};
 use crate::services::auth::Principal;
-use crate::services::tickets::{
-    self, ActionRequest, AttachmentView, CommentView, EventView, NewAttachment, NewComment, Visibility,
-};
+use crate::services::tickets::{self, AttachmentView, ChangeRequest, CommentView, EventView, NewComment, TicketRef};
 use crate::services::{Error, Result, users};
 use crate::state::AppState;
 
@@ -142,10 +141,7 @@ async fn load(state: &AppState, p: &Principal, r: &str, v: &Viewer) -> Result<mi
         .map(|u| serde_json::json!({"id": u.id, "name": u.display_name}))
         .collect();
     let teams: Vec<&String> = state.config.settings.teams.keys().collect();
-    let public_title = crate::persistence::entities::ticket::Entity::find_by_id(t.id)
-        .one(&state.db)
-        .await?
-        .and_then(|m| m.public_title);
+    let public_title = t.public_title.clone();
     let parent = t.parent_id.map(tickets::number_for);
     let children: Vec<String> = t.children.iter().map(|c| tickets::number_for(*c)).collect();
     Ok(context! {
@@ -156,8 +152,6 @@ async fn load(state: &AppState, p: &Principal, r: &str, v: &Viewer) -> Result<mi
         can_publish => p.require(Role::Engineer).is_ok(),
     })
 }
-
-use sea_orm::EntityTrait;
 
 #[get("/console/tickets/{r}")]
 async fn show(state: web::Data<AppState>, req: HttpRequest, r: web::Path<String>) -> HttpResponse {
@@ -171,8 +165,8 @@ async fn show(state: web::Data<AppState>, req: HttpRequest, r: web::Path<String>
         Err(r) => return r,
     };
     match load(&state, &s.principal, &r, &v).await {
-        Ok(ctx) => v.page(&state, "ticket.html", StatusCode::OK, ctx),
-        Err(e) => v.failed(&state, e, "/console"),
+        Ok(ctx) => v.page("ticket.html", StatusCode::OK, ctx),
+        Err(e) => v.failed(e, "/console"),
     }
 }
 
@@ -190,18 +184,20 @@ struct ActForm {
     copy_to_children: Option<String>,
 }
 
-fn request(f: &ActForm) -> Result<ActionRequest> {
+/// The change a form asks for, and whether to copy it to the children.
+fn request(f: &ActForm) -> Result<(Change, bool)> {
     let text = f.text.clone().unwrap_or_default();
-    Ok(match f.action.as_str() {
-        "respond" => ActionRequest::Respond { message: text },
-        "plan" => ActionRequest::Plan { plan: text },
-        "wait-customer" => ActionRequest::WaitCustomer { reason: text },
-        "resume" => ActionRequest::Resume,
-        "resolve" => ActionRequest::Resolve { resolution: text, copy_to_children: f.copy_to_children.is_some() },
-        "confirm" => ActionRequest::Confirm,
-        "close" => ActionRequest::Close,
-        "reopen" => ActionRequest::Reopen { reason: text },
-        "cancel" => ActionRequest::Cancel { reason: text },
+    let copy = f.copy_to_children.is_some() && f.action == "resolve";
+    let change = match f.action.as_str() {
+        "respond" => Change::Respond { message: text },
+        "plan" => Change::Plan { plan: text },
+        "wait-customer" => Change::WaitCustomer { reason: text },
+        "resume" => Change::Resume,
+        "resolve" => Change::Resolve { resolution: text },
+        "confirm" => Change::Confirm,
+        "close" => Change::Close,
+        "reopen" => Change::Reopen { reason: text },
+        "cancel" => Change::Cancel { reason: text },
         "level" => {
             let level = f
                 .level
@@ -209,7 +205,7 @@ fn request(f: &ActForm) -> Result<ActionRequest> {
                 .unwrap_or("")
                 .parse::<Level>()
                 .map_err(|e| Error::invalid("level", e.to_string()))?;
-            ActionRequest::Level { level, reason: text }
+            Change::Level { level, reason: text }
         }
         "assign" => {
             let assignee = match f.assignee.as_deref().unwrap_or("") {
@@ -217,7 +213,7 @@ fn request(f: &ActForm) -> Result<ActionRequest> {
                 a => Some(a.parse::<i64>().map_err(|_| Error::invalid("assignee", "pick a person"))?),
             };
             let team = f.team.as_deref().map(|t| Some(t.to_string()).filter(|t| !t.is_empty()));
-            ActionRequest::Assign { assignee, team }
+            Change::Assign { assignee, team }
         }
         "link" => {
             let parent = f.parent.as_deref().unwrap_or("").trim();
@@ -229,10 +225,11 @@ fn request(f: &ActForm) -> Result<ActionRequest> {
                         .ok_or_else(|| Error::invalid("parent", "a ticket number such as INC-000042"))?,
                 )
             };
-            ActionRequest::Link { parent_id }
+            Change::Link { parent_id }
         }
         other => return Err(Error::invalid("action", format!("`{other}` is not an action"))),
-    })
+    };
+    Ok((change, copy))
 }
 
 /// One action from the ticket page; back to the page, or a page saying why not.
@@ -249,52 +246,56 @@ async fn act(
     };
     let back = format!("/console/tickets/{r}");
     if !csrf_ok(&s, &form.csrf_token) {
-        return v.expired_form(&state, &back);
+        return v.expired_form(&back);
     }
     let result = match request(&form) {
-        Ok(a) => tickets::perform(&state, &s.principal, &r, a, form.version, state.clock.now()).await,
+        Ok((change, copy_to_children)) => {
+            let req =
+                ChangeRequest { ticket: TicketRef::from(r.as_str()), change, if_match: form.version, copy_to_children };
+            tickets::change(&state, &s.principal, req, state.clock.now()).await
+        }
         Err(e) => Err(e),
     };
     match result {
-        Ok(id) => redirect(&format!("/console/tickets/{}", tickets::number_for(id))),
-        Err(e) => v.failed(&state, e, &back),
+        Ok(changed) => redirect(&format!("/console/tickets/{}", changed.ticket.number)),
+        Err(e) => v.failed(e, &back),
     }
 }
 
 /// Reads a comment form (text, visibility, files) and adds what it holds; shared with the portal.
 pub async fn post_comment(
     state: &AppState,
-    p: &Principal,
-    csrf: &str,
+    s: &crate::services::web_sessions::Session,
     r: &str,
     body: Multipart,
     v: Viewer,
     back: &str,
 ) -> HttpResponse {
+    let (p, csrf) = (&s.principal, s.csrf.as_str());
     let now = state.clock.now();
     let posted = match forms::read(body, state.config.settings.attachments.max_bytes as usize).await {
         Ok(p) => p,
-        Err(e) => return v.unreadable(state, e, back),
+        Err(e) => return v.unreadable(e, back),
     };
     if !super::same_token(csrf, posted.get("csrf_token")) {
-        return v.expired_form(state, back);
+        return v.expired_form(back);
     }
     let visibility = if posted.get("visibility") == "internal" { Visibility::Internal } else { Visibility::Public };
     let text = posted.get("body").trim().to_string();
     if text.is_empty() && posted.files.is_empty() {
         let (t, d) = (v.t("could_not"), v.t("write_or_attach"));
-        return v.message(state, StatusCode::UNPROCESSABLE_ENTITY, t, d, back);
+        return v.message(StatusCode::UNPROCESSABLE_ENTITY, t, d, back);
     }
     if !text.is_empty() {
         let c = NewComment { body: text, visibility, copy_to_children: posted.get("copy_to_children") == "on" };
         if let Err(e) = tickets::add_comment(state, p, r, c, None, now).await {
-            return v.failed(state, e, back);
+            return v.failed(e, back);
         }
     }
     for f in posted.files {
-        let a = NewAttachment { filename: f.filename, content_type: f.content_type, visibility, data: f.data };
+        let a = NewFile { filename: f.filename, content_type: f.content_type, visibility, data: f.data };
         if let Err(e) = tickets::add_attachment(state, p, r, a, now).await {
-            return v.failed(state, e, back);
+            return v.failed(e, back);
         }
     }
     redirect(back)
@@ -307,7 +308,7 @@ async fn comment(state: web::Data<AppState>, req: HttpRequest, r: web::Path<Stri
         Err(r) => return r,
     };
     let back = format!("/console/tickets/{r}");
-    post_comment(&state, &s.principal, &s.csrf, &r, body, v, &back).await
+    post_comment(&state, &s, &r, body, v, &back).await
 }
 
 #[derive(Deserialize)]
@@ -330,11 +331,11 @@ async fn set_title(
     };
     let back = format!("/console/tickets/{r}");
     if !csrf_ok(&s, &form.csrf_token) {
-        return v.expired_form(&state, &back);
+        return v.expired_form(&back);
     }
     match tickets::set_public_title(&state, &s.principal, &r, &form.public_title, state.clock.now()).await {
         Ok(()) => redirect(&back),
-        Err(e) => v.failed(&state, e, &back),
+        Err(e) => v.failed(e, &back),
     }
 }
 
@@ -356,6 +357,6 @@ async fn download(
             .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", a.filename)))
             .insert_header((header::CACHE_CONTROL, "private, no-store"))
             .body(a.data),
-        Err(e) => Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console").failed(&state, e, "/"),
+        Err(e) => Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console").failed(e, "/"),
     }
 }

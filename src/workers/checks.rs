@@ -29,7 +29,7 @@ pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>)
         let claimed = match runner::claim(&state, now).await {
             Ok(c) => c,
             Err(e) => {
-                tracing::error!(error = %e, "claiming checks failed");
+                tracing::error!(error = %crate::services::chain(&e), "claiming checks failed");
                 Vec::new()
             }
         };
@@ -72,7 +72,9 @@ async fn record(state: AppState, mut rx: mpsc::Receiver<Probed>) {
             // The checks are free again with their next runs set: the loop may sleep differently.
             Ok(_) => state.wake_checks.notify_one(),
             // The claims run out after checks.lease_secs and the checks run again.
-            Err(e) => tracing::error!(error = %e, results = n, "recording check results failed"),
+            Err(e) => {
+                tracing::error!(error = %crate::services::chain(&e), results = n, "recording check results failed")
+            }
         }
     }
 }

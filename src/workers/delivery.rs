@@ -33,7 +33,7 @@ pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>)
                 continue;
             }
             Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "delivery failed"),
+            Err(e) => tracing::error!(error = %crate::services::chain(&e), "delivery failed"),
         }
         let next = delivery::next_attempt(&state).await.unwrap_or(None);
         if !super::pause(next, state.clock.now_precise(), 1000, &state.wake_delivery, &mut stop).await {

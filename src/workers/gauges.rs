@@ -20,7 +20,7 @@ pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>)
         // The rate limiters forget addresses whose budgets are full again, bounding their memory.
         state.limits.forget_idle();
         if let Err(e) = gauges::refresh(&state, state.clock.now()).await {
-            tracing::warn!(error = %e, "metrics: the database gauges were not refreshed");
+            tracing::warn!(error = %crate::services::chain(&e), "metrics: the database gauges were not refreshed");
         }
     }
 }

@@ -13,14 +13,14 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use crate::persistence::entities::check;
 use crate::services::checks::runner;
 
-use crate::services::maintenance;
+use crate::services::upkeep;
 use crate::state::AppState;
 
 pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>) {
     let sched = match start(state).await {
         Ok(s) => s,
         Err(e) => {
-            tracing::error!(error = %e, "the job scheduler did not start: automatic resume and close are off");
+            tracing::error!(error = %crate::services::chain(&e), "the job scheduler did not start: automatic resume and close are off");
             return;
         }
     };
@@ -31,17 +31,17 @@ pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>)
 
 async fn start(state: AppState) -> Result<JobScheduler, tokio_cron_scheduler::JobSchedulerError> {
     let sched = JobScheduler::new().await?;
-    let upkeep = state.clone();
+    let for_upkeep = state.clone();
     sched
         .add(Job::new_async("0 * * * * *", move |_, _| {
-            let state = upkeep.clone();
+            let state = for_upkeep.clone();
             Box::pin(async move {
-                match maintenance::run_once(&state, state.clock.now()).await {
+                match upkeep::run_once(&state, state.clock.now()).await {
                     Ok(o) if o.resumed + o.closed > 0 => {
                         tracing::info!(resumed = o.resumed, closed = o.closed, "ticket upkeep")
                     }
                     Ok(_) => {}
-                    Err(e) => tracing::error!(error = %e, "ticket upkeep failed"),
+                    Err(e) => tracing::error!(error = %crate::services::chain(&e), "ticket upkeep failed"),
                 }
             })
         })?)
@@ -59,7 +59,7 @@ async fn start(state: AppState) -> Result<JobScheduler, tokio_cron_scheduler::Jo
                         notifications = p.notifications,
                         "retention: old rows deleted"
                     ),
-                    Err(e) => tracing::error!(error = %e, "retention failed"),
+                    Err(e) => tracing::error!(error = %crate::services::chain(&e), "retention failed"),
                 }
             })
         })?)
@@ -76,7 +76,9 @@ async fn start(state: AppState) -> Result<JobScheduler, tokio_cron_scheduler::Jo
                     match crate::services::checks::inspections::start_scheduled(&state, fire).await {
                         Ok(Some(id)) => tracing::info!(inspection = id, "scheduled inspection started"),
                         Ok(None) => {}
-                        Err(e) => tracing::error!(error = %e, "scheduled inspection failed to start"),
+                        Err(e) => {
+                            tracing::error!(error = %crate::services::chain(&e), "scheduled inspection failed to start")
+                        }
                     }
                 })
             })?)
@@ -106,7 +108,7 @@ async fn reconcile(state: &AppState, sched: &JobScheduler, jobs: &CronJobs) {
             rows.iter().filter_map(|r| Some((r.id, crate::services::checks::def_of(r).ok()?.spec.cron?))).collect()
         }
         Err(e) => {
-            tracing::error!(error = %e, "cron checks: cannot read checks");
+            tracing::error!(error = %crate::services::chain(&e), "cron checks: cannot read checks");
             return;
         }
     };
@@ -128,7 +130,7 @@ async fn reconcile(state: &AppState, sched: &JobScheduler, jobs: &CronJobs) {
                 let now = state.clock.now();
                 let fire = now.duration_trunc(chrono::Duration::seconds(1)).unwrap_or(now);
                 if let Err(e) = runner::run_scheduled(&state, id, fire).await {
-                    tracing::error!(check = id, error = %e, "cron check failed");
+                    tracing::error!(check = id, error = %crate::services::chain(&e), "cron check failed");
                 }
             })
         });
@@ -137,9 +139,9 @@ async fn reconcile(state: &AppState, sched: &JobScheduler, jobs: &CronJobs) {
                 Ok(guid) => {
                     jobs.insert(id, (schedule, guid));
                 }
-                Err(e) => tracing::error!(check = id, error = %e, "cron check not scheduled"),
+                Err(e) => tracing::error!(check = id, error = %crate::services::chain(&e), "cron check not scheduled"),
             },
-            Err(e) => tracing::error!(check = id, error = %e, "cron check not scheduled"),
+            Err(e) => tracing::error!(check = id, error = %crate::services::chain(&e), "cron check not scheduled"),
         }
     }
 }

@@ -34,7 +34,7 @@ pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>)
                 continue;
             }
             Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "escalation sweep failed"),
+            Err(e) => tracing::error!(error = %crate::services::chain(&e), "escalation sweep failed"),
         }
         let next = sweep::next_fire(&state).await.unwrap_or(None);
         if !super::pause(

@@ -288,7 +288,7 @@ async fn a_ticket_waiting_five_working_days_resumes_by_itself_and_tells_its_assi
     app.act(id, "assign", &app.admin, json!({"assignee": u["id"]})).await;
     let upkeep = |when: &str| {
         app.clock.set(at(when));
-        opsline::services::maintenance::run_once(&app.state, app.clock.now())
+        opsline::services::upkeep::run_once(&app.state, app.clock.now())
     };
     assert_eq!(upkeep("2026-10-27T09:59:59+08:00").await.unwrap().resumed, 0);
     assert_eq!(upkeep("2026-10-27T10:00:00+08:00").await.unwrap().resumed, 1);
@@ -312,9 +312,9 @@ async fn a_resolved_ticket_closes_by_itself_after_five_days() {
     let c = app.customer("ACME", "standard").await;
     let id = ticket_in(&app, c, "resolved").await;
     app.clock.set(at("2026-10-25T09:59:59+08:00"));
-    assert_eq!(opsline::services::maintenance::run_once(&app.state, app.clock.now()).await.unwrap().closed, 0);
+    assert_eq!(opsline::services::upkeep::run_once(&app.state, app.clock.now()).await.unwrap().closed, 0);
     app.clock.set(at("2026-10-25T10:00:00+08:00"));
-    assert_eq!(opsline::services::maintenance::run_once(&app.state, app.clock.now()).await.unwrap().closed, 1);
+    assert_eq!(opsline::services::upkeep::run_once(&app.state, app.clock.now()).await.unwrap().closed, 1);
     let t = app.get(&format!("/api/v1/tickets/{id}"), &app.admin).await.body;
     assert_eq!((t["status"].as_str(), t["closed_at"].as_str()), (Some("closed"), Some("2026-10-25T02:00:00Z")));
 }

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use opsline::clock::Clock;
 use opsline::config::{Config, ConfigSource};
+use opsline::domain::actor::Actor;
 use opsline::domain::ticket::Role;
-use opsline::services::audit::By;
 use opsline::services::users::{self, NewTokenRequest};
 use opsline::startup::Application;
 use opsline::state::AppState;
@@ -139,7 +139,7 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     let handle = app.server_handle();
     tokio::spawn(app.run_until_stopped());
     let req = NewTokenRequest { user_id: None, role: Some(Role::Admin), name: "test-admin".into(), expires_at: None };
-    let admin = users::create_token(&state, By::Cli, req, clock.now()).await.expect("admin token").token;
+    let admin = users::create_token(&state, &Actor::command_line(), req, clock.now()).await.expect("admin token").token;
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::new(),
@@ -238,6 +238,17 @@ impl TestApp {
         let key = r.body["key"].as_str().expect("key").to_string();
         assert!(key.starts_with("oik_"), "{key}");
         key
+    }
+
+    /// A change Opsline itself makes (a check, an intake, upkeep), named `by`.
+    pub async fn by_opsline(
+        &self,
+        id: i64,
+        by: &str,
+        change: opsline::domain::ticket::Change,
+    ) -> Result<opsline::services::tickets::Changed, opsline::services::Error> {
+        let req = opsline::services::tickets::ChangeRequest::new(id, change);
+        opsline::services::tickets::change(&self.state, &Actor::system(by), req, self.clock.now()).await
     }
 
     pub async fn act(&self, id: i64, action: &str, token: &str, body: Value) -> Resp {

@@ -4,6 +4,7 @@
 
 mod actions;
 mod browser;
+mod change_path;
 mod checks;
 mod config;
 mod email_intake;

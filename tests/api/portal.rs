@@ -301,7 +301,7 @@ async fn contacts_sign_in_by_one_time_link_and_password_and_see_only_their_own_t
     use sea_orm::{EntityTrait, PaginatorTrait};
     assert_eq!(contact_link::Entity::find().count(&app.state.db).await.unwrap(), 2);
     app.clock.advance(chrono::Duration::days(2));
-    let o = opsline::services::maintenance::run_once(&app.state, app.clock.now()).await.unwrap();
+    let o = opsline::services::upkeep::run_once(&app.state, app.clock.now()).await.unwrap();
     assert!(o.forgotten >= 4, "{o:?}");
     assert_eq!(contact_link::Entity::find().count(&app.state.db).await.unwrap(), 0);
     assert_eq!(web_session::Entity::find().count(&app.state.db).await.unwrap(), 0);

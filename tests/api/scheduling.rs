@@ -14,8 +14,8 @@ async fn next_fires(app: &TestApp, ticket: &Value) -> Vec<(String, Option<chrono
         .all(&app.state.db)
         .await
         .unwrap();
-    rows.sort_by_key(|r| r.kind.clone());
-    rows.into_iter().map(|r| (r.kind, r.next_fire_at)).collect()
+    rows.sort_by_key(|r| r.kind.to_string());
+    rows.into_iter().map(|r| (r.kind.to_string(), r.next_fire_at)).collect()
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The SLA engine through the API: pauses over holidays, level changes that breach at once,
 //! explanations, what-if, reports, calendar changes and configuration agreement.
 
+use opsline::domain::ticket::Change;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -320,16 +321,8 @@ async fn a_system_resolve_ends_unmet_timers_auto_resolved_and_keeps_breaches() {
     let t = app.post("/api/v1/tickets", &app.admin, json!({"customer_id": c, "title": "x", "level": "I"})).await.body;
     let id = t["id"].as_i64().unwrap();
     app.clock.set(at("2026-10-20T10:20:00+08:00"));
-    let resolved = opsline::services::tickets::resolve_by_system(
-        &app.state,
-        id,
-        "check web-frontend",
-        "the check recovered",
-        app.clock.now(),
-    )
-    .await
-    .unwrap();
-    assert!(resolved);
+    let resolve = |text: &str| Change::Resolve { resolution: text.into() };
+    app.by_opsline(id, "check web-frontend", resolve("the check recovered")).await.unwrap();
     let t = app.get(&format!("/api/v1/tickets/{id}"), &app.admin).await.body;
     assert_eq!(t["status"], "resolved");
     assert_eq!(t["sla"]["response"]["state"], "breached");
@@ -340,7 +333,6 @@ async fn a_system_resolve_ends_unmet_timers_auto_resolved_and_keeps_breaches() {
     let plan =
         report["rows"].as_array().unwrap().iter().find(|r| r["level"] == "I" && r["timer"] == "plan").unwrap().clone();
     assert_eq!((plan["auto_resolved"].as_u64(), plan["compliance"].clone()), (Some(1), Value::Null));
-    let again =
-        opsline::services::tickets::resolve_by_system(&app.state, id, "check", "again", app.clock.now()).await.unwrap();
-    assert!(!again);
+    let again = app.by_opsline(id, "check", resolve("again")).await;
+    assert!(matches!(again, Err(opsline::services::Error::InvalidTransition { .. })), "{again:?}");
 }

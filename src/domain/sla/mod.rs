@@ -5,133 +5,53 @@ mod policy;
 mod target;
 mod timer;
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-
 pub use policy::{LevelTargets, SlaPolicy};
 pub use target::{Target, TargetParseError, deadline, format_hms, parse_hms};
-pub use timer::{HistoryEntry, Replayed, change_level, replay, replay_explained};
+pub use timer::{HistoryEntry, Replayed, Targets, change_level, replay, replay_explained};
 
 #[cfg(test)]
 mod props;
 
 use crate::domain::calendar::Secs;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimerKind {
-    Response,
-    Plan,
-    Resolution,
-}
-
-impl TimerKind {
-    pub const ALL: [TimerKind; 3] = [TimerKind::Response, TimerKind::Plan, TimerKind::Resolution];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimerKind::Response => "response",
-            TimerKind::Plan => "plan",
-            TimerKind::Resolution => "resolution",
-        }
+crate::text_enum! {
+    /// The timers of a ticket (docs/sla.md §2).
+    #[derive(PartialOrd, Ord)]
+    pub enum TimerKind ("timer") {
+        Response = "response",
+        Plan = "plan",
+        Resolution = "resolution",
     }
 }
 
-impl fmt::Display for TimerKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+crate::text_enum! {
+    /// A timer's state as shown to users (docs/sla.md §2).
+    pub enum TimerState ("timer state") {
+        Running = "running",
+        Paused = "paused",
+        Breached = "breached",
+        Met = "met",
+        AutoResolved = "auto_resolved",
+        Cancelled = "cancelled",
     }
-}
-
-impl FromStr for TimerKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "response" => Ok(TimerKind::Response),
-            "plan" => Ok(TimerKind::Plan),
-            "resolution" => Ok(TimerKind::Resolution),
-            _ => Err(format!("`{s}` is not a timer: use response, plan or resolution")),
-        }
-    }
-}
-
-/// A timer's state as shown to users (SLA.md §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimerState {
-    Running,
-    Paused,
-    Breached,
-    Met,
-    AutoResolved,
-    Cancelled,
 }
 
 impl TimerState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimerState::Running => "running",
-            TimerState::Paused => "paused",
-            TimerState::Breached => "breached",
-            TimerState::Met => "met",
-            TimerState::AutoResolved => "auto_resolved",
-            TimerState::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "running" => TimerState::Running,
-            "paused" => TimerState::Paused,
-            "breached" => TimerState::Breached,
-            "met" => TimerState::Met,
-            "auto_resolved" => TimerState::AutoResolved,
-            "cancelled" => TimerState::Cancelled,
-            _ => return None,
-        })
-    }
-
     /// Still counting towards a deadline (a breached timer keeps running until met).
     pub fn is_unmet_active(self) -> bool {
         matches!(self, TimerState::Running | TimerState::Paused | TimerState::Breached)
     }
 }
 
-/// How a finished timer ended; the immutable fact reports count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    InTime,
-    Late,
-    /// Ended unmet after its deadline (the ticket was resolved by the system or cancelled).
-    Breached,
-    AutoResolved,
-    Cancelled,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::InTime => "in_time",
-            Outcome::Late => "late",
-            Outcome::Breached => "breached",
-            Outcome::AutoResolved => "auto_resolved",
-            Outcome::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "in_time" => Outcome::InTime,
-            "late" => Outcome::Late,
-            "breached" => Outcome::Breached,
-            "auto_resolved" => Outcome::AutoResolved,
-            "cancelled" => Outcome::Cancelled,
-            _ => return None,
-        })
+crate::text_enum! {
+    /// How a finished timer ended; the immutable fact reports count.
+    pub enum Outcome ("timer outcome") {
+        InTime = "in_time",
+        Late = "late",
+        /// Ended unmet after its deadline (the ticket was resolved by the system or cancelled).
+        Breached = "breached",
+        AutoResolved = "auto_resolved",
+        Cancelled = "cancelled",
     }
 }
 

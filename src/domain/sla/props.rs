@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use super::{HistoryEntry, Target, TimerKind, change_level, replay};
+use super::{HistoryEntry, Target, Targets, TimerKind, change_level, replay};
 use crate::domain::calendar::tests::{at, cn2026, day};
 use crate::domain::calendar::{Calendar, DayHours, Secs};
 use crate::domain::level::Level;
@@ -107,7 +107,8 @@ proptest! {
         let target = Target::Working(a);
         let mut history = vec![HistoryEntry::Pause { at: t + later / 2 }, HistoryEntry::Resume { at: t + later }];
         let before = replay(cal, TimerKind::Plan, t, target, target, &history).unwrap();
-        let recorded = change_level(&mut history, t + later + 1, Level::II, Level::II, target, target, target, target);
+        let same = Targets { target, plan: target };
+        let recorded = change_level(&mut history, t + later + 1, (Level::II, Level::II), same, same);
         prop_assert!(!recorded);
         prop_assert_eq!(history.len(), 2);
         prop_assert_eq!(replay(cal, TimerKind::Plan, t, target, target, &history).unwrap(), before);
@@ -132,7 +133,8 @@ proptest! {
                 1 => history.push(HistoryEntry::Resume { at: now }),
                 _ => {
                     let (to, new_target) = (levels[pick], targets[pick]);
-                    if change_level(&mut history, now, level, to, target, target, new_target, new_target) {
+                    let (before, after) = (Targets { target, plan: target }, Targets { target: new_target, plan: new_target });
+                    if change_level(&mut history, now, (level, to), before, after) {
                         level = to;
                         target = new_target;
                     }

@@ -41,20 +41,24 @@ impl HistoryEntry {
     }
 }
 
+/// A timer's own target and the plan target it depends on (an `end_of_day` resolution does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Targets {
+    pub target: Target,
+    pub plan: Target,
+}
+
 /// Records a level change in `history` unless it changes neither the timer's target nor the plan
 /// target it depends on; returns whether anything was recorded. A change to the same level
-/// changes nothing (SLA.md §5).
-#[allow(clippy::too_many_arguments)]
+/// changes nothing (docs/sla.md §5).
 pub fn change_level(
     history: &mut Vec<HistoryEntry>,
     at: Secs,
-    from_level: Level,
-    to_level: Level,
-    target: Target,
-    plan: Target,
-    new_target: Target,
-    new_plan: Target,
+    (from_level, to_level): (Level, Level),
+    before: Targets,
+    after: Targets,
 ) -> bool {
+    let (Targets { target, plan }, Targets { target: new_target, plan: new_plan }) = (before, after);
     if from_level == to_level || (target == new_target && plan == new_plan) {
         return false;
     }

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::ticket::Visibility;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "attachments")]
 pub struct Model {
@@ -12,7 +14,7 @@ pub struct Model {
     pub content_type: String,
     pub size_bytes: i64,
     pub sha256: String,
-    pub visibility: String,
+    pub visibility: Visibility,
     pub data: Vec<u8>,
     pub uploader_kind: String,
     pub uploader_user_id: Option<i64>,

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::ticket::Visibility;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "comments")]
 pub struct Model {
@@ -13,7 +15,7 @@ pub struct Model {
     pub author_contact_id: Option<i64>,
     pub author_name: String,
     pub body: String,
-    pub visibility: String,
+    pub visibility: Visibility,
     pub created_at: DateTimeUtc,
 }
 

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::customer::Tier;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "customers")]
 pub struct Model {
@@ -9,7 +11,7 @@ pub struct Model {
     pub id: i64,
     pub name: String,
     pub key: String,
-    pub tier: String,
+    pub tier: Tier,
     pub calendar: String,
     pub sla_policy: String,
     pub created_at: DateTimeUtc,

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::sla::TimerKind;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "escalation_events")]
 pub struct Model {
@@ -11,7 +13,7 @@ pub struct Model {
     pub escalation_id: Option<i64>,
     pub ticket_id: i64,
     pub on_event: String,
-    pub timer: Option<String>,
+    pub timer: Option<TimerKind>,
     pub cycle: i32,
     pub rule: String,
     pub step: i32,

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::level::Level;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "integrations")]
 pub struct Model {
@@ -13,7 +15,7 @@ pub struct Model {
     pub secret_hash: String,
     /// JSON object: severity name → level.
     pub severity_levels: String,
-    pub default_level: String,
+    pub default_level: Level,
     pub auto_resolve: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -26,3 +26,55 @@ pub mod ticket;
 pub mod ticket_event;
 pub mod user;
 pub mod web_session;
+
+use sea_orm::{EntityTrait, Iterable};
+
+/// Each table's name and column names.
+fn tables() -> Vec<(&'static str, Vec<String>)> {
+    fn of<E: EntityTrait + Default>() -> (&'static str, Vec<String>) {
+        let table = E::default().table_name();
+        (table, E::Column::iter().map(|c| sea_orm::IdenStatic::as_str(&c).to_string()).collect())
+    }
+    vec![
+        of::<alert_link::Entity>(),
+        of::<api_token::Entity>(),
+        of::<attachment::Entity>(),
+        of::<audit_entry::Entity>(),
+        of::<check::Entity>(),
+        of::<check_result::Entity>(),
+        of::<check_rollup::Entity>(),
+        of::<comment::Entity>(),
+        of::<config_snapshot::Entity>(),
+        of::<config_version::Entity>(),
+        of::<contact::Entity>(),
+        of::<contact_link::Entity>(),
+        of::<customer::Entity>(),
+        of::<delivery_attempt::Entity>(),
+        of::<escalation::Entity>(),
+        of::<escalation_event::Entity>(),
+        of::<idempotency_key::Entity>(),
+        of::<inspection::Entity>(),
+        of::<integration::Entity>(),
+        of::<outbox::Entity>(),
+        of::<sla_timer::Entity>(),
+        of::<team::Entity>(),
+        of::<ticket::Entity>(),
+        of::<ticket_event::Entity>(),
+        of::<user::Entity>(),
+        of::<web_session::Entity>(),
+    ]
+}
+
+/// The table a row with these columns was read from: the one whose columns are exactly these, or
+/// else every table that has them all. Used only to name the table in an error.
+pub fn table_of(columns: &[String]) -> String {
+    let all = tables();
+    if let Some((t, _)) =
+        all.iter().find(|(_, cols)| cols.len() == columns.len() && columns.iter().all(|c| cols.contains(c)))
+    {
+        return (*t).to_string();
+    }
+    let candidates: Vec<&str> =
+        all.iter().filter(|(_, cols)| columns.iter().all(|c| cols.contains(c))).map(|(t, _)| *t).collect();
+    if candidates.is_empty() { "an unknown table".to_string() } else { candidates.join(" or ") }
+}

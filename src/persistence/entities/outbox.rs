@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::delivery::{Channel, DeliveryStatus, MessageKind};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "outbox")]
 pub struct Model {
@@ -11,11 +13,11 @@ pub struct Model {
     pub event_id: Option<i64>,
     pub escalation_id: Option<i64>,
     pub ticket_id: Option<i64>,
-    pub channel: String,
+    pub channel: Channel,
     pub target: String,
-    pub kind: String,
+    pub kind: MessageKind,
     pub payload: String,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     pub locked_until: Option<DateTimeUtc>,

@@ -2,27 +2,30 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::level::Level;
+use crate::domain::sla::{Outcome, TimerKind, TimerState};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "sla_timers")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub ticket_id: i64,
-    pub kind: String,
+    pub kind: TimerKind,
     pub cycle: i32,
-    pub level: String,
+    pub level: Level,
     pub target: String,
     pub plan_target: String,
     pub started_at: DateTimeUtc,
     pub calendar_version_id: i64,
     pub policy_version_id: i64,
-    pub state: String,
+    pub state: TimerState,
     pub due_at: Option<DateTimeUtc>,
     pub paused_at: Option<DateTimeUtc>,
     pub remaining_secs: Option<i64>,
     pub breached: bool,
     pub met_at: Option<DateTimeUtc>,
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     pub finished_at: Option<DateTimeUtc>,
     pub history: String,
     pub next_fire_at: Option<DateTimeUtc>,

@@ -2,6 +2,9 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::level::Level;
+use crate::domain::ticket::{Source, Status};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "tickets")]
 pub struct Model {
@@ -12,13 +15,13 @@ pub struct Model {
     pub contact_id: Option<i64>,
     pub title: String,
     pub description: String,
-    pub level: String,
+    pub level: Level,
     pub level_source: String,
     pub classification: String,
-    pub status: String,
+    pub status: Status,
     pub assignee_id: Option<i64>,
     pub team_id: Option<i64>,
-    pub source: String,
+    pub source: Source,
     pub parent_id: Option<i64>,
     pub plan: Option<String>,
     pub resolution: Option<String>,

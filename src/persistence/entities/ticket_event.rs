@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::ticket::Event;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "ticket_events")]
 pub struct Model {
@@ -11,7 +13,7 @@ pub struct Model {
     pub actor_kind: String,
     pub actor_id: Option<i64>,
     pub actor_name: String,
-    pub action: String,
+    pub action: Event,
     pub old_value: Option<String>,
     pub new_value: Option<String>,
     pub note: Option<String>,

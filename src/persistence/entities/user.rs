@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::ticket::Role;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
@@ -10,7 +12,7 @@ pub struct Model {
     pub username: String,
     pub display_name: String,
     pub email: Option<String>,
-    pub role: String,
+    pub role: Role,
     pub language: String,
     pub team_id: Option<i64>,
     pub active: bool,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::super::error::{Error, Result};
-use super::runner::{Origin, gated, probe, record};
+use super::runner::{Origin, Run, gated, probe, record};
 use super::store::def_of;
 use crate::persistence::entities::{check, inspection};
 use crate::persistence::is_unique_violation;
@@ -222,7 +222,7 @@ pub async fn start(
     let bg = state.clone();
     tokio::spawn(async move {
         if let Err(e) = run_to_end(&bg, id, picked).await {
-            tracing::error!(inspection = id, error = %e, "inspection failed");
+            tracing::error!(inspection = id, error = %crate::services::chain(&e), "inspection failed");
         }
     });
     Ok((view(state, row).await?, true))
@@ -264,7 +264,8 @@ pub async fn run_to_end(state: &AppState, id: i64, picked: Vec<check::Model>) ->
     while let Some((row, def, r, started)) = stream.next().await {
         let item = match (def, r) {
             (Ok(def), Some(r)) => {
-                let (stored, _) = record(state, &row, &def, &r, Origin::Inspection(id), gate, started).await?;
+                let run = Run { def: &def, result: &r, origin: Origin::Inspection(id), gated: gate, now: started };
+                let (stored, _) = record(state, &row, &run).await?;
                 InspectionItem {
                     check_id: row.id,
                     name: row.name.clone(),

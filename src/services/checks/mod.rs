@@ -4,11 +4,13 @@
 
 pub mod inspections;
 pub mod outage;
+mod public;
 pub mod report;
 pub mod rollup;
 pub mod runner;
 mod store;
 
+pub use public::{PublicCheck, public_checks};
 pub(crate) use store::latest_results;
 pub use store::{
     CheckQuery, CheckView, CreatedCheck, ResultView, create, def_of, delete, find, get, heartbeat, list, results,

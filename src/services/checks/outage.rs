@@ -7,20 +7,21 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
-use super::super::error::Result;
-use super::super::tickets::{Opening, Source, Who, insert_comment, insert_new, record_event, resolve_by_system};
+use super::super::error::{Error, Result};
+use super::super::intake::resolve_by_itself;
+use super::super::tickets::{self, Also, ChangeRequest, NewTicket, Work};
 use crate::checks::probe::ProbeResult;
 use crate::checks::spec::CheckDef;
-use crate::domain::escalation::On;
-use crate::metrics::Tally;
+use crate::domain::actor::Actor;
+use crate::domain::ticket::{Change, Note, Source};
 use crate::persistence::entities::{check, customer, ticket};
 use crate::state::AppState;
 
-fn actor(name: &str) -> String {
-    format!("check:{name}")
+fn actor(name: &str) -> Actor {
+    Actor::system(format!("check:{name}"))
 }
 
 /// The failure in one line: the condition and what was seen, or the error.
@@ -61,46 +62,68 @@ pub async fn open(
 ) -> Result<Option<i64>> {
     let Some(cust) = customer_of(state, row, def).await? else { return Ok(None) };
     let name = def.spec.public_name.clone().unwrap_or_else(|| row.name.clone());
-    let title = format!("Check {name} is down");
-    let description = format!(
-        "Health check `{}` ({}) failed {} times in a row at {}.\n\n{}",
-        row.name,
-        def.spec.kind.as_str(),
-        def.spec.failure_threshold,
-        now.to_rfc3339(),
-        failure_text(r)
-    );
-    let who = actor(&row.name);
-    let txn = state.db.begin().await?;
-    let opening = Opening {
-        customer: &cust,
-        contact_id: None,
-        title: &title,
-        description: &description,
+    let input = NewTicket {
+        customer_id: Some(cust.id),
+        title: format!("Check {name} is down"),
+        description: format!(
+            "Health check `{}` ({}) failed {} times in a row at {}.\n\n{}",
+            row.name,
+            def.spec.kind.as_str(),
+            def.spec.failure_threshold,
+            now.to_rfc3339(),
+            failure_text(r)
+        ),
         level: Some(def.level),
-        source: Source::Check,
-        reported_at: now,
-        who: Who::System(&who),
-        created_by: (None, None),
+        contact_id: None,
+        source: Some(Source::Check),
+        reported_at: None,
     };
-    let mut tally = Tally::default();
-    let opened = insert_new(&txn, state, &opening, now, &mut tally).await?;
-    let t = &opened.ticket;
-    let claimed = check::Entity::update_many()
-        .col_expr(check::Column::TicketId, Expr::value(Some(t.id)))
-        .filter(check::Column::Id.eq(row.id))
-        .filter(check::Column::TicketId.is_null())
-        .exec(&txn)
-        .await?;
-    if claimed.rows_affected != 1 {
-        // Another instance (or an inspection) opened the outage's ticket first.
-        txn.rollback().await?;
+    // Another instance (or an inspection) may open the outage's ticket first: the claim decides.
+    let claim = Claim::Take { check_id: row.id };
+    let Some(opened) = tickets::open_with(state, &actor(&row.name), input, None, &claim, now).await? else {
         return Ok(None);
+    };
+    tracing::info!(check = %row.name, ticket = %opened.ticket.number, "check down: ticket opened");
+    Ok(Some(opened.ticket.id))
+}
+
+/// A check's hold on its outage ticket, changed only from the state it was read in, so that one
+/// instance wins.
+enum Claim {
+    /// The ticket being opened becomes the check's outage ticket, unless the check has one.
+    Take { check_id: i64 },
+    /// The check lets go of its outage ticket.
+    Release { check_id: i64, ticket_id: i64 },
+}
+
+impl Claim {
+    async fn exec(&self, db: &impl ConnectionTrait, opened: Option<i64>) -> Result<bool> {
+        let (check_id, q) = match self {
+            Claim::Take { check_id } => (
+                check_id,
+                check::Entity::update_many()
+                    .col_expr(check::Column::TicketId, Expr::value(opened))
+                    .filter(check::Column::TicketId.is_null()),
+            ),
+            Claim::Release { check_id, ticket_id } => (
+                check_id,
+                check::Entity::update_many()
+                    .col_expr(check::Column::TicketId, Expr::value(Option::<i64>::None))
+                    .filter(check::Column::TicketId.eq(*ticket_id)),
+            ),
+        };
+        Ok(q.filter(check::Column::Id.eq(*check_id)).exec(db).await?.rows_affected == 1)
     }
-    txn.commit().await?;
-    state.opened(tally, opened.next_fire, now);
-    tracing::info!(check = %row.name, ticket = %t.number, "check down: ticket opened");
-    Ok(Some(t.id))
+}
+
+impl Also for Claim {
+    async fn write(&self, work: &mut Work<'_>, t: &ticket::Model) -> Result<bool> {
+        self.exec(&work.txn, Some(t.id)).await
+    }
+}
+
+fn note(n: Note, detail: serde_json::Value, comment: Option<String>) -> Change {
+    Change::Note { note: n, detail, comment }
 }
 
 /// Another failure while down, on the outage's ticket.
@@ -111,25 +134,20 @@ pub async fn failed_again(
     r: &ProbeResult,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    record_event(
-        &state.db,
-        ticket_id,
-        &actor(name),
-        "check_failed",
-        json!({"check": name, "failure": failure_text(r)}),
-        now,
-    )
-    .await
+    let change = note(Note::CheckFailed, json!({"check": name, "failure": failure_text(r)}), None);
+    tickets::change(state, &actor(name), ChangeRequest::new(ticket_id, change), now).await?;
+    Ok(())
 }
 
 /// Up again while flapping: noted on the ticket, which stays the outage's.
 pub async fn still_flapping(state: &AppState, ticket_id: i64, name: &str, now: DateTime<Utc>) -> Result<()> {
-    record_event(&state.db, ticket_id, &actor(name), "check_recovered", json!({"check": name, "flapping": true}), now)
-        .await
+    let change = note(Note::CheckRecovered, json!({"check": name, "flapping": true}), None);
+    tickets::change(state, &actor(name), ChangeRequest::new(ticket_id, change), now).await?;
+    Ok(())
 }
 
-/// Recovery: a comment and `check_recovered`; with `auto_resolve` the ticket is resolved. The
-/// check no longer points at the ticket either way: the next outage opens a new one.
+/// Recovery: an internal comment and `check_recovered`; with `auto_resolve` the ticket is
+/// resolved. The check no longer points at the ticket either way: the next outage opens a new one.
 pub async fn recovered(
     state: &AppState,
     row: &check::Model,
@@ -138,47 +156,36 @@ pub async fn recovered(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let who = actor(&row.name);
-    let txn = state.db.begin().await?;
-    let open = ticket::Entity::find_by_id(ticket_id).one(&txn).await?;
-    if let Some(t) = &open {
-        let body = format!(
-            "Check `{}` recovered at {} ({} successful runs in a row).",
-            row.name,
-            now.to_rfc3339(),
-            def.spec.success_threshold
-        );
-        if !["resolved", "closed", "cancelled"].contains(&t.status.as_str()) {
-            insert_comment(&txn, t.id, Who::System(&who), &body, "internal", now).await?;
+    let comment = format!(
+        "Check `{}` recovered at {} ({} successful runs in a row).",
+        row.name,
+        now.to_rfc3339(),
+        def.spec.success_threshold
+    );
+    let change = note(Note::CheckRecovered, json!({"check": row.name}), Some(comment));
+    let release = Claim::Release { check_id: row.id, ticket_id };
+    match tickets::change_with(state, &who, ChangeRequest::new(ticket_id, change), &release, now).await {
+        Ok(_) => {}
+        // The ticket is gone: the check lets go of it all the same.
+        Err(Error::NotFound { .. }) => {
+            release.exec(&state.db, None).await?;
+            return Ok(());
         }
-        record_event(&txn, t.id, &who, "check_recovered", json!({"check": row.name}), now).await?;
+        Err(e) => return Err(e),
     }
-    check::Entity::update_many()
-        .col_expr(check::Column::TicketId, Expr::value(Option::<i64>::None))
-        .filter(check::Column::Id.eq(row.id))
-        .filter(check::Column::TicketId.eq(ticket_id))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    if def.spec.auto_resolve && open.is_some() {
+    if def.spec.auto_resolve {
         let resolution = format!("Check `{}` recovered; resolved automatically (auto_resolve).", row.name);
-        resolve_by_system(state, ticket_id, &who, &resolution, now).await?;
-        state.wake_delivery.notify_one();
+        resolve_by_itself(state, &who, ticket_id, resolution, now).await?;
     }
     Ok(())
 }
 
-/// The check started flapping: a ticket event and the `flapping` rules (on the outage's ticket).
+/// The check started flapping: `check_flapping` on the outage's ticket, which tells the
+/// `flapping` rules.
 pub async fn flapping(state: &AppState, row: &check::Model, ticket_id: Option<i64>, now: DateTime<Utc>) -> Result<()> {
     tracing::warn!(check = %row.name, "check is flapping");
     let Some(id) = ticket_id else { return Ok(()) };
-    let txn = state.db.begin().await?;
-    record_event(&txn, id, &actor(&row.name), "check_flapping", json!({"check": row.name}), now).await?;
-    let mut tally = Tally::default();
-    if let Some(t) = ticket::Entity::find_by_id(id).one(&txn).await? {
-        crate::services::escalation::ticket_event(&txn, state, On::Flapping, &t, now, &mut tally).await?;
-    }
-    txn.commit().await?;
-    state.metrics.record(tally);
-    state.wake_delivery.notify_one();
+    let change = note(Note::CheckFlapping, json!({"check": row.name}), None);
+    tickets::change(state, &actor(&row.name), ChangeRequest::new(id, change), now).await?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! raw results can go after a week), and the retention job that deletes old rows in bounded
 //! batches (DESIGN.md §3).
 
+use crate::domain::delivery::DeliveryStatus;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use sea_orm::sea_query::{Condition, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
@@ -64,7 +65,7 @@ pub async fn purge(state: &AppState, now: DateTime<Utc>) -> Result<Purged> {
         rollups += delete_old::<check_rollup::Entity>(db, batch, check_rollup::Column::Id, old).await?;
     }
     let delivered = Condition::all()
-        .add(outbox::Column::Status.is_in(["delivered", "folded"]))
+        .add(outbox::Column::Status.is_in([DeliveryStatus::Delivered, DeliveryStatus::Folded]))
         .add(outbox::Column::DeliveredAt.lt(before(r.delivered_notifications_secs)));
     // Their attempts first, so that no attempt outlives its notification.
     let mut attempts_of = Query::select();

@@ -15,7 +15,7 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
-use super::super::error::Result;
+use super::super::error::{Error, Result};
 use super::outage;
 use super::rollup;
 use super::store::{ResultView, def_of, tracker_of};
@@ -153,7 +153,7 @@ pub async fn probe_claimed(state: &AppState, row: check::Model, now: DateTime<Ut
             Some((row, def, r, now))
         }
         Err(e) => {
-            tracing::error!(check = %row.name, error = %e, "check skipped");
+            tracing::error!(check = %row.name, error = %crate::services::chain(&e), "check skipped");
             None
         }
     }
@@ -198,15 +198,18 @@ struct Evaluated {
     flapping: bool,
 }
 
-fn evaluate(
-    state: &AppState,
-    current: &check::Model,
-    def: &CheckDef,
-    r: &ProbeResult,
-    origin: Origin,
-    gate: bool,
-    now: DateTime<Utc>,
-) -> Evaluated {
+/// One probe result to record: of which check, from whom, and whether the gating canaries all
+/// failed when it came in.
+pub struct Run<'a> {
+    pub def: &'a CheckDef,
+    pub result: &'a ProbeResult,
+    pub origin: Origin,
+    pub gated: bool,
+    pub now: DateTime<Utc>,
+}
+
+fn evaluate(state: &AppState, current: &check::Model, run: &Run<'_>) -> Result<Evaluated> {
+    let Run { def, result: r, origin, gated: gate, now } = *run;
     let canary = state.config.settings.gating.canaries.contains(&current.name);
     let gated = gate && !canary;
     let verdict = if gated { Verdict::Unknown } else { r.verdict };
@@ -254,29 +257,22 @@ fn evaluate(
     let update = CheckUpdate {
         id: current.id,
         health: step.health.as_str().into(),
-        tracker: serde_json::to_string(&tracker).unwrap_or_default(),
+        tracker: serde_json::to_string(&tracker).map_err(Error::internal)?,
         flapping: tracker.flapping,
         last_run_at: now,
         next_run_at,
     };
-    Evaluated { result, update, verdict, step, flapping: tracker.flapping }
+    Ok(Evaluated { result, update, verdict, step, flapping: tracker.flapping })
 }
 
 /// Stores one result and the check's new health, then acts on the transition. Returns the
 /// stored result and whether a ticket was opened.
-pub async fn record(
-    state: &AppState,
-    row: &check::Model,
-    def: &CheckDef,
-    r: &ProbeResult,
-    origin: Origin,
-    gate: bool,
-    now: DateTime<Utc>,
-) -> Result<(check_result::Model, bool)> {
+pub async fn record(state: &AppState, row: &check::Model, run: &Run<'_>) -> Result<(check_result::Model, bool)> {
+    let (origin, now) = (run.origin, run.now);
     let txn = state.db.begin().await?;
     // Read again under the transaction: an inspection and the runner may both report.
     let current = check::Entity::find_by_id(row.id).one(&txn).await?.unwrap_or_else(|| row.clone());
-    let e = evaluate(state, &current, def, r, origin, gate, now);
+    let e = evaluate(state, &current, run)?;
     let stored = check_result::ActiveModel {
         check_id: Set(e.result.check_id),
         inspection_id: Set(e.result.inspection_id),
@@ -305,9 +301,9 @@ pub async fn record(
             .col_expr(check::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None));
     }
     upd.exec(&txn).await?;
-    rollup::add(&txn, row.id, e.verdict, r.duration_ms as i64, now).await?;
+    rollup::add(&txn, row.id, e.verdict, run.result.duration_ms as i64, now).await?;
     txn.commit().await?;
-    let opened = effects(state, &current, def, r, &e, gate, now).await?;
+    let opened = effects(state, &current, run, &e).await?;
     Ok((stored, opened))
 }
 
@@ -332,7 +328,8 @@ pub async fn record_batch(state: &AppState, batch: Vec<Probed>) -> Result<usize>
     for (row, def, r, now) in batch {
         // Deleted meanwhile: nothing to record.
         let Some(cur) = current.get(&row.id) else { continue };
-        let e = evaluate(state, cur, &def, &r, Origin::Runner, gate, now);
+        let run = Run { def: &def, result: &r, origin: Origin::Runner, gated: gate, now };
+        let e = evaluate(state, cur, &run)?;
         for add in rollup::increments(cur.id, e.verdict, r.duration_ms as i64, now) {
             match rollups.entry((add.check_id, add.period, add.bucket_start)) {
                 Entry::Vacant(v) => {
@@ -358,21 +355,15 @@ pub async fn record_batch(state: &AppState, batch: Vec<Probed>) -> Result<usize>
     txn.commit().await?;
     let mut opened = 0;
     for (cur, def, r, e, now) in &done {
-        opened += usize::from(effects(state, cur, def, r, e, gate, *now).await?);
+        let run = Run { def, result: r, origin: Origin::Runner, gated: gate, now: *now };
+        opened += usize::from(effects(state, cur, &run, e).await?);
     }
     Ok(opened)
 }
 
 /// What a result does to tickets: open, note, recover, flapping. True when it opened one.
-async fn effects(
-    state: &AppState,
-    current: &check::Model,
-    def: &CheckDef,
-    r: &ProbeResult,
-    e: &Evaluated,
-    gate: bool,
-    now: DateTime<Utc>,
-) -> Result<bool> {
+async fn effects(state: &AppState, current: &check::Model, run: &Run<'_>, e: &Evaluated) -> Result<bool> {
+    let Run { def, result: r, gated: gate, now, .. } = *run;
     let (step, verdict) = (e.step, e.verdict);
     let down = step.health == Health::Down && verdict == Verdict::Fail;
     let settled = step.health == Health::Up && verdict == Verdict::Pass && !e.flapping;
@@ -405,8 +396,8 @@ pub async fn run_now(state: &AppState, id: i64, now: DateTime<Utc>) -> Result<Re
     let row = super::store::find(&state.db, id).await?;
     let def = def_of(&row)?;
     let r = probe(state, &row, &def, now).await;
-    let gate = gated(state).await?;
-    let (stored, _) = record(state, &row, &def, &r, Origin::Manual, gate, now).await?;
+    let run = Run { def: &def, result: &r, origin: Origin::Manual, gated: gated(state).await?, now };
+    let (stored, _) = record(state, &row, &run).await?;
     Ok(stored.into())
 }
 
@@ -427,7 +418,7 @@ pub async fn run_scheduled(state: &AppState, id: i64, fire: DateTime<Utc>) -> Re
     let now = state.clock.now().max(fire);
     let r = probe(state, &row, &def, now).await;
     let gate = gated(state).await?;
-    record(state, &row, &def, &r, Origin::Manual, gate, now).await?;
+    record(state, &row, &Run { def: &def, result: &r, origin: Origin::Manual, gated: gate, now }).await?;
     Ok(true)
 }
 

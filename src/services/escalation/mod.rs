@@ -6,4 +6,4 @@ pub mod enqueue;
 mod recipients;
 pub mod sweep;
 
-pub use enqueue::ticket_event;
+pub(crate) use enqueue::announce;

@@ -13,11 +13,12 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::Intake;
+use crate::domain::actor::Actor;
+use crate::domain::ticket::{MAX_TEXT, MAX_TITLE, NewFile, Source, Visibility};
 use crate::persistence::entities::{contact, idempotency_key, ticket};
 use crate::persistence::is_unique_violation;
-use crate::services::auth::Principal;
 use crate::services::error::{Error, Result};
-use crate::services::tickets::{self, NewAttachment, NewComment, NewTicket, Source, Visibility};
+use crate::services::tickets::{self, NewComment, NewTicket};
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -83,7 +84,7 @@ pub async fn process(state: &AppState, intake: &Intake, raw: &[u8], now: DateTim
         tracing::warn!(customer = intake.customer.id, "email intake: a message from an unknown sender was refused");
         return Err(Error::invalid("From", "the sender is not a contact of this customer"));
     };
-    let principal = Principal::Contact { contact_id: c.id, customer_id: c.customer_id, name: c.name.clone() };
+    let principal = Actor::Contact { contact_id: c.id, customer_id: c.customer_id, name: c.name.clone() };
     let message_id = msg.message_id().map(str::to_string).unwrap_or_else(|| hex::encode(Sha256::digest(raw)));
     let key = format!("mail:{}", &hex::encode(Sha256::digest(message_id.as_bytes()))[..40]);
     let text = msg.body_text(0).map(|t| t.to_string()).unwrap_or_default();
@@ -93,7 +94,7 @@ pub async fn process(state: &AppState, intake: &Intake, raw: &[u8], now: DateTim
         Some(id) => ticket::Entity::find_by_id(id)
             .one(&state.db)
             .await?
-            .filter(|t| t.customer_id == c.customer_id && !matches!(t.status.as_str(), "closed" | "cancelled")),
+            .filter(|t| t.customer_id == c.customer_id && !t.status.is_final()),
         None => None,
     };
     let (result, ticket_id) = match thread {
@@ -103,7 +104,7 @@ pub async fn process(state: &AppState, intake: &Intake, raw: &[u8], now: DateTim
             }
             let body = without_quote(&text);
             let body = if body.is_empty() { "(an e-mail reply without text)".to_string() } else { body };
-            let body: String = body.chars().take(tickets::MAX_TEXT).collect();
+            let body: String = body.chars().take(MAX_TEXT).collect();
             let comment = NewComment { body, visibility: Visibility::Public, copy_to_children: false };
             tickets::add_comment(state, &principal, &t.id.to_string(), comment, None, now).await?;
             ("commented", t.id)
@@ -112,18 +113,18 @@ pub async fn process(state: &AppState, intake: &Intake, raw: &[u8], now: DateTim
             let subject = msg.subject().map(str::trim).filter(|s| !s.is_empty()).unwrap_or("(no subject)");
             let input = NewTicket {
                 customer_id: None,
-                title: subject.chars().take(200).collect(),
-                description: text.chars().take(tickets::MAX_TEXT).collect(),
+                title: subject.chars().take(MAX_TITLE).collect(),
+                description: text.chars().take(MAX_TEXT).collect(),
                 level: None,
                 contact_id: None,
                 source: Some(Source::Email),
                 reported_at: None,
             };
-            let (id, replayed) = tickets::open_ticket(state, &principal, input, Some(&key), now).await?;
-            if replayed {
-                return Ok(Received { result: "unchanged".into(), ticket_id: id, attachments: 0 });
+            let opened = tickets::open(state, &principal, input, Some(&key), now).await?;
+            if opened.replayed {
+                return Ok(Received { result: "unchanged".into(), ticket_id: opened.ticket.id, attachments: 0 });
             }
-            ("opened", id)
+            ("opened", opened.ticket.id)
         }
     };
     let mut attachments = 0;
@@ -137,7 +138,7 @@ pub async fn process(state: &AppState, intake: &Intake, raw: &[u8], now: DateTim
             .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("octet-stream")))
             .unwrap_or_else(|| "application/octet-stream".into());
         let filename = part.attachment_name().unwrap_or("attachment").to_string();
-        let input = NewAttachment { filename, content_type, visibility: Visibility::Public, data };
+        let input = NewFile { filename, content_type, visibility: Visibility::Public, data };
         tickets::add_attachment(state, &principal, &ticket_id.to_string(), input, now).await?;
         attachments += 1;
     }
@@ -148,7 +149,7 @@ pub async fn process(state: &AppState, intake: &Intake, raw: &[u8], now: DateTim
     Ok(Received { result: result.into(), ticket_id, attachments })
 }
 
-async fn seen(state: &AppState, principal: &Principal, key: &str) -> Result<bool> {
+async fn seen(state: &AppState, principal: &Actor, key: &str) -> Result<bool> {
     Ok(idempotency_key::Entity::find()
         .filter(idempotency_key::Column::Principal.eq(principal.key()))
         .filter(idempotency_key::Column::Key.eq(key))
@@ -159,13 +160,7 @@ async fn seen(state: &AppState, principal: &Principal, key: &str) -> Result<bool
 
 /// Recorded after the comment, so that a crash in between delivers the reply twice rather than
 /// never.
-async fn remember(
-    state: &AppState,
-    principal: &Principal,
-    key: &str,
-    ticket_id: i64,
-    now: DateTime<Utc>,
-) -> Result<()> {
+async fn remember(state: &AppState, principal: &Actor, key: &str, ticket_id: i64, now: DateTime<Utc>) -> Result<()> {
     let inserted = idempotency_key::ActiveModel {
         principal: Set(principal.key()),
         key: Set(key.to_string()),

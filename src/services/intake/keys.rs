@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::super::audit::{self, By};
+use super::super::audit;
 use super::super::auth::{Principal, generate_key, secret_matches, split_key};
 use super::super::error::{Error, Result};
+use crate::domain::actor::Actor;
 use crate::domain::level::Level;
 use crate::domain::ticket::Role;
 use crate::persistence::entities::{customer, integration};
@@ -93,7 +94,7 @@ impl IntegrationView {
             customer_id: m.customer_id,
             kind: serde_json::from_value(json!(m.kind)).map_err(|e| Error::Internal(e.to_string()))?,
             severity_levels: serde_json::from_str(&m.severity_levels).map_err(|e| Error::Internal(e.to_string()))?,
-            default_level: m.default_level.parse().map_err(|_| Error::Internal("bad level".into()))?,
+            default_level: m.default_level,
             auto_resolve: m.auto_resolve,
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -119,7 +120,7 @@ pub async fn create(
         return Err(Error::invalid("severity_levels", format!("`{bad}`: severity names have 1–32 characters")));
     }
     let severities: BTreeMap<String, Level> = severities.into_iter().map(|(k, v)| (k.to_lowercase(), v)).collect();
-    let level = input.default_level.unwrap_or(Level::III);
+    let level = input.default_level.unwrap_or(DEFAULT_LEVEL);
     let txn = state.db.begin().await?;
     customer::Entity::find_by_id(customer_id)
         .one(&txn)
@@ -144,16 +145,15 @@ pub async fn create(
     am.public_id = Set(key.public_id.clone());
     am.secret_hash = Set(key.secret_hash.clone());
     am.severity_levels = Set(serde_json::to_string(&severities).map_err(|e| Error::Internal(e.to_string()))?);
-    am.default_level = Set(level.to_string());
+    am.default_level = Set(level);
     am.auto_resolve = Set(input.auto_resolve);
     am.updated_at = Set(now);
     let saved = am.save(&txn).await?.try_into_model()?;
     audit::record(
         &txn,
-        By::Principal(by),
+        by,
         if replaced { "integration.replaced" } else { "integration.created" },
-        "integration",
-        Some(saved.id),
+        audit::Target { kind: "integration", id: Some(saved.id) },
         json!({"customer_id": customer_id, "kind": input.kind, "default_level": level.to_string(), "auto_resolve": input.auto_resolve}),
         now,
     )
@@ -185,6 +185,9 @@ pub enum Credential<'a> {
     Staff { principal: &'a Principal, customer_id: i64 },
 }
 
+/// The level of an alert whose severity names none.
+pub const DEFAULT_LEVEL: Level = Level::III;
+
 /// What applies to one intake request: the customer and its integration's settings.
 #[derive(Debug, Clone)]
 pub struct Intake {
@@ -192,8 +195,9 @@ pub struct Intake {
     pub severity_levels: BTreeMap<String, Level>,
     pub default_level: Level,
     pub auto_resolve: bool,
-    /// The actor name on ticket events: the kind, or the staff member.
-    pub by: String,
+    /// Who acts on tickets for this intake: Opsline, named for the kind (and the staff member
+    /// who sent with a token).
+    pub actor: Actor,
 }
 
 impl Intake {
@@ -217,7 +221,7 @@ pub async fn resolve(state: &AppState, kind: Kind, cred: Credential<'_>) -> Resu
                 .filter(|r| secret_matches(secret, &r.secret_hash) && r.kind == kind.as_str())
                 .ok_or_else(denied)?;
             let c = row.customer_id;
-            (Some(row), c, kind.as_str().to_string())
+            (Some(row), c, Actor::system(kind.as_str()))
         }
         Credential::Staff { principal, customer_id } => {
             principal.require(Role::Lead)?;
@@ -226,7 +230,7 @@ pub async fn resolve(state: &AppState, kind: Kind, cred: Credential<'_>) -> Resu
                 .filter(integration::Column::Kind.eq(kind.as_str()))
                 .one(&state.db)
                 .await?;
-            (row, customer_id, format!("{} ({})", kind.as_str(), principal.name()))
+            (row, customer_id, Actor::system(format!("{} ({})", kind.as_str(), principal.name())))
         }
     };
     let customer = customer::Entity::find_by_id(customer_id)
@@ -236,17 +240,19 @@ pub async fn resolve(state: &AppState, kind: Kind, cred: Credential<'_>) -> Resu
     Ok(match row {
         Some(r) => Intake {
             customer,
-            severity_levels: serde_json::from_str(&r.severity_levels).map_err(|e| Error::Internal(e.to_string()))?,
-            default_level: r.default_level.parse().unwrap_or(Level::III),
+            severity_levels: serde_json::from_str(&r.severity_levels).map_err(|e| {
+                Error::Internal(format!("integrations, row {}: unreadable `severity_levels`: {e}", r.id))
+            })?,
+            default_level: r.default_level,
             auto_resolve: r.auto_resolve,
-            by,
+            actor: by,
         },
         None => Intake {
             customer,
             severity_levels: default_severities(),
-            default_level: Level::III,
+            default_level: DEFAULT_LEVEL,
             auto_resolve: false,
-            by,
+            actor: by,
         },
     })
 }

@@ -11,16 +11,16 @@ mod keys;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
-pub use keys::{Credential, Intake, IntegrationView, KEY_PREFIX, Kind, NewIntegration, create, list, resolve};
+pub use keys::{
+    Credential, DEFAULT_LEVEL, Intake, IntegrationView, KEY_PREFIX, Kind, NewIntegration, create, list, resolve,
+};
 
 use super::error::{Error, Result};
-use super::tickets::{self, Opening, Source, Who};
-use crate::domain::level::Level;
-use crate::domain::ticket::Status;
-use crate::metrics::Tally;
+use super::tickets::{self, Also, ChangeRequest, Entry, NewTicket, Work};
+use crate::domain::ticket::{Change, Event, MAX_TEXT, MAX_TITLE, Note, Source, Status};
 use crate::persistence::entities::{alert_link, escalation, ticket};
 use crate::persistence::is_unique_violation;
 use crate::state::AppState;
@@ -39,6 +39,12 @@ pub struct Alert {
     pub severity: Option<String>,
 }
 
+impl Alert {
+    fn detail(&self) -> serde_json::Value {
+        json!({"source": self.source, "dedup": self.dedup, "title": self.title, "episode": self.episode})
+    }
+}
+
 /// What one alert did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(tag = "result", content = "ticket_id", rename_all = "snake_case")]
@@ -53,8 +59,6 @@ pub enum Outcome {
     Unchanged(Option<i64>),
 }
 
-const OPEN: [&str; 3] = ["open", "in_progress", "waiting_customer"];
-
 async fn link(state: &AppState, intake: &Intake, source: &str, dedup: &str) -> Result<Option<alert_link::Model>> {
     Ok(alert_link::Entity::find()
         .filter(alert_link::Column::CustomerId.eq(intake.customer.id))
@@ -67,11 +71,10 @@ async fn link(state: &AppState, intake: &Intake, source: &str, dedup: &str) -> R
 /// A firing alert: opens a ticket, adds to its open one, reopens it within
 /// `integrations.reopen_window` of its resolution, or opens a new one after that.
 pub async fn fire(state: &AppState, intake: &Intake, alert: &Alert, now: DateTime<Utc>) -> Result<Outcome> {
-    // Two instances (or two Alertmanager replicas) may race to open the same alert's ticket:
-    // the unique link decides, and the loser goes round again and finds the winner's.
-    for _ in 0..3 {
-        let existing = link(state, intake, alert.source, &alert.dedup).await?;
-        let Some(l) = existing else {
+    // Two instances (or two Alertmanager replicas) may race on the same alert: the link decides
+    // (it is unique, and moved only from the state it was read in), and the loser looks again.
+    for _ in 0..tickets::ATTEMPTS {
+        let Some(l) = link(state, intake, alert.source, &alert.dedup).await? else {
             match open(state, intake, alert, None, now).await? {
                 Some(id) => return Ok(Outcome::Opened(id)),
                 None => continue,
@@ -81,72 +84,127 @@ pub async fn fire(state: &AppState, intake: &Intake, alert: &Alert, now: DateTim
             return Ok(Outcome::Unchanged(Some(l.ticket_id)));
         }
         let t = ticket::Entity::find_by_id(l.ticket_id).one(&state.db).await?;
-        let status = t.as_ref().map_or("cancelled", |t| t.status.as_str());
-        if OPEN.contains(&status) {
-            // The link and the ticket's event change together, or neither does.
-            let txn = state.db.begin().await?;
-            if !mark(&txn, &l, true, &alert.episode, now).await? {
-                txn.rollback().await?;
-                continue;
-            }
-            firing_event(&txn, l.ticket_id, intake, alert, now).await?;
-            txn.commit().await?;
-            return Ok(Outcome::Added(l.ticket_id));
-        }
+        let mark = Mark { link: &l, firing: true, episode: &alert.episode };
         let window = Duration::seconds(state.config.runtime.tickets.alert_reopen_window_secs);
-        let recent = t.as_ref().and_then(|t| t.resolved_at).is_some_and(|r| now - r < window);
-        if recent && matches!(status, "resolved" | "closed") {
-            let reason = format!("alert `{}` fired again: {}", alert.dedup, alert.title);
-            if tickets::reopen_by_system(state, l.ticket_id, &intake.by, &reason, now).await? {
-                // Losing this update means another request recorded the same firing: fine.
-                mark(&state.db, &l, true, &alert.episode, now).await?;
-                return Ok(Outcome::Reopened(l.ticket_id));
+        let change = match &t {
+            Some(t) if t.status.is_unresolved() => {
+                Change::Note { note: Note::AlertFiring, detail: alert.detail(), comment: None }
             }
-            // The ticket changed meanwhile (reopened by someone else): look again.
-            continue;
-        }
-        match open(state, intake, alert, Some(&l), now).await? {
-            Some(id) => return Ok(Outcome::Opened(id)),
-            None => continue,
+            Some(t)
+                if matches!(t.status, Status::Resolved | Status::Closed)
+                    && t.resolved_at.is_some_and(|r| now - r < window) =>
+            {
+                Change::Reopen { reason: format!("alert `{}` fired again: {}", alert.dedup, alert.title) }
+            }
+            _ => match open(state, intake, alert, Some(&l), now).await? {
+                Some(id) => return Ok(Outcome::Opened(id)),
+                None => continue,
+            },
+        };
+        let reopen = matches!(change, Change::Reopen { .. });
+        let req = ChangeRequest::new(l.ticket_id, change);
+        match tickets::change_with(state, &intake.actor, req, &mark, now).await {
+            Ok(Some(_)) if reopen => return Ok(Outcome::Reopened(l.ticket_id)),
+            Ok(Some(_)) => return Ok(Outcome::Added(l.ticket_id)),
+            // The link or the ticket moved meanwhile (another request, a person): look again.
+            Ok(None) | Err(Error::InvalidTransition { .. }) => continue,
+            Err(e) => return Err(e),
         }
     }
     Err(Error::conflict("concurrent_update", "the alert is being processed elsewhere; send it again"))
 }
 
-async fn firing_event(
-    db: &impl sea_orm::ConnectionTrait,
-    ticket_id: i64,
+/// Sets a link's firing state and episode, in the change's transaction, unless another request
+/// already moved it.
+struct Mark<'a> {
+    link: &'a alert_link::Model,
+    firing: bool,
+    episode: &'a str,
+}
+
+impl Also for Mark<'_> {
+    async fn write(&self, work: &mut Work<'_>, _: &ticket::Model) -> Result<bool> {
+        let txn = &work.txn;
+        let l = self.link;
+        let res = alert_link::Entity::update_many()
+            .col_expr(alert_link::Column::Firing, Expr::value(self.firing))
+            .col_expr(alert_link::Column::Episode, Expr::value(self.episode))
+            .col_expr(alert_link::Column::UpdatedAt, Expr::value(work.now))
+            .filter(alert_link::Column::Id.eq(l.id))
+            .filter(alert_link::Column::Firing.eq(l.firing))
+            .filter(alert_link::Column::Episode.eq(l.episode.clone()))
+            .filter(alert_link::Column::TicketId.eq(l.ticket_id))
+            .exec(txn)
+            .await?;
+        Ok(res.rows_affected == 1)
+    }
+}
+
+/// Links a new ticket to its alert (a new link, or `previous` moved to it) and notes the firing,
+/// in the opening's transaction.
+struct LinkAlert<'a> {
+    intake: &'a Intake,
+    alert: &'a Alert,
+    previous: Option<&'a alert_link::Model>,
+}
+
+impl Also for LinkAlert<'_> {
+    async fn write(&self, work: &mut Work<'_>, t: &ticket::Model) -> Result<bool> {
+        let txn = &work.txn;
+        let (alert, now) = (self.alert, work.now);
+        let linked = match self.previous {
+            None => insert_link(txn, self.intake, alert, t.id, now).await?,
+            Some(l) => {
+                alert_link::Entity::update_many()
+                    .col_expr(alert_link::Column::TicketId, Expr::value(t.id))
+                    .col_expr(alert_link::Column::Firing, Expr::value(true))
+                    .col_expr(alert_link::Column::Episode, Expr::value(alert.episode.clone()))
+                    .col_expr(alert_link::Column::UpdatedAt, Expr::value(now))
+                    .filter(alert_link::Column::Id.eq(l.id))
+                    .filter(alert_link::Column::TicketId.eq(l.ticket_id))
+                    .filter(alert_link::Column::Episode.eq(l.episode.clone()))
+                    .exec(txn)
+                    .await?
+                    .rows_affected
+                    == 1
+            }
+        };
+        if linked {
+            let entry = Entry { new: Some(alert.detail()), ..Default::default() };
+            tickets::write_log(txn, t.id, &self.intake.actor, Event::AlertFiring, entry, now).await?;
+        }
+        Ok(linked)
+    }
+}
+
+async fn insert_link(
+    txn: &impl ConnectionTrait,
     intake: &Intake,
     alert: &Alert,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let detail = json!({"source": alert.source, "dedup": alert.dedup, "title": alert.title, "episode": alert.episode});
-    tickets::record_event(db, ticket_id, &intake.by, "alert_firing", detail, now).await
-}
-
-/// Sets a link's firing state and episode unless another request already did.
-async fn mark(
-    db: &impl sea_orm::ConnectionTrait,
-    l: &alert_link::Model,
-    firing: bool,
-    episode: &str,
+    ticket_id: i64,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    let res = alert_link::Entity::update_many()
-        .col_expr(alert_link::Column::Firing, Expr::value(firing))
-        .col_expr(alert_link::Column::Episode, Expr::value(episode))
-        .col_expr(alert_link::Column::UpdatedAt, Expr::value(now))
-        .filter(alert_link::Column::Id.eq(l.id))
-        .filter(alert_link::Column::Firing.eq(l.firing))
-        .filter(alert_link::Column::Episode.eq(l.episode.clone()))
-        .filter(alert_link::Column::TicketId.eq(l.ticket_id))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected == 1)
+    let inserted = alert_link::ActiveModel {
+        customer_id: Set(intake.customer.id),
+        source: Set(alert.source.into()),
+        dedup: Set(alert.dedup.clone()),
+        ticket_id: Set(ticket_id),
+        firing: Set(true),
+        episode: Set(alert.episode.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await;
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
-/// Opens the alert's ticket and links it (a new link, or `previous` moved to the new ticket);
-/// `None` when another request linked the alert first.
+/// Opens the alert's ticket and links it; `None` when another request linked the alert first.
 async fn open(
     state: &AppState,
     intake: &Intake,
@@ -154,72 +212,26 @@ async fn open(
     previous: Option<&alert_link::Model>,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>> {
-    let level: Level = intake.level_for(alert.severity.as_deref());
-    let title: String = alert.title.chars().take(200).collect();
-    let description: String = alert.description.chars().take(tickets::MAX_TEXT).collect();
-    let txn = state.db.begin().await?;
-    let opening = Opening {
-        customer: &intake.customer,
+    let title: String = alert.title.chars().take(MAX_TITLE).collect();
+    let input = NewTicket {
+        customer_id: Some(intake.customer.id),
+        title: if title.trim().is_empty() { "Alert".into() } else { title },
+        description: alert.description.chars().take(MAX_TEXT).collect(),
+        level: Some(intake.level_for(alert.severity.as_deref())),
         contact_id: None,
-        title: if title.trim().is_empty() { "Alert" } else { &title },
-        description: &description,
-        level: Some(level),
-        source: Source::Integration,
-        reported_at: now,
-        who: Who::System(&intake.by),
-        created_by: (None, None),
+        source: Some(Source::Integration),
+        reported_at: None,
     };
-    let mut tally = Tally::default();
-    let opened = tickets::insert_new(&txn, state, &opening, now, &mut tally).await?;
-    let t = &opened.ticket;
-    let linked = match previous {
-        None => {
-            let inserted = alert_link::ActiveModel {
-                customer_id: Set(intake.customer.id),
-                source: Set(alert.source.into()),
-                dedup: Set(alert.dedup.clone()),
-                ticket_id: Set(t.id),
-                firing: Set(true),
-                episode: Set(alert.episode.clone()),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await;
-            match inserted {
-                Ok(_) => true,
-                Err(e) if is_unique_violation(&e) => false,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Some(l) => {
-            alert_link::Entity::update_many()
-                .col_expr(alert_link::Column::TicketId, Expr::value(t.id))
-                .col_expr(alert_link::Column::Firing, Expr::value(true))
-                .col_expr(alert_link::Column::Episode, Expr::value(alert.episode.clone()))
-                .col_expr(alert_link::Column::UpdatedAt, Expr::value(now))
-                .filter(alert_link::Column::Id.eq(l.id))
-                .filter(alert_link::Column::TicketId.eq(l.ticket_id))
-                .filter(alert_link::Column::Episode.eq(l.episode.clone()))
-                .exec(&txn)
-                .await?
-                .rows_affected
-                == 1
-        }
-    };
-    if !linked {
-        txn.rollback().await?;
+    let also = LinkAlert { intake, alert, previous };
+    let Some(opened) = tickets::open_with(state, &intake.actor, input, None, &also, now).await? else {
         return Ok(None);
-    }
-    firing_event(&txn, t.id, intake, alert, now).await?;
-    txn.commit().await?;
-    state.opened(tally, opened.next_fire, now);
+    };
+    let t = &opened.ticket;
     tracing::info!(ticket = %t.number, source = alert.source, customer = intake.customer.id, "alert opened a ticket");
     Ok(Some(t.id))
 }
 
-/// A resolved alert: a comment and the event `alert_resolved` on its ticket and, with
+/// A resolved alert: an internal comment and the event `alert_resolved` on its ticket and, with
 /// `auto_resolve`, the ticket resolved (unmet, unbreached timers end `auto_resolved`).
 pub async fn resolve_alert(
     state: &AppState,
@@ -232,34 +244,38 @@ pub async fn resolve_alert(
     if !l.firing {
         return Ok(Outcome::Unchanged(Some(l.ticket_id)));
     }
-    // The link, the comment and the event change together, or none does.
-    let txn = state.db.begin().await?;
-    if !mark(&txn, &l, false, &l.episode, now).await? {
-        txn.rollback().await?;
+    let note = Change::Note {
+        note: Note::AlertResolved,
+        detail: json!({"source": source, "dedup": dedup}),
+        comment: Some(format!("Alert `{dedup}` ({source}) resolved at {}.", now.to_rfc3339())),
+    };
+    let mark = Mark { link: &l, firing: false, episode: &l.episode };
+    let noted = tickets::change_with(state, &intake.actor, ChangeRequest::new(l.ticket_id, note), &mark, now).await?;
+    if noted.is_none() {
         return Ok(Outcome::Unchanged(Some(l.ticket_id)));
     }
-    if let Some(t) = ticket::Entity::find_by_id(l.ticket_id).one(&txn).await?
-        && !t.status.parse::<Status>().is_ok_and(|s| s.is_final())
-    {
-        let body = format!("Alert `{dedup}` ({source}) resolved at {}.", now.to_rfc3339());
-        tickets::insert_comment(&txn, t.id, Who::System(&intake.by), &body, "internal", now).await?;
-    }
-    tickets::record_event(
-        &txn,
-        l.ticket_id,
-        &intake.by,
-        "alert_resolved",
-        json!({"source": source, "dedup": dedup}),
-        now,
-    )
-    .await?;
-    txn.commit().await?;
     if intake.auto_resolve {
         let resolution = format!("Alert `{dedup}` resolved; resolved automatically (auto_resolve).");
-        tickets::resolve_by_system(state, l.ticket_id, &intake.by, &resolution, now).await?;
-        state.wake_delivery.notify_one();
+        resolve_by_itself(state, &intake.actor, l.ticket_id, resolution, now).await?;
     }
     Ok(Outcome::Resolved(l.ticket_id))
+}
+
+/// Opsline resolves a ticket (an alert resolved, a check recovered): unmet, unbreached timers
+/// end `auto_resolved`. A ticket that is no longer open to resolving is left as it is.
+pub(crate) async fn resolve_by_itself(
+    state: &AppState,
+    actor: &crate::domain::actor::Actor,
+    ticket_id: i64,
+    resolution: String,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let req = ChangeRequest::new(ticket_id, Change::Resolve { resolution });
+    match tickets::change(state, actor, req, now).await {
+        Ok(_) => Ok(true),
+        Err(Error::InvalidTransition { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// An acknowledgement: recorded on the ticket, and every open escalation chain of the ticket is
@@ -278,16 +294,13 @@ pub async fn acknowledge(
         .all(&state.db)
         .await?;
     for c in &chains {
-        super::escalation::ack::acknowledge(state, c.id, &intake.by, now).await?;
+        super::escalation::ack::acknowledge(state, c.id, &intake.actor, now).await?;
     }
-    tickets::record_event(
-        &state.db,
-        l.ticket_id,
-        &intake.by,
-        "alert_acknowledged",
-        json!({"source": source, "dedup": dedup, "escalations": chains.len()}),
-        now,
-    )
-    .await?;
+    let note = Change::Note {
+        note: Note::AlertAcknowledged,
+        detail: json!({"source": source, "dedup": dedup, "escalations": chains.len()}),
+        comment: None,
+    };
+    tickets::change(state, &intake.actor, ChangeRequest::new(l.ticket_id, note), now).await?;
     Ok(Outcome::Acknowledged(l.ticket_id))
 }

@@ -2,52 +2,22 @@
 //! the open tickets that have one. Never customer names, numbers or descriptions.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
-use serde_json::json;
 
-use super::super::auth::Principal;
-use super::super::error::{Error, Result};
-use super::{Who, check_text, event, load_visible};
-use crate::domain::ticket::Role;
+use super::super::error::Result;
+use super::change::{ChangeRequest, change};
+use crate::domain::actor::Actor;
+use crate::domain::ticket::{Change, Status};
 use crate::persistence::entities::ticket;
 use crate::state::AppState;
 
 /// Sets (or, with an empty title, clears) the title the status page shows while the ticket is
-/// open; engineer or higher. Recorded in the ticket's events.
-pub async fn set_public_title(
-    state: &AppState,
-    principal: &Principal,
-    r: &str,
-    title: &str,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    principal.require(Role::Engineer)?;
+/// open; engineer or higher. A ticket change like any other.
+pub async fn set_public_title(state: &AppState, actor: &Actor, r: &str, title: &str, now: DateTime<Utc>) -> Result<()> {
     let title = title.trim();
-    let new = if title.is_empty() {
-        None
-    } else {
-        check_text("public_title", title, 200)?;
-        Some(title.to_string())
-    };
-    let txn = state.db.begin().await?;
-    let t = load_visible(&txn, principal, r).await?;
-    if t.public_title == new {
-        return Ok(());
-    }
-    let updated = ticket::Entity::update_many()
-        .col_expr(ticket::Column::PublicTitle, Expr::value(new.clone()))
-        .col_expr(ticket::Column::UpdatedAt, Expr::value(now))
-        .filter(ticket::Column::Id.eq(t.id))
-        .exec(&txn)
-        .await?;
-    if updated.rows_affected != 1 {
-        return Err(Error::not_found("ticket_not_found", "ticket"));
-    }
-    let (old, new) = (json!({"public_title": t.public_title}), json!({"public_title": new}));
-    event(&txn, t.id, Who::Principal(principal), "public_title", Some(old), Some(new), None, now).await?;
-    txn.commit().await?;
+    let title = (!title.is_empty()).then(|| title.to_string());
+    change(state, actor, ChangeRequest::new(r, Change::PublicTitle { title }), now).await?;
     Ok(())
 }
 
@@ -64,7 +34,7 @@ pub struct PublicIncident {
 pub async fn public_incidents(state: &AppState) -> Result<Vec<PublicIncident>> {
     let rows = ticket::Entity::find()
         .filter(ticket::Column::PublicTitle.is_not_null())
-        .filter(ticket::Column::Status.is_in(["open", "in_progress", "waiting_customer"]))
+        .filter(ticket::Column::Status.is_in(Status::UNRESOLVED))
         .order_by_desc(ticket::Column::ReportedAt)
         .limit(50)
         .all(&state.db)
@@ -72,7 +42,12 @@ pub async fn public_incidents(state: &AppState) -> Result<Vec<PublicIncident>> {
     Ok(rows
         .into_iter()
         .filter_map(|t| {
-            Some(PublicIncident { title: t.public_title?, level: t.level, since: t.reported_at, status: t.status })
+            Some(PublicIncident {
+                title: t.public_title?,
+                level: t.level.to_string(),
+                since: t.reported_at,
+                status: t.status.to_string(),
+            })
         })
         .collect())
 }

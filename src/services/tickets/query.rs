@@ -4,22 +4,23 @@
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::super::auth::Principal;
 use super::super::error::{Error, Result};
 use super::super::timers::secs;
+use super::change::{TicketRef, load_visible};
+use super::parse_ref;
 use super::view::{TicketView, ViewContext};
-use super::{load_visible, parse_ref};
 use crate::domain::level::Level;
 use crate::domain::ticket::Status;
 use crate::persistence::entities::{team, ticket, ticket_event};
 use crate::state::AppState;
 
 pub async fn get(state: &AppState, principal: &Principal, r: &str, now: DateTime<Utc>) -> Result<TicketView> {
-    let t = load_visible(&state.db, principal, r).await?;
+    let t = load_visible(&state.db, principal, &TicketRef::from(r)).await?;
     let ctx = ViewContext::load(&state.db, &state.versions, std::slice::from_ref(&t)).await?;
     ctx.view(t, principal, &state.versions, state.config.runtime.tickets.reopen_window_secs, now)
 }
@@ -92,6 +93,29 @@ pub async fn list(
     now: DateTime<Utc>,
 ) -> Result<Page<TicketView>> {
     let limit = q.limit.clamp(1, 200);
+    let cursor = q.after.as_deref().map(|a| decode(a, q.sort)).transpose()?;
+    let query = ordered(filtered(state, principal, &q, now).await?, q.sort, cursor.as_ref());
+    let mut rows = query.limit(limit + 1).all(&state.db).await?;
+    let next = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|t| encode(&Cursor { s: q.sort, id: t.id, b: t.urgency_bucket, k: t.urgency_key }))
+    } else {
+        None
+    };
+    let ctx = ViewContext::load(&state.db, &state.versions, &rows).await?;
+    let window = state.config.runtime.tickets.reopen_window_secs;
+    let items =
+        rows.into_iter().map(|t| ctx.view(t, principal, &state.versions, window, now)).collect::<Result<_>>()?;
+    Ok(Page { items, next })
+}
+
+/// The tickets the caller may see that match the filters.
+async fn filtered(
+    state: &AppState,
+    principal: &Principal,
+    q: &ListQuery,
+    now: DateTime<Utc>,
+) -> Result<Select<ticket::Entity>> {
     let mut query = ticket::Entity::find();
     if let Some(own) = principal.customer_id() {
         query = query.filter(ticket::Column::CustomerId.eq(own));
@@ -100,16 +124,16 @@ pub async fn list(
         query = query.filter(ticket::Column::CustomerId.eq(c));
     }
     if !q.status.is_empty() {
-        query = query.filter(ticket::Column::Status.is_in(q.status.iter().map(|s| s.as_str())));
+        query = query.filter(ticket::Column::Status.is_in(q.status.iter().copied()));
     }
     if !q.level.is_empty() {
-        query = query.filter(ticket::Column::Level.is_in(q.level.iter().map(|l| l.as_str())));
+        query = query.filter(ticket::Column::Level.is_in(q.level.iter().copied()));
     }
     match &q.assignee {
         Some(AssigneeFilter::User(id)) => query = query.filter(ticket::Column::AssigneeId.eq(*id)),
-        Some(AssigneeFilter::Me) => match principal {
-            Principal::Staff { user_id, .. } => query = query.filter(ticket::Column::AssigneeId.eq(*user_id)),
-            Principal::Contact { .. } => return Err(Error::invalid("assignee", "`me` is for staff")),
+        Some(AssigneeFilter::Me) => match principal.user_id() {
+            Some(user_id) => query = query.filter(ticket::Column::AssigneeId.eq(user_id)),
+            None => return Err(Error::invalid("assignee", "`me` is for staff")),
         },
         Some(AssigneeFilter::Nobody) => query = query.filter(ticket::Column::AssigneeId.is_null()),
         None => {}
@@ -126,35 +150,43 @@ pub async fn list(
         query = query.filter(if b { breached } else { breached.not() });
     }
     if let Some(text) = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        if text.chars().count() > 200 {
-            return Err(Error::invalid("q", "at most 200 characters"));
-        }
-        let pattern = format!("%{}%", text.to_lowercase().replace(['%', '_'], ""));
-        let mut any = Condition::any()
-            .add(Expr::expr(Func::lower(Expr::col(ticket::Column::Title))).like(pattern.clone()))
-            .add(Expr::expr(Func::lower(Expr::col(ticket::Column::Description))).like(pattern));
-        if let Some(id) = parse_ref(text) {
-            any = any.add(ticket::Column::Id.eq(id));
-        }
-        query = query.filter(any);
+        query = query.filter(matching(text)?);
     }
-    let cursor = q.after.as_deref().map(|a| decode(a, q.sort)).transpose()?;
-    query = match q.sort {
-        Sort::Newest => {
-            if let Some(c) = &cursor {
-                query = query.filter(ticket::Column::Id.lt(c.id));
-            }
-            query.order_by_desc(ticket::Column::Id)
+    Ok(query)
+}
+
+/// Titles and descriptions containing `text` (case-insensitive), or the ticket it names.
+fn matching(text: &str) -> Result<Condition> {
+    if text.chars().count() > 200 {
+        return Err(Error::invalid("q", "at most 200 characters"));
+    }
+    // LIKE's wildcards and escape character are taken literally by dropping them.
+    let pattern = format!("%{}%", text.to_lowercase().replace(['%', '_', '\\'], ""));
+    let mut any = Condition::any()
+        .add(Expr::expr(Func::lower(Expr::col(ticket::Column::Title))).like(pattern.clone()))
+        .add(Expr::expr(Func::lower(Expr::col(ticket::Column::Description))).like(pattern));
+    if let Some(id) = parse_ref(text) {
+        any = any.add(ticket::Column::Id.eq(id));
+    }
+    Ok(any)
+}
+
+/// The order of `sort`, from after the cursor's ticket.
+fn ordered(query: Select<ticket::Entity>, sort: Sort, cursor: Option<&Cursor>) -> Select<ticket::Entity> {
+    match sort {
+        Sort::Newest => match cursor {
+            Some(c) => query.filter(ticket::Column::Id.lt(c.id)),
+            None => query,
         }
-        Sort::Oldest => {
-            if let Some(c) = &cursor {
-                query = query.filter(ticket::Column::Id.gt(c.id));
-            }
-            query.order_by_asc(ticket::Column::Id)
+        .order_by_desc(ticket::Column::Id),
+        Sort::Oldest => match cursor {
+            Some(c) => query.filter(ticket::Column::Id.gt(c.id)),
+            None => query,
         }
+        .order_by_asc(ticket::Column::Id),
         Sort::Urgency => {
-            if let Some(c) = &cursor {
-                query = query.filter(
+            let query = match cursor {
+                Some(c) => query.filter(
                     Condition::any()
                         .add(ticket::Column::UrgencyBucket.gt(c.b))
                         .add(
@@ -168,26 +200,15 @@ pub async fn list(
                                 .add(ticket::Column::UrgencyKey.eq(c.k))
                                 .add(ticket::Column::Id.gt(c.id)),
                         ),
-                );
-            }
+                ),
+                None => query,
+            };
             query
                 .order_by_asc(ticket::Column::UrgencyBucket)
                 .order_by_asc(ticket::Column::UrgencyKey)
                 .order_by_asc(ticket::Column::Id)
         }
-    };
-    let mut rows = query.limit(limit + 1).all(&state.db).await?;
-    let next = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|t| encode(&Cursor { s: q.sort, id: t.id, b: t.urgency_bucket, k: t.urgency_key }))
-    } else {
-        None
-    };
-    let ctx = ViewContext::load(&state.db, &state.versions, &rows).await?;
-    let window = state.config.runtime.tickets.reopen_window_secs;
-    let items =
-        rows.into_iter().map(|t| ctx.view(t, principal, &state.versions, window, now)).collect::<Result<_>>()?;
-    Ok(Page { items, next })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -216,7 +237,7 @@ fn internal(e: &ticket_event::Model) -> bool {
 }
 
 pub async fn list_events(state: &AppState, principal: &Principal, r: &str) -> Result<Vec<EventView>> {
-    let t = load_visible(&state.db, principal, r).await?;
+    let t = load_visible(&state.db, principal, &TicketRef::from(r)).await?;
     let rows = ticket_event::Entity::find()
         .filter(ticket_event::Column::TicketId.eq(t.id))
         .order_by_asc(ticket_event::Column::Id)
@@ -234,7 +255,7 @@ pub async fn list_events(state: &AppState, principal: &Principal, r: &str) -> Re
             actor_kind: e.actor_kind,
             actor_id: e.actor_id,
             actor_name: e.actor_name,
-            action: e.action,
+            action: e.action.to_string(),
             old_value: e.old_value.and_then(|v| serde_json::from_str(&v).ok()),
             new_value: e.new_value.and_then(|v| serde_json::from_str(&v).ok()),
             note: e.note,
@@ -296,7 +317,7 @@ pub async fn timer_views(
     now: DateTime<Utc>,
 ) -> Result<Vec<super::view::TimerView>> {
     use crate::persistence::entities::sla_timer;
-    let t = load_visible(&state.db, principal, r).await?;
+    let t = load_visible(&state.db, principal, &TicketRef::from(r)).await?;
     let rows = sla_timer::Entity::find()
         .filter(sla_timer::Column::TicketId.eq(t.id))
         .order_by_asc(sla_timer::Column::Id)

@@ -14,7 +14,7 @@ use super::super::versions::Versions;
 use crate::domain::calendar::Step;
 use crate::domain::classify::Classification;
 use crate::domain::sla::{TimerKind, TimerState, replay_explained};
-use crate::domain::ticket::{Status, allowed_actions};
+use crate::domain::ticket::{Event, Status, allowed_actions};
 use crate::persistence::entities::{contact, customer, sla_timer, team, ticket, ticket_event, user};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -136,6 +136,8 @@ pub struct TicketView {
     /// The fault-handling plan (public).
     pub plan: Option<String>,
     pub resolution: Option<String>,
+    /// The title the public status page shows while the ticket is open.
+    pub public_title: Option<String>,
     /// Why the ticket waits for the customer, while it does.
     pub waiting_reason: Option<String>,
     pub reported_at: DateTime<Utc>,
@@ -232,9 +234,9 @@ impl ViewContext {
         let contacts = by_id::<contact::Entity>(db, contact::Column::Id, pick(|t| t.contact_id), |c| c.id).await?;
         let users = by_id::<user::Entity>(db, user::Column::Id, pick(|t| t.assignee_id), |u| u.id).await?;
         let teams = by_id::<team::Entity>(db, team::Column::Id, pick(|t| t.team_id), |t| t.id).await?;
-        let mut latest: HashMap<(i64, String), sla_timer::Model> = HashMap::new();
+        let mut latest: HashMap<(i64, TimerKind), sla_timer::Model> = HashMap::new();
         for m in sla_timer::Entity::find().filter(sla_timer::Column::TicketId.is_in(ids.clone())).all(db).await? {
-            let key = (m.ticket_id, m.kind.clone());
+            let key = (m.ticket_id, m.kind);
             if latest.get(&key).is_none_or(|old| old.cycle < m.cycle) {
                 latest.insert(key, m);
             }
@@ -251,12 +253,12 @@ impl ViewContext {
             }
         }
         let waiting_ids: Vec<i64> =
-            tickets.iter().filter(|t| t.status == Status::WaitingCustomer.as_str()).map(|t| t.id).collect();
+            tickets.iter().filter(|t| t.status == Status::WaitingCustomer).map(|t| t.id).collect();
         let mut waiting = HashMap::new();
         if !waiting_ids.is_empty() {
             for e in ticket_event::Entity::find()
                 .filter(ticket_event::Column::TicketId.is_in(waiting_ids))
-                .filter(ticket_event::Column::Action.eq("waiting_customer"))
+                .filter(ticket_event::Column::Action.eq(Event::WaitingCustomer))
                 .order_by_asc(ticket_event::Column::Id)
                 .all(db)
                 .await?
@@ -316,7 +318,6 @@ impl ViewContext {
                 }
             }
         }
-        let status: Status = t.status.parse().unwrap_or(Status::Open);
         let reopen_ok = t.closed_at.is_none_or(|c| (now - c).num_seconds() <= reopen_window_secs);
         let breached = t.breached || sla_breached(&sla);
         let c = self.customers.get(&t.customer_id);
@@ -327,7 +328,7 @@ impl ViewContext {
                 id: t.customer_id,
                 name: c.map(|c| c.name.clone()).unwrap_or_default(),
                 key: c.map(|c| c.key.clone()).unwrap_or_default(),
-                tier: c.map(|c| c.tier.clone()).unwrap_or_default(),
+                tier: c.map(|c| c.tier.to_string()).unwrap_or_default(),
             },
             contact: t.contact_id.and_then(|id| self.contacts.get(&id)).map(|c| ContactRef {
                 id: c.id,
@@ -337,23 +338,24 @@ impl ViewContext {
             }),
             title: t.title,
             description: t.description,
-            level: t.level,
+            level: t.level.to_string(),
             level_source: t.level_source,
             classification: serde_json::from_str::<Classification>(&t.classification)
                 .map(Into::into)
                 .unwrap_or(ClassificationView { level: String::new(), rule: None, matched: vec![] }),
-            status: t.status,
+            status: t.status.to_string(),
             assignee: t.assignee_id.and_then(|id| self.users.get(&id)).map(|u| UserRef {
                 id: u.id,
                 username: u.username.clone(),
                 display_name: u.display_name.clone(),
             }),
             team: t.team_id.and_then(|id| self.teams.get(&id)).map(|t| t.name.clone()),
-            source: t.source,
+            source: t.source.to_string(),
             parent_id: t.parent_id,
             children: self.children.get(&t.id).cloned().unwrap_or_default(),
             plan: t.plan,
             resolution: t.resolution,
+            public_title: t.public_title,
             waiting_reason: self.waiting.get(&t.id).cloned(),
             reported_at: t.reported_at,
             created_at: t.created_at,
@@ -363,10 +365,7 @@ impl ViewContext {
             version: t.version,
             breached,
             sla,
-            allowed_actions: allowed_actions(status, principal.actor(), reopen_ok)
-                .iter()
-                .map(|a| a.to_string())
-                .collect(),
+            allowed_actions: allowed_actions(t.status, principal, reopen_ok).iter().map(|a| a.to_string()).collect(),
         })
     }
 }

@@ -1,19 +1,24 @@
-//! Rate limits, per instance and per client address (`[limits]`): sign-in, creating API tokens, the
-//! intake endpoints, and failed authentications (a guessed token is answered 429 once an address
-//! has failed too often; valid tokens still pass). Several instances each allow as much.
+//! Rate limits, per instance and per key — a client address, or an account (`[limits]`): sign-in,
+//! creating API tokens, the intake endpoints, and failed authentications (a guessed token is
+//! answered 429 once an address has failed too often; valid tokens still pass). Several instances
+//! each allow as much. The HTTP layer decides what the key of a request is.
 
-use std::net::IpAddr;
 use std::num::NonZeroU32;
 
-use actix_web::HttpRequest;
 use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
 
-use super::error::ApiError;
 use crate::config::settings::LimitSettings;
 
-type Keyed = RateLimiter<IpAddr, HashMapStateStore<IpAddr>, DefaultClock>;
+type Keyed = RateLimiter<String, HashMapStateStore<String>, DefaultClock>;
+
+/// A budget spent: what, and in how many seconds it allows one more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spent {
+    pub what: &'static str,
+    pub retry_after_secs: u64,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
@@ -46,18 +51,17 @@ impl Limits {
         }
     }
 
-    /// Takes one from `which`'s budget of the request's address; 429 when it is spent.
-    pub fn take(&self, which: Limit, req: &HttpRequest) -> Result<(), ApiError> {
-        let Some(ip) = req.peer_addr().map(|a| a.ip()) else { return Ok(()) };
+    /// Takes one from `which`'s budget of `key`.
+    pub fn take(&self, which: Limit, key: &str) -> Result<(), Spent> {
         let (limiter, what) = match which {
             Limit::SignIn => (&self.sign_in, "sign-in attempts"),
             Limit::TokenCreation => (&self.tokens, "token requests"),
             Limit::Intake => (&self.intake, "intake requests"),
             Limit::FailedAuth => (&self.failed_auth, "failed authentications"),
         };
-        limiter.check_key(&ip).map_err(|not_until| {
+        limiter.check_key(&key.to_string()).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
-            ApiError::rate_limited(what, wait.as_secs() + 1)
+            Spent { what, retry_after_secs: wait.as_secs() + 1 }
         })
     }
 
