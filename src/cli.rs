@@ -9,6 +9,7 @@ use migration::{Migrator, MigratorTrait};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigSource, secret::redact_url};
 use crate::domain::actor::Actor;
+use crate::domain::check::InspectionStatus;
 use crate::domain::level::Level;
 use crate::domain::ticket::Role;
 use crate::services::users::{self, NewTokenRequest, NewUser};
@@ -263,7 +264,7 @@ async fn inspect(
             eprintln!("inspection {}: {}/{} checks done", v.id, v.done, v.total);
             shown = v.done;
         }
-        if v.status != "running" {
+        if v.status != InspectionStatus::Running {
             break v;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;

@@ -20,7 +20,7 @@ fn pg(db: &impl ConnectionTrait) -> bool {
 #[derive(Debug, Clone)]
 pub struct CheckUpdate {
     pub id: i64,
-    pub health: String,
+    pub health: crate::domain::check::Health,
     pub tracker: String,
     pub flapping: bool,
     pub last_run_at: DateTime<Utc>,
@@ -58,8 +58,8 @@ pub async fn insert_results(db: &impl ConnectionTrait, rows: &[check_result::Mod
                 arr(ArrayType::BigInt, rows.iter().map(|r| r.inspection_id.unwrap_or(0)).collect()),
                 arr(ArrayType::ChronoDateTimeUtc, rows.iter().map(|r| r.started_at).collect()),
                 arr(ArrayType::BigInt, rows.iter().map(|r| r.duration_ms).collect()),
-                arr(ArrayType::String, rows.iter().map(|r| r.outcome.clone()).collect()),
-                arr(ArrayType::String, rows.iter().map(|r| r.health.clone()).collect()),
+                arr(ArrayType::String, rows.iter().map(|r| r.outcome).collect()),
+                arr(ArrayType::String, rows.iter().map(|r| r.health.as_str().to_string()).collect()),
                 arr(ArrayType::String, rows.iter().map(|r| t(&r.transition)).collect()),
                 arr(ArrayType::String, rows.iter().map(|r| t(&r.failed_condition)).collect()),
                 arr(ArrayType::String, rows.iter().map(|r| t(&r.observed)).collect()),
@@ -76,8 +76,8 @@ pub async fn insert_results(db: &impl ConnectionTrait, rows: &[check_result::Mod
             inspection_id: sea_orm::ActiveValue::Set(r.inspection_id),
             started_at: sea_orm::ActiveValue::Set(r.started_at),
             duration_ms: sea_orm::ActiveValue::Set(r.duration_ms),
-            outcome: sea_orm::ActiveValue::Set(r.outcome.clone()),
-            health: sea_orm::ActiveValue::Set(r.health.clone()),
+            outcome: sea_orm::ActiveValue::Set(r.outcome),
+            health: sea_orm::ActiveValue::Set(r.health),
             transition: sea_orm::ActiveValue::Set(r.transition.clone()),
             failed_condition: sea_orm::ActiveValue::Set(r.failed_condition.clone()),
             observed: sea_orm::ActiveValue::Set(r.observed.clone()),
@@ -105,7 +105,7 @@ pub async fn update_checks(db: &impl ConnectionTrait, rows: &[CheckUpdate]) -> R
              AS u(id, h, t, f, l, n) WHERE checks.id = u.id",
             [
                 arr(ArrayType::BigInt, rows.iter().map(|r| r.id).collect()),
-                arr(ArrayType::String, rows.iter().map(|r| r.health.clone()).collect()),
+                arr(ArrayType::String, rows.iter().map(|r| r.health.as_str().to_string()).collect()),
                 arr(ArrayType::String, rows.iter().map(|r| r.tracker.clone()).collect()),
                 arr(ArrayType::Bool, rows.iter().map(|r| r.flapping).collect()),
                 arr(ArrayType::ChronoDateTimeUtc, rows.iter().map(|r| r.last_run_at).collect()),
@@ -120,7 +120,7 @@ pub async fn update_checks(db: &impl ConnectionTrait, rows: &[CheckUpdate]) -> R
     }
     for r in rows {
         check::Entity::update_many()
-            .col_expr(check::Column::Health, Expr::value(r.health.clone()))
+            .col_expr(check::Column::Health, Expr::value(r.health))
             .col_expr(check::Column::Tracker, Expr::value(r.tracker.clone()))
             .col_expr(check::Column::Flapping, Expr::value(r.flapping))
             .col_expr(check::Column::LastRunAt, Expr::value(Some(r.last_run_at)))

@@ -5,6 +5,7 @@
 //! with the number of tickets — and stores them; every instance then exports the stored values,
 //! so two instances export the same numbers and boards take `max by`.
 
+use crate::domain::check::Health;
 use crate::domain::delivery::DeliveryStatus;
 use crate::domain::level::Level;
 use crate::domain::ticket::Status;
@@ -229,10 +230,10 @@ async fn checks(state: &AppState) -> Result<Vec<CheckGauge>> {
         .map(|r| {
             let result = last.remove(&r.id);
             CheckGauge {
-                up: match r.health.as_str() {
-                    "up" => Some(true),
-                    "down" => Some(false),
-                    _ => None,
+                up: match r.health {
+                    Health::Up => Some(true),
+                    Health::Down => Some(false),
+                    Health::Unknown => None,
                 },
                 duration_secs: result.as_ref().map(|x| x.duration_ms as f64 / 1000.0),
                 cert_expires_at: result.and_then(|x| x.cert_expires_at).map(|t| t.timestamp()),

@@ -10,13 +10,15 @@ use utoipa::ToSchema;
 
 use super::error::Result;
 use crate::domain::level::Level;
-use crate::domain::sla::TimerKind;
+use crate::domain::sla::{Outcome, TimerKind, TimerState};
 use crate::state::AppState;
 
-#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReportRow {
-    pub level: String,
-    pub timer: String,
+    #[schema(value_type = String)]
+    pub level: Level,
+    #[schema(value_type = String)]
+    pub timer: TimerKind,
     pub in_time: u64,
     pub late: u64,
     /// Unmet past the deadline: still running, or ended unmet.
@@ -54,7 +56,7 @@ pub async fn sla_report(
     };
     let first = if backend == DatabaseBackend::Postgres { "$1" } else { "?" };
     let mut sql = format!(
-        "SELECT t.level, t.kind, t.state, COALESCE(t.outcome, '') AS outcome, \
+        "SELECT t.level, t.kind, t.state, t.outcome, \
          CASE WHEN t.due_at < {first} THEN 1 ELSE 0 END AS overdue, COUNT(*) AS n \
          FROM sla_timers t JOIN tickets k ON k.id = t.ticket_id WHERE 1 = 1"
     );
@@ -71,10 +73,10 @@ pub async fn sla_report(
     let mut rows = Vec::new();
     for r in state.db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await? {
         rows.push((
-            r.try_get::<String>("", "level")?,
-            r.try_get::<String>("", "kind")?,
-            r.try_get::<String>("", "state")?,
-            r.try_get::<String>("", "outcome")?,
+            r.try_get::<Level>("", "level")?,
+            r.try_get::<TimerKind>("", "kind")?,
+            r.try_get::<TimerState>("", "state")?,
+            r.try_get::<Option<Outcome>>("", "outcome")?,
             r.try_get::<i32>("", "overdue")?,
             r.try_get::<i64>("", "n")?,
         ));
@@ -82,24 +84,33 @@ pub async fn sla_report(
     let mut table: BTreeMap<(Level, TimerKind), ReportRow> = BTreeMap::new();
     for level in Level::ALL {
         for kind in TimerKind::ALL {
-            table.insert(
-                (level, kind),
-                ReportRow { level: level.to_string(), timer: kind.to_string(), ..Default::default() },
-            );
+            let row = ReportRow {
+                level,
+                timer: kind,
+                in_time: 0,
+                late: 0,
+                breached: 0,
+                auto_resolved: 0,
+                cancelled: 0,
+                open: 0,
+                compliance: None,
+            };
+            table.insert((level, kind), row);
         }
     }
-    for (level, kind, state_, outcome, overdue, n) in rows {
-        let (Ok(level), Ok(kind)) = (level.parse::<Level>(), kind.parse::<TimerKind>()) else { continue };
+    for (level, kind, timer_state, outcome, overdue, n) in rows {
         let Some(row) = table.get_mut(&(level, kind)) else { continue };
         let n = n as u64;
-        match outcome.as_str() {
-            "in_time" => row.in_time += n,
-            "late" => row.late += n,
-            "breached" => row.breached += n,
-            "auto_resolved" => row.auto_resolved += n,
-            "cancelled" => row.cancelled += n,
-            _ if state_ == "breached" || (state_ == "running" && overdue == 1) => row.breached += n,
-            _ => row.open += n,
+        match outcome {
+            Some(Outcome::InTime) => row.in_time += n,
+            Some(Outcome::Late) => row.late += n,
+            Some(Outcome::Breached) => row.breached += n,
+            Some(Outcome::AutoResolved) => row.auto_resolved += n,
+            Some(Outcome::Cancelled) => row.cancelled += n,
+            None if timer_state == TimerState::Breached || (timer_state == TimerState::Running && overdue == 1) => {
+                row.breached += n
+            }
+            None => row.open += n,
         }
     }
     let rows = table

@@ -26,7 +26,7 @@ pub struct UserView {
     pub display_name: String,
     pub email: Option<String>,
     #[schema(value_type = String, example = "engineer")]
-    pub role: String,
+    pub role: Role,
     #[schema(example = "zh-CN")]
     pub language: String,
     /// Team name.
@@ -106,7 +106,7 @@ pub async fn view(db: &impl ConnectionTrait, u: user::Model) -> Result<UserView>
         username: u.username,
         display_name: u.display_name,
         email: u.email,
-        role: u.role.to_string(),
+        role: u.role,
         language: u.language,
         team,
         active: u.active,

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::Viewer;
 use super::i18n::Lang;
+use crate::domain::sla::{TimerKind, TimerState};
 use crate::services::tickets::{SlaSet, TimerView};
 
 #[derive(Serialize)]
@@ -23,8 +24,10 @@ pub struct Step {
 pub struct Clock {
     pub kind: &'static str,
     pub label: &'static str,
-    /// none | running | paused | breached | met | cancelled
+    /// none | running | paused | breached | met | auto_resolved | cancelled
     pub state: String,
+    /// The ticket has this timer (the current cycle's).
+    pub present: bool,
     pub due: Option<DateTime<Utc>>,
     pub due_local: String,
     pub met_local: String,
@@ -46,42 +49,42 @@ fn when(v: &Viewer, t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     if v.fmt(t, "%Y-%m-%d") == v.fmt(now, "%Y-%m-%d") { v.fmt(t, "%H:%M") } else { v.fmt(t, "%m-%d %H:%M") }
 }
 
-fn plain(v: &Viewer, kind: &str, t: &TimerView, waiting: Option<&str>, now: DateTime<Utc>) -> String {
+fn plain(v: &Viewer, t: &TimerView, waiting: Option<&str>, now: DateTime<Utc>) -> String {
     let zh = v.lang == Lang::ZhCn;
     let due = t.due_at.map(|d| when(v, d, now)).unwrap_or_default();
-    let label = |k: &str| match (k, zh) {
-        ("response", true) => "响应",
-        ("plan", true) => "处理方案",
-        (_, true) => "解决",
-        ("response", false) => "response",
-        ("plan", false) => "plan",
-        (_, false) => "resolution",
+    let label = match (t.kind, zh) {
+        (TimerKind::Response, true) => "响应",
+        (TimerKind::Plan, true) => "处理方案",
+        (TimerKind::Resolution, true) => "解决",
+        (TimerKind::Response, false) => "response",
+        (TimerKind::Plan, false) => "plan",
+        (TimerKind::Resolution, false) => "resolution",
     };
-    match t.state.as_str() {
-        "met" => {
+    match t.state {
+        TimerState::Met => {
             let at = t.met_at.map(|m| when(v, m, now)).unwrap_or_default();
-            let done = match (kind, zh) {
-                ("response", true) => "已响应",
-                ("plan", true) => "方案已提交",
-                (_, true) => "已解决",
-                ("response", false) => "responded",
-                ("plan", false) => "plan delivered",
-                (_, false) => "resolved",
+            let done = match (t.kind, zh) {
+                (TimerKind::Response, true) => "已响应",
+                (TimerKind::Plan, true) => "方案已提交",
+                (TimerKind::Resolution, true) => "已解决",
+                (TimerKind::Response, false) => "responded",
+                (TimerKind::Plan, false) => "plan delivered",
+                (TimerKind::Resolution, false) => "resolved",
             };
             format!("{done} ✓ {at}")
         }
-        "paused" => match (waiting, zh) {
+        TimerState::Paused => match (waiting, zh) {
             (Some(r), true) => format!("已暂停 — {r}"),
             (Some(r), false) => format!("paused — {r}"),
             (None, true) => "已暂停".into(),
             (None, false) => "paused".into(),
         },
-        "breached" if zh => format!("{}已超时（应于 {due}）", label(kind)),
-        "breached" => format!("{} overdue (was due {due})", label(kind)),
-        "cancelled" if zh => format!("{}已取消", label(kind)),
-        "cancelled" => format!("{} cancelled", label(kind)),
-        _ if zh => format!("{}截止 {due}", label(kind)),
-        _ => format!("{} due {due}", label(kind)),
+        TimerState::Breached if zh => format!("{label}已超时（应于 {due}）"),
+        TimerState::Breached => format!("{label} overdue (was due {due})"),
+        TimerState::Cancelled if zh => format!("{label}已取消"),
+        TimerState::Cancelled => format!("{label} cancelled"),
+        _ if zh => format!("{label}截止 {due}"),
+        _ => format!("{label} due {due}"),
     }
 }
 
@@ -98,6 +101,7 @@ pub fn clock(
             kind,
             label,
             state: "none".into(),
+            present: false,
             due: None,
             due_local: String::new(),
             met_local: String::new(),
@@ -123,12 +127,13 @@ pub fn clock(
     Clock {
         kind,
         label,
-        state: t.state.clone(),
+        state: t.state.to_string(),
+        present: true,
         due: t.due_at,
         due_local: t.due_at.map(|d| when(v, d, now)).unwrap_or_default(),
         met_local: t.met_at.map(|d| when(v, d, now)).unwrap_or_default(),
         total: t.due_at.map_or(0, |d| (d - t.started_at).num_seconds()),
-        plain: plain(v, kind, t, waiting, now),
+        plain: plain(v, t, waiting, now),
         target: t.target.clone(),
         calendar: format!("{} ({})", t.explain.calendar, t.explain.timezone),
         steps,

@@ -85,10 +85,10 @@ async fn queue(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
         .iter()
         .map(|t| Row {
             number: t.number.clone(),
-            level: t.level.clone(),
+            level: t.level.to_string(),
             title: t.title.clone(),
             customer: t.customer.name.clone(),
-            status: v.t(status_key(&t.status)).to_string(),
+            status: v.t(status_key(t.status)).to_string(),
             assignee: t.assignee.as_ref().map(|a| a.display_name.clone()).unwrap_or_default(),
             clocks: clocks(&v, &t.sla, t.waiting_reason.as_deref(), now),
         })
@@ -100,26 +100,26 @@ async fn queue(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
         "level": f.level, "status": f.status, "customer": f.customer, "team": f.team, "assignee": f.assignee, "q": f.q,
     });
     let users: Vec<_> =
-        users.iter().filter(|u| u.role != "service").map(|u| json!({"id": u.id, "name": u.display_name})).collect();
+        users.iter().filter(|u| !u.service && u.active).map(|u| json!({"id": u.id, "name": u.display_name})).collect();
     let customers: Vec<_> = customers.iter().map(|c| json!({"id": c.id, "name": c.name})).collect();
     v.page(
         "console.html",
         StatusCode::OK,
         context! {
             tickets => rows, filter => filter, customers => customers, users => users, teams => teams,
-            statuses => ["open", "in_progress", "waiting_customer", "resolved", "closed", "cancelled"],
+            statuses => Status::ALL.map(Status::as_str),
         },
     )
 }
 
-pub(super) fn status_key(s: &str) -> &'static str {
+pub(super) fn status_key(s: Status) -> &'static str {
     match s {
-        "open" => "st_open",
-        "in_progress" => "st_in_progress",
-        "waiting_customer" => "st_waiting_customer",
-        "resolved" => "st_resolved",
-        "closed" => "st_closed",
-        _ => "st_cancelled",
+        Status::Open => "st_open",
+        Status::InProgress => "st_in_progress",
+        Status::WaitingCustomer => "st_waiting_customer",
+        Status::Resolved => "st_resolved",
+        Status::Closed => "st_closed",
+        Status::Cancelled => "st_cancelled",
     }
 }
 

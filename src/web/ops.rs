@@ -2,6 +2,7 @@
 //! one, its progress, then its report; past inspections); notifications (dead letters with
 //! their attempts, and retry).
 
+use crate::domain::check::Health;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use minijinja::context;
@@ -65,7 +66,7 @@ async fn checks_page(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
                 ticket: c.ticket_id.map(tickets::number_for),
                 tags: c.spec.tags.clone(),
                 name: c.name,
-                health: c.health,
+                health: c.health.to_string(),
                 flapping: c.flapping,
                 detail,
             }
@@ -100,7 +101,7 @@ async fn inspections_page(state: web::Data<AppState>, req: HttpRequest) -> HttpR
         .into_iter()
         .map(|i| InspectionRow {
             id: i.id,
-            status: i.status,
+            status: i.status.to_string(),
             started: v.time(i.started_at),
             finished: i.finished_at.map(|t| v.time(t)).unwrap_or_default(),
             total: i.total,
@@ -147,8 +148,8 @@ async fn inspection_page(state: web::Data<AppState>, req: HttpRequest, id: web::
     let started = v.time(i.started_at);
     let finished = i.finished_at.map(|t| v.time(t)).unwrap_or_default();
     let (up, down) = (
-        i.results.iter().filter(|r| r.status == "up").count(),
-        i.results.iter().filter(|r| r.status == "down").count(),
+        i.results.iter().filter(|r| r.status == Health::Up).count(),
+        i.results.iter().filter(|r| r.status == Health::Down).count(),
     );
     v.page("inspection.html",
         StatusCode::OK,

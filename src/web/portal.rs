@@ -12,7 +12,6 @@ use super::clocks::{Clock, clocks};
 use super::console::status_key;
 use super::ticket_page::{post_comment, timeline};
 use super::{Viewer, contact, csrf_ok, redirect};
-use crate::domain::ticket::Status;
 use crate::domain::ticket::{Change, Source};
 use crate::services::auth::Principal;
 use crate::services::tickets::{self, ChangeRequest, ListQuery, NewTicket, Sort};
@@ -52,13 +51,10 @@ async fn list(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
         .map(|t| Row {
             number: t.number.clone(),
             title: t.title.clone(),
-            level: t.level.clone(),
-            status: v.t(status_key(&t.status)).into(),
-            open: !matches!(t.status.as_str(), "closed" | "cancelled"),
-            clocks: clocks(&v, &t.sla, t.waiting_reason.as_deref(), now)
-                .into_iter()
-                .filter(|c| c.state != "none")
-                .collect(),
+            level: t.level.to_string(),
+            status: v.t(status_key(t.status)).into(),
+            open: !t.status.is_final(),
+            clocks: clocks(&v, &t.sla, t.waiting_reason.as_deref(), now).into_iter().filter(|c| c.present).collect(),
         })
         .collect();
     v.page("portal.html", StatusCode::OK, context! { tickets => rows })
@@ -76,12 +72,11 @@ async fn load(state: &AppState, p: &Principal, r: &str, v: &Viewer) -> Result<mi
         &base,
     );
     let clocks: Vec<Clock> =
-        clocks(v, &t.sla, t.waiting_reason.as_deref(), now).into_iter().filter(|c| c.state != "none").collect();
-    let status = t.status.parse::<Status>().ok();
+        clocks(v, &t.sla, t.waiting_reason.as_deref(), now).into_iter().filter(|c| c.present).collect();
     Ok(context! {
-        tk => minijinja::Value::from_serialize(&t), status_text => v.t(status_key(&t.status)), clocks => clocks,
+        tk => minijinja::Value::from_serialize(&t), status_text => v.t(status_key(t.status)), clocks => clocks,
         timeline => entries, reported => v.time(t.reported_at), base => base, allowed => t.allowed_actions,
-        can_comment => !matches!(status, Some(Status::Closed | Status::Cancelled)),
+        can_comment => !t.status.is_final(),
     })
 }
 

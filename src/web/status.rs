@@ -2,6 +2,7 @@
 //! current state and 90 days of uptime from the daily rollups, and open incidents under the
 //! title staff wrote for the public. Nothing else about customers or tickets.
 
+use crate::domain::check::Health;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use minijinja::context;
@@ -40,7 +41,7 @@ struct Day {
 #[derive(Serialize)]
 struct Service {
     name: String,
-    health: String,
+    health: Health,
     uptime: String,
     days: Vec<Day>,
 }
@@ -57,7 +58,7 @@ async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let v = Viewer::new(&req, None, &calendar_zone(&state, None), "public");
     match build(&state, &v).await {
         Ok((services, incidents)) => {
-            let all_up = services.iter().all(|s| s.health != "down") && incidents.is_empty();
+            let all_up = services.iter().all(|s| s.health != Health::Down) && incidents.is_empty();
             v.page(
                 "status.html",
                 StatusCode::OK,
@@ -96,7 +97,7 @@ async fn build(state: &AppState, v: &Viewer) -> crate::services::Result<(Vec<Ser
         .map(|i| Incident {
             title: i.title,
             since: v.time(i.since),
-            status: v.t(super::console::status_key(&i.status)).into(),
+            status: v.t(super::console::status_key(i.status)).into(),
         })
         .collect();
     Ok((services, incidents))

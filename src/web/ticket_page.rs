@@ -16,7 +16,7 @@ use super::forms;
 use super::{Viewer, calendar_zone, console_page, csrf_ok, redirect, session};
 use crate::domain::level::Level;
 use crate::domain::ticket::Role;
-use crate::domain::ticket::{Change, NewFile, Visibility};
+use crate::domain::ticket::{Action, Change, NewFile, Visibility};
 use crate::services::auth::Principal;
 use crate::services::tickets::{self, AttachmentView, ChangeRequest, CommentView, EventView, NewComment, TicketRef};
 use crate::services::{Error, Result, users};
@@ -137,7 +137,7 @@ async fn load(state: &AppState, p: &Principal, r: &str, v: &Viewer) -> Result<mi
     let users: Vec<_> = users::list(state)
         .await?
         .into_iter()
-        .filter(|u| u.role != "service")
+        .filter(|u| !u.service && u.active)
         .map(|u| serde_json::json!({"id": u.id, "name": u.display_name}))
         .collect();
     let teams: Vec<&String> = state.config.settings.teams.keys().collect();
@@ -145,7 +145,7 @@ async fn load(state: &AppState, p: &Principal, r: &str, v: &Viewer) -> Result<mi
     let parent = t.parent_id.map(tickets::number_for);
     let children: Vec<String> = t.children.iter().map(|c| tickets::number_for(*c)).collect();
     Ok(context! {
-        tk => minijinja::Value::from_serialize(&t), status_text => v.t(status_key(&t.status)), clocks => clocks,
+        tk => minijinja::Value::from_serialize(&t), status_text => v.t(status_key(t.status)), clocks => clocks,
         timeline => entries, reported => v.time(t.reported_at), users => users, teams => teams,
         public_title => public_title, parent => parent, children => children, base => base,
         allowed => t.allowed_actions, levels => ["I", "II", "III", "IV"],
@@ -187,18 +187,20 @@ struct ActForm {
 /// The change a form asks for, and whether to copy it to the children.
 fn request(f: &ActForm) -> Result<(Change, bool)> {
     let text = f.text.clone().unwrap_or_default();
-    let copy = f.copy_to_children.is_some() && f.action == "resolve";
-    let change = match f.action.as_str() {
-        "respond" => Change::Respond { message: text },
-        "plan" => Change::Plan { plan: text },
-        "wait-customer" => Change::WaitCustomer { reason: text },
-        "resume" => Change::Resume,
-        "resolve" => Change::Resolve { resolution: text },
-        "confirm" => Change::Confirm,
-        "close" => Change::Close,
-        "reopen" => Change::Reopen { reason: text },
-        "cancel" => Change::Cancel { reason: text },
-        "level" => {
+    let action =
+        Action::parse(&f.action).ok_or_else(|| Error::invalid("action", format!("`{}` is not an action", f.action)))?;
+    let copy = f.copy_to_children.is_some() && action == Action::Resolve;
+    let change = match action {
+        Action::Respond => Change::Respond { message: text },
+        Action::Plan => Change::Plan { plan: text },
+        Action::WaitCustomer => Change::WaitCustomer { reason: text },
+        Action::Resume => Change::Resume,
+        Action::Resolve => Change::Resolve { resolution: text },
+        Action::Confirm => Change::Confirm,
+        Action::Close => Change::Close,
+        Action::Reopen => Change::Reopen { reason: text },
+        Action::Cancel => Change::Cancel { reason: text },
+        Action::Level => {
             let level = f
                 .level
                 .as_deref()
@@ -207,7 +209,7 @@ fn request(f: &ActForm) -> Result<(Change, bool)> {
                 .map_err(|e| Error::invalid("level", e.to_string()))?;
             Change::Level { level, reason: text }
         }
-        "assign" => {
+        Action::Assign => {
             let assignee = match f.assignee.as_deref().unwrap_or("") {
                 "" => None,
                 a => Some(a.parse::<i64>().map_err(|_| Error::invalid("assignee", "pick a person"))?),
@@ -215,7 +217,7 @@ fn request(f: &ActForm) -> Result<(Change, bool)> {
             let team = f.team.as_deref().map(|t| Some(t.to_string()).filter(|t| !t.is_empty()));
             Change::Assign { assignee, team }
         }
-        "link" => {
+        Action::Link => {
             let parent = f.parent.as_deref().unwrap_or("").trim();
             let parent_id = if parent.is_empty() {
                 None
@@ -227,7 +229,9 @@ fn request(f: &ActForm) -> Result<(Change, bool)> {
             };
             Change::Link { parent_id }
         }
-        other => return Err(Error::invalid("action", format!("`{other}` is not an action"))),
+        Action::Comment | Action::Attach => {
+            return Err(Error::invalid("action", "comments and files have a form of their own"));
+        }
     };
     Ok((change, copy))
 }

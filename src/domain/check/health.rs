@@ -4,30 +4,26 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Health {
-    /// No verdict yet, or the probe could not tell (self-gating, maintenance).
-    Unknown,
-    Up,
-    Down,
+crate::text_enum! {
+    /// What a check is, or what one probe said.
+    pub enum Health ("check health") {
+        /// No verdict yet, or the probe could not tell (self-gating, maintenance).
+        Unknown = "unknown",
+        Up = "up",
+        Down = "down",
+    }
 }
 
-impl Health {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Health::Unknown => "unknown",
-            Health::Up => "up",
-            Health::Down => "down",
-        }
-    }
-
-    pub fn parse(s: &str) -> Health {
-        match s {
-            "up" => Health::Up,
-            "down" => Health::Down,
-            _ => Health::Unknown,
-        }
+crate::text_enum! {
+    /// Where a one-click inspection stands.
+    pub enum InspectionStatus ("inspection status") {
+        Running = "running",
+        /// Every check up.
+        Passed = "passed",
+        /// Some check down.
+        Failed = "failed",
+        /// None down, some unknown.
+        Inconclusive = "inconclusive",
     }
 }
 

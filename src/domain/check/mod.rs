@@ -5,3 +5,4 @@
 pub mod conditions;
 pub mod health;
 pub mod maintenance;
+pub use health::{Health, InspectionStatus};

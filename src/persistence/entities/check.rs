@@ -2,6 +2,9 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::check::Health;
+use crate::domain::level::Level;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "checks")]
 pub struct Model {
@@ -12,14 +15,14 @@ pub struct Model {
     /// The `CheckSpec` as JSON, secrets included (never returned as is).
     pub spec: String,
     pub customer_id: Option<i64>,
-    pub level: String,
+    pub level: Level,
     /// JSON array of strings.
     pub tags: String,
     /// config | api
     pub managed_by: String,
     pub heartbeat_token_hash: Option<String>,
     /// unknown | up | down
-    pub health: String,
+    pub health: Health,
     /// The health `Tracker` as JSON.
     pub tracker: String,
     pub flapping: bool,

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::check::Health;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "check_results")]
 pub struct Model {
@@ -12,9 +14,9 @@ pub struct Model {
     pub started_at: DateTimeUtc,
     pub duration_ms: i64,
     /// up | down | unknown: what this probe said.
-    pub outcome: String,
+    pub outcome: Health,
     /// The check's health after it.
-    pub health: String,
+    pub health: Health,
     /// went_down | recovered | became_up, when this result changed the health.
     pub transition: Option<String>,
     pub failed_condition: Option<String>,

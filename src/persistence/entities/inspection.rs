@@ -2,13 +2,15 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::check::InspectionStatus;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "inspections")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     /// running | passed | failed | inconclusive
-    pub status: String,
+    pub status: InspectionStatus,
     /// `{tags, checks}` as JSON.
     pub selection: String,
     pub total: i32,

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use super::super::error::{Error, Result};
 use super::runner::{Origin, Run, gated, probe, record};
 use super::store::def_of;
+use crate::domain::check::{Health, InspectionStatus};
 use crate::persistence::entities::{check, inspection};
 use crate::persistence::is_unique_violation;
 use crate::state::AppState;
@@ -42,13 +43,15 @@ pub struct InspectionItem {
     pub name: String,
     pub kind: String,
     /// up | down | unknown
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: Health,
     pub duration_ms: i64,
     pub failed_condition: Option<String>,
     pub observed: Option<String>,
     pub error: Option<String>,
     /// The check's status in the previous inspection, if it was in it.
-    pub previous: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub previous: Option<Health>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
@@ -64,7 +67,8 @@ pub struct InspectionDiff {
 pub struct InspectionView {
     pub id: i64,
     /// running | passed | failed | inconclusive
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: InspectionStatus,
     pub total: i32,
     pub done: i32,
     pub selection: NewInspection,
@@ -93,12 +97,12 @@ async fn view(state: &AppState, row: inspection::Model) -> Result<InspectionView
     results.sort_by(|a, b| a.name.cmp(&b.name));
     let mut diff = InspectionDiff::default();
     if let Some(prev) = previous(state, row.id).await? {
-        let before: BTreeMap<String, String> = items(&prev).into_iter().map(|i| (i.name, i.status)).collect();
+        let before: BTreeMap<String, Health> = items(&prev).into_iter().map(|i| (i.name, i.status)).collect();
         for item in results.iter_mut() {
-            item.previous = before.get(&item.name).cloned();
-            match (item.previous.as_deref(), item.status.as_str()) {
-                (Some("down"), "up") => diff.recovered.push(item.name.clone()),
-                (p, "down") if p != Some("down") => diff.newly_failing.push(item.name.clone()),
+            item.previous = before.get(&item.name).copied();
+            match (item.previous, item.status) {
+                (Some(Health::Down), Health::Up) => diff.recovered.push(item.name.clone()),
+                (p, Health::Down) if p != Some(Health::Down) => diff.newly_failing.push(item.name.clone()),
                 _ => {}
             }
         }
@@ -197,7 +201,7 @@ pub async fn start(
     }
     let picked = select(state, &req).await?;
     let inserted = inspection::ActiveModel {
-        status: Set("running".into()),
+        status: Set(InspectionStatus::Running),
         selection: Set(serde_json::to_string(&req).unwrap_or_else(|_| "{}".into())),
         total: Set(picked.len() as i32),
         done: Set(0),
@@ -282,7 +286,7 @@ pub async fn run_to_end(state: &AppState, id: i64, picked: Vec<check::Model>) ->
                 check_id: row.id,
                 name: row.name.clone(),
                 kind: row.kind.clone(),
-                status: "unknown".into(),
+                status: Health::Unknown,
                 duration_ms: 0,
                 failed_condition: None,
                 observed: None,
@@ -294,18 +298,18 @@ pub async fn run_to_end(state: &AppState, id: i64, picked: Vec<check::Model>) ->
         let now = state.clock.now();
         inspection::Entity::update_many()
             .col_expr(inspection::Column::Done, Expr::value(done.len() as i32))
-            .col_expr(inspection::Column::Results, Expr::value(serde_json::to_string(&done).unwrap_or_default()))
+            .col_expr(inspection::Column::Results, Expr::value(serde_json::to_string(&done).map_err(Error::internal)?))
             .col_expr(inspection::Column::LockedUntil, Expr::value(Some(now + Duration::seconds(LEASE_SECS))))
             .filter(inspection::Column::Id.eq(id))
             .exec(&state.db)
             .await?;
     }
-    let status = if done.iter().any(|i| i.status == "down") {
-        "failed"
-    } else if done.iter().any(|i| i.status == "unknown") {
-        "inconclusive"
+    let status = if done.iter().any(|i| i.status == Health::Down) {
+        InspectionStatus::Failed
+    } else if done.iter().any(|i| i.status == Health::Unknown) {
+        InspectionStatus::Inconclusive
     } else {
-        "passed"
+        InspectionStatus::Passed
     };
     inspection::Entity::update_many()
         .col_expr(inspection::Column::Status, Expr::value(status))
@@ -314,7 +318,7 @@ pub async fn run_to_end(state: &AppState, id: i64, picked: Vec<check::Model>) ->
         .filter(inspection::Column::Id.eq(id))
         .exec(&state.db)
         .await?;
-    state.metrics.inspection(status);
-    tracing::info!(inspection = id, status, checks = done.len(), "inspection finished");
+    state.metrics.inspection(status.as_str());
+    tracing::info!(inspection = id, status = %status, checks = done.len(), "inspection finished");
     Ok(())
 }

@@ -9,13 +9,14 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::super::error::Result;
 use super::def_of;
+use crate::domain::check::Health;
 use crate::persistence::entities::{check, check_rollup};
 use crate::state::AppState;
 
 /// A public check and its days, oldest first.
 pub struct PublicCheck {
     pub name: String,
-    pub health: String,
+    pub health: Health,
     /// `(day start, passes, failures)` for each of the days asked for.
     pub days: Vec<(DateTime<Utc>, i64, i64)>,
 }
@@ -52,7 +53,7 @@ pub async fn public_checks(state: &AppState, days: i64, now: DateTime<Utc>) -> R
         .into_iter()
         .map(|(c, name)| PublicCheck {
             name,
-            health: c.health.clone(),
+            health: c.health,
             days: (0..days)
                 .map(|d| {
                     let (p, f) = by.get(&(c.id, d)).copied().unwrap_or_default();

@@ -1,14 +1,15 @@
 //! An inspection as a report a person reads: Markdown (for a chat or a ticket) and a printable
 //! HTML page. Every value from a check is escaped.
 
+use crate::domain::check::Health;
 use std::fmt::Write;
 
 use super::inspections::InspectionView;
 
 fn verdict_line(v: &InspectionView) -> String {
-    let up = v.results.iter().filter(|i| i.status == "up").count();
-    let down = v.results.iter().filter(|i| i.status == "down").count();
-    let unknown = v.results.iter().filter(|i| i.status == "unknown").count();
+    let up = v.results.iter().filter(|i| i.status == Health::Up).count();
+    let down = v.results.iter().filter(|i| i.status == Health::Down).count();
+    let unknown = v.results.iter().filter(|i| i.status == Health::Unknown).count();
     format!("{}: {up} up, {down} down, {unknown} unknown of {} ({} done)", v.status, v.total, v.done)
 }
 
@@ -57,7 +58,7 @@ pub fn markdown(v: &InspectionView) -> String {
             md_cell(&i.name),
             i.kind,
             i.status,
-            i.previous.as_deref().unwrap_or("—"),
+            i.previous.map_or("—", Health::as_str),
             i.duration_ms,
             md_cell(&detail(i))
         );
@@ -77,10 +78,10 @@ pub fn html(v: &InspectionView) -> String {
             "<tr class=\"{st}\"><td>{}</td><td>{}</td><td><strong>{st}</strong></td><td>{}</td><td>{} ms</td><td>{}</td></tr>",
             esc(&i.name),
             esc(&i.kind),
-            esc(i.previous.as_deref().unwrap_or("—")),
+            esc(i.previous.map_or("—", Health::as_str)),
             i.duration_ms,
             esc(&detail(i)),
-            st = esc(&i.status),
+            st = esc(i.status.as_str()),
         );
     }
     let diff = match v.diff.previous_id {

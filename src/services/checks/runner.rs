@@ -214,8 +214,7 @@ fn evaluate(state: &AppState, current: &check::Model, run: &Run<'_>) -> Result<E
     let gated = gate && !canary;
     let verdict = if gated { Verdict::Unknown } else { r.verdict };
     let mut tracker = tracker_of(current);
-    let before = Health::parse(&current.health);
-    let step: Step = tracker.observe(before, verdict, &thresholds(state, def), secs(now));
+    let step: Step = tracker.observe(current.health, verdict, &thresholds(state, def), secs(now));
     let transition = match step.transition {
         Transition::None => None,
         Transition::WentDown => Some("went_down"),
@@ -223,9 +222,9 @@ fn evaluate(state: &AppState, current: &check::Model, run: &Run<'_>) -> Result<E
         Transition::BecameUp => Some("became_up"),
     };
     let outcome = match verdict {
-        Verdict::Pass => "up",
-        Verdict::Fail => "down",
-        Verdict::Unknown => "unknown",
+        Verdict::Pass => Health::Up,
+        Verdict::Fail => Health::Down,
+        Verdict::Unknown => Health::Unknown,
     };
     let error = if gated {
         Some("unknown: every gating canary fails, so this result cannot be trusted".to_string())
@@ -241,8 +240,8 @@ fn evaluate(state: &AppState, current: &check::Model, run: &Run<'_>) -> Result<E
         },
         started_at: now,
         duration_ms: r.duration_ms as i64,
-        outcome: outcome.into(),
-        health: step.health.as_str().into(),
+        outcome,
+        health: step.health,
         transition: transition.map(String::from),
         failed_condition: r.unmet.as_ref().map(|u| u.condition.clone()),
         observed: r.unmet.as_ref().map(|u| u.observed.clone()),
@@ -256,7 +255,7 @@ fn evaluate(state: &AppState, current: &check::Model, run: &Run<'_>) -> Result<E
     };
     let update = CheckUpdate {
         id: current.id,
-        health: step.health.as_str().into(),
+        health: step.health,
         tracker: serde_json::to_string(&tracker).map_err(Error::internal)?,
         flapping: tracker.flapping,
         last_run_at: now,
@@ -278,8 +277,8 @@ pub async fn record(state: &AppState, row: &check::Model, run: &Run<'_>) -> Resu
         inspection_id: Set(e.result.inspection_id),
         started_at: Set(e.result.started_at),
         duration_ms: Set(e.result.duration_ms),
-        outcome: Set(e.result.outcome.clone()),
-        health: Set(e.result.health.clone()),
+        outcome: Set(e.result.outcome),
+        health: Set(e.result.health),
         transition: Set(e.result.transition.clone()),
         failed_condition: Set(e.result.failed_condition.clone()),
         observed: Set(e.result.observed.clone()),
@@ -290,7 +289,7 @@ pub async fn record(state: &AppState, row: &check::Model, run: &Run<'_>) -> Resu
     .insert(&txn)
     .await?;
     let mut upd = check::Entity::update_many()
-        .col_expr(check::Column::Health, Expr::value(e.update.health.clone()))
+        .col_expr(check::Column::Health, Expr::value(e.update.health))
         .col_expr(check::Column::Tracker, Expr::value(e.update.tracker.clone()))
         .col_expr(check::Column::Flapping, Expr::value(e.update.flapping))
         .col_expr(check::Column::LastRunAt, Expr::value(Some(now)))

@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use super::super::error::{Error, Result};
 use crate::checks::spec::{CheckDef, CheckKind, CheckSpec};
 use crate::config::valid_name;
+use crate::domain::check::Health;
 use crate::domain::check::health::Tracker;
 use crate::persistence::entities::{check, check_result, customer};
 use crate::persistence::is_unique_violation;
@@ -31,9 +32,11 @@ pub struct ResultView {
     pub started_at: DateTime<Utc>,
     pub duration_ms: i64,
     /// up | down | unknown: what this probe said.
-    pub outcome: String,
+    #[schema(value_type = String)]
+    pub outcome: Health,
     /// The check's health after it.
-    pub health: String,
+    #[schema(value_type = String)]
+    pub health: Health,
     /// went_down | recovered | became_up
     pub transition: Option<String>,
     pub failed_condition: Option<String>,
@@ -68,7 +71,8 @@ pub struct CheckView {
     /// The check's keys; a postgres URL reads `(secret)`.
     pub spec: CheckSpec,
     /// unknown | up | down
-    pub health: String,
+    #[schema(value_type = String)]
+    pub health: Health,
     pub flapping: bool,
     pub consecutive_failures: u32,
     pub consecutive_successes: u32,
@@ -268,11 +272,11 @@ fn new_row(
         kind: Set(def.spec.kind.as_str().into()),
         spec: Set(serde_json::to_string(&def.spec).map_err(|e| Error::Internal(e.to_string()))?),
         customer_id: Set(customer_id),
-        level: Set(def.level.to_string()),
+        level: Set(def.level),
         tags: Set(serde_json::to_string(&def.spec.tags).unwrap_or_else(|_| "[]".into())),
         managed_by: Set(managed_by.into()),
         heartbeat_token_hash: Set(heartbeat_token_hash),
-        health: Set("unknown".into()),
+        health: Set(Health::Unknown),
         tracker: Set("{}".into()),
         flapping: Set(false),
         next_run_at: Set(first_run(def, now)),
@@ -353,7 +357,7 @@ pub async fn update(state: &AppState, id: i64, patch: serde_json::Value, now: Da
     let mut am = row.into_active_model();
     am.spec = Set(serde_json::to_string(&spec).map_err(|e| Error::Internal(e.to_string()))?);
     am.customer_id = Set(spec.customer_id);
-    am.level = Set(def.level.to_string());
+    am.level = Set(def.level);
     am.tags = Set(serde_json::to_string(&spec.tags).unwrap_or_else(|_| "[]".into()));
     am.next_run_at = Set(first_run(&def, now));
     am.version = Set(version + 1);
@@ -398,7 +402,7 @@ pub async fn sync_config(state: &AppState, now: DateTime<Utc>) -> Result<()> {
             Some(row) => {
                 let mut am = row.clone().into_active_model();
                 am.spec = Set(spec);
-                am.level = Set(def.level.to_string());
+                am.level = Set(def.level);
                 am.tags = Set(tags);
                 am.next_run_at = Set(first_run(def, now));
                 am.version = Set(row.version + 1);

@@ -24,6 +24,14 @@ pub struct Payload {
     pub alerts: Vec<AmAlert>,
 }
 
+crate::text_enum! {
+    /// An alert's state in a notification.
+    pub enum AlertStatus ("alert status") {
+        Firing = "firing",
+        Resolved = "resolved",
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AmAlert {
@@ -70,7 +78,7 @@ fn validate(p: &Payload) -> Result<()> {
         if a.fingerprint.trim().is_empty() || a.fingerprint.len() > 255 {
             return Err(Error::invalid(&format!("alerts[{i}].fingerprint"), "1–255 characters"));
         }
-        if a.status != "firing" && a.status != "resolved" {
+        if AlertStatus::parse(&a.status).is_none() {
             return Err(Error::invalid(&format!("alerts[{i}].status"), "`firing` or `resolved`"));
         }
     }
@@ -116,7 +124,7 @@ pub async fn process(state: &AppState, intake: &Intake, p: &Payload, now: DateTi
     validate(p)?;
     let mut alerts = Vec::with_capacity(p.alerts.len());
     for a in &p.alerts {
-        let outcome = if a.status == "firing" {
+        let outcome = if AlertStatus::parse(&a.status) == Some(AlertStatus::Firing) {
             fire(state, intake, &as_alert(a, p.external_url.as_deref()), now).await?
         } else {
             resolve_alert(state, intake, "alertmanager", &a.fingerprint, now).await?

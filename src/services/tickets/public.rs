@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::super::error::Result;
 use super::change::{ChangeRequest, change};
 use crate::domain::actor::Actor;
+use crate::domain::level::Level;
 use crate::domain::ticket::{Change, Status};
 use crate::persistence::entities::ticket;
 use crate::state::AppState;
@@ -25,9 +26,9 @@ pub async fn set_public_title(state: &AppState, actor: &Actor, r: &str, title: &
 #[derive(Debug, Clone, Serialize)]
 pub struct PublicIncident {
     pub title: String,
-    pub level: String,
+    pub level: Level,
     pub since: DateTime<Utc>,
-    pub status: String,
+    pub status: Status,
 }
 
 /// Open tickets with a public title, newest first.
@@ -42,12 +43,7 @@ pub async fn public_incidents(state: &AppState) -> Result<Vec<PublicIncident>> {
     Ok(rows
         .into_iter()
         .filter_map(|t| {
-            Some(PublicIncident {
-                title: t.public_title?,
-                level: t.level.to_string(),
-                since: t.reported_at,
-                status: t.status.to_string(),
-            })
+            Some(PublicIncident { title: t.public_title?, level: t.level, since: t.reported_at, status: t.status })
         })
         .collect())
 }

@@ -328,14 +328,6 @@ pub async fn timer_views(
         let timer = super::super::timers::Timer::from_model(&state.db, &state.versions, m).await?;
         out.push(super::view::timer_view(&timer, &state.versions, now)?);
     }
-    out.sort_by_key(|v| (kind_order(&v.kind), v.cycle));
+    out.sort_by_key(|v| (v.kind, v.cycle));
     Ok(out)
-}
-
-fn kind_order(k: &str) -> u8 {
-    match k {
-        "response" => 0,
-        "plan" => 1,
-        _ => 2,
-    }
 }

@@ -13,8 +13,10 @@ use super::super::timers::{Timer, secs, utc};
 use super::super::versions::Versions;
 use crate::domain::calendar::Step;
 use crate::domain::classify::Classification;
+use crate::domain::customer::Tier;
+use crate::domain::level::Level;
 use crate::domain::sla::{TimerKind, TimerState, replay_explained};
-use crate::domain::ticket::{Event, Status, allowed_actions};
+use crate::domain::ticket::{Event, Source, Status, allowed_actions};
 use crate::persistence::entities::{contact, customer, sla_timer, team, ticket, ticket_event, user};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -22,7 +24,8 @@ pub struct CustomerRef {
     pub id: i64,
     pub name: String,
     pub key: String,
-    pub tier: String,
+    #[schema(value_type = String)]
+    pub tier: Option<Tier>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -93,10 +96,12 @@ pub struct ExplainView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TimerView {
     /// response | plan | resolution
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: TimerKind,
     pub cycle: i32,
     /// running | paused | breached | met | auto_resolved | cancelled
-    pub state: String,
+    #[schema(value_type = String)]
+    pub state: TimerState,
     pub target: String,
     pub started_at: DateTime<Utc>,
     pub due_at: Option<DateTime<Utc>>,
@@ -123,14 +128,19 @@ pub struct TicketView {
     pub contact: Option<ContactRef>,
     pub title: String,
     pub description: String,
-    pub level: String,
+    #[schema(value_type = String)]
+    pub level: Level,
     /// classified | manual
     pub level_source: String,
     pub classification: ClassificationView,
-    pub status: String,
+    /// open | in_progress | waiting_customer | resolved | closed | cancelled
+    #[schema(value_type = String)]
+    pub status: Status,
     pub assignee: Option<UserRef>,
     pub team: Option<String>,
-    pub source: String,
+    /// hotline | portal | email | check | integration
+    #[schema(value_type = String)]
+    pub source: Source,
     pub parent_id: Option<i64>,
     pub children: Vec<i64>,
     /// The fault-handling plan (public).
@@ -175,9 +185,9 @@ pub fn timer_view(t: &Timer, versions: &Versions, now: DateTime<Utc>) -> Result<
         _ => None,
     };
     Ok(TimerView {
-        kind: t.kind.to_string(),
+        kind: t.kind,
         cycle: t.model.cycle,
-        state: state.as_str().into(),
+        state,
         target: t.target.to_string(),
         started_at: t.model.started_at,
         due_at: t.model.due_at,
@@ -328,7 +338,7 @@ impl ViewContext {
                 id: t.customer_id,
                 name: c.map(|c| c.name.clone()).unwrap_or_default(),
                 key: c.map(|c| c.key.clone()).unwrap_or_default(),
-                tier: c.map(|c| c.tier.to_string()).unwrap_or_default(),
+                tier: c.map(|c| c.tier),
             },
             contact: t.contact_id.and_then(|id| self.contacts.get(&id)).map(|c| ContactRef {
                 id: c.id,
@@ -338,19 +348,19 @@ impl ViewContext {
             }),
             title: t.title,
             description: t.description,
-            level: t.level.to_string(),
+            level: t.level,
             level_source: t.level_source,
             classification: serde_json::from_str::<Classification>(&t.classification)
                 .map(Into::into)
                 .unwrap_or(ClassificationView { level: String::new(), rule: None, matched: vec![] }),
-            status: t.status.to_string(),
+            status: t.status,
             assignee: t.assignee_id.and_then(|id| self.users.get(&id)).map(|u| UserRef {
                 id: u.id,
                 username: u.username.clone(),
                 display_name: u.display_name.clone(),
             }),
             team: t.team_id.and_then(|id| self.teams.get(&id)).map(|t| t.name.clone()),
-            source: t.source.to_string(),
+            source: t.source,
             parent_id: t.parent_id,
             children: self.children.get(&t.id).cloned().unwrap_or_default(),
             plan: t.plan,
