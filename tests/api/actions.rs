@@ -1,30 +1,30 @@
-//! Every action of DESIGN.md §5, from every status, and what each does to the ticket.
+//! Every action of the README's table (Tickets, statuses and actions), from every status, and what
+//! each does to the ticket.
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, at, spawn};
+use crate::helpers::{Act, TestApp, Ticket, at, spawn};
 
 const STATUSES: [&str; 6] = ["open", "in_progress", "waiting_customer", "resolved", "closed", "cancelled"];
 
 /// A fresh ticket driven into `status`.
 async fn ticket_in(app: &TestApp, customer: i64, status: &str) -> i64 {
-    let id = app.ticket(customer, "errors in the report module").await["id"].as_i64().unwrap();
-    let steps: &[(&str, Value)] = match status {
-        "open" => &[],
-        "in_progress" => &[("respond", json!({"message": "looking"}))],
-        "waiting_customer" => {
-            &[("respond", json!({"message": "looking"})), ("wait-customer", json!({"reason": "logs"}))]
-        }
-        "resolved" => &[("resolve", json!({"resolution": "fixed"}))],
-        "closed" => &[("resolve", json!({"resolution": "fixed"})), ("close", json!({}))],
-        "cancelled" => &[("cancel", json!({"reason": "duplicate"}))],
+    let t = app.open_ticket(customer, "errors in the report module").await;
+    let steps = match status {
+        "open" => vec![],
+        "in_progress" => vec![Act::Respond("looking")],
+        "waiting_customer" => vec![Act::Respond("looking"), Act::WaitCustomer("logs")],
+        "resolved" => vec![Act::Resolve("fixed")],
+        "closed" => vec![Act::Resolve("fixed"), Act::Close],
+        "cancelled" => vec![Act::Cancel("duplicate")],
         _ => unreachable!(),
     };
-    for (action, body) in steps {
-        let r = app.act(id, action, &app.admin, body.clone()).await;
-        assert_eq!(r.status, 200, "{action}: {}", r.body);
+    for act in steps {
+        let r = app.change(&t, &app.admin, act).await;
+        assert_eq!(r.status, 200, "{}", r.body);
     }
-    id
+    assert_eq!(app.reload(&t).await.status, status);
+    t.id
 }
 
 fn allowed(action: &str) -> &'static [&'static str] {
@@ -130,14 +130,14 @@ async fn every_action_is_allowed_from_exactly_the_statuses_of_the_design_table()
 async fn a_later_plan_replaces_the_text_and_leaves_the_timers_alone() {
     let app = spawn().await;
     let c = app.customer("ACME", "standard").await;
-    let id = app.ticket(c, "errors").await["id"].as_i64().unwrap();
-    let first = app.act(id, "plan", &app.admin, json!({"plan": "step 1"})).await.body;
-    assert_eq!(first["sla"]["response"]["state"], "met");
-    assert_eq!(first["sla"]["plan"]["met_at"], "2026-10-20T02:00:00Z");
+    let t = app.open_ticket(c, "errors").await;
+    let first = Ticket::of(app.change(&t, &app.admin, Act::Plan("step 1")).await.body);
+    assert_eq!(first.timer("response")["state"], "met");
+    assert_eq!(first.timer("plan")["met_at"], "2026-10-20T02:00:00Z");
     app.clock.set(at("2026-10-20T11:00:00+08:00"));
-    let second = app.act(id, "plan", &app.admin, json!({"plan": "step 2"})).await.body;
-    assert_eq!(second["plan"], "step 2");
-    assert_eq!(second["sla"]["plan"]["met_at"], "2026-10-20T02:00:00Z");
+    let second = Ticket::of(app.change(&t, &app.admin, Act::Plan("step 2")).await.body);
+    assert_eq!((second.json["plan"].as_str(), second.version), (Some("step 2"), first.version + 1));
+    assert_eq!(second.timer("plan")["met_at"], "2026-10-20T02:00:00Z");
 }
 
 #[tokio::test]
@@ -145,14 +145,14 @@ async fn a_staff_public_comment_responds_and_an_internal_one_does_not() {
     let app = spawn().await;
     let c = app.customer("ACME", "standard").await;
     let a = app.ticket(c, "errors").await["id"].as_i64().unwrap();
-    let b = app.ticket(c, "errors").await["id"].as_i64().unwrap();
+    let b = app.open_ticket(c, "errors").await;
     assert_eq!(
         app.act(a, "comments", &app.admin, json!({"body": "internal", "visibility": "internal"})).await.status,
         201
     );
-    assert_eq!(app.act(b, "comments", &app.admin, json!({"body": "we see it"})).await.status, 201);
+    assert_eq!(app.change(&b, &app.admin, Act::Comment("we see it")).await.status, 201);
     let a = app.get(&format!("/api/v1/tickets/{a}"), &app.admin).await.body;
-    let b = app.get(&format!("/api/v1/tickets/{b}"), &app.admin).await.body;
+    let b = app.reload(&b).await.json;
     assert_eq!((a["status"].as_str(), a["sla"]["response"]["state"].as_str()), (Some("open"), Some("running")));
     assert_eq!((b["status"].as_str(), b["sla"]["response"]["state"].as_str()), (Some("in_progress"), Some("met")));
 }
@@ -180,6 +180,11 @@ async fn a_customer_comment_resumes_a_ticket_waiting_for_them_without_responding
 async fn reopen_works_within_the_window_and_is_refused_after_it() {
     let app = spawn().await;
     let c = app.customer("ACME", "standard").await;
+    let (_, contact) = app.contact(c, "ops@acme.example").await;
+    let confirmed = Ticket::of(
+        app.get(&format!("/api/v1/tickets/{}", ticket_in(&app, c, "resolved").await), &app.admin).await.body,
+    );
+    assert_eq!(app.change(&confirmed, &contact, Act::Confirm).await.body["status"], "closed", "{}", confirmed.number);
     let id = ticket_in(&app, c, "closed").await;
     app.clock.set(at("2026-11-03T10:00:00+08:00"));
     let ok = app.act(id, "reopen", &app.admin, json!({"reason": "it is back"})).await;

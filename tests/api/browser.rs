@@ -4,12 +4,12 @@
 //! the browser the customer's e-mailed link (through a real SMTP server), runs the script and then
 //! checks what the database says happened.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, spawn_with};
+use crate::helpers::{Options, Resp, TestApp, spawn_with};
 use crate::receivers::SmtpServer;
 
 fn is_postgres() -> bool {
@@ -58,6 +58,24 @@ async fn an_agent_and_a_customer_work_a_fault_in_a_real_browser() {
     // The app's clock is the real time here: the browser counts down against its own clock.
     app.clock.set(chrono::Utc::now());
 
+    let seed = a_caller_another_customers_ticket_an_engineer_and_a_public_check(&app).await;
+    let link = the_customers_set_password_link_arrives_by_mail(&app, &smtp).await;
+    let out = artifacts();
+    let _ = std::fs::remove_dir_all(&out);
+    let seen = the_browser_run_succeeds(&dir, &browser, &app, &link, &seed, &out).await;
+    the_database_shows_what_the_browser_did(&app, &seed, &seen).await;
+    every_page_has_a_screenshot_at_both_widths(&seen, &out);
+}
+
+/// What the browser finds: Acme Bank with a caller, Other Corp's ticket, the engineer Li Lei and a
+/// public check.
+struct Seed {
+    acme: i64,
+    theirs: Value,
+    responded: Resp,
+}
+
+async fn a_caller_another_customers_ticket_an_engineer_and_a_public_check(app: &TestApp) -> Seed {
     let acme = app.customer("Acme Bank", "vip").await;
     let r = app
         .post(
@@ -86,8 +104,11 @@ async fn an_agent_and_a_customer_work_a_fault_in_a_real_browser() {
     assert_eq!(r.status, 201, "{}", r.body);
     let r = app.post(&format!("/api/v1/checks/{}/run", r.body["id"]), &app.admin, json!({})).await;
     assert!(r.status.is_success(), "{}", r.body);
+    Seed { acme, theirs, responded }
+}
 
-    // The customer asked for a set-password link; it arrives by mail.
+/// The customer asked for a set-password link; it arrives by mail.
+async fn the_customers_set_password_link_arrives_by_mail(app: &TestApp, smtp: &SmtpServer) -> String {
     opsline::services::contact_links::request(
         &app.state,
         "wang@acme.example",
@@ -100,23 +121,31 @@ async fn an_agent_and_a_customer_work_a_fault_in_a_real_browser() {
     let mail = smtp.mails().pop().expect("the link mail");
     let text = mail.text();
     let at = text.find("/portal/link/").expect("a link");
-    let link = format!("{}{}", app.address, text[at..].split_whitespace().next().unwrap());
+    format!("{}{}", app.address, text[at..].split_whitespace().next().unwrap())
+}
 
-    let out = artifacts();
-    let _ = std::fs::remove_dir_all(&out);
+/// Runs `e2e.mjs`; its summary is the last line it prints.
+async fn the_browser_run_succeeds(
+    dir: &Path,
+    browser: &Path,
+    app: &TestApp,
+    link: &str,
+    seed: &Seed,
+    out: &Path,
+) -> Value {
     let mut cmd = std::process::Command::new("node");
     cmd.arg(dir.join("e2e.mjs"))
-        .current_dir(&dir)
+        .current_dir(dir)
         .env("BASE", &app.address)
-        .env("LINK", &link)
+        .env("LINK", link)
         .env("AGENT_USER", "li")
         .env("AGENT_PASSWORD", "correct horse battery")
         .env("CALLER_PHONE", "0013 8000")
-        .env("OTHER_TICKET", theirs["number"].as_str().unwrap())
+        .env("OTHER_TICKET", seed.theirs["number"].as_str().unwrap())
         .env("CHECK_NAME", "Online banking")
         .env("CHECK_ID_NAME", "acme-web")
-        .env("ARTIFACTS", &out)
-        .env("CHROMIUM", &browser)
+        .env("ARTIFACTS", out)
+        .env("CHROMIUM", browser)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // The app serves on this runtime while node runs on a blocking thread.
@@ -124,9 +153,12 @@ async fn an_agent_and_a_customer_work_a_fault_in_a_real_browser() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the browser run failed\n{stdout}\n{stderr}");
-    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}")).expect("the run's summary");
+    serde_json::from_str(stdout.lines().last().unwrap_or("{}")).expect("the run's summary")
+}
 
-    // What the browser did is in the database.
+/// What the browser did is in the database.
+async fn the_database_shows_what_the_browser_did(app: &TestApp, seed: &Seed, seen: &Value) {
+    let (acme, theirs, responded) = (seed.acme, &seed.theirs, &seed.responded);
     let number = seen["number"].as_str().expect("a ticket number");
     let t = app.get(&format!("/api/v1/tickets/{number}"), &app.admin).await.body;
     assert_eq!(t["customer"]["id"].as_i64(), Some(acme));
@@ -142,7 +174,9 @@ async fn an_agent_and_a_customer_work_a_fault_in_a_real_browser() {
     let theirs_now = app.get(&format!("/api/v1/tickets/{}", theirs["id"]), &app.admin).await.body;
     assert_eq!(theirs_now["status"], "in_progress", "the other customer's ticket untouched");
     assert_eq!(theirs_now["version"], responded.body["version"], "the other customer's ticket untouched");
+}
 
+fn every_page_has_a_screenshot_at_both_widths(seen: &Value, out: &Path) {
     let pages = seen["pages"].as_array().unwrap();
     assert!(pages.len() >= 14, "{pages:?}");
     assert_eq!(seen["screenshots"].as_u64(), Some(2 * pages.len() as u64));

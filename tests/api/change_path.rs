@@ -13,7 +13,7 @@ use opsline::domain::actor::Actor;
 use opsline::domain::ticket::Change;
 
 use crate::escalation::{deliver, rig_with};
-use crate::helpers::{Options, TestApp, spawn_with};
+use crate::helpers::{Act, Options, TestApp, eventually, spawn_with};
 use crate::receivers::TargetServer;
 
 const TOLD_RESOLVED: &str = r#"
@@ -46,10 +46,11 @@ async fn opsline_resolving_a_ticket_tells_the_resolved_rules_and_wakes_delivery_
     let ev = app.integration_key(cust, json!({"kind": "events", "auto_resolve": true})).await;
 
     // A person resolves: the rule hears of it.
-    let by_person = app.ticket(cust, "printer jam").await["id"].as_i64().unwrap();
+    let by_person = app.open_ticket(cust, "printer jam").await;
     woken(&app.state.wake_delivery).await;
-    assert_eq!(app.act(by_person, "resolve", &app.admin, json!({"resolution": "cleared"})).await.status, 200);
+    assert_eq!(app.change(&by_person, &app.admin, Act::Resolve("cleared")).await.status, 200);
     assert!(woken(&app.state.wake_delivery).await, "a person's resolve wakes delivery");
+    let by_person = by_person.id;
 
     // An Alertmanager alert fires and resolves.
     let alert = |status: &str| {
@@ -98,7 +99,10 @@ async fn opsline_resolving_a_ticket_tells_the_resolved_rules_and_wakes_delivery_
 
     for id in [by_alert, by_event, by_check] {
         let t = app.get(&format!("/api/v1/tickets/{id}"), &app.admin).await.body;
-        assert_eq!(t["status"], "resolved", "{t}");
+        assert_eq!(
+            (t["status"].as_str(), t["sla"]["plan"]["state"].as_str()),
+            (Some("resolved"), Some("auto_resolved"))
+        );
     }
     deliver(app).await;
     let mut told = resolved_hooks(&r.hooks).await;
@@ -175,17 +179,15 @@ async fn with_a_concurrent_writer(
     // Wait until Opsline's change is blocked on the row, then let the other writer win.
     let blocked =
         "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()";
-    for _ in 0..500 {
+    eventually("Opsline's change to wait for the row", StdDuration::from_secs(5), || async {
         let row = other
             .query_one_raw(Statement::from_string(other.get_database_backend(), blocked.to_string()))
             .await
             .unwrap()
             .unwrap();
-        if row.try_get::<i64>("", "n").unwrap() > 0 {
-            break;
-        }
-        tokio::time::sleep(StdDuration::from_millis(10)).await;
-    }
+        (row.try_get::<i64>("", "n").unwrap() > 0).then_some(())
+    })
+    .await;
     txn.commit().await.unwrap();
     task.await.unwrap()
 }
@@ -194,11 +196,11 @@ async fn with_a_concurrent_writer(
 async fn opsline_retries_its_own_changes_after_a_conflict_as_it_does_a_persons() {
     let app = spawn_with(Options::default()).await;
     let cust = app.customer("Acme", "vip").await;
-    let waiting = app.ticket(cust, "needs logs").await["id"].as_i64().unwrap();
-    app.act(waiting, "respond", &app.admin, json!({"message": "send logs"})).await;
-    assert_eq!(app.act(waiting, "wait-customer", &app.admin, json!({"reason": "logs"})).await.status, 200);
-    let resolved = app.ticket(cust, "fixed soon").await["id"].as_i64().unwrap();
-    assert_eq!(app.act(resolved, "resolve", &app.admin, json!({"resolution": "done"})).await.status, 200);
+    let waiting = app.open_ticket(cust, "needs logs").await;
+    app.change(&waiting, &app.admin, Act::Respond("send logs")).await;
+    assert_eq!(app.change(&waiting, &app.admin, Act::WaitCustomer("logs")).await.status, 200);
+    let resolved = app.open_ticket(cust, "fixed soon").await;
+    assert_eq!(app.change(&resolved, &app.admin, Act::Resolve("done")).await.status, 200);
 
     // Both are due for Opsline's upkeep: max_wait (5 working days) and auto_close_after (5 days).
     app.clock.advance(Duration::days(10));
@@ -209,14 +211,15 @@ async fn opsline_retries_its_own_changes_after_a_conflict_as_it_does_a_persons()
         json!({"resumed": o.resumed, "closed": o.closed})
     };
     // The conflict is on the ticket that resumes first; the close runs after it.
-    let out = with_a_concurrent_writer(&app, waiting, run).await;
+    let out = with_a_concurrent_writer(&app, waiting.id, run).await;
     assert_eq!(out, json!({"resumed": 1, "closed": 1}), "the conflicted resume is retried, not dropped");
-    let t = app.get(&format!("/api/v1/tickets/{waiting}"), &app.admin).await.body;
-    assert_eq!(t["status"], "in_progress");
+    assert_eq!(app.reload(&waiting).await.status, "in_progress");
+    assert_eq!(app.reload(&resolved).await.status, "closed");
 
     let state = app.state.clone();
-    let reopen = app.ticket(cust, "flaky").await["id"].as_i64().unwrap();
-    app.act(reopen, "resolve", &app.admin, json!({"resolution": "done"})).await;
+    let flaky = app.open_ticket(cust, "flaky").await;
+    app.change(&flaky, &app.admin, Act::Resolve("done")).await;
+    let reopen = flaky.id;
     let now = app.clock.now();
     let run = async move {
         let change = Change::Reopen { reason: "fired again".into() };
@@ -225,6 +228,5 @@ async fn opsline_retries_its_own_changes_after_a_conflict_as_it_does_a_persons()
         json!(done.is_ok())
     };
     assert_eq!(with_a_concurrent_writer(&app, reopen, run).await, json!(true), "the conflicted reopen is retried");
-    let t = app.get(&format!("/api/v1/tickets/{reopen}"), &app.admin).await.body;
-    assert_eq!(t["status"], "in_progress");
+    assert_eq!(app.reload(&flaky).await.status, "in_progress");
 }

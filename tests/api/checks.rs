@@ -7,7 +7,7 @@ use opsline::services::checks::runner;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, TestApp, spawn, spawn_with};
+use crate::helpers::{Options, TestApp, eventually, spawn, spawn_with};
 use crate::receivers::TargetServer;
 
 async fn run(app: &TestApp) -> runner::RunOutcome {
@@ -312,16 +312,12 @@ async fn when_every_canary_fails_results_are_unknown_and_nothing_opens() {
     assert_eq!((r.status.as_u16(), r.code()), (409, "config_managed"));
 }
 
-async fn finished(app: &TestApp, id: i64) -> Value {
-    for _ in 0..200 {
+pub(crate) async fn finished(app: &TestApp, id: i64) -> Value {
+    eventually(&format!("inspection {id} to finish"), std::time::Duration::from_secs(10), || async {
         let v = app.get(&format!("/api/v1/inspections/{id}"), &app.admin).await.body;
-        if v["status"] != "running" {
-            return v;
-        }
-        // Waiting for real probes to finish, not for time to pass on the clock.
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("inspection {id} did not finish");
+        (v["status"] != "running").then_some(v)
+    })
+    .await
 }
 
 #[tokio::test]
@@ -674,24 +670,15 @@ async fn the_background_runner_probes_due_checks_once_per_interval() {
     let c = check(&app, json!({"name": "bg", "kind": "http", "url": target.url("/state"), "interval": "30s"})).await;
     let id = c["id"].as_i64().unwrap();
     // The loop runs on its own; wait (bounded) for it, without moving time.
-    let mut health = Value::Null;
-    for _ in 0..100 {
-        health = get_check(&app, id).await["health"].clone();
-        if health == "up" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(health, "up");
+    let five = std::time::Duration::from_secs(5);
+    eventually("the loop to run the check", five, || async {
+        (get_check(&app, id).await["health"] == "up").then_some(())
+    })
+    .await;
     assert_eq!(target.hits("/state"), 1, "not due again until the clock moves");
     app.clock.advance(Duration::seconds(30));
     app.state.wake_checks.notify_one();
-    for _ in 0..100 {
-        if target.hits("/state") >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    eventually("the loop to run it again", five, || async { (target.hits("/state") >= 2).then_some(()) }).await;
     assert_eq!(target.hits("/state"), 2);
 }
 

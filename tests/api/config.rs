@@ -152,6 +152,53 @@ async fn check_config_exits_1_on_errors_and_0_with_warnings_printed() {
     assert!(text.contains("error: tickets.max_backdate"), "{text}");
 }
 
+#[test]
+fn serve_against_a_closed_postgresql_port_fails_in_seconds_naming_the_address_and_the_reason() {
+    let port = crate::receivers::free_port();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/opsline");
+    let started = std::time::Instant::now();
+    let out = opsline(&["serve"], &config_dir(), &url);
+    let took = started.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+    assert!(err.contains(&format!("127.0.0.1:{port}")) && err.to_lowercase().contains("refused"), "{err}");
+    assert_eq!(err.matches("refused").count(), 1, "the cause once: {err}");
+}
+
+#[tokio::test]
+async fn check_config_connect_fails_on_a_database_that_does_not_exist() {
+    let db = crate::helpers::TestDb::new().await;
+    // SQLite creates a missing file: point it under a plain file, where none can be made.
+    let blocker = tempfile::NamedTempFile::new().unwrap();
+    let missing = match db.url.rsplit_once('/') {
+        Some((base, _)) if db.url.starts_with("postgres") => format!("{base}/opsline_does_not_exist"),
+        _ => format!("sqlite://{}/x.db", blocker.path().display()),
+    };
+    let out = opsline(&["check-config", "--connect"], &config_dir(), &missing);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("error:"), "{text}");
+    let out = opsline(&["check-config", "--connect"], &config_dir(), &db.url);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("answers"), "{text}");
+}
+
+#[test]
+fn a_typo_in_an_environment_variable_names_the_variable_and_the_key_meant() {
+    let out = Command::new(env!("CARGO_BIN_EXE_opsline"))
+        .args(["check-config"])
+        .env("OPSLINE_CONFIG_DIR", config_dir())
+        .env("OPSLINE_HTTP__LISTN", "0.0.0.0:9000")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("http.listn") && text.contains("OPSLINE_HTTP__LISTN"), "{text}");
+    assert!(text.contains("did you mean `listen`"), "{text}");
+}
+
 #[tokio::test]
 async fn the_command_line_creates_users_and_prints_a_working_token_last() {
     let app = spawn().await;

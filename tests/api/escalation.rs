@@ -6,7 +6,7 @@
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, TestApp, at, spawn_with};
+use crate::helpers::{Options, TestApp, at, eventually, spawn_with};
 use crate::receivers::{SmtpServer, WebhookReceiver};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -767,11 +767,10 @@ async fn the_background_loops_sweep_and_deliver_by_themselves() {
     app.clock.set(at("2026-10-20T10:10:01+08:00"));
     app.state.wake_sweep.notify_one();
     // The loops run on their own; wait (bounded) for them to act, without moving time.
-    for _ in 0..100 {
-        if types(&hooks).contains(&"sla.breach".to_string()) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let ten = std::time::Duration::from_secs(10);
+    eventually("the loops to deliver the breach", ten, || async {
+        types(&hooks).contains(&"sla.breach".to_string()).then_some(())
+    })
+    .await;
     assert_eq!(types(&hooks), vec!["sla.breach"]);
 }

@@ -92,6 +92,24 @@ pub struct Options {
     pub db_url: Option<String>,
 }
 
+/// Waits for something real — a server's own loop, a receiver, Prometheus, a browser — to have
+/// happened: `check` is asked every 50 ms until it answers `Some`, for at most `limit`. It never
+/// moves the manual clock; tests that need time to pass move the clock instead.
+pub async fn eventually<T, F, Fut>(what: &str, limit: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let until = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < until, "gave up after {limit:?} waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 pub fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).expect("RFC 3339").with_timezone(&Utc)
 }
@@ -218,6 +236,24 @@ impl TestApp {
         t.body["token"].as_str().expect("token").to_string()
     }
 
+    /// Opens a ticket for `customer_id` as admin.
+    pub async fn open_ticket(&self, customer_id: i64, title: &str) -> Ticket {
+        Ticket::of(self.ticket(customer_id, title).await)
+    }
+
+    /// Makes a change through the API as `token`; the answer as the API gives it.
+    pub async fn change(&self, ticket: &Ticket, token: &str, act: Act<'_>) -> Resp {
+        let (action, body) = act.request();
+        self.act(ticket.id, action, token, body).await
+    }
+
+    /// The ticket as it is now.
+    pub async fn reload(&self, ticket: &Ticket) -> Ticket {
+        let r = self.get(&format!("/api/v1/tickets/{}", ticket.id), &self.admin).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        Ticket::of(r.body)
+    }
+
     /// Opens a ticket as admin; returns the ticket JSON.
     pub async fn ticket(&self, customer_id: i64, title: &str) -> Value {
         let r = self
@@ -291,5 +327,67 @@ impl Drop for TestApp {
         // Stop the server so that the database can be dropped.
         let h = self.handle.clone();
         std::mem::drop(h.stop(false));
+    }
+}
+
+/// A ticket as the API shows it, with the fields tests look at most.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    pub id: i64,
+    pub number: String,
+    pub status: String,
+    pub level: String,
+    pub version: i64,
+    pub json: Value,
+}
+
+impl Ticket {
+    pub fn of(json: Value) -> Ticket {
+        Ticket {
+            id: json["id"].as_i64().expect("id"),
+            number: json["number"].as_str().expect("number").to_string(),
+            status: json["status"].as_str().expect("status").to_string(),
+            level: json["level"].as_str().expect("level").to_string(),
+            version: json["version"].as_i64().expect("version"),
+            json,
+        }
+    }
+
+    /// A timer of the current cycle (`response`, `plan`, `resolution`).
+    pub fn timer(&self, kind: &str) -> &Value {
+        &self.json["sla"][kind]
+    }
+}
+
+/// A person's change, as `POST /api/v1/tickets/{id}/…` takes it.
+pub enum Act<'a> {
+    Respond(&'a str),
+    Plan(&'a str),
+    WaitCustomer(&'a str),
+    Resume,
+    Resolve(&'a str),
+    Confirm,
+    Close,
+    Reopen(&'a str),
+    Cancel(&'a str),
+    Level(&'a str, &'a str),
+    Comment(&'a str),
+}
+
+impl Act<'_> {
+    fn request(&self) -> (&'static str, Value) {
+        match self {
+            Act::Respond(m) => ("respond", json!({"message": m})),
+            Act::Plan(p) => ("plan", json!({"plan": p})),
+            Act::WaitCustomer(r) => ("wait-customer", json!({"reason": r})),
+            Act::Resume => ("resume", json!({})),
+            Act::Resolve(r) => ("resolve", json!({"resolution": r})),
+            Act::Confirm => ("confirm", json!({})),
+            Act::Close => ("close", json!({})),
+            Act::Reopen(r) => ("reopen", json!({"reason": r})),
+            Act::Cancel(r) => ("cancel", json!({"reason": r})),
+            Act::Level(l, r) => ("level", json!({"level": l, "reason": r})),
+            Act::Comment(b) => ("comments", json!({"body": b})),
+        }
     }
 }

@@ -6,7 +6,7 @@ use chrono::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn};
+use crate::helpers::{TestApp, eventually, spawn};
 use crate::receivers::Program;
 
 fn alert(fingerprint: &str, status: &str, severity: &str, starts: &str) -> Value {
@@ -249,15 +249,13 @@ async fn start_alertmanager(receiver: &str, key: &str) -> Program {
     .await
 }
 
-/// Polls (real time: Alertmanager notifies on its own schedule) until `done`.
-async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut done: impl FnMut() -> F) {
-    for _ in 0..300 {
-        if done().await {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("never: {what}");
+/// Waits (real time: Alertmanager notifies on its own schedule) until `done`.
+async fn until<F: std::future::Future<Output = bool>>(what: &str, mut done: impl FnMut() -> F) {
+    eventually(what, std::time::Duration::from_secs(30), || {
+        let f = done();
+        async move { f.await.then_some(()) }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,7 +280,7 @@ async fn a_real_alertmanager_opens_and_resolves_tickets_and_its_repeats_add_none
     let firing =
         json!([{"labels": labels, "annotations": {"summary": "Portal down"}, "generatorURL": "http://prom/x"}]);
     post(firing.clone()).await;
-    eventually("a ticket for the alert", || async { integration_tickets(&app).await.len() == 1 }).await;
+    until("a ticket for the alert", || async { integration_tickets(&app).await.len() == 1 }).await;
     let id = integration_tickets(&app).await[0]["id"].as_i64().unwrap();
     // Alertmanager repeats the notification every 2 s while the alert fires, and the client
     // re-sends it: wait for two repeats to reach Opsline, then count.
@@ -300,7 +298,7 @@ async fn a_real_alertmanager_opens_and_resolves_tickets_and_its_repeats_add_none
     };
     let sent_before = sent().await;
     post(firing).await;
-    eventually("two more notifications from Alertmanager", || async { sent().await >= sent_before + 2.0 }).await;
+    until("two more notifications from Alertmanager", || async { sent().await >= sent_before + 2.0 }).await;
     assert_eq!(integration_tickets(&app).await.len(), 1, "repeats open no second ticket");
     assert_eq!(firings().await, before, "repeats of the same alert change nothing");
     let t = app.get(&format!("/api/v1/tickets/{id}"), &app.admin).await.body;
@@ -309,7 +307,7 @@ async fn a_real_alertmanager_opens_and_resolves_tickets_and_its_repeats_add_none
     // Resolving it at Alertmanager resolves the ticket (auto_resolve).
     let ended = (chrono::Utc::now() - Duration::seconds(1)).to_rfc3339();
     post(json!([{"labels": labels, "annotations": {"summary": "Portal down"}, "endsAt": ended}])).await;
-    eventually("the ticket resolved", || async {
+    until("the ticket resolved", || async {
         app.get(&format!("/api/v1/tickets/{id}"), &app.admin).await.body["status"] == "resolved"
     })
     .await;

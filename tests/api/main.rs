@@ -7,6 +7,7 @@ mod browser;
 mod change_path;
 mod checks;
 mod config;
+mod docs;
 mod email_intake;
 mod escalation;
 mod hardening;

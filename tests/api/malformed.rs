@@ -14,15 +14,13 @@ enum Body {
     Raw(&'static str, String),
 }
 
-#[tokio::test]
-async fn at_least_thirty_kinds_of_malformed_request_get_a_4xx_json_error_and_write_nothing() {
-    let app = spawn().await;
-    let c = app.customer("ACME", "standard").await;
-    let other = app.customer("Other", "standard").await;
-    let (foreign_contact, _) = app.contact(other, "x@other.example").await;
-    let t = app.ticket(c, "errors in the log").await["id"].as_i64().unwrap();
-    let long = |n: usize| "x".repeat(n);
-    let cases: Vec<Case> = vec![
+fn long(n: usize) -> String {
+    "x".repeat(n)
+}
+
+/// Bodies for a new ticket that do not parse, lack a title or carry one too long.
+fn new_tickets_with_bad_or_missing_fields(c: i64) -> Vec<Case> {
+    vec![
         (
             "syntax error",
             Method::POST,
@@ -66,6 +64,12 @@ async fn at_least_thirty_kinds_of_malformed_request_get_a_4xx_json_error_and_wri
             Body::Json(json!({"customer_id": c, "title": "a", "description": long(20_001)})),
             vec![],
         ),
+    ]
+}
+
+/// Bodies for a new ticket naming what does not exist, or not a ticket's shape or size.
+fn new_tickets_naming_unknown_things_or_of_the_wrong_shape(c: i64, foreign_contact: i64) -> Vec<Case> {
+    vec![
         (
             "unknown field",
             Method::POST,
@@ -128,6 +132,12 @@ async fn at_least_thirty_kinds_of_malformed_request_get_a_4xx_json_error_and_wri
             Body::Json(json!({"customer_id": c, "title": "a"})),
             vec![("Idempotency-Key", long(300))],
         ),
+    ]
+}
+
+/// The ticket list's and one ticket's parameters, and actions on a ticket.
+fn ticket_queries_and_actions_with_bad_parameters(t: i64) -> Vec<Case> {
+    vec![
         ("bad ticket ref", Method::GET, "/api/v1/tickets/abc".into(), Body::None, vec![]),
         ("limit zero", Method::GET, "/api/v1/tickets?limit=0".into(), Body::None, vec![]),
         ("limit not a number", Method::GET, "/api/v1/tickets?limit=abc".into(), Body::None, vec![]),
@@ -185,6 +195,12 @@ async fn at_least_thirty_kinds_of_malformed_request_get_a_4xx_json_error_and_wri
             Body::Json(json!({"message": "m"})),
             vec![("If-Match", "seven".into())],
         ),
+    ]
+}
+
+/// Customers, their contacts, users and tokens.
+fn customers_contacts_users_and_tokens_with_bad_values(c: i64) -> Vec<Case> {
+    vec![
         ("bad customer id", Method::GET, "/api/v1/customers/abc".into(), Body::None, vec![]),
         (
             "unknown tier",
@@ -257,6 +273,12 @@ async fn at_least_thirty_kinds_of_malformed_request_get_a_4xx_json_error_and_wri
             vec![],
         ),
         ("bad user id", Method::PATCH, "/api/v1/users/abc".into(), Body::Json(json!({"display_name": "x"})), vec![]),
+    ]
+}
+
+/// Classification, routing, names and bodies elsewhere.
+fn other_endpoints_with_bad_input() -> Vec<Case> {
+    vec![
         (
             "classify title too long",
             Method::POST,
@@ -282,7 +304,26 @@ async fn at_least_thirty_kinds_of_malformed_request_get_a_4xx_json_error_and_wri
             Body::Raw("application/json", "{\"tags\": ".into()),
             vec![],
         ),
-    ];
+    ]
+}
+
+#[tokio::test]
+async fn at_least_thirty_kinds_of_malformed_request_get_a_4xx_json_error_and_write_nothing() {
+    let app = spawn().await;
+    let c = app.customer("ACME", "standard").await;
+    let other = app.customer("Other", "standard").await;
+    let (foreign_contact, _) = app.contact(other, "x@other.example").await;
+    let t = app.ticket(c, "errors in the log").await["id"].as_i64().unwrap();
+    let cases: Vec<Case> = [
+        new_tickets_with_bad_or_missing_fields(c),
+        new_tickets_naming_unknown_things_or_of_the_wrong_shape(c, foreign_contact),
+        ticket_queries_and_actions_with_bad_parameters(t),
+        customers_contacts_users_and_tokens_with_bad_values(c),
+        other_endpoints_with_bad_input(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     assert!(cases.len() >= 30);
     let before = app.counts().await;
     for (name, method, path, body, headers) in cases {

@@ -11,7 +11,7 @@ use chrono::Duration;
 use opsline::services::{delivery, escalation::sweep, gauges};
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, TestApp, spawn_with};
+use crate::helpers::{Options, TestApp, eventually, spawn_with};
 use crate::receivers::{Program, TargetServer, WebhookReceiver, free_port};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -292,16 +292,14 @@ async fn query(prom: &Program, expr: &str) -> Vec<Value> {
     body["data"]["result"].as_array().cloned().unwrap_or_default()
 }
 
-/// Polls (real time: Prometheus scrapes every second) until `expr` has `n` series all ≥ `min`.
+/// Waits (real time: Prometheus scrapes every second) until `expr` has `n` series all ≥ `min`.
 async fn wait_for(prom: &Program, expr: &str, n: usize, min: f64) {
-    for _ in 0..300 {
+    let what = format!("prometheus to see {n} series of {expr} ≥ {min}");
+    eventually(&what, std::time::Duration::from_secs(30), || async {
         let r = query(prom, expr).await;
-        if r.len() == n && r.iter().all(|s| value(s) >= min) {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("prometheus never saw {n} series of {expr} ≥ {min}: {:?}", query(prom, expr).await);
+        (r.len() == n && r.iter().all(|s| value(s) >= min)).then_some(())
+    })
+    .await
 }
 
 fn value(series: &Value) -> f64 {
@@ -412,7 +410,18 @@ async fn every_dashboard_panel_answers_from_a_real_prometheus_scraping_two_insta
         eprintln!("runs once, on PostgreSQL (TEST_DATABASE_URL)");
         return;
     }
-    // The rules and their unit tests, the example configuration.
+    promtool_passes_the_rules_their_unit_tests_and_the_example_config();
+    let p = pair().await;
+    let _target = three_core_checks_one_of_them_down(&p).await;
+    let prom = prometheus_scrapes_both_instances_before_the_counters_rise(&p).await;
+    the_seed_and_a_failed_inspection_reach_prometheus(&p, &prom).await;
+    the_exposition_lints_clean(&p).await;
+    let by_title = every_query_of_every_panel_returns_data(&prom).await;
+    the_panels_show_exactly_what_the_seed_implies(&prom, &by_title).await;
+}
+
+/// The rules and their unit tests, the example configuration.
+fn promtool_passes_the_rules_their_unit_tests_and_the_example_config() {
     for args in [
         &["check", "rules", "dashboards/prometheus/rules.yml"][..],
         &["test", "rules", "dashboards/prometheus/tests.yml"],
@@ -421,8 +430,10 @@ async fn every_dashboard_panel_answers_from_a_real_prometheus_scraping_two_insta
         let (ok, text) = promtool(args, None);
         assert!(ok, "promtool {args:?}: {text}");
     }
+}
 
-    let p = pair().await;
+/// An HTTP, a TCP (nothing listens) and a TLS check on instance A; the HTTP target, kept alive.
+async fn three_core_checks_one_of_them_down(p: &Pair) -> TargetServer {
     let target = TargetServer::start().await;
     let tls = crate::checks::tls_server((2027, 1, 1)).await;
     for body in [
@@ -437,42 +448,46 @@ async fn every_dashboard_panel_answers_from_a_real_prometheus_scraping_two_insta
         let r = p.a.post("/api/v1/checks", &p.a.admin, Value::Object(body)).await;
         assert_eq!(r.status, 201, "{}", r.body);
     }
+    target
+}
+
+async fn prometheus_scrapes_both_instances_before_the_counters_rise(p: &Pair) -> Program {
     let prom = start_prometheus(&[p.a.address.replace("http://", ""), p.b.address.replace("http://", "")]).await;
     wait_for(&prom, r#"up{job="opsline"}"#, 2, 1.0).await;
     // Counters must rise while Prometheus watches, as in production.
     wait_for(&prom, r#"opsline_tickets_opened_total{level="I",source="hotline",tier="vip"}"#, 2, 0.0).await;
+    prom
+}
 
-    seed(&p).await;
+async fn the_seed_and_a_failed_inspection_reach_prometheus(p: &Pair, prom: &Program) {
+    seed(p).await;
     opsline::services::checks::runner::run_once(&p.a.state, p.a.clock.now()).await.unwrap();
     let r = p.a.post("/api/v1/inspections", &p.a.admin, json!({"tags": ["core"]})).await;
     assert_eq!(r.status, 202, "{}", r.body);
     let inspection = r.body["id"].as_i64().unwrap();
-    for _ in 0..300 {
-        let i = p.a.get(&format!("/api/v1/inspections/{inspection}"), &p.a.admin).await.body;
-        if i["status"] != "running" {
-            assert_eq!(i["status"], "failed", "{i}");
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let i = crate::checks::finished(&p.a, inspection).await;
+    assert_eq!(i["status"], "failed", "{i}");
     p.refresh().await;
     let taken = p.a.clock.now().timestamp() as f64;
-    wait_for(&prom, "opsline_metrics_refresh_timestamp_seconds", 2, taken).await;
-    wait_for(&prom, r#"opsline_inspections_total{status="failed"}"#, 2, 0.0).await;
-    wait_for(&prom, r#"sum(opsline_inspections_total{status="failed"})"#, 1, 1.0).await;
+    wait_for(prom, "opsline_metrics_refresh_timestamp_seconds", 2, taken).await;
+    wait_for(prom, r#"opsline_inspections_total{status="failed"}"#, 2, 0.0).await;
+    wait_for(prom, r#"sum(opsline_inspections_total{status="failed"})"#, 1, 1.0).await;
+}
 
-    // The exposition lints clean.
+async fn the_exposition_lints_clean(p: &Pair) {
     let (ok, text) = promtool(&["check", "metrics"], Some(&scrape(&p.a).await));
     assert!(ok && text.trim().is_empty(), "promtool check metrics: {text}");
+}
 
-    // Every query of every panel returns data.
+/// Every query of every panel returns data; the results by "file/panel title".
+async fn every_query_of_every_panel_returns_data(prom: &Program) -> BTreeMap<String, Vec<Value>> {
     let mut asked = 0;
     let mut by_title: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for (file, d) in dashboards() {
         for panel in panels(&d) {
             let title = panel["title"].as_str().unwrap_or("?").to_string();
             for expr in exprs(&panel) {
-                let result = query(&prom, &substitute(&expr)).await;
+                let result = query(prom, &substitute(&expr)).await;
                 assert!(!result.is_empty(), "{file} / {title}: no data for {expr}");
                 asked += 1;
                 by_title.entry(format!("{file}/{title}")).or_default().extend(result);
@@ -480,8 +495,11 @@ async fn every_dashboard_panel_answers_from_a_real_prometheus_scraping_two_insta
         }
     }
     assert!(asked >= 30, "only {asked} queries");
+    by_title
+}
 
-    // And exactly what the seed implies — not doubled by two instances.
+/// Exactly what the seed implies — not doubled by two instances.
+async fn the_panels_show_exactly_what_the_seed_implies(prom: &Program, by_title: &BTreeMap<String, Vec<Value>>) {
     let panel = |key: &str| by_title.get(key).cloned().unwrap_or_else(|| panic!("no panel {key}"));
     assert_eq!(value(&panel("sla-overview.json/Open tickets")[0]), 5.0);
     let open = by_labels(&panel("sla-overview.json/Open tickets by level"), &["level"]);
@@ -493,11 +511,11 @@ async fn every_dashboard_panel_answers_from_a_real_prometheus_scraping_two_insta
     let risk = by_labels(&panel("sla-overview.json/Timers at risk"), &["level", "timer"]);
     assert_eq!(nonzero(risk), BTreeMap::from([("II/response".into(), 1.0)]));
     // Counters sum over the instances that did the work.
-    let breaches = query(&prom, "sum by (level) (opsline_sla_breaches_total)").await;
+    let breaches = query(prom, "sum by (level) (opsline_sla_breaches_total)").await;
     assert_eq!(nonzero(by_labels(&breaches, &["level"])), BTreeMap::from([("II".into(), 2.0), ("IV".into(), 1.0)]));
     let checks = by_labels(&panel("checks.json/Check status"), &["check"]);
     assert_eq!(checks, BTreeMap::from([("cert".into(), 1.0), ("db".into(), 0.0), ("web".into(), 1.0)]));
-    let expiry = query(&prom, "max by (check) (opsline_check_certificate_expiry_timestamp_seconds)").await;
+    let expiry = query(prom, "max by (check) (opsline_check_certificate_expiry_timestamp_seconds)").await;
     let jan_first = crate::helpers::at("2027-01-01T00:00:00Z").timestamp() as f64;
     assert_eq!(by_labels(&expiry, &["check"]), BTreeMap::from([("cert".into(), jan_first)]));
     assert_eq!(value(&panel("escalations.json/Dead letters")[0]), 1.0);

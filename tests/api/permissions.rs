@@ -1,5 +1,5 @@
-//! The permission matrix of DESIGN.md §6: every endpoint × every role, a contact of the ticket's
-//! customer, a contact of another customer, and no token at all — checked against the design's
+//! The permission matrix (README: Roles): every endpoint × every role, a contact of the ticket's
+//! customer, a contact of another customer, and no token at all — checked against the documented
 //! table, not against the implementation.
 
 use reqwest::Method;
@@ -21,7 +21,7 @@ enum Who {
 const EVERYONE: [Who; 7] =
     [Who::Anonymous, Who::Agent, Who::Engineer, Who::Lead, Who::Admin, Who::Contact, Who::Foreign];
 
-/// Who may use an endpoint, as DESIGN.md §6 puts it.
+/// Who may use an endpoint, as the README's Roles table puts it.
 #[derive(Clone, Copy)]
 enum Rule {
     /// Staff from this rank up (agent = 1 … admin = 4).
@@ -65,8 +65,11 @@ struct Case {
     /// The ticket must be in this status first (None: no ticket needed).
     status: Option<&'static str>,
     rule: Rule,
-    body: fn(&Ctx, Who) -> Option<Value>,
+    body: Body,
 }
+
+/// Builds a request body for a caller.
+type Body = fn(&Ctx, Who) -> Option<Value>;
 
 struct Ctx {
     customer: i64,
@@ -87,9 +90,22 @@ fn none(_: &Ctx, _: Who) -> Option<Value> {
     None
 }
 
+/// One row of the table.
+fn c(method: Method, path: &'static str, status: Option<&'static str>, rule: Rule, body: Body) -> Case {
+    Case { method, path, status, rule, body }
+}
+
+/// The table, in three parts.
 fn cases() -> Vec<Case> {
+    [customers_users_tokens_and_reference_data(), tickets_and_their_actions(), checks_inspections_and_integrations()]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Customers and their contacts, users, tokens, classification and calendars.
+fn customers_users_tokens_and_reference_data() -> Vec<Case> {
     use Rule::*;
-    let c = |method: Method, path, status, rule, body| Case { method, path, status, rule, body };
     vec![
         c(Method::GET, "/api/v1/customers", None, Staff(1), none),
         c(Method::POST, "/api/v1/customers", None, Staff(4), |x, _| {
@@ -118,6 +134,13 @@ fn cases() -> Vec<Case> {
         c(Method::DELETE, "/api/v1/tokens/{k}", None, Staff(4), none),
         c(Method::POST, "/api/v1/classify", None, Staff(1), |_, _| Some(json!({"title": "down"}))),
         c(Method::GET, "/api/v1/calendars", None, Staff(1), none),
+    ]
+}
+
+/// The ticket list, one ticket, and every action on it.
+fn tickets_and_their_actions() -> Vec<Case> {
+    use Rule::*;
+    vec![
         c(Method::GET, "/api/v1/tickets", None, StaffOrContact(1), none),
         c(Method::POST, "/api/v1/tickets", None, StaffOrContact(1), |x, w| {
             Some(if matches!(w, Who::Contact | Who::Foreign) {
@@ -152,6 +175,13 @@ fn cases() -> Vec<Case> {
         c(Method::POST, "/api/v1/tickets/{t}/comments", Some("open"), StaffOrContact(1), |_, _| {
             Some(json!({"body": "b"}))
         }),
+    ]
+}
+
+/// Checks, inspections, integrations and the audit log.
+fn checks_inspections_and_integrations() -> Vec<Case> {
+    use Rule::*;
+    vec![
         c(Method::GET, "/api/v1/checks", None, Staff(1), none),
         c(Method::POST, "/api/v1/checks", None, Staff(3), |x, _| {
             Some(json!({"name": format!("c{}-{}", x.unique(), &uuid::Uuid::new_v4().simple().to_string()[..8]),

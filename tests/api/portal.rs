@@ -118,8 +118,28 @@ fn link_in_mail(smtp: &SmtpServer, to: &str) -> String {
     text[at..].split_whitespace().next().unwrap().to_string()
 }
 
-#[tokio::test]
-async fn contacts_sign_in_by_one_time_link_and_password_and_see_only_their_own_tickets() {
+/// ACME Bank with its contact Wang, and a ticket each for ACME and for Other Corp.
+struct Portal {
+    app: TestApp,
+    smtp: SmtpServer,
+    acme: i64,
+    mine: Value,
+    theirs: Value,
+}
+
+impl Portal {
+    fn mine_no(&self) -> &str {
+        self.mine["number"].as_str().unwrap()
+    }
+
+    fn theirs_no(&self) -> &str {
+        self.theirs["number"].as_str().unwrap()
+    }
+}
+
+const PASSWORD: &str = "a long portal password";
+
+async fn acme_and_other_corp_with_a_ticket_each() -> Portal {
     let smtp = SmtpServer::start().await;
     let env = vec![
         ("OPSLINE_EMAIL__SMTP_URL".into(), smtp.url()),
@@ -132,67 +152,87 @@ async fn contacts_sign_in_by_one_time_link_and_password_and_see_only_their_own_t
     let other = app.customer("Other Corp", "standard").await;
     let mine = app.ticket(acme, "Reports are slow").await;
     let theirs = app.ticket(other, "Their secret outage").await;
-    let (mine_no, theirs_no) = (mine["number"].as_str().unwrap(), theirs["number"].as_str().unwrap());
+    Portal { app, smtp, acme, mine, theirs }
+}
 
-    // Ask for a set-password link; an unknown address gets the same answer and no mail.
+#[tokio::test]
+async fn contacts_sign_in_by_one_time_link_and_password_and_see_only_their_own_tickets() {
+    let p = acme_and_other_corp_with_a_ticket_each().await;
+    let link = a_set_password_link_is_mailed_to_a_known_contact_only(&p).await;
+    let mut visitor = the_link_shows_a_form_to_anyone_and_sets_a_password_once(&p.app, &link).await;
+    they_see_their_own_tickets_only(&p, &mut visitor).await;
+    a_comment_with_a_file_reaches_the_ticket(&p, &mut visitor).await;
+    a_form_without_its_token_changes_nothing(&p, &mut visitor).await;
+    a_ticket_opened_in_the_portal_is_classified(&p, &mut visitor).await;
+    they_sign_out_and_in_again_with_the_password_only(&p.app, &mut visitor).await;
+    let mut j = a_one_time_sign_in_link_works_once(&p).await;
+    upkeep_forgets_expired_sessions_and_links(&p.app, &mut j).await;
+}
+
+/// Ask for a set-password link; an unknown address gets the same answer and no mail.
+async fn a_set_password_link_is_mailed_to_a_known_contact_only(p: &Portal) -> String {
+    let app = &p.app;
     let mut jar = Jar::default();
-    let (s, _, html) = jar.get(&app, "/portal/sign-in").await;
+    let (s, _, html) = jar.get(app, "/portal/sign-in").await;
     assert_eq!(s, 200);
     let token = csrf(&html);
     let (s, _, unknown) = jar
-        .post(
-            &app,
-            "/portal/link",
-            &[("email", "nobody@acme.example"), ("purpose", "password"), ("csrf_token", &token)],
-        )
+        .post(app, "/portal/link", &[("email", "nobody@acme.example"), ("purpose", "password"), ("csrf_token", &token)])
         .await;
     assert_eq!(s, 200);
     assert!(unknown.contains("If the address is known"), "{unknown}");
-    let (_, _, html) = jar.get(&app, "/portal/sign-in").await;
+    let (_, _, html) = jar.get(app, "/portal/sign-in").await;
     let (s, _, known) = jar
         .post(
-            &app,
+            app,
             "/portal/link",
             &[("email", "WANG@acme.example"), ("purpose", "password"), ("csrf_token", &csrf(&html))],
         )
         .await;
     assert_eq!(s, 200);
     assert!(known.contains("If the address is known"));
-    let (s, _, _) = jar.post(&app, "/portal/link", &[("email", "wang@acme.example"), ("purpose", "password")]).await;
+    let (s, _, _) = jar.post(app, "/portal/link", &[("email", "wang@acme.example"), ("purpose", "password")]).await;
     assert_eq!(s, 403, "no link without the form's token");
-    deliver(&app).await;
-    assert_eq!(smtp.mails().len(), 1, "one mail, to the known contact only");
-    let link = link_in_mail(&smtp, "wang@acme.example");
+    deliver(app).await;
+    assert_eq!(p.smtp.mails().len(), 1, "one mail, to the known contact only");
+    link_in_mail(&p.smtp, "wang@acme.example")
+}
 
-    // The GET shows a form and uses nothing (mail scanners fetch links); the POST uses the link.
+/// The GET shows a form and uses nothing (mail scanners fetch links); the POST uses the link.
+async fn the_link_shows_a_form_to_anyone_and_sets_a_password_once(app: &TestApp, link: &str) -> Jar {
     let mut visitor = Jar::default();
     for _ in 0..2 {
-        let (s, _, page) = visitor.get(&app, &link).await;
+        let (s, _, page) = visitor.get(app, link).await;
         assert_eq!(s, 200);
         assert!(page.contains("name=\"password_again\""), "{page}");
     }
-    let (_, _, page) = visitor.get(&app, &link).await;
+    let (_, _, page) = visitor.get(app, link).await;
     let t = csrf(&page);
     let (s, _, differ) = visitor
-        .post(&app, &link, &[("csrf_token", &t), ("password", "first password!"), ("password_again", "second")])
+        .post(app, link, &[("csrf_token", &t), ("password", "first password!"), ("password_again", "second")])
         .await;
     assert_eq!(s, 422);
     assert!(differ.contains("The two passwords differ"));
-    let (_, _, page) = visitor.get(&app, &link).await;
+    let (_, _, page) = visitor.get(app, link).await;
     let t = csrf(&page);
     let (s, _, _) =
-        visitor.post(&app, &link, &[("csrf_token", &t), ("password", "short"), ("password_again", "short")]).await;
+        visitor.post(app, link, &[("csrf_token", &t), ("password", "short"), ("password_again", "short")]).await;
     assert_eq!(s, 422, "a password has at least 10 characters");
-    let (_, _, page) = visitor.get(&app, &link).await;
+    let (_, _, page) = visitor.get(app, link).await;
     let t = csrf(&page);
-    let pw = "a long portal password";
-    let (s, loc, _) = visitor.post(&app, &link, &[("csrf_token", &t), ("password", pw), ("password_again", pw)]).await;
+    let pw = PASSWORD;
+    let (s, loc, _) = visitor.post(app, link, &[("csrf_token", &t), ("password", pw), ("password_again", pw)]).await;
     assert_eq!((s, loc.as_str()), (303, "/portal"));
-    let (s, _, again) = Jar::default().get(&app, &link).await;
+    let (s, _, again) = Jar::default().get(app, link).await;
     assert_eq!(s, 410, "a link works once: {again}");
+    visitor
+}
 
-    // Their tickets only, with the clocks in words; another customer's ticket is not found.
-    let (s, _, list) = visitor.get(&app, "/portal").await;
+/// Their tickets only, with the clocks in words; another customer's ticket is not found.
+async fn they_see_their_own_tickets_only(p: &Portal, visitor: &mut Jar) {
+    let (app, theirs) = (&p.app, &p.theirs);
+    let (mine_no, theirs_no) = (p.mine_no(), p.theirs_no());
+    let (s, _, list) = visitor.get(app, "/portal").await;
     assert_eq!(s, 200);
     assert!(list.contains(mine_no) && !list.contains(theirs_no) && !list.contains("Their secret outage"), "{list}");
     assert!(list.contains("response due"), "{list}");
@@ -201,9 +241,9 @@ async fn contacts_sign_in_by_one_time_link_and_password_and_see_only_their_own_t
         format!("/console/tickets/{theirs_no}"),
         format!("/portal/tickets/{}/attachments/1", theirs["id"]),
     ] {
-        let (s, loc, body) = visitor.get(&app, &path).await;
+        let (s, loc, body) = visitor.get(app, &path).await;
         let (s, body) = if s == 303 {
-            let (s, _, b) = visitor.get(&app, &loc).await;
+            let (s, _, b) = visitor.get(app, &loc).await;
             (s, b)
         } else {
             (s, body)
@@ -211,35 +251,43 @@ async fn contacts_sign_in_by_one_time_link_and_password_and_see_only_their_own_t
         assert_eq!(s, 404, "{path}");
         assert!(!body.contains("Their secret outage"));
     }
-    let (s, loc, _) = visitor.get(&app, "/console").await;
+    let (s, loc, _) = visitor.get(app, "/console").await;
     assert_eq!((s, loc.as_str()), (303, "/portal"), "no console for contacts");
+}
 
-    // A comment with a file, through the form; the API sees both.
-    let (_, _, page) = visitor.get(&app, &format!("/portal/tickets/{mine_no}")).await;
+/// A comment with a file, through the form; the API sees both.
+async fn a_comment_with_a_file_reaches_the_ticket(p: &Portal, visitor: &mut Jar) {
+    let (app, mine, mine_no) = (&p.app, &p.mine, p.mine_no());
+    let (_, _, page) = visitor.get(app, &format!("/portal/tickets/{mine_no}")).await;
     let t = csrf(&page);
     let form = reqwest::multipart::Form::new()
         .text("csrf_token", t.clone())
         .text("body", "Here are the logs.")
         .part("file", reqwest::multipart::Part::bytes(b"log line\n".to_vec()).file_name("app.log"));
-    let (s, loc, _) = visitor.multipart(&app, &format!("/portal/tickets/{mine_no}/comment"), form).await;
+    let (s, loc, _) = visitor.multipart(app, &format!("/portal/tickets/{mine_no}/comment"), form).await;
     assert_eq!((s, loc), (303, format!("/portal/tickets/{mine_no}")));
     let comments = app.get(&format!("/api/v1/tickets/{}/comments", mine["id"]), &app.admin).await.body;
     assert!(comments.to_string().contains("Here are the logs."), "{comments}");
     let files = app.get(&format!("/api/v1/tickets/{}/attachments", mine["id"]), &app.admin).await.body;
     assert_eq!(files[0]["filename"], "app.log");
-    let (s, _, page) = visitor.get(&app, &format!("/portal/tickets/{mine_no}")).await;
+    let (s, _, page) = visitor.get(app, &format!("/portal/tickets/{mine_no}")).await;
     assert_eq!(s, 200);
     assert!(page.contains("Here are the logs.") && page.contains("app.log"));
+}
 
-    // A form without its token changes nothing.
-    let (s, _, _) = visitor.post(&app, &format!("/portal/tickets/{mine_no}/act"), &[("action", "confirm")]).await;
+async fn a_form_without_its_token_changes_nothing(p: &Portal, visitor: &mut Jar) {
+    let mine_no = p.mine_no();
+    let (s, _, _) = visitor.post(&p.app, &format!("/portal/tickets/{mine_no}/act"), &[("action", "confirm")]).await;
     assert_eq!(s, 403);
+}
 
-    // A new ticket from the portal: source portal, level classified.
-    let (_, _, page) = visitor.get(&app, "/portal/new").await;
+/// A new ticket from the portal: source portal, level classified.
+async fn a_ticket_opened_in_the_portal_is_classified(p: &Portal, visitor: &mut Jar) {
+    let (app, acme) = (&p.app, p.acme);
+    let (_, _, page) = visitor.get(app, "/portal/new").await;
     let (s, loc, _) = visitor
         .post(
-            &app,
+            app,
             "/portal/new",
             &[("csrf_token", &csrf(&page)), ("title", "Database down"), ("description", "outage since noon")],
         )
@@ -251,52 +299,57 @@ async fn contacts_sign_in_by_one_time_link_and_password_and_see_only_their_own_t
         (t["source"].as_str(), t["level"].as_str(), t["customer"]["id"].as_i64()),
         (Some("portal"), Some("I"), Some(acme))
     );
+}
 
-    // Sign out; sign in again with the password; a wrong one is refused.
-    let (_, _, page) = visitor.get(&app, "/portal").await;
-    let (s, loc, _) = visitor.post(&app, "/sign-out", &[("csrf_token", &csrf(&page))]).await;
+/// Sign out; sign in again with the password; a wrong one is refused.
+async fn they_sign_out_and_in_again_with_the_password_only(app: &TestApp, visitor: &mut Jar) {
+    let pw = PASSWORD;
+    let (_, _, page) = visitor.get(app, "/portal").await;
+    let (s, loc, _) = visitor.post(app, "/sign-out", &[("csrf_token", &csrf(&page))]).await;
     assert_eq!((s, loc.as_str()), (303, "/portal/sign-in"));
-    let (_, _, html) = visitor.get(&app, "/portal/sign-in").await;
+    let (_, _, html) = visitor.get(app, "/portal/sign-in").await;
     let (s, _, wrong) = visitor
         .post(
-            &app,
+            app,
             "/portal/sign-in",
             &[("email", "wang@acme.example"), ("password", "nope"), ("csrf_token", &csrf(&html))],
         )
         .await;
     assert_eq!(s, 401);
     assert!(wrong.contains("Wrong e-mail address or password"));
-    let (_, _, html) = visitor.get(&app, "/portal/sign-in").await;
+    let (_, _, html) = visitor.get(app, "/portal/sign-in").await;
     let (s, loc, _) = visitor
-        .post(
-            &app,
-            "/portal/sign-in",
-            &[("email", "wang@acme.example"), ("password", pw), ("csrf_token", &csrf(&html))],
-        )
+        .post(app, "/portal/sign-in", &[("email", "wang@acme.example"), ("password", pw), ("csrf_token", &csrf(&html))])
         .await;
     assert_eq!((s, loc.as_str()), (303, "/portal"));
+}
 
-    // A one-time sign-in link works too, once.
-    let (_, _, html) = Jar::default().get(&app, "/portal/sign-in").await;
+/// A one-time sign-in link works too, once.
+async fn a_one_time_sign_in_link_works_once(p: &Portal) -> Jar {
+    let app = &p.app;
+    let (_, _, html) = Jar::default().get(app, "/portal/sign-in").await;
     let mut j = Jar::default();
-    let (_, _, html2) = j.get(&app, "/portal/sign-in").await;
+    let (_, _, html2) = j.get(app, "/portal/sign-in").await;
     let _ = html;
     j.post(
-        &app,
+        app,
         "/portal/link",
         &[("email", "wang@acme.example"), ("purpose", "sign_in"), ("csrf_token", &csrf(&html2))],
     )
     .await;
-    deliver(&app).await;
-    let link = link_in_mail(&smtp, "wang@acme.example");
-    let (_, _, page) = j.get(&app, &link).await;
+    deliver(app).await;
+    let link = link_in_mail(&p.smtp, "wang@acme.example");
+    let (_, _, page) = j.get(app, &link).await;
     assert!(!page.contains("password_again"));
-    let (s, loc, _) = j.post(&app, &link, &[("csrf_token", &csrf(&page))]).await;
+    let (s, loc, _) = j.post(app, &link, &[("csrf_token", &csrf(&page))]).await;
     assert_eq!((s, loc.as_str()), (303, "/portal"));
-    let (s, _, _) = j.post(&app, &link, &[("csrf_token", &csrf(&page))]).await;
+    let (s, _, _) = j.post(app, &link, &[("csrf_token", &csrf(&page))]).await;
     assert_eq!(s, 410);
+    j
+}
 
-    // Upkeep forgets expired sessions and links.
+/// Upkeep forgets expired sessions and links.
+async fn upkeep_forgets_expired_sessions_and_links(app: &TestApp, j: &mut Jar) {
     use opsline::persistence::entities::{contact_link, web_session};
     use sea_orm::{EntityTrait, PaginatorTrait};
     assert_eq!(contact_link::Entity::find().count(&app.state.db).await.unwrap(), 2);
@@ -305,7 +358,7 @@ async fn contacts_sign_in_by_one_time_link_and_password_and_see_only_their_own_t
     assert!(o.forgotten >= 4, "{o:?}");
     assert_eq!(contact_link::Entity::find().count(&app.state.db).await.unwrap(), 0);
     assert_eq!(web_session::Entity::find().count(&app.state.db).await.unwrap(), 0);
-    let (s, loc, _) = j.get(&app, "/portal").await;
+    let (s, loc, _) = j.get(app, "/portal").await;
     assert_eq!((s, loc.as_str()), (303, "/portal/sign-in"));
 }
 
@@ -324,23 +377,40 @@ async fn console_opens_a_ticket_for_a_caller_found_by_phone_and_acts_on_it() {
     let contact_id = r.body["id"].as_i64().unwrap();
     let (mut jar, token) = staff_session(&app, "li", "engineer").await;
 
-    let (s, _, found) = jar.get(&app, "/console/lookup?q=0013800").await;
+    the_console_finds_the_caller_classifies_and_quotes(&app, &mut jar, acme, contact_id).await;
+    let (loc, number) =
+        the_new_ticket_form_opens_one_ticket_with_its_file(&app, &mut jar, &token, acme, contact_id).await;
+    the_ticket_page_takes_a_response_and_shows_its_timeline(&app, &mut jar, &token, &loc, &number).await;
+    an_agent_may_not_resolve_but_finds_the_ticket_in_the_queue(&app, &loc, &number).await;
+}
+
+async fn the_console_finds_the_caller_classifies_and_quotes(app: &TestApp, jar: &mut Jar, acme: i64, contact_id: i64) {
+    let (s, _, found) = jar.get(app, "/console/lookup?q=0013800").await;
     assert_eq!(s, 200);
     let found: Value = serde_json::from_str(&found).unwrap();
     assert_eq!(found["contacts"][0]["id"].as_i64(), Some(contact_id), "{found}");
     assert_eq!(found["contacts"][0]["customer"], "ACME Bank");
-    let (_, _, by_name) = jar.get(&app, "/console/lookup?q=acme").await;
+    let (_, _, by_name) = jar.get(app, "/console/lookup?q=acme").await;
     assert!(by_name.contains("ACME Bank"));
-    let (_, _, c) = jar.get(&app, "/console/classify?title=core%20system%20down&description=").await;
+    let (_, _, c) = jar.get(app, "/console/classify?title=core%20system%20down&description=").await;
     let c: Value = serde_json::from_str(&c).unwrap();
     assert_eq!((c["level"].as_str(), c["matched"][0].as_str()), (Some("I"), Some("down")));
     let (s, _, q) =
-        jar.get(&app, &format!("/console/quote?customer_id={acme}&level=I&opened_at=2026-10-20T02:00:00Z")).await;
+        jar.get(app, &format!("/console/quote?customer_id={acme}&level=I&opened_at=2026-10-20T02:00:00Z")).await;
     assert_eq!(s, 200, "{q}");
     let q: Value = serde_json::from_str(&q).unwrap();
     assert_eq!(q["response"], "2026-10-20 10:10", "VIP, 24×7, shown in Asia/Shanghai: {q}");
+}
 
-    let (_, _, page) = jar.get(&app, "/console/new").await;
+/// Returns the ticket page's path and the ticket's number.
+async fn the_new_ticket_form_opens_one_ticket_with_its_file(
+    app: &TestApp,
+    jar: &mut Jar,
+    token: &str,
+    acme: i64,
+    contact_id: i64,
+) -> (String, String) {
+    let (_, _, page) = jar.get(app, "/console/new").await;
     let form_id = page.split("name=\"form_id\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
     let form = |t: &str| {
         reqwest::multipart::Form::new()
@@ -354,16 +424,16 @@ async fn console_opens_a_ticket_for_a_caller_found_by_phone_and_acts_on_it() {
             .text("level", "")
             .part("file", reqwest::multipart::Part::bytes(b"trace".to_vec()).file_name("trace.txt"))
     };
-    let (s, _, _) = jar.multipart(&app, "/console/new", form("forged")).await;
+    let (s, _, _) = jar.multipart(app, "/console/new", form("forged")).await;
     assert_eq!(s, 403);
     assert_eq!(
         app.get("/api/v1/tickets", &app.admin).await.body["items"].as_array().unwrap().len(),
         0,
         "refused: nothing written"
     );
-    let (s, loc, _) = jar.multipart(&app, "/console/new", form(&token)).await;
+    let (s, loc, _) = jar.multipart(app, "/console/new", form(token)).await;
     assert_eq!(s, 303);
-    let (s2, loc2, _) = jar.multipart(&app, "/console/new", form(&token)).await;
+    let (s2, loc2, _) = jar.multipart(app, "/console/new", form(token)).await;
     assert_eq!((s2, &loc2), (303, &loc), "a double submit opens one ticket");
     let number = loc.rsplit('/').next().unwrap().to_string();
     let t = app.get(&format!("/api/v1/tickets/{number}"), &app.admin).await.body;
@@ -373,8 +443,17 @@ async fn console_opens_a_ticket_for_a_caller_found_by_phone_and_acts_on_it() {
     assert_eq!(t["reported_at"], "2026-10-20T01:58:00Z", "reported_at is when the form was opened");
     let files = app.get(&format!("/api/v1/tickets/{number}/attachments"), &app.admin).await.body;
     assert_eq!(files[0]["filename"], "trace.txt");
+    (loc, number)
+}
 
-    let (s, _, page) = jar.get(&app, &loc).await;
+async fn the_ticket_page_takes_a_response_and_shows_its_timeline(
+    app: &TestApp,
+    jar: &mut Jar,
+    token: &str,
+    loc: &str,
+    number: &str,
+) {
+    let (s, _, page) = jar.get(app, loc).await;
     assert_eq!(s, 200);
     assert!(
         page.contains("How this deadline was reached")
@@ -384,35 +463,36 @@ async fn console_opens_a_ticket_for_a_caller_found_by_phone_and_acts_on_it() {
     let version = page.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
     let (s, back, _) = jar
         .post(
-            &app,
+            app,
             &format!("{loc}/act"),
-            &[("csrf_token", &token), ("action", "respond"), ("text", "on it"), ("version", &version)],
+            &[("csrf_token", token), ("action", "respond"), ("text", "on it"), ("version", &version)],
         )
         .await;
-    assert_eq!((s, back.as_str()), (303, loc.as_str()));
+    assert_eq!((s, back.as_str()), (303, loc));
     let t = app.get(&format!("/api/v1/tickets/{number}"), &app.admin).await.body;
     assert_eq!(t["status"], "in_progress");
-    let (_, _, zh) = jar.get(&app, &format!("{loc}?lang=zh-CN")).await;
+    let (_, _, zh) = jar.get(app, &format!("{loc}?lang=zh-CN")).await;
     assert!(zh.contains("已创建") && zh.contains("已响应") && zh.contains("附件"), "the timeline in Chinese: {zh}");
     assert_eq!(zh.matches("trace.txt").count(), 1, "a file is listed once");
-    let (s, _, conflict) = jar
-        .post(&app, &format!("{loc}/act"), &[("csrf_token", &token), ("action", "respond"), ("text", "again")])
-        .await;
+    let (s, _, conflict) =
+        jar.post(app, &format!("{loc}/act"), &[("csrf_token", token), ("action", "respond"), ("text", "again")]).await;
     assert_eq!(s, 409, "{conflict}");
-    let (s, _, _) = jar.post(&app, &format!("{loc}/act"), &[("action", "resolve"), ("text", "x")]).await;
+    let (s, _, _) = jar.post(app, &format!("{loc}/act"), &[("action", "resolve"), ("text", "x")]).await;
     assert_eq!(s, 403, "no token, no action");
     assert_eq!(app.get(&format!("/api/v1/tickets/{number}"), &app.admin).await.body["status"], "in_progress");
+}
 
-    // An agent may not resolve: the page says why and nothing changes.
-    let (mut agent, agent_token) = staff_session(&app, "zhao", "agent").await;
+/// An agent may not resolve: the page says why and nothing changes.
+async fn an_agent_may_not_resolve_but_finds_the_ticket_in_the_queue(app: &TestApp, loc: &str, number: &str) {
+    let (mut agent, agent_token) = staff_session(app, "zhao", "agent").await;
     let (s, _, _) = agent
-        .post(&app, &format!("{loc}/act"), &[("csrf_token", &agent_token), ("action", "resolve"), ("text", "x")])
+        .post(app, &format!("{loc}/act"), &[("csrf_token", &agent_token), ("action", "resolve"), ("text", "x")])
         .await;
     assert_eq!(s, 403);
-    let (_, _, queue) = agent.get(&app, "/console?level=I").await;
-    assert!(queue.contains(&number));
-    let (_, _, filtered) = agent.get(&app, "/console?level=IV").await;
-    assert!(!filtered.contains(&number));
+    let (_, _, queue) = agent.get(app, "/console?level=I").await;
+    assert!(queue.contains(number));
+    let (_, _, filtered) = agent.get(app, "/console?level=IV").await;
+    assert!(!filtered.contains(number));
 }
 
 #[tokio::test]

@@ -190,7 +190,8 @@ async fn hook(state: web::Data<HookState>, req: HttpRequest, body: web::Bytes) -
     let h = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let id = h("webhook-id");
     let timestamp: i64 = h("webhook-timestamp").parse().unwrap_or_default();
-    let verified = opsline::notify::signing::verify(&state.secret, &id, timestamp, &body, &h("webhook-signature"));
+    let verified =
+        opsline::notify::standard_webhooks::verify(&state.secret, &id, timestamp, &body, &h("webhook-signature"));
     let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
     state.received.lock().unwrap().push(ReceivedHook { id, verified, json });
     let status = state.script.lock().unwrap().pop_front().unwrap_or(200);

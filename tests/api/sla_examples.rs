@@ -1,10 +1,10 @@
-//! Every dated example of SLA.md, held literally through the API with the manual clock: the
+//! Every dated example of docs/sla.md, held literally through the API with the manual clock: the
 //! ticket is opened at the example's instant and its timers must be due exactly when the document
 //! says.
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, TestApp, at, spawn_with};
+use crate::helpers::{Act, Options, TestApp, Ticket, at, spawn_with};
 
 /// Calendars the examples name besides the shipped ones.
 const CALENDARS: &str = r#"
@@ -215,61 +215,62 @@ async fn the_preview_example_uses_the_makeup_saturday() {
     assert!(makeup, "{}", r.body["response"]["explain"]);
 }
 
+/// Makes a change at `when` (the clock is set there first); the ticket after it.
+async fn at_time(app: &TestApp, t: &Ticket, when: &str, act: Act<'_>) -> Ticket {
+    app.clock.set(at(when));
+    let r = app.change(t, &app.admin, act).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    Ticket::of(r.body)
+}
+
+fn due_of(t: &Ticket, timer: &str) -> chrono::DateTime<chrono::Utc> {
+    due(&t.json, timer)
+}
+
 #[tokio::test]
 async fn paused_at_1700_before_a_1800_deadline_and_resumed_at_1730_is_due_wednesday_0930() {
     let app = app().await;
     let c = customer_on(&app, "plain").await;
-    let t = open_at(&app, c, "2026-10-20T10:00:00+08:00", "I").await;
-    let id = t["id"].as_i64().unwrap();
-    assert_eq!(app.act(id, "respond", &app.admin, json!({"message": "m"})).await.status, 200);
-    app.clock.set(at("2026-10-20T17:00:00+08:00"));
-    let paused = app.act(id, "wait-customer", &app.admin, json!({"reason": "logs"})).await.body;
-    assert_eq!(paused["sla"]["resolution"]["state"], "paused");
-    assert_eq!(paused["sla"]["resolution"]["due_at"], Value::Null);
-    assert_eq!(paused["sla"]["resolution"]["remaining_working_secs"], 3600);
-    app.clock.set(at("2026-10-20T17:30:00+08:00"));
-    let resumed = app.act(id, "resume", &app.admin, json!({})).await.body;
-    assert_eq!(due(&resumed, "resolution"), at("2026-10-21T09:30:00+08:00"));
+    let t = Ticket::of(open_at(&app, c, "2026-10-20T10:00:00+08:00", "I").await);
+    at_time(&app, &t, "2026-10-20T10:00:00+08:00", Act::Respond("m")).await;
+    let paused = at_time(&app, &t, "2026-10-20T17:00:00+08:00", Act::WaitCustomer("logs")).await;
+    let resolution = paused.timer("resolution");
+    assert_eq!(resolution["state"], "paused");
+    assert_eq!(resolution["due_at"], Value::Null);
+    assert_eq!(resolution["remaining_working_secs"], 3600);
+    let resumed = at_time(&app, &t, "2026-10-20T17:30:00+08:00", Act::Resume).await;
+    assert_eq!(due_of(&resumed, "resolution"), at("2026-10-21T09:30:00+08:00"));
 }
 
 #[tokio::test]
 async fn paused_overnight_outside_working_hours_keeps_wednesday_1800() {
     let app = app().await;
     let c = customer_on(&app, "plain").await;
-    let t = open_at(&app, c, "2026-10-20T17:40:00+08:00", "I").await;
-    let id = t["id"].as_i64().unwrap();
-    assert_eq!(app.act(id, "respond", &app.admin, json!({"message": "m"})).await.status, 200);
-    app.clock.set(at("2026-10-20T20:00:00+08:00"));
-    assert_eq!(app.act(id, "wait-customer", &app.admin, json!({"reason": "logs"})).await.status, 200);
-    app.clock.set(at("2026-10-21T08:00:00+08:00"));
-    let resumed = app.act(id, "resume", &app.admin, json!({})).await.body;
-    assert_eq!(due(&resumed, "resolution"), at("2026-10-21T18:00:00+08:00"));
+    let t = Ticket::of(open_at(&app, c, "2026-10-20T17:40:00+08:00", "I").await);
+    at_time(&app, &t, "2026-10-20T17:40:00+08:00", Act::Respond("m")).await;
+    at_time(&app, &t, "2026-10-20T20:00:00+08:00", Act::WaitCustomer("logs")).await;
+    let resumed = at_time(&app, &t, "2026-10-21T08:00:00+08:00", Act::Resume).await;
+    assert_eq!(due_of(&resumed, "resolution"), at("2026-10-21T18:00:00+08:00"));
 }
 
 #[tokio::test]
 async fn a_level_change_pushes_the_new_deadline_by_the_paused_working_time() {
     // Level III opened Tue 17:00: plan 2h → Wed 10:00. Paused 17:50–18:00 (10 working minutes),
     // so the plan is due Wed 10:10. Upgraded to II at Wed 09:00: 1h from the original start is
-    // Tue 18:00, pushed by 10m → Wed 09:10 (SLA.md §5).
+    // Tue 18:00, pushed by 10m → Wed 09:10 (docs/sla.md §5).
     let app = app().await;
     let c = customer_on(&app, "plain").await;
-    let t = open_at(&app, c, "2026-10-20T17:00:00+08:00", "III").await;
-    let id = t["id"].as_i64().unwrap();
-    app.clock.set(at("2026-10-20T17:05:00+08:00"));
-    assert_eq!(app.act(id, "respond", &app.admin, json!({"message": "m"})).await.status, 200);
-    app.clock.set(at("2026-10-20T17:50:00+08:00"));
-    assert_eq!(app.act(id, "wait-customer", &app.admin, json!({"reason": "logs"})).await.status, 200);
-    app.clock.set(at("2026-10-20T18:00:00+08:00"));
-    let resumed = app.act(id, "resume", &app.admin, json!({})).await.body;
-    assert_eq!(due(&resumed, "plan"), at("2026-10-21T10:10:00+08:00"));
-    app.clock.set(at("2026-10-21T09:00:00+08:00"));
-    let changed =
-        app.act(id, "level", &app.admin, json!({"level": "II", "reason": "two branches affected"})).await.body;
-    assert_eq!(due(&changed, "plan"), at("2026-10-21T09:10:00+08:00"));
-    assert_eq!(changed["sla"]["plan"]["state"], "running");
-    let steps = changed["sla"]["plan"]["explain"]["steps"].as_array().unwrap();
+    let t = Ticket::of(open_at(&app, c, "2026-10-20T17:00:00+08:00", "III").await);
+    at_time(&app, &t, "2026-10-20T17:05:00+08:00", Act::Respond("m")).await;
+    at_time(&app, &t, "2026-10-20T17:50:00+08:00", Act::WaitCustomer("logs")).await;
+    let resumed = at_time(&app, &t, "2026-10-20T18:00:00+08:00", Act::Resume).await;
+    assert_eq!(due_of(&resumed, "plan"), at("2026-10-21T10:10:00+08:00"));
+    let changed = at_time(&app, &t, "2026-10-21T09:00:00+08:00", Act::Level("II", "two branches affected")).await;
+    assert_eq!((changed.level.as_str(), due_of(&changed, "plan")), ("II", at("2026-10-21T09:10:00+08:00")));
+    assert_eq!(changed.timer("plan")["state"], "running");
+    let steps = changed.timer("plan")["explain"]["steps"].as_array().unwrap();
     assert!(steps.iter().any(|s| s["type"] == "level_change"));
-    let events = app.get(&format!("/api/v1/tickets/{id}/events"), &app.admin).await.body;
+    let events = app.get(&format!("/api/v1/tickets/{}/events", t.id), &app.admin).await.body;
     let change = events.as_array().unwrap().iter().find(|e| e["action"] == "level_changed").unwrap().clone();
     assert_eq!(change["note"], "two branches affected");
     assert_eq!(change["old_value"]["level"], "III");
@@ -280,15 +281,13 @@ async fn a_level_change_pushes_the_new_deadline_by_the_paused_working_time() {
 async fn reopening_starts_a_new_resolution_cycle_from_the_reopen_instant() {
     let app = app().await;
     let c = customer_on(&app, "plain").await;
-    let t = open_at(&app, c, "2026-10-20T10:00:00+08:00", "I").await;
-    let id = t["id"].as_i64().unwrap();
-    app.clock.set(at("2026-10-20T11:00:00+08:00"));
-    assert_eq!(app.act(id, "resolve", &app.admin, json!({"resolution": "done"})).await.status, 200);
-    app.clock.set(at("2026-10-21T17:45:00+08:00"));
-    let reopened = app.act(id, "reopen", &app.admin, json!({"reason": "back again"})).await.body;
-    assert_eq!(reopened["sla"]["resolution"]["cycle"], 2);
+    let t = Ticket::of(open_at(&app, c, "2026-10-20T10:00:00+08:00", "I").await);
+    let id = t.id;
+    at_time(&app, &t, "2026-10-20T11:00:00+08:00", Act::Resolve("done")).await;
+    let reopened = at_time(&app, &t, "2026-10-21T17:45:00+08:00", Act::Reopen("back again")).await;
+    assert_eq!(reopened.timer("resolution")["cycle"], 2);
     // end_of_day from the reopen: the plan (30m) from Wed 17:45 is due Thu 09:15 → Thu 18:00.
-    assert_eq!(due(&reopened, "resolution"), at("2026-10-22T18:00:00+08:00"));
+    assert_eq!(due_of(&reopened, "resolution"), at("2026-10-22T18:00:00+08:00"));
     let all = app.get(&format!("/api/v1/tickets/{id}/sla"), &app.admin).await.body;
     let cycles: Vec<(String, i64, String)> = all
         .as_array()
