@@ -32,7 +32,11 @@ pub enum Command {
         action: MigrateAction,
     },
     /// Print every configuration problem with its key; exit 1 on errors.
-    CheckConfig,
+    CheckConfig {
+        /// Also connect to the database and run a trivial query.
+        #[arg(long)]
+        connect: bool,
+    },
     /// Manage staff users.
     User {
         #[command(subcommand)]
@@ -108,7 +112,7 @@ pub enum TokenAction {
 
 #[derive(Debug, Subcommand)]
 pub enum SlaAction {
-    /// Print the deadlines a ticket would get (SLA.md §10).
+    /// Print the deadlines a ticket would get (docs/sla.md §10).
     Preview {
         #[arg(long)]
         calendar: String,
@@ -124,8 +128,8 @@ pub enum SlaAction {
 
 /// Runs a command; returns the process exit code.
 pub async fn run(cli: Cli, source: ConfigSource) -> anyhow::Result<i32> {
-    if let Some(Command::CheckConfig) = cli.command {
-        return Ok(check_config(&source));
+    if let Some(Command::CheckConfig { connect }) = cli.command {
+        return Ok(check_config(&source, connect).await);
     }
     let config = match Config::load(&source) {
         Ok(c) => c,
@@ -151,7 +155,7 @@ pub async fn run(cli: Cli, source: ConfigSource) -> anyhow::Result<i32> {
             app.run_until_stopped().await?;
             Ok(0)
         }
-        Command::CheckConfig => Ok(0),
+        Command::CheckConfig { .. } => Ok(0),
         Command::Migrate { action } => {
             let db = crate::persistence::connect(&config.settings.database).await?;
             match action {
@@ -281,18 +285,33 @@ async fn inspect(
     })
 }
 
-fn check_config(source: &ConfigSource) -> i32 {
+async fn check_config(source: &ConfigSource, connect: bool) -> i32 {
     match Config::load(source) {
         Ok(c) => {
             for w in &c.warnings {
                 println!("{w}");
             }
+            let database = redact_url(c.settings.database.url.expose());
+            if connect {
+                let reached = match crate::persistence::connect(&c.settings.database).await {
+                    Ok(db) => sea_orm::ConnectionTrait::execute_unprepared(&db, "SELECT 1")
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(e) = reached {
+                    println!("error: {e}");
+                    return 1;
+                }
+                println!("database {database} answers");
+            }
             println!(
-                "configuration OK ({} environment, {} calendar(s), {} SLA policy(ies), database {})",
+                "configuration OK ({} environment, {} calendar(s), {} SLA policy(ies), database {database}{})",
                 c.environment,
                 c.runtime.calendars.len(),
                 c.runtime.policies.len(),
-                redact_url(c.settings.database.url.expose())
+                if connect { "" } else { "; not connected: add --connect to try it" }
             );
             0
         }

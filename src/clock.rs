@@ -1,5 +1,5 @@
 //! The application's clock: the system clock in production, a manual one that tests move by hand
-//! (DESIGN.md §3). There is no HTTP way to set it.
+//! (README: PostgreSQL and several instances). There is no HTTP way to set it.
 
 use std::sync::{Arc, Mutex};
 

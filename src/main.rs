@@ -10,7 +10,7 @@ async fn main() {
     let code = match run(cli, ConfigSource::from_env()).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", opsline::services::chain(e.as_ref()));
             1
         }
     };

@@ -23,9 +23,9 @@ use crate::state::AppState;
 pub enum BuildError {
     #[error(transparent)]
     Startup(#[from] persistence::StartupError),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
-    #[error("{0}")]
+    #[error("cannot listen on {addr}: {reason} (http.listen, or OPSLINE_HTTP__LISTEN)")]
+    Bind { addr: String, reason: std::io::Error },
+    #[error("{}", crate::services::chain(.0))]
     Service(#[from] crate::services::Error),
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
@@ -130,13 +130,14 @@ impl Application {
     /// Builds the application on `http.listen` (port 0 picks a free port).
     pub async fn build(config: Config, clock: Clock) -> Result<Self, BuildError> {
         let addr = config.settings.http.listen.clone();
-        let listener = TcpListener::bind(&addr).map_err(|source| BuildError::Bind { addr: addr.clone(), source })?;
+        let listener =
+            TcpListener::bind(&addr).map_err(|source| BuildError::Bind { addr: addr.clone(), reason: source })?;
         let state = prepare(config, clock, false).await?;
         Self::with_listener(state, listener)
     }
 
     pub fn with_listener(state: AppState, listener: TcpListener) -> Result<Self, BuildError> {
-        let addr = listener.local_addr().map_err(|source| BuildError::Bind { addr: "?".into(), source })?;
+        let addr = listener.local_addr().map_err(|source| BuildError::Bind { addr: "?".into(), reason: source })?;
         let data = web::Data::new(state.clone());
         let pages = web::Data::new(crate::web::Web::new().map_err(BuildError::Notify)?);
         let max_body = state.config.settings.http.max_body_bytes as usize;
@@ -146,14 +147,14 @@ impl Application {
         let metrics_server = if separate.is_empty() {
             None
         } else {
-            let l =
-                TcpListener::bind(&separate).map_err(|source| BuildError::Bind { addr: separate.clone(), source })?;
+            let l = TcpListener::bind(&separate)
+                .map_err(|source| BuildError::Bind { addr: separate.clone(), reason: source })?;
             let data = data.clone();
             let s = HttpServer::new(move || App::new().app_data(data.clone()).service(crate::http::metrics::metrics))
                 .workers(1)
                 .shutdown_timeout(5)
                 .listen(l)
-                .map_err(|source| BuildError::Bind { addr: separate.clone(), source })?
+                .map_err(|source| BuildError::Bind { addr: separate.clone(), reason: source })?
                 .run();
             Some(s)
         };
@@ -174,8 +175,10 @@ impl Application {
         if workers > 0 {
             server = server.workers(workers as usize);
         }
-        let server =
-            server.listen(listener).map_err(|source| BuildError::Bind { addr: addr.to_string(), source })?.run();
+        let server = server
+            .listen(listener)
+            .map_err(|source| BuildError::Bind { addr: addr.to_string(), reason: source })?
+            .run();
         let workers = state.config.settings.workers.enabled.then(|| crate::workers::spawn(state.clone()));
         let always = crate::workers::spawn_always(state.clone());
         Ok(Self { port: addr.port(), server, metrics_server, state, workers, always })

@@ -52,11 +52,15 @@ pub struct Row {
 }
 
 /// Prints the table with the machine's load and writes it to `$CARGO_TARGET_DIR/bench-NAME.md`.
+/// In quick mode (small sizes on the debug build) the figures only show that the harness works:
+/// the verdict column says so instead of pass or fail.
 pub fn report(name: &str, rows: &[Row]) -> String {
+    let quick = std::env::args().any(|a| a == "--quick");
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let mut table = String::from("| goal | Opsline | peer | ratio | verdict |\n|---|---|---|---|---|\n");
     for r in rows {
-        table.push_str(&format!("| {} | {} | {} | {} | {} |\n", r.goal, r.opsline, r.peer, r.ratio, r.verdict));
+        let verdict = if quick { "smoke only" } else { r.verdict.as_str() };
+        table.push_str(&format!("| {} | {} | {} | {} | {verdict} |\n", r.goal, r.opsline, r.peer, r.ratio));
     }
     table.push_str(&format!("\nmachine load average at the end: {}\n", load.trim()));
     println!("{table}");

@@ -1,5 +1,5 @@
-//! Configuration (DESIGN.md §10): loading, validation and the compiled runtime view. Problems are
-//! reported all at once with their keys; secrets never appear in `Debug` output.
+//! Configuration (README: Configuration): loading, validation and the compiled runtime view.
+//! Problems are reported all at once with their keys; secrets never appear in `Debug` output.
 
 pub mod checks;
 pub mod content;

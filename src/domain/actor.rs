@@ -1,6 +1,6 @@
 //! Who did something to Opsline's records: a staff member, a customer's contact, or Opsline itself
 //! (a check, an integration, a scheduled job, the command line). The one type for "who": the
-//! ticket log, comments, the audit log and the rules of DESIGN.md §6 all take it.
+//! ticket log, comments, the audit log and the role rules (README: Roles) all take it.
 
 use super::ticket::Role;
 

@@ -1,4 +1,4 @@
-//! Escalation rules and their thresholds (SLA.md §7): when a warning or breach of a timer fires,
+//! Escalation rules and their thresholds (docs/sla.md §7): when a warning or breach of a timer fires,
 //! step by step, in working time on the ticket's calendar. Pure: the sweep passes the timer's
 //! start, deadline and `now`.
 
@@ -180,7 +180,8 @@ pub struct Subject<'a> {
 
 impl Rule {
     /// When Opsline resumes a ticket by itself (`tickets.max_wait`), its assignee hears that the
-    /// ticket is theirs again (DESIGN.md §5), whatever the configured rules say.
+    /// ticket is theirs again (README: Tickets, statuses and actions), whatever the configured
+    /// rules say.
     pub fn assignee_on_resume() -> Rule {
         Rule {
             key: "auto-resume".into(),

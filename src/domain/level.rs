@@ -1,4 +1,4 @@
-//! Fault levels I–IV (SLA.md §1). I is the most severe.
+//! Fault levels I–IV (docs/sla.md §1). I is the most severe.
 
 use std::fmt;
 use std::str::FromStr;
@@ -45,7 +45,7 @@ pub struct LevelParseError(pub String);
 impl FromStr for Level {
     type Err = LevelParseError;
 
-    /// Level keys match case-insensitively (DESIGN.md §10).
+    /// Level keys match case-insensitively (README: Configuration).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_uppercase().as_str() {
             "I" => Ok(Level::I),

@@ -1,4 +1,4 @@
-//! The error contract (DESIGN.md §7): every 4xx and 5xx answers
+//! The error contract (README: API): every 4xx and 5xx answers
 //! `{"error": {"code", "message", "field"?}}`, extractor failures included. One match maps each
 //! service error to its status; a 500 carries no internal text (the cause is logged instead).
 

@@ -1,4 +1,4 @@
-//! `POST /api/v1/tickets/{id}/…`: the actions of DESIGN.md §5, comments and attachments. Every
+//! `POST /api/v1/tickets/{id}/…`: the actions of README (Tickets, statuses and actions), comments and attachments. Every
 //! action answers 200 with the ticket; a refused transition is 409 with `allowed_actions`; a
 //! stale `If-Match` is 412.
 

@@ -89,7 +89,7 @@ pub struct ListParams {
     breached: Option<bool>,
     /// Text in the title or description, or a ticket number.
     q: Option<String>,
-    /// `newest` (default), `oldest` or `urgency` (SLA.md §8).
+    /// `newest` (default), `oldest` or `urgency` (docs/sla.md §8).
     sort: Option<String>,
     after: Option<String>,
     /// 1–200, default 50.
@@ -200,7 +200,7 @@ pub async fn events(state: web::Data<AppState>, auth: Auth, id: web::Path<String
     Ok(HttpResponse::Ok().json(tickets::list_events(&state, p, &id).await?))
 }
 
-/// Every timer of every cycle, with the explanation of its deadline (SLA.md §8).
+/// Every timer of every cycle, with the explanation of its deadline (docs/sla.md §8).
 #[utoipa::path(
     get, path = "/api/v1/tickets/{id}/sla", tag = "sla",
     params(("id" = String, Path, description = "Id or number")),

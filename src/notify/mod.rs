@@ -4,7 +4,7 @@
 pub mod email;
 pub mod network;
 pub mod render;
-pub mod signing;
+pub mod standard_webhooks;
 pub mod webhook;
 
 use crate::config::Config;

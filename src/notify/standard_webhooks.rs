@@ -35,15 +35,6 @@ pub fn verify(secret: &str, id: &str, timestamp: i64, body: &[u8], header: &str)
     header.split(' ').any(|s| subtle::ConstantTimeEq::ct_eq(s.as_bytes(), expected.as_bytes()).into())
 }
 
-/// HMAC-SHA256 of `data` under `key`, URL-safe base64: signs acknowledge links.
-pub fn mac(key: &str, data: &str) -> String {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.as_bytes()) else {
-        return String::new();
-    };
-    mac.update(data.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::network::{FilteringResolver, allowed};
-use super::signing::sign;
+use super::standard_webhooks::sign;
 use super::{Attempt, Failure};
 use crate::config::escalation::{Endpoint, url_host};
 

@@ -19,8 +19,15 @@ const MIGRATION_LOCK_KEY: i64 = 0x006f_7073_6c69_6e65;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot connect to the database: {0}")]
-    Connect(#[source] DbErr),
+    /// Nothing answers at the database's address (refused, unreachable, or silent).
+    #[error(
+        "cannot reach the database at {address}: {reason}. Is PostgreSQL running and listening there? \
+         (database.url, or OPSLINE_DATABASE__URL)"
+    )]
+    Unreachable { address: String, reason: String },
+    /// The server answered and refused: no such database, a wrong password, …
+    #[error("cannot connect to the database {url}: {reason}")]
+    Connect { url: String, reason: String },
     #[error("cannot create the directory for the SQLite database {path}: {source}")]
     Directory { path: String, source: std::io::Error },
     #[error(
@@ -28,11 +35,51 @@ pub enum StartupError {
     )]
     NewerSchema { unknown: Vec<String> },
     #[error("migration failed: {0}")]
-    Migrate(#[source] DbErr),
+    Migrate(DbErr),
+}
+
+/// The `host:port` of a PostgreSQL URL (5432 when it names none); `None` for a socket URL.
+fn pg_address(url: &str) -> Option<(String, u16)> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    Some((parsed.host_str()?.trim_matches(['[', ']']).to_string(), parsed.port().unwrap_or(5432)))
+}
+
+/// Fails fast, naming the address and the system's reason, when nothing listens where a
+/// PostgreSQL URL points (a pool would retry quietly until its timeout and then say only that it
+/// timed out).
+async fn reachable(url: &str, timeout: Duration) -> Result<(), StartupError> {
+    let Some((host, port)) = pg_address(url) else { return Ok(()) };
+    let address = format!("{host}:{port}");
+    let reason = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host.as_str(), port))).await {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} ms (database.connect_timeout_ms)", timeout.as_millis()),
+    };
+    Err(StartupError::Unreachable { address, reason })
+}
+
+/// The server's own words for a refused connection, once.
+fn refused(url: &str, e: &DbErr) -> StartupError {
+    let text = e.to_string();
+    let reason = text
+        .rsplit_once("error returned from database: ")
+        .map_or(text.as_str(), |(_, r)| r)
+        .trim_start_matches("Connection Error: ");
+    // PostgreSQL adds where in its own source the error was raised: not the user's concern.
+    let reason = match reason.rsplit_once(" at line ") {
+        Some((r, line)) if line.bytes().all(|b| b.is_ascii_digit()) => r,
+        _ => reason,
+    }
+    .to_string();
+    StartupError::Connect { url: crate::config::secret::redact_url(url), reason }
 }
 
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, StartupError> {
     let url = settings.url.expose().to_string();
+    let timeout = Duration::from_millis(settings.connect_timeout_ms);
+    if !url.starts_with("sqlite:") {
+        reachable(&url, timeout).await?;
+    }
     let mut opts = ConnectOptions::new(url.clone());
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
@@ -52,7 +99,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     } else {
         opts.max_connections(settings.max_connections).min_connections(1);
     }
-    Database::connect(opts).await.map_err(StartupError::Connect)
+    Database::connect(opts).await.map_err(|e| refused(&url, &e))
 }
 
 fn ensure_sqlite_dir(url: &str) -> Result<(), StartupError> {
@@ -113,7 +160,7 @@ pub async fn migrate(db: &DatabaseConnection, settings: &DatabaseSettings) -> Re
     }
     let mut opts = ConnectOptions::new(settings.url.expose().to_string());
     opts.sqlx_logging(false).max_connections(1).min_connections(1);
-    let lock_conn = Database::connect(opts).await.map_err(StartupError::Connect)?;
+    let lock_conn = Database::connect(opts).await.map_err(|e| refused(settings.url.expose(), &e))?;
     let backend = DatabaseBackend::Postgres;
     lock_conn
         .execute_raw(Statement::from_string(backend, format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")))

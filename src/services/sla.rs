@@ -1,4 +1,4 @@
-//! SLA previews (SLA.md §10): the deadlines a ticket would get, before it exists — what a hotline
+//! SLA previews (docs/sla.md §10): the deadlines a ticket would get, before it exists — what a hotline
 //! agent quotes to a caller.
 
 use chrono::{DateTime, Utc};

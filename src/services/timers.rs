@@ -396,7 +396,7 @@ pub(crate) async fn start(work: &mut Work<'_>, kinds: &[TimerKind], s: &Start<'_
 }
 
 /// Urgency and the breached flag, denormalised onto the ticket for `sort=urgency` and
-/// `breached=` filters (SLA.md §8): running or breached timers by earliest deadline first, then
+/// `breached=` filters (docs/sla.md §8): running or breached timers by earliest deadline first, then
 /// tickets whose timers are all paused by remaining working time, then the rest.
 pub fn urgency(timers: &[Timer], now: Secs) -> (i16, i64, bool) {
     let active: Vec<&Timer> = timers.iter().filter(|t| t.is_active()).collect();

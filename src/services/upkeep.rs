@@ -1,6 +1,7 @@
-//! Coarse, scheduled upkeep of tickets (DESIGN.md §5): a ticket waiting for the customer longer
-//! than `tickets.max_wait` working days resumes (its assignee is told), and a resolved ticket
-//! closes after `tickets.auto_close_after`; expired page sessions and portal links are deleted.
+//! Coarse, scheduled upkeep of tickets (README: Tickets, statuses and actions): a ticket waiting
+//! for the customer longer than `tickets.max_wait` working days resumes (its assignee is told),
+//! and a resolved ticket closes after `tickets.auto_close_after`; expired page sessions and portal
+//! links are deleted.
 //! Run every minute by every instance; the tickets' version checks make each transition happen
 //! once.
 

@@ -1,4 +1,4 @@
-//! Staff users and their API tokens (DESIGN.md §6).
+//! Staff users and their API tokens (README: Roles).
 
 use chrono::{DateTime, Utc};
 use sea_orm::{

@@ -1,5 +1,6 @@
-//! Configuration versions (DESIGN.md §3): at start an instance stores every calendar and SLA
-//! policy it loaded as a content-hashed row, and registers the hash of its whole configuration.
+//! Configuration versions (README: PostgreSQL and several instances): at start an instance stores
+//! every calendar and SLA policy it loaded as a content-hashed row, and registers the hash of its
+//! whole configuration.
 //! Timers reference the versions they were computed on, so an instance can rebuild a calendar
 //! another instance registered. A calendar whose content changed recomputes unmet timers.
 

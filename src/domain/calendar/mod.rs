@@ -1,5 +1,5 @@
 //! Business calendars: which instants are working time. A calendar has an IANA time zone, weekly
-//! working intervals, holidays and make-up working days (SLA.md §3). Instants are whole UTC
+//! working intervals, holidays and make-up working days (docs/sla.md §3). Instants are whole UTC
 //! seconds (`Secs`); local dates and times exist only inside this module. Arithmetic walks the
 //! working intervals day by day and never minute by minute; it reads no clock.
 

@@ -1,4 +1,4 @@
-//! The dated examples of SLA.md §3, held literally, on the calendars the document names.
+//! The dated examples of docs/sla.md §3, held literally, on the calendars the document names.
 
 use super::*;
 use crate::domain::sla::{Target, TimerKind, deadline};
@@ -7,7 +7,7 @@ pub(crate) fn day(intervals: &[&str]) -> DayHours {
     DayHours::new(intervals.iter().map(|s| parse_interval(s).unwrap()).collect())
 }
 
-/// SLA.md §9 `business`, without holidays (Mon–Fri 09:00–12:00, 13:00–18:00, Asia/Shanghai).
+/// docs/sla.md §9 `business`, without holidays (Mon–Fri 09:00–12:00, 13:00–18:00, Asia/Shanghai).
 pub(crate) fn business(holidays: &[&str], workdays: &[&str]) -> Calendar {
     let wd = day(&["09:00-12:00", "13:00-18:00"]);
     let week = [wd.clone(), wd.clone(), wd.clone(), wd.clone(), wd, DayHours::default(), DayHours::default()];
@@ -135,6 +135,15 @@ fn berlin_one_day_across_spring_forward_skips_the_missing_hour() {
     let from_noon = at("2027-03-27T12:00:00+01:00");
     assert_eq!(one("2027-03-27T12:00:00+01:00"), at("2027-03-28T12:00:00+02:00"));
     assert_eq!(one("2027-03-27T12:00:00+01:00") - from_noon, 23 * 3600);
+}
+
+#[test]
+fn berlin_one_day_across_fall_back_takes_25_hours() {
+    let cal = Calendar::always("Europe/Berlin").unwrap();
+    let from = "2026-10-24T12:00:00+02:00";
+    let due_at = due(&cal, TimerKind::Resolution, from, "1d", "1h");
+    assert_eq!(due_at, at("2026-10-25T12:00:00+01:00"));
+    assert_eq!(due_at - at(from), 25 * 3600);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Working-time arithmetic over a [`Calendar`]: adding working time, counting it between two
-//! instants, `Nd` working days and the end of a working day (SLA.md §3). Every function can record
+//! instants, `Nd` working days and the end of a working day (docs/sla.md §3). Every function can record
 //! the steps it took, which is what `explain` shows a customer.
 
 use jiff::civil::Date;
@@ -120,7 +120,7 @@ impl Calendar {
     }
 
     /// Pushing a deadline by working time counts from the deadline as from a start; pushing by
-    /// zero changes nothing (SLA.md §5).
+    /// zero changes nothing (docs/sla.md §5).
     pub fn push(&self, t: Secs, secs: i64) -> Result<Secs, CalendarError> {
         if secs <= 0 { Ok(t) } else { self.add_working(t, secs) }
     }
@@ -242,7 +242,7 @@ impl Calendar {
     }
 
     /// The end of the working day that holds the last working instant before `t` (the
-    /// `end_of_day` resolution rule, SLA.md §3).
+    /// `end_of_day` resolution rule, docs/sla.md §3).
     pub(crate) fn end_of_day_before_traced(&self, t: Secs, trace: &mut Trace) -> Result<Secs, CalendarError> {
         let mut date = self.local_date(t - 1)?;
         if !self.always {

@@ -1,4 +1,4 @@
-//! The SLA clock engine (SLA.md): targets, policies and the three timers per ticket. Pure: every
+//! The SLA clock engine (docs/sla.md): targets, policies and the three timers per ticket. Pure: every
 //! function takes the instants it needs; nothing here reads a clock or a database.
 
 mod policy;

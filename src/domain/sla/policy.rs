@@ -42,7 +42,7 @@ impl SlaPolicy {
         !self.pause_exempt.contains(&kind)
     }
 
-    /// The service standard of SLA.md §1.
+    /// The service standard of docs/sla.md §1.
     pub fn standard() -> Self {
         let t = |r: i64, p: i64, res: Target| LevelTargets {
             response: Target::Working(r),

@@ -1,4 +1,4 @@
-//! SLA targets (SLA.md §3): working time (`30s`, `10m`, `1h30m`), working days (`1d`) and
+//! SLA targets (docs/sla.md §3): working time (`30s`, `10m`, `1h30m`), working days (`1d`) and
 //! `end_of_day`, and the deadline each gives from a start on a calendar.
 
 use std::fmt;

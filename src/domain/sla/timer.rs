@@ -21,7 +21,7 @@ pub enum HistoryEntry {
     Resume {
         at: Secs,
     },
-    /// A level change re-targets the timer (SLA.md §5).
+    /// A level change re-targets the timer (docs/sla.md §5).
     Retarget {
         at: Secs,
         from_level: Level,

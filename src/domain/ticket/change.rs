@@ -11,7 +11,7 @@ use crate::domain::escalation::On;
 use crate::domain::level::Level;
 use crate::domain::sla::{Outcome, TimerKind};
 
-/// Text fields: at most this many characters (DESIGN.md §7).
+/// Text fields: at most this many characters (README: API).
 pub const MAX_TEXT: usize = 20_000;
 /// Reasons given for waiting, reopening, cancelling and level changes.
 pub const MAX_REASON: usize = 2_000;

@@ -1,5 +1,5 @@
-//! The ticket state machine (DESIGN.md §5), who may do what (DESIGN.md §6), and what each change
-//! does to a ticket (`change`).
+//! The ticket state machine (README: Tickets, statuses and actions), who may do what (README:
+//! Roles), and what each change does to a ticket (`change`).
 
 mod change;
 
@@ -10,7 +10,7 @@ pub use change::{
 use super::actor::Actor;
 
 crate::text_enum! {
-    /// Where a ticket is in its life (DESIGN.md §5).
+    /// Where a ticket is in its life (README: Tickets, statuses and actions).
     pub enum Status ("ticket status") {
         Open = "open",
         InProgress = "in_progress",
@@ -105,7 +105,7 @@ impl Action {
         }
     }
 
-    /// Whether the actor may take the action at all (DESIGN.md §6). Opsline itself resolves,
+    /// Whether the actor may take the action at all (README: Roles). Opsline itself resolves,
     /// reopens, resumes and closes tickets on its own schedule and intakes.
     pub fn permitted(self, actor: &Actor) -> bool {
         match actor {

@@ -1,6 +1,6 @@
 //! Per-minute and per-day rollups of check results (the status page and reports read these, so
 //! raw results can go after a week), and the retention job that deletes old rows in bounded
-//! batches (DESIGN.md §3).
+//! batches (README: PostgreSQL and several instances).
 
 use crate::domain::delivery::DeliveryStatus;
 use chrono::{DateTime, Duration, DurationRound, Utc};

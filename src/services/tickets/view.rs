@@ -1,4 +1,4 @@
-//! What a ticket and its timers look like to API callers (SLA.md §8 for timers).
+//! What a ticket and its timers look like to API callers (docs/sla.md §8 for timers).
 
 use std::collections::HashMap;
 
@@ -163,7 +163,7 @@ pub struct TicketView {
     pub allowed_actions: Vec<String>,
 }
 
-/// A timer as SLA.md §8 shows it, as of `now`.
+/// A timer as docs/sla.md §8 shows it, as of `now`.
 pub fn timer_view(t: &Timer, versions: &Versions, now: DateTime<Utc>) -> Result<TimerView> {
     let n = secs(now);
     let (_, steps) = replay_explained(&t.calendar, t.kind, secs(t.model.started_at), t.target, t.plan, &t.history)?;
