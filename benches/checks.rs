@@ -50,7 +50,7 @@ async fn prober_mode(kind: &str, target: &str, secs: u64) {
     })
     .unwrap();
     let def = Arc::new(spec.compile().unwrap());
-    let prober = Arc::new(Prober::new(vec![]).unwrap());
+    let prober = Arc::new(Prober::new(vec![], 0).unwrap());
     let until = Instant::now() + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     for _ in 0..32 {

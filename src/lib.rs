@@ -10,6 +10,7 @@ pub mod http;
 pub mod limits;
 pub mod metrics;
 pub mod notify;
+pub mod outbound;
 pub mod persistence;
 pub mod serde_util;
 pub mod services;

@@ -57,8 +57,11 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
     sync_teams(&db, &config, now).await?;
     let notifier = Notifier::new(&config).map_err(BuildError::Notify)?;
     let config_limits = config.settings.limits.clone();
+    let trusted_proxies =
+        config.settings.http.trusted_proxies.iter().filter_map(|p| crate::http::client::network(p)).collect();
     let signer = crate::signing::Signer::new(config.settings.web.secret_key.as_ref().map(|k| k.expose()));
-    let prober = Prober::new(config.runtime.checks.denied_networks.clone()).map_err(BuildError::Notify)?;
+    let denied = config.runtime.checks.denied_networks.clone();
+    let prober = Prober::new(denied, config.settings.checks.max_redirects).map_err(BuildError::Notify)?;
     // Room for a few rounds of every sweep loop's batch.
     let handoff_cap = 4 * (config.settings.sweep.batch as usize) * (config.settings.sweep.loops.max(1) as usize);
     let state = AppState {
@@ -73,7 +76,7 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
         prober: Arc::new(prober),
         wake_checks: Arc::new(tokio::sync::Notify::new()),
         metrics: Arc::new(metrics),
-        limits: Arc::new(crate::limits::Limits::new(&config_limits)),
+        limits: Arc::new(crate::limits::Limits::new(&config_limits, trusted_proxies)),
         signer: Arc::new(signer),
     };
     crate::services::checks::sync_config(&state, now).await?;

@@ -4,5 +4,6 @@
 pub mod dns;
 pub mod host;
 pub mod probe;
+pub mod secret;
 pub mod spec;
 pub mod tls;

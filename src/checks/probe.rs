@@ -1,20 +1,22 @@
 //! Running one probe: http (reqwest, a new connection each time, as blackbox_exporter does), tcp
 //! and tls (connect, handshake, optional send and expect), dns (one query to the given server),
-//! postgres (connect and `SELECT 1`) and host (disk free per mount, memory, load). Targets in `checks.denied_networks` are refused before any packet leaves.
+//! postgres (connect and `SELECT 1`) and host (disk free per mount, memory, load). Where a probe
+//! may go is `crate::outbound`'s to say: every target, every redirect hop, checked against
+//! `checks.denied_networks` before any packet leaves, and connected to as checked.
 //! A probe never fails with an error: whatever went wrong is part of its result.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::secret::scrub;
 use super::spec::{CheckDef, CheckKind};
 use super::{dns, host, tls};
-use crate::domain::check::conditions::{Observation, Unmet, first_unmet};
+use crate::domain::check::conditions::{OBSERVED_MAX, Observation, Unmet, clip, first_unmet};
 use crate::domain::check::health::Verdict;
-use crate::notify::network::{FilteringResolver, not_denied};
+use crate::outbound::{Outbound, Rule};
 
 /// What one run of a check found.
 #[derive(Debug, Clone)]
@@ -30,31 +32,27 @@ pub struct ProbeResult {
 pub struct Prober {
     http: reqwest::Client,
     tls: tokio_rustls::TlsConnector,
-    denied: Arc<Vec<IpNet>>,
+    outbound: Outbound,
 }
 
 impl Prober {
-    pub fn new(denied: Vec<IpNet>) -> Result<Self, String> {
+    /// Checks may reach anything but `denied`, following at most `max_redirects` redirects.
+    pub fn new(denied: Vec<IpNet>, max_redirects: usize) -> Result<Self, String> {
+        Self::with_outbound(Outbound::new(Rule::AllBut(denied)), max_redirects)
+    }
+
+    pub fn with_outbound(outbound: Outbound, max_redirects: usize) -> Result<Self, String> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let denied = Arc::new(denied);
         let http = reqwest::Client::builder()
-            .dns_resolver(Arc::new(FilteringResolver {
-                networks: denied.clone(),
-                keep: not_denied,
-                refused: "in checks.denied_networks",
-            }))
+            .dns_resolver(outbound.resolver())
             // A new connection per probe: a pooled one would hide a server that stopped accepting.
             .pool_max_idle_per_host(0)
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(outbound.redirects(max_redirects))
             .user_agent(concat!("opsline-check/", env!("CARGO_PKG_VERSION")))
             .tls_info(true)
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Self { http, tls: tls::connector()?, denied })
-    }
-
-    fn denied(&self, ip: IpAddr) -> bool {
-        !not_denied(ip, &self.denied)
+        Ok(Self { http, tls: tls::connector()?, outbound })
     }
 
     /// Runs the check once; `now` (unix seconds) is what certificate expiry counts from.
@@ -66,7 +64,7 @@ impl Prober {
             match def.spec.kind {
                 CheckKind::Http => self.http(def, timeout, now).await,
                 CheckKind::Tcp | CheckKind::Tls => self.tcp(def, timeout, now).await,
-                CheckKind::Postgres => postgres(def, timeout).await,
+                CheckKind::Postgres => self.postgres(def, timeout).await,
                 CheckKind::Host => (host::observe(), None),
                 CheckKind::Dns => self.dns(def, timeout).await,
                 CheckKind::Heartbeat => (Observation { connected: true, ..Default::default() }, None),
@@ -80,24 +78,42 @@ impl Prober {
         };
         let duration_ms = started.elapsed().as_millis() as u64;
         obs.response_time_ms.get_or_insert(duration_ms);
-        let unmet = if def.conditions.is_empty() {
-            default_unmet(def.spec.kind, &obs)
-        } else {
-            first_unmet(&def.conditions, &obs)
+        // Conditions read bodies of up to 1 MiB: judged on a blocking thread, within what is left
+        // of the timeout.
+        let left = timeout.saturating_sub(started.elapsed());
+        let (kind, conditions) = (def.spec.kind, def.conditions.clone());
+        let judging = tokio::task::spawn_blocking(move || {
+            let unmet = if conditions.is_empty() { default_unmet(kind, &obs) } else { first_unmet(&conditions, &obs) };
+            (unmet, obs)
+        });
+        let (unmet, obs, error) = match tokio::time::timeout(left, judging).await {
+            Ok(Ok((unmet, obs))) => (unmet, obs, error),
+            Ok(Err(panicked)) => {
+                (None, Observation::default(), Some(format!("judging the conditions failed: {panicked}")))
+            }
+            Err(_) => (
+                None,
+                Observation::default(),
+                Some(format!("the conditions were not judged within timeout_ms ({} ms)", def.timeout_ms)),
+            ),
         };
         let verdict = if unmet.is_none() && error.is_none() { Verdict::Pass } else { Verdict::Fail };
+        // Whatever leaves the probe has the check's secrets replaced by `***`.
+        let secrets = def.spec.secrets();
+        let unmet = unmet.map(|u| Unmet { observed: scrub(&u.observed, &secrets), ..u });
+        let error = error.map(|e| clip(scrub(&e, &secrets), OBSERVED_MAX));
         ProbeResult { verdict, duration_ms, unmet, error, observation: obs }
     }
 
     async fn http(&self, def: &CheckDef, timeout: Duration, now: i64) -> (Observation, Option<String>) {
         let mut obs = Observation::default();
         let Some(url) = def.spec.url.as_deref() else { return (obs, Some("no url".into())) };
-        if let Some(ip) = reqwest::Url::parse(url)
-            .ok()
-            .and_then(|u| u.host_str().and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok()))
-            && self.denied(ip)
-        {
-            return (obs, Some(format!("{ip} is in checks.denied_networks")));
+        let url = match reqwest::Url::parse(url) {
+            Ok(u) => u,
+            Err(e) => return (obs, Some(format!("not a URL: {e}"))),
+        };
+        if let Err(refused) = self.outbound.check_url(&url) {
+            return (obs, Some(refused.to_string()));
         }
         let method = reqwest::Method::from_bytes(def.spec.method.as_deref().unwrap_or("GET").as_bytes())
             .unwrap_or(reqwest::Method::GET);
@@ -147,7 +163,8 @@ impl Prober {
                 } else {
                     "request failed"
                 };
-                (obs, Some(format!("{what}: {}", chain(&e))))
+                // Without the URL: it may carry credentials in its user part or query.
+                (obs, Some(format!("{what}: {}", chain(&e.without_url()))))
             }
         }
     }
@@ -157,13 +174,10 @@ impl Prober {
         let (Some(host), Some(port)) = (def.spec.host.as_deref(), def.spec.port) else {
             return (obs, Some("host and port are required".into()));
         };
-        let addrs = match tokio::time::timeout(timeout, tokio::net::lookup_host((host, port))).await {
-            Ok(Ok(a)) => a.filter(|a| !self.denied(a.ip())).collect::<Vec<_>>(),
-            Ok(Err(e)) => return (obs, Some(format!("could not resolve {host}: {e}"))),
+        let addr = match tokio::time::timeout(timeout, self.outbound.resolve(host, port)).await {
+            Ok(Ok(a)) => a[0],
+            Ok(Err(refused)) => return (obs, Some(refused.to_string())),
             Err(_) => return (obs, Some(format!("resolving {host} timed out"))),
-        };
-        let Some(addr) = addrs.first().copied() else {
-            return (obs, Some(format!("{host} resolves only to addresses in checks.denied_networks")));
         };
         let started = Instant::now();
         let stream = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
@@ -200,9 +214,10 @@ impl Prober {
         let Some(server) = def.spec.server.as_deref().and_then(|s| s.parse::<SocketAddr>().ok()) else {
             return (obs, Some("no server".into()));
         };
-        if self.denied(server.ip()) {
-            return (obs, Some(format!("{} is in checks.denied_networks", server.ip())));
-        }
+        let server = match self.outbound.permits(server.ip()) {
+            Ok(ip) => SocketAddr::new(ip, server.port()),
+            Err(refused) => return (obs, Some(refused.to_string())),
+        };
         let name = def.spec.query_name.as_deref().unwrap_or_default();
         let record_type = def.spec.record_type.as_deref().unwrap_or("A").to_ascii_uppercase();
         match dns::resolve(server, name, &record_type, timeout).await {
@@ -214,6 +229,53 @@ impl Prober {
                 (obs, None)
             }
             Err(e) => (obs, Some(e)),
+        }
+    }
+
+    /// Connects to the address the policy checked (the URL's host replaced by it) and runs
+    /// `SELECT 1`.
+    async fn postgres(&self, def: &CheckDef, timeout: Duration) -> (Observation, Option<String>) {
+        let mut obs = Observation::default();
+        let Some(url) = def.spec.url.as_deref() else { return (obs, Some("no url".into())) };
+        let Ok(mut parsed) = reqwest::Url::parse(url) else { return (obs, Some("not a URL".into())) };
+        let host = parsed.host_str().unwrap_or_default().to_string();
+        let port = parsed.port().unwrap_or(5432);
+        let addr = match tokio::time::timeout(timeout, self.outbound.resolve(&host, port)).await {
+            Ok(Ok(a)) => a[0],
+            Ok(Err(refused)) => return (obs, Some(refused.to_string())),
+            Err(_) => return (obs, Some(format!("resolving {host} timed out"))),
+        };
+        let ip = match addr.ip() {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => format!("[{v6}]"),
+        };
+        if parsed.set_host(Some(&ip)).is_err() {
+            return (obs, Some("postgres: the URL's host cannot be replaced".into()));
+        }
+        obs.ip = Some(addr.ip().to_string());
+        let mut opts = sea_orm::ConnectOptions::new(parsed.to_string());
+        opts.max_connections(1)
+            .min_connections(0)
+            .connect_timeout(timeout)
+            .acquire_timeout(timeout)
+            .sqlx_logging(false);
+        let started = Instant::now();
+        let result = tokio::time::timeout(timeout, async {
+            let db = sea_orm::Database::connect(opts).await?;
+            let r = sea_orm::ConnectionTrait::execute_unprepared(&db, "SELECT 1").await.map(|_| ());
+            let _ = db.close().await;
+            r
+        })
+        .await;
+        obs.response_time_ms = Some(started.elapsed().as_millis() as u64);
+        match result {
+            Ok(Ok(())) => {
+                obs.connected = true;
+                (obs, None)
+            }
+            // The driver's message may quote the URL; only its kind is kept.
+            Ok(Err(e)) => (obs, Some(format!("postgres: {}", redact(&redact(&e.to_string(), url), parsed.as_str())))),
+            Err(_) => (obs, Some("postgres: timed out".into())),
         }
     }
 }
@@ -250,31 +312,6 @@ where
     .await;
     obs.body = Some(String::from_utf8_lossy(&got).into_owned());
     (read != Ok(true)).then(|| format!("the answer did not contain `{expect}`"))
-}
-
-async fn postgres(def: &CheckDef, timeout: Duration) -> (Observation, Option<String>) {
-    let mut obs = Observation::default();
-    let Some(url) = def.spec.url.as_deref() else { return (obs, Some("no url".into())) };
-    let mut opts = sea_orm::ConnectOptions::new(url.to_string());
-    opts.max_connections(1).min_connections(0).connect_timeout(timeout).acquire_timeout(timeout).sqlx_logging(false);
-    let started = Instant::now();
-    let result = tokio::time::timeout(timeout, async {
-        let db = sea_orm::Database::connect(opts).await?;
-        let r = sea_orm::ConnectionTrait::execute_unprepared(&db, "SELECT 1").await.map(|_| ());
-        let _ = db.close().await;
-        r
-    })
-    .await;
-    obs.response_time_ms = Some(started.elapsed().as_millis() as u64);
-    match result {
-        Ok(Ok(())) => {
-            obs.connected = true;
-            (obs, None)
-        }
-        // The driver's message may quote the URL; only its kind is kept.
-        Ok(Err(e)) => (obs, Some(format!("postgres: {}", redact(&e.to_string(), url)))),
-        Err(_) => (obs, Some("postgres: timed out".into())),
-    }
 }
 
 fn redact(msg: &str, secret_url: &str) -> String {

@@ -260,6 +260,7 @@ impl CheckSpec {
                 }
             }
         }
+        p.extend(self.unkept_secrets());
         if !p.is_empty() {
             return Err(p);
         }
@@ -272,15 +273,6 @@ impl CheckSpec {
             conditions: conds,
             maintenance,
         })
-    }
-
-    /// The spec as shown to readers: the postgres URL is write-only.
-    pub fn redacted(&self) -> CheckSpec {
-        let mut s = self.clone();
-        if s.kind == CheckKind::Postgres && s.url.is_some() {
-            s.url = Some("(secret)".into());
-        }
-        s
     }
 }
 

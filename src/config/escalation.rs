@@ -233,7 +233,8 @@ pub fn compile(settings: &Settings, problems: &mut Problems) -> Option<Escalatio
         if !valid_name(name) {
             problems.push(Problem::error(&key, "names match [a-z0-9][a-z0-9_-]*"));
         }
-        if !(ep.url.starts_with("http://") || ep.url.starts_with("https://")) || url_host(&ep.url).is_none() {
+        let parsed = reqwest::Url::parse(&ep.url).ok();
+        if !parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some()) {
             problems.push(Problem::error(format!("{key}.url"), "an http:// or https:// URL with a host"));
         }
         if ep.secret.expose().chars().count() < 16 {
@@ -326,14 +327,4 @@ pub fn compile(settings: &Settings, problems: &mut Problems) -> Option<Escalatio
         retry_schedule_secs: retry,
         ack_link_ttl_secs: ttl?,
     })
-}
-
-/// The host of an http(s) URL.
-pub fn url_host(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host =
-        if host.starts_with('[') { host.split(']').next()?.trim_start_matches('[') } else { host.split(':').next()? };
-    (!host.is_empty()).then_some(host)
 }

@@ -54,6 +54,9 @@ impl Settings {
 pub struct CheckSettings {
     /// Networks no check may reach (CIDR); cloud metadata and link-local by default.
     pub denied_networks: Vec<String>,
+    /// Redirects an http check follows, each checked against `denied_networks`.
+    #[serde(default = "default_check_redirects")]
+    pub max_redirects: usize,
     /// Checks one instance runs at once.
     pub concurrency: u32,
     /// Due checks claimed at once.
@@ -170,6 +173,9 @@ pub struct EmailSettings {
 pub struct WebhookSettings {
     /// Private and loopback networks webhooks may reach (CIDR); all others are refused.
     pub allowed_networks: Vec<String>,
+    /// Redirects a delivery follows, each checked as the first request (none by default).
+    #[serde(default)]
+    pub max_redirects: usize,
     #[serde(default)]
     pub endpoints: BTreeMap<String, EndpointSettings>,
 }
@@ -182,6 +188,10 @@ pub struct EndpointSettings {
     pub secret: Secret,
     #[serde(default = "default_webhook_timeout")]
     pub timeout_ms: u64,
+}
+
+fn default_check_redirects() -> usize {
+    5
 }
 
 fn default_webhook_timeout() -> u64 {
@@ -240,6 +250,13 @@ pub struct LimitSettings {
     pub token_creation_per_minute: u32,
     pub intake_per_minute: u32,
     pub failed_auth_per_minute: u32,
+    /// Failed sign-ins an account may have within 15 minutes before every attempt on it waits.
+    #[serde(default = "default_failed_sign_ins")]
+    pub failed_sign_ins_per_account: u32,
+}
+
+fn default_failed_sign_ins() -> u32 {
+    10
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -247,6 +264,20 @@ pub struct IntegrationSettings {
     /// A firing alert whose ticket was resolved less than this ago reopens it; later, it opens a
     /// new ticket.
     pub reopen_window: String,
+    #[serde(default)]
+    pub email: EmailIntakeSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct EmailIntakeSettings {
+    /// Take mail from a contact only when the receiving MTA's `Authentication-Results` says DMARC
+    /// (or SPF and DKIM) passed for the `From` domain.
+    #[serde(default)]
+    pub require_auth_results: bool,
+    /// The MTA's authserv-id: only its topmost `Authentication-Results` counts. Empty: the
+    /// topmost of any.
+    #[serde(default)]
+    pub authserv_id: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -274,6 +305,10 @@ pub struct HttpSettings {
     pub max_body_bytes: u64,
     /// Worker threads serving HTTP; 0 means one per core.
     pub workers: u32,
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` is believed; from
+    /// anyone else the header is ignored and the peer address is the client. Default: none.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -60,6 +60,7 @@ pub fn compile(settings: &Settings, dir: &Path, environment: &str, problems: &mu
         ("limits.token_creation_per_minute", settings.limits.token_creation_per_minute),
         ("limits.intake_per_minute", settings.limits.intake_per_minute),
         ("limits.failed_auth_per_minute", settings.limits.failed_auth_per_minute),
+        ("limits.failed_sign_ins_per_account", settings.limits.failed_sign_ins_per_account),
     ] {
         if v == 0 {
             problems.push(Problem::error(key, "must be at least 1"));
@@ -73,6 +74,14 @@ pub fn compile(settings: &Settings, dir: &Path, environment: &str, problems: &mu
             problems.push(Problem::error(
                 format!("http.cors_origins[{i}]"),
                 format!("`{o}` is not an origin such as https://console.example.com"),
+            ));
+        }
+    }
+    for (i, p) in settings.http.trusted_proxies.iter().enumerate() {
+        if crate::http::client::network(p).is_none() {
+            problems.push(Problem::error(
+                format!("http.trusted_proxies[{i}]"),
+                format!("`{p}` is not an address or a CIDR network such as 10.0.0.0/8"),
             ));
         }
     }

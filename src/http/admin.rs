@@ -51,7 +51,7 @@ pub async fn create_customer(
     body: Body<NewCustomer>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
-    Ok(HttpResponse::Created().json(customers::create(&state, p, body.into_inner(), state.clock.now()).await?))
+    Ok(HttpResponse::Created().json(customers::create(&state, p, body.into_inner()?, state.clock.now()).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", params(("id" = i64, Path, description = "Customer id")),
@@ -86,7 +86,7 @@ pub async fn patch_customer(
     body: Body<CustomerPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
-    Ok(HttpResponse::Ok().json(customers::patch(&state, p, *id, body.into_inner(), state.clock.now()).await?))
+    Ok(HttpResponse::Ok().json(customers::patch(&state, p, *id, body.into_inner()?, state.clock.now()).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/customers/{id}/contacts", tag = "customers", params(("id" = i64, Path, description = "Customer id")),
@@ -123,7 +123,7 @@ pub async fn create_contact(
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Agent)?;
     Ok(HttpResponse::Created()
-        .json(customers::create_contact(&state, p, *id, body.into_inner(), state.clock.now()).await?))
+        .json(customers::create_contact(&state, p, *id, body.into_inner()?, state.clock.now()).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
@@ -150,7 +150,7 @@ pub async fn create_user(
     body: Body<NewUser>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
-    Ok(HttpResponse::Created().json(users::create(&state, p, body.into_inner(), false, state.clock.now()).await?))
+    Ok(HttpResponse::Created().json(users::create(&state, p, body.into_inner()?, false, state.clock.now()).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path, description = "User id")),
@@ -181,7 +181,7 @@ pub async fn patch_user(
     body: Body<UserPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
-    Ok(HttpResponse::Ok().json(users::patch(&state, p, *id, body.into_inner(), state.clock.now()).await?))
+    Ok(HttpResponse::Ok().json(users::patch(&state, p, *id, body.into_inner()?, state.clock.now()).await?))
 }
 
 /// Deactivate a user (users are kept for the record) and revoke their tokens.
@@ -193,7 +193,9 @@ pub async fn patch_user(
 #[delete("/users/{id}")]
 pub async fn delete_user(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
-    users::deactivate(&state, p, *id, state.clock.now()).await?;
+    // Users are never deleted: tickets and events refer to them.
+    let deactivate = UserPatch { active: Some(false), ..Default::default() };
+    users::patch(&state, p, *id, deactivate, state.clock.now()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -226,7 +228,7 @@ pub async fn create_token(
 ) -> Result<HttpResponse, ApiError> {
     crate::http::client::limit(&state, crate::limits::Limit::TokenCreation, &req)?;
     let p = auth.require(Role::Admin)?;
-    Ok(HttpResponse::Created().json(users::create_token(&state, p, body.into_inner(), state.clock.now()).await?))
+    Ok(HttpResponse::Created().json(users::create_token(&state, p, body.into_inner()?, state.clock.now()).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/tokens/{id}", tag = "users", params(("id" = i64, Path, description = "Token id")),
@@ -245,7 +247,7 @@ pub async fn patch_token(
     body: Body<TokenPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
-    Ok(HttpResponse::Ok().json(users::patch_token(&state, p, *id, body.into_inner(), state.clock.now()).await?))
+    Ok(HttpResponse::Ok().json(users::patch_token(&state, p, *id, body.into_inner()?, state.clock.now()).await?))
 }
 
 /// Revoke a token, effective on every instance at once.

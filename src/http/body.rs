@@ -2,6 +2,11 @@
 //! an array of its fields in order (`[null, null]`), which no client means; this extractor reads
 //! the JSON first (with the same limits and error shape as `web::Json`), refuses anything but an
 //! object, then builds `T` from it.
+//!
+//! Extraction itself never fails: a bad body is kept and becomes the handler's error when the
+//! handler takes the body (`into_inner()?`), after it has checked who is asking. actix-web runs
+//! a handler's extractors together and answers the first error, so a body error raised during
+//! extraction could answer before authentication has (422 to someone who should get 401 or 403).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,11 +18,23 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 
-pub struct Body<T>(pub T);
+pub struct Body<T>(Result<T, ApiError>);
 
 /// A body that may be left out entirely (no `Content-Type`, nothing sent); when one is sent it
 /// must be a valid object, as for [`Body`] — a malformed body is an error, never "no body".
-pub struct OptionalBody<T>(pub Option<T>);
+pub struct OptionalBody<T>(Result<Option<T>, ApiError>);
+
+impl<T> OptionalBody<T> {
+    /// The body, if one was sent; its error if it was bad.
+    pub fn into_inner(self) -> Result<Option<T>, ApiError> {
+        self.0
+    }
+}
+
+/// The API error an extractor's error stands for.
+fn api_error(e: actix_web::Error) -> ApiError {
+    e.as_error::<ApiError>().cloned().unwrap_or_else(|| ApiError::bad_request("invalid_json", e.to_string()))
+}
 
 impl<T: DeserializeOwned + 'static> FromRequest for OptionalBody<T> {
     type Error = actix_web::Error;
@@ -30,24 +47,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalBody<T> {
             && !headers.contains_key(actix_web::http::header::TRANSFER_ENCODING)
             && length.is_none_or(|l| l.trim() == "0");
         if absent {
-            return Box::pin(async { Ok(OptionalBody(None)) });
+            return Box::pin(async { Ok(OptionalBody(Ok(None))) });
         }
         let body = Body::<T>::from_request(req, payload);
-        Box::pin(async move { Ok(OptionalBody(Some(body.await?.0))) })
+        Box::pin(async move { Ok(OptionalBody(body.await?.0.map(Some))) })
     }
 }
 
 impl<T> Body<T> {
-    pub fn into_inner(self) -> T {
+    /// The body, or why it was refused. Take it after checking who is asking.
+    pub fn into_inner(self) -> Result<T, ApiError> {
         self.0
-    }
-}
-
-impl<T> std::ops::Deref for Body<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
     }
 }
 
@@ -57,30 +67,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let json = web::Json::<serde_json::Value>::from_request(req, payload);
-        Box::pin(async move {
-            let value = json.await?.into_inner();
-            if !value.is_object() {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation_failed",
-                    "the body must be a JSON object",
-                )
-                .into());
-            }
-            if let Some(path) = nul_at(&value, "") {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation_failed",
-                    "text must not contain NUL characters",
-                )
-                .with_field(path.trim_start_matches('.'))
-                .into());
-            }
-            serde_json::from_value(value)
-                .map(Body)
-                .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", e.to_string()).into())
-        })
+        Box::pin(async move { Ok(Body(read(json.await))) })
     }
+}
+
+/// The body as a `T`, or the API's error for it.
+fn read<T: DeserializeOwned>(json: Result<web::Json<serde_json::Value>, actix_web::Error>) -> Result<T, ApiError> {
+    let value = json.map_err(api_error)?.into_inner();
+    if !value.is_object() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "the body must be a JSON object",
+        ));
+    }
+    if let Some(path) = nul_at(&value, "") {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "text must not contain NUL characters",
+        )
+        .with_field(path.trim_start_matches('.')));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", e.to_string()))
 }
 
 /// Where in the document a string (or a key) holds a NUL character, which no text field takes.

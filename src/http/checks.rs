@@ -39,7 +39,7 @@ pub async fn list(state: web::Data<AppState>, auth: Auth, q: web::Query<CheckQue
 #[post("/checks")]
 pub async fn create(state: web::Data<AppState>, auth: Auth, body: Body<CheckSpec>) -> Result<HttpResponse, ApiError> {
     auth.require(Role::Lead)?;
-    Ok(HttpResponse::Created().json(checks::create(&state, body.into_inner(), state.clock.now()).await?))
+    Ok(HttpResponse::Created().json(checks::create(&state, body.into_inner()?, state.clock.now()).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/checks/{id}", tag = "checks", params(("id" = i64, Path, description = "Check id")),
@@ -72,7 +72,7 @@ pub async fn update(
     body: Body<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Role::Lead)?;
-    Ok(HttpResponse::Ok().json(checks::update(&state, *id, body.into_inner(), state.clock.now()).await?))
+    Ok(HttpResponse::Ok().json(checks::update(&state, *id, body.into_inner()?, state.clock.now()).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/checks/{id}", tag = "checks", params(("id" = i64, Path, description = "Check id")),
@@ -149,7 +149,7 @@ pub async fn start_inspection(
     body: OptionalBody<NewInspection>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Engineer)?;
-    let req = body.0.unwrap_or_default();
+    let req = body.into_inner()?.unwrap_or_default();
     let (view, _) = inspections::start(&state, p.name(), req, state.clock.now()).await?;
     Ok(HttpResponse::Accepted().json(view))
 }

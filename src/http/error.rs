@@ -10,12 +10,12 @@ use utoipa::ToSchema;
 
 use crate::services::Error;
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable: `validation_failed`, `ticket_not_found`, `invalid_transition`, …
     pub code: String,
@@ -31,7 +31,7 @@ pub struct ErrorDetail {
 }
 
 /// An HTTP-level error: a status and the JSON body.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
     pub detail: Box<ErrorDetail>,
@@ -59,7 +59,7 @@ impl ApiError {
         let mut e = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
-            format!("too many {what} from this address; try again in {retry_after} s"),
+            format!("too many {what}; try again in {retry_after} s"),
         );
         e.retry_after = Some(retry_after.max(1));
         e
@@ -145,6 +145,7 @@ impl From<Error> for ApiError {
                 a
             }
             Error::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
+            Error::TooMany { what, retry_after_secs } => ApiError::rate_limited(what, retry_after_secs),
             e @ Error::VersionMismatch { .. } => {
                 ApiError::new(StatusCode::PRECONDITION_FAILED, "version_mismatch", e.to_string()).with_field("If-Match")
             }

@@ -43,7 +43,7 @@ pub async fn create_integration(
     body: Body<NewIntegration>,
 ) -> Result<HttpResponse, ApiError> {
     let p = auth.require(Role::Admin)?;
-    Ok(HttpResponse::Created().json(intake::create(&state, p, *id, body.into_inner(), state.clock.now()).await?))
+    Ok(HttpResponse::Created().json(intake::create(&state, p, *id, body.into_inner()?, state.clock.now()).await?))
 }
 
 /// The customer's integrations (without their keys).
@@ -105,6 +105,7 @@ pub async fn alertmanager_intake(
     let mut principal = None;
     let cred = credential(&state, &req, &q, &token, &mut principal).await?;
     let intake = guarded(&state, &req, intake::resolve(&state, Kind::Alertmanager, cred).await)?;
+    let body = body.into_inner()?;
     Ok(HttpResponse::Ok().json(alertmanager::process(&state, &intake, &body, state.clock.now()).await?))
 }
 

@@ -11,6 +11,7 @@ pub mod escalations;
 pub mod health;
 pub mod intake;
 pub mod metrics;
+pub mod multipart;
 mod openapi;
 pub mod sla;
 pub mod ticket_actions;

@@ -32,7 +32,7 @@ pub async fn preview(
     body: Body<PreviewRequest>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Role::Agent)?;
-    Ok(HttpResponse::Ok().json(sla::preview(&state, body.into_inner(), state.clock.now()).await?))
+    Ok(HttpResponse::Ok().json(sla::preview(&state, body.into_inner()?, state.clock.now()).await?))
 }
 
 /// How a changed calendar and/or SLA policy would move every unmet deadline. Changes nothing.
@@ -50,7 +50,7 @@ pub async fn what_if(
     body: Body<WhatIfRequest>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Role::Lead)?;
-    Ok(HttpResponse::Ok().json(crate::services::what_if::what_if(&state, body.into_inner(), state.clock.now()).await?))
+    Ok(HttpResponse::Ok().json(crate::services::what_if::what_if(&state, body.into_inner()?, state.clock.now()).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -111,6 +111,7 @@ pub async fn classify(
     body: Body<ClassifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Role::Agent)?;
+    let body = body.into_inner()?;
     if body.title.chars().count() > 200 {
         return Err(ApiError::unprocessable("title", "at most 200 characters"));
     }

@@ -5,13 +5,13 @@
 use actix_multipart::Multipart;
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use futures_util::StreamExt;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::auth::{Auth, if_match};
 use super::body::Body;
 use super::error::{ApiError, ErrorBody};
+use super::multipart::{self, Unreadable, Upload};
 use super::tickets::staff_or_contact;
 use crate::domain::level::Level;
 use crate::domain::ticket::{Change, NewFile, Visibility};
@@ -133,7 +133,8 @@ macro_rules! action {
             id: web::Path<String>,
             body: Body<$body>,
         ) -> Result<HttpResponse, ApiError> {
-            let $b = body.into_inner();
+            staff_or_contact(&auth)?;
+            let $b = body.into_inner()?;
             act(&state, &auth, &req, &id, $make).await
         }
     };
@@ -267,7 +268,7 @@ pub async fn add_comment(
 ) -> Result<HttpResponse, ApiError> {
     let p = staff_or_contact(&auth)?;
     let version = if_match(&req)?;
-    let c = tickets::add_comment(&state, p, &id, body.into_inner(), version, state.clock.now()).await?;
+    let c = tickets::add_comment(&state, p, &id, body.into_inner()?, version, state.clock.now()).await?;
     Ok(HttpResponse::Created().json(c))
 }
 
@@ -314,7 +315,7 @@ pub struct UploadForm {
         (status = 403, description = "Not allowed", body = ErrorBody),
         (status = 404, description = "No such ticket", body = ErrorBody),
         (status = 409, description = "Ticket closed or cancelled", body = ErrorBody),
-        (status = 413, description = "File too large", body = ErrorBody),
+        (status = 413, description = "File larger than attachments.max_bytes, request larger than that + 64 KiB, or more than 32 parts", body = ErrorBody),
         (status = 415, description = "Not multipart", body = ErrorBody),
         (status = 422, description = "Invalid field", body = ErrorBody),
     ),
@@ -325,59 +326,35 @@ pub async fn upload(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<String>,
-    mut form: Multipart,
+    req: HttpRequest,
+    form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     let p = staff_or_contact(&auth)?;
     let max = state.config.settings.attachments.max_bytes as usize;
-    let bad = |m: &str| ApiError::bad_request("invalid_multipart", m.to_string());
-    let too_large = || {
-        ApiError::new(
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("attachments are at most {max} bytes"),
-        )
-    };
-    let mut file: Option<(String, String, Vec<u8>)> = None;
-    let mut visibility = Visibility::Public;
-    while let Some(field) = form.next().await {
-        let mut field = field.map_err(|e| match e {
-            actix_multipart::MultipartError::Payload(actix_web::error::PayloadError::Overflow) => too_large(),
-            actix_multipart::MultipartError::ContentTypeMissing
-            | actix_multipart::MultipartError::ContentTypeIncompatible => ApiError::new(
-                actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send multipart/form-data",
-            ),
-            _ => bad("the body is not a valid multipart form"),
-        })?;
-        let name = field.name().unwrap_or_default().to_string();
-        let filename = field.content_disposition().and_then(|cd| cd.get_filename()).map(str::to_string);
-        let content_type =
-            field.content_type().map(|m| m.to_string()).unwrap_or_else(|| "application/octet-stream".into());
-        let mut data = Vec::new();
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|_| bad("the upload was interrupted"))?;
-            if data.len() + chunk.len() > max {
-                return Err(too_large());
-            }
-            data.extend_from_slice(&chunk);
-        }
-        match name.as_str() {
-            "file" => file = Some((filename.unwrap_or_else(|| "attachment".into()), content_type, data)),
-            "visibility" => {
-                visibility = Visibility::parse(String::from_utf8_lossy(&data).trim())
-                    .ok_or_else(|| ApiError::unprocessable("visibility", "public or internal"))?
-            }
-            _ => {
-                return Err(ApiError::unprocessable(
-                    &name,
-                    format!("unknown form field `{name}`: send `file` and optionally `visibility`"),
-                ));
-            }
-        }
+    let mut posted = multipart::read(&req, form, max).await.map_err(unreadable)?;
+    if let Some(other) = posted.fields.keys().find(|k| k.as_str() != "visibility") {
+        return Err(ApiError::unprocessable(
+            other,
+            format!("unknown form field `{other}`: send `file` and optionally `visibility`"),
+        ));
     }
-    let (filename, content_type, data) =
-        file.ok_or_else(|| ApiError::unprocessable("file", "a `file` field is required"))?;
+    if let Some(other) = posted.files.iter().find(|f| f.field != "file") {
+        return Err(ApiError::unprocessable(
+            &other.field,
+            format!("unknown file field `{}`: send it as `file`", other.field),
+        ));
+    }
+    let visibility = match posted.fields.get("visibility") {
+        None => Visibility::Public,
+        Some(v) => {
+            Visibility::parse(v.trim()).ok_or_else(|| ApiError::unprocessable("visibility", "public or internal"))?
+        }
+    };
+    if posted.files.len() > 1 {
+        return Err(ApiError::unprocessable("file", "one file per request"));
+    }
+    let Upload { filename, content_type, data, .. } =
+        posted.files.pop().ok_or_else(|| ApiError::unprocessable("file", "a `file` field is required"))?;
     let a = tickets::add_attachment(
         &state,
         p,
@@ -440,4 +417,23 @@ pub async fn download(
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .content_type(a.content_type)
         .body(a.data))
+}
+
+/// The API's answer to a form that could not be read.
+fn unreadable(e: Unreadable) -> ApiError {
+    use actix_web::http::StatusCode;
+    match e {
+        Unreadable::TooLarge(limit) => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("more than {limit} bytes"))
+        }
+        Unreadable::TooManyParts => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("more than {} parts in one form", multipart::FIELDS_MAX),
+        ),
+        Unreadable::NotMultipart => {
+            ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send multipart/form-data")
+        }
+        Unreadable::Malformed => ApiError::bad_request("invalid_multipart", "the body is not a valid multipart form"),
+    }
 }

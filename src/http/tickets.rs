@@ -63,7 +63,7 @@ pub async fn create(
         None => None,
     };
     let now = state.clock.now();
-    let input = body.into_inner();
+    let input = body.into_inner()?;
     input.check_source_for(p)?;
     let opened = tickets::open(&state, p, input, key.as_deref(), now).await?;
     let replayed = opened.replayed;

@@ -2,7 +2,6 @@
 //! worker; knows nothing about the database or HTTP handlers.
 
 pub mod email;
-pub mod network;
 pub mod render;
 pub mod standard_webhooks;
 pub mod webhook;
@@ -46,7 +45,10 @@ impl Notifier {
         let _ = rustls::crypto::ring::default_provider().install_default();
         Ok(Self {
             mailer: email::Mailer::from_settings(&config.settings.email)?,
-            webhooks: webhook::WebhookClient::new(config.runtime.escalation.allowed_networks.clone())?,
+            webhooks: webhook::WebhookClient::new(
+                config.runtime.escalation.allowed_networks.clone(),
+                config.settings.webhooks.max_redirects,
+            )?,
         })
     }
 }

@@ -1,53 +1,49 @@
-//! Webhook delivery with reqwest: Standard Webhooks headers, a timeout per endpoint, no
-//! redirects, and a resolver that refuses internal addresses unless allowed.
+//! Webhook delivery with reqwest: Standard Webhooks headers, a timeout per endpoint, and
+//! `crate::outbound`'s policy for webhooks: internal addresses only in `webhooks.allowed_networks`,
+//! at most `webhooks.max_redirects` redirects (none by default), every hop checked.
 
-use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::network::{FilteringResolver, allowed};
 use super::standard_webhooks::sign;
 use super::{Attempt, Failure};
-use crate::config::escalation::{Endpoint, url_host};
+use crate::config::escalation::Endpoint;
+use crate::outbound::{Outbound, Rule};
 
 pub struct WebhookClient {
     client: reqwest::Client,
-    allowed: Arc<Vec<IpNet>>,
+    outbound: Outbound,
 }
 
 impl WebhookClient {
-    pub fn new(allowed_networks: Vec<IpNet>) -> Result<Self, String> {
-        let allowed = Arc::new(allowed_networks);
+    pub fn new(allowed_networks: Vec<IpNet>, max_redirects: usize) -> Result<Self, String> {
+        Self::with_outbound(Outbound::new(Rule::PublicAnd(allowed_networks)), max_redirects)
+    }
+
+    pub fn with_outbound(outbound: Outbound, max_redirects: usize) -> Result<Self, String> {
         let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(FilteringResolver {
-                networks: allowed.clone(),
-                keep: super::network::allowed,
-                refused: "webhooks may not reach (webhooks.allowed_networks)",
-            }))
-            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(outbound.resolver())
+            .redirect(outbound.redirects(max_redirects))
             .user_agent(concat!("opsline/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Self { client, allowed })
+        Ok(Self { client, outbound })
     }
 
     /// Sends `body` to `endpoint`, signed; `id` is constant across retries so that receivers can
     /// deduplicate.
     pub async fn send(&self, endpoint: &Endpoint, id: &str, timestamp: i64, body: &[u8]) -> Attempt {
-        if let Some(ip) = url_host(&endpoint.url).and_then(|h| h.parse::<IpAddr>().ok())
-            && !allowed(ip, &self.allowed)
-        {
-            return Attempt::failed(
-                Failure::Permanent,
-                None,
-                format!("{ip} is an internal address not in webhooks.allowed_networks"),
-            );
+        let url = match reqwest::Url::parse(&endpoint.url) {
+            Ok(u) => u,
+            Err(e) => return Attempt::failed(Failure::Permanent, None, format!("not a URL: {e}")),
+        };
+        if let Err(refused) = self.outbound.check_url(&url) {
+            return Attempt::failed(Failure::Permanent, None, refused.to_string());
         }
         let res = self
             .client
-            .post(&endpoint.url)
+            .post(url)
             .timeout(Duration::from_millis(endpoint.timeout_ms))
             .header("content-type", "application/json")
             .header("webhook-id", id)
@@ -83,7 +79,11 @@ impl WebhookClient {
                 } else {
                     "request failed"
                 };
-                Attempt::failed(Failure::Retry { retry_after: None }, None, format!("{what}: {}", error_chain(&e)))
+                Attempt::failed(
+                    Failure::Retry { retry_after: None },
+                    None,
+                    format!("{what}: {}", error_chain(&e.without_url())),
+                )
             }
         }
     }

@@ -4,6 +4,7 @@
 pub mod bulk;
 pub mod check_bulk;
 pub mod entities;
+pub mod like;
 mod stored;
 
 use std::time::Duration;

@@ -104,13 +104,37 @@ pub fn hash_password(password: &str) -> Result<String> {
         .map_err(|e| Error::Internal(e.to_string()))
 }
 
-pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+/// An argon2 hash with `hash_password`'s parameters and a random output that no password is known
+/// to produce: what an account without a password (or no account at all) is checked against.
+const NO_PASSWORD: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$b3BzbGluZS1uby1hY2NvdW50$k/Hx8S6maeUXnPL/JLLEI4jg17EXYmqFOG8IUVFVRmI";
+
+/// Whether `password` matches the `stored` hash. With nothing stored it still runs argon2, on a
+/// stand-in hash, and says no: how long it takes tells nothing about whether an account exists.
+pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
+    let hash = stored.unwrap_or(NO_PASSWORD);
+    let matched =
+        PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok());
+    matched && stored.is_some()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_account_costs_what_an_account_does() {
+        // The stand-in is a real argon2 hash with the parameters of every stored one, so
+        // verifying against it does the same work; it matches nothing anyone is told.
+        let fresh = hash_password("anything at all").unwrap();
+        let params = |h: &str| PasswordHash::new(h).unwrap().params.to_string();
+        let stand_in = PasswordHash::new(NO_PASSWORD).expect("the stand-in parses");
+        assert_eq!(stand_in.params.to_string(), params(&fresh));
+        assert_eq!(stand_in.algorithm, PasswordHash::new(&fresh).unwrap().algorithm);
+        assert!(stand_in.hash.is_some_and(|h| h.len() == 32));
+        assert!(!verify_password("", None));
+        assert!(!verify_password("opsline", None));
+    }
 
     #[test]
     fn tokens_split_into_public_id_and_secret() {
@@ -124,7 +148,7 @@ mod tests {
     #[test]
     fn passwords_verify_only_with_the_right_password() {
         let h = hash_password("correct horse").unwrap();
-        assert!(verify_password("correct horse", &h));
-        assert!(!verify_password("wrong", &h));
+        assert!(verify_password("correct horse", Some(&h)));
+        assert!(!verify_password("wrong", Some(&h)));
     }
 }

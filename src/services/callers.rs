@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::error::Result;
 use crate::domain::customer::Tier;
 use crate::persistence::entities::{contact, customer};
+use crate::persistence::like::containing;
 use crate::state::AppState;
 
 /// How many of each kind one lookup answers.
@@ -61,7 +62,7 @@ pub async fn matching(state: &AppState, text: &str) -> Result<Callers> {
     if text.chars().count() < 2 || text.len() > 100 {
         return Ok(Callers::default());
     }
-    let like = format!("%{}%", text.replace(['\\', '%', '_'], ""));
+    let like = containing(&text);
     let lower = |c: customer::Column| Expr::expr(Func::lower(Expr::col(c)));
     let customers = customer::Entity::find()
         .filter(lower(customer::Column::Name).like(like.clone()))

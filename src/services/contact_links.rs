@@ -173,6 +173,7 @@ pub async fn redeem(
             .filter(contact::Column::Id.eq(c.id))
             .exec(&txn)
             .await?;
+        web_sessions::end_all(&txn, web_sessions::Holder::Contact(c.id)).await?;
     }
     let id = web_sessions::open(&txn, None, Some(c.id), now).await?;
     txn.commit().await?;

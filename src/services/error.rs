@@ -18,6 +18,9 @@ pub enum Error {
     InvalidTransition { message: String, status: String, allowed_actions: Vec<String> },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// A budget is spent (`crate::limits`): 429 with Retry-After.
+    #[error("too many {what}: try again in {retry_after_secs} s")]
+    TooMany { what: &'static str, retry_after_secs: u64 },
     #[error("the ticket changed since version {expected}; it is now at version {current}")]
     VersionMismatch { expected: i32, current: i32 },
     #[error("database error")]
@@ -79,6 +82,12 @@ impl From<DbErr> for Error {
             };
         }
         Error::Db(e)
+    }
+}
+
+impl From<crate::limits::Spent> for Error {
+    fn from(s: crate::limits::Spent) -> Self {
+        Error::TooMany { what: s.what, retry_after_secs: s.retry_after_secs }
     }
 }
 

@@ -94,8 +94,15 @@ pub fn preview_on(
     })
 }
 
+/// How far from now a preview may start.
+const PREVIEW_YEARS: i64 = 10;
+
 pub async fn preview(state: &AppState, req: PreviewRequest, now: DateTime<Utc>) -> Result<Preview> {
     let opened_at = req.opened_at.map(|t| t.with_timezone(&Utc)).unwrap_or(now);
+    // Calendars say nothing useful about centuries away, and year 9999 plus five days overflows.
+    if (opened_at - now).num_days().abs() > PREVIEW_YEARS * 366 {
+        return Err(Error::invalid("opened_at", format!("must be within {PREVIEW_YEARS} years of now")));
+    }
     let (calendar, policy) = match (req.customer_id, req.calendar, req.sla_policy) {
         (Some(id), None, None) => {
             let c = customers::find(&state.db, id)

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use super::audit;
 use super::auth::{NewToken, generate_token, hash_password};
 use super::error::{Error, Result};
+use super::web_sessions::{self, Holder};
 use crate::domain::actor::Actor;
 use crate::domain::customer::{Language, valid_email};
 use crate::domain::ticket::Role;
@@ -249,6 +250,9 @@ pub async fn patch(state: &AppState, by: &Actor, id: i64, p: UserPatch, now: Dat
     }
     am.updated_at = Set(now);
     let u = am.update(&txn).await?;
+    if deactivated || p.password.is_some() {
+        web_sessions::end_all(&txn, Holder::User(u.id)).await?;
+    }
     if deactivated {
         revoke_all_for_user(&txn, u.id, now).await?;
     }
@@ -276,11 +280,6 @@ async fn revoke_all_for_user(db: &impl ConnectionTrait, user_id: i64, now: DateT
     Ok(())
 }
 
-/// Deactivates a user (users are never deleted: tickets and events refer to them).
-pub async fn deactivate(state: &AppState, by: &Actor, id: i64, now: DateTime<Utc>) -> Result<()> {
-    patch(state, by, id, UserPatch { active: Some(false), ..Default::default() }, now).await.map(|_| ())
-}
-
 pub async fn set_password(state: &AppState, username: &str, password: &str, now: DateTime<Utc>) -> Result<()> {
     check_password(password)?;
     let u = find_by_username(&state.db, username).await?;
@@ -289,6 +288,7 @@ pub async fn set_password(state: &AppState, username: &str, password: &str, now:
     am.password_hash = Set(Some(hash_password(password)?));
     am.updated_at = Set(now);
     am.update(&txn).await?;
+    web_sessions::end_all(&txn, Holder::User(u.id)).await?;
     audit::record(
         &txn,
         &Actor::command_line(),

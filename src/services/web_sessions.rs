@@ -1,7 +1,10 @@
 //! Web sign-in: staff by username and password, contacts by e-mail and password (argon2) or an
 //! e-mailed one-time link (`contact_links`). Sessions are kept in the database (only a hash of
 //! their id), each with the CSRF token its forms must carry. A session ends when signed out,
-//! after `SESSION_HOURS`, or when its user or contact is deactivated.
+//! after `SESSION_HOURS`, and — through `end_all` — when its user's or contact's password changes
+//! or the user is deactivated (a later reactivation revives none of them).
+
+use std::time::Instant;
 
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
@@ -35,19 +38,18 @@ pub struct Session {
 }
 
 /// Checks a staff member's password and opens a session; returns its id (for the cookie). Unknown
-/// users, service users, inactive users and wrong passwords are all the same refusal.
+/// users, service users, inactive users and wrong passwords are all the same refusal, and cost
+/// the same time.
 pub async fn sign_in_staff(state: &AppState, username: &str, password: &str, now: DateTime<Utc>) -> Result<String> {
-    let denied = || Error::Unauthorized("wrong username or password".into());
     let u = user::Entity::find()
         .filter(user::Column::Username.eq(username.trim()))
         .one(&state.db)
         .await?
-        .filter(|u| u.active && !u.service)
-        .ok_or_else(denied)?;
-    let ok = u.password_hash.as_deref().is_some_and(|h| verify_password(password, h));
-    if !ok {
-        return Err(denied());
-    }
+        .filter(|u| u.active && !u.service);
+    let stored = u.as_ref().and_then(|u| u.password_hash.clone());
+    let Some(u) = verified(state, username, password, stored).await?.and(u) else {
+        return Err(Error::Unauthorized("wrong username or password".into()));
+    };
     let id = open(&state.db, Some(u.id), None, now).await?;
     tracing::info!(user = %u.username, "signed in");
     Ok(id)
@@ -55,22 +57,36 @@ pub async fn sign_in_staff(state: &AppState, username: &str, password: &str, now
 
 /// Checks a contact's password (set through an e-mailed link) and opens a session. Unknown
 /// addresses, inactive contacts or customers, contacts without a password and wrong passwords are
-/// all the same refusal.
+/// all the same refusal, and cost the same time.
 pub async fn sign_in_contact(state: &AppState, email: &str, password: &str, now: DateTime<Utc>) -> Result<String> {
-    let denied = || Error::Unauthorized("wrong e-mail address or password".into());
     let c = contact::Entity::find()
         .filter(contact::Column::EmailLower.eq(email.trim().to_lowercase()))
         .one(&state.db)
         .await?
-        .filter(|c| c.active)
-        .ok_or_else(denied)?;
-    let ok = c.password_hash.as_deref().is_some_and(|h| verify_password(password, h));
-    if !ok {
-        return Err(denied());
-    }
+        .filter(|c| c.active);
+    let stored = c.as_ref().and_then(|c| c.password_hash.clone());
+    let Some(c) = verified(state, email, password, stored).await?.and(c) else {
+        return Err(Error::Unauthorized("wrong e-mail address or password".into()));
+    };
     let id = open(&state.db, None, Some(c.id), now).await?;
     tracing::info!(contact = c.id, "contact signed in");
     Ok(id)
+}
+
+/// The one check of a sign-in: the account's budget of failures first (429 once spent, the right
+/// password included), then the password — on a blocking thread, and against a stand-in hash
+/// when the account has none, so that an unknown account costs what a known one does. `Some(())`
+/// when it matched; a failure counts against `account`.
+async fn verified(state: &AppState, account: &str, password: &str, stored: Option<String>) -> Result<Option<()>> {
+    state.limits.failed_sign_ins.check(account, Instant::now())?;
+    let password = password.to_string();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, stored.as_deref()))
+        .await
+        .map_err(Error::internal)?;
+    if !ok {
+        state.limits.failed_sign_ins.failed(account, Instant::now());
+    }
+    Ok(ok.then_some(()))
 }
 
 /// Stores a new session for a user or a contact; returns its id (for the cookie).
@@ -113,6 +129,23 @@ pub async fn find(state: &AppState, id: &str, now: DateTime<Utc>) -> Result<Opti
     let principal =
         Principal::Staff { user_id: u.id, username: u.username, display_name: u.display_name, role: u.role };
     Ok(Some(Session { principal, csrf: s.csrf }))
+}
+
+/// Whose sessions `end_all` ends.
+#[derive(Debug, Clone, Copy)]
+pub enum Holder {
+    User(i64),
+    Contact(i64),
+}
+
+/// Ends every session of a user or a contact: every change of a password and every deactivation
+/// calls this, in the transaction that makes the change. Returns how many ended.
+pub async fn end_all(db: &impl sea_orm::ConnectionTrait, holder: Holder) -> Result<u64> {
+    let which = match holder {
+        Holder::User(id) => web_session::Column::UserId.eq(id),
+        Holder::Contact(id) => web_session::Column::ContactId.eq(id),
+    };
+    Ok(web_session::Entity::delete_many().filter(which).exec(db).await?.rows_affected)
 }
 
 pub async fn sign_out(state: &AppState, id: &str) -> Result<()> {

@@ -133,6 +133,10 @@ async fn staff_sign_in(state: web::Data<AppState>, req: HttpRequest, form: web::
         Err(Error::Unauthorized(_)) => {
             staff_form(&state, &req, StatusCode::UNAUTHORIZED, Some("bad_credentials"), &form.username)
         }
+        Err(Error::TooMany { retry_after_secs, .. }) => with_retry_after(
+            staff_form(&state, &req, StatusCode::TOO_MANY_REQUESTS, Some("too_many"), &form.username),
+            Some(retry_after_secs),
+        ),
         Err(e) => viewer(&state, &req, "console").failed(e, "/sign-in"),
     }
 }
@@ -210,6 +214,10 @@ async fn portal_sign_in(state: web::Data<AppState>, req: HttpRequest, form: web:
         Err(Error::Unauthorized(_)) => {
             portal_form(&state, &req, StatusCode::UNAUTHORIZED, Some("bad_contact_credentials"), None, &form.email)
         }
+        Err(Error::TooMany { retry_after_secs, .. }) => with_retry_after(
+            portal_form(&state, &req, StatusCode::TOO_MANY_REQUESTS, Some("too_many"), None, &form.email),
+            Some(retry_after_secs),
+        ),
         Err(e) => viewer(&state, &req, "portal").failed(e, "/portal/sign-in"),
     }
 }

@@ -39,9 +39,15 @@ pub struct Clock {
     pub steps: Vec<Step>,
 }
 
-fn duration(secs: i64) -> String {
+/// `2h 05m` / `2小时05分`.
+fn duration(lang: Lang, secs: i64) -> String {
     let (h, m) = (secs / 3600, secs % 3600 / 60);
-    if h > 0 { format!("{h}h {m:02}m") } else { format!("{m}m") }
+    match (lang, h > 0) {
+        (Lang::ZhCn, true) => format!("{h}小时{m:02}分"),
+        (Lang::ZhCn, false) => format!("{m}分"),
+        (Lang::En, true) => format!("{h}h {m:02}m"),
+        (Lang::En, false) => format!("{m}m"),
+    }
 }
 
 /// `09:03` on the same day as `now` in the viewer's zone, else `10-21 09:03`.
@@ -120,7 +126,7 @@ pub fn clock(
             kind: s.kind.clone(),
             from: v.time(s.from),
             to: v.time(s.to),
-            counted: s.counted_secs.map(duration).unwrap_or_default(),
+            counted: s.counted_secs.map(|c| duration(v.lang, c)).unwrap_or_default(),
             note: s.note.clone().unwrap_or_default(),
         })
         .collect();
@@ -147,4 +153,16 @@ pub fn clocks(v: &Viewer, sla: &SlaSet, waiting: Option<&str>, now: DateTime<Utc
         clock(v, "plan", sla.plan.as_ref(), waiting, now),
         clock(v, "resolution", sla.resolution.as_ref(), waiting, now),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_in_the_page_language() {
+        assert_eq!(duration(Lang::En, 7500), "2h 05m");
+        assert_eq!(duration(Lang::ZhCn, 7500), "2小时05分");
+        assert_eq!(duration(Lang::ZhCn, 106), "1分");
+    }
 }

@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::clocks::{Clock, clocks};
-use super::forms;
 use super::{Viewer, console_page, csrf_ok, redirect, staff};
 use crate::domain::level::Level;
 use crate::domain::ticket::{NewFile, Source, Visibility};
 use crate::domain::ticket::{Role, Status};
+use crate::http::multipart;
 use crate::services::callers;
 use crate::services::customers::{self, NewContact};
 use crate::services::sla::{self, PreviewRequest};
@@ -159,7 +159,7 @@ async fn create(state: web::Data<AppState>, req: HttpRequest, body: Multipart) -
         Err(r) => return r,
     };
     let now = state.clock.now();
-    let posted = match forms::read(body, state.config.settings.attachments.max_bytes as usize).await {
+    let posted = match multipart::read(&req, body, state.config.settings.attachments.max_bytes as usize).await {
         Ok(p) => p,
         Err(e) => return v.unreadable(e, "/console/new"),
     };

@@ -6,7 +6,7 @@
 mod auth;
 mod clocks;
 mod console;
-mod forms;
+
 mod i18n;
 mod ops;
 mod portal;
@@ -24,6 +24,7 @@ use serde::Deserialize;
 
 use self::i18n::{Lang, texts};
 use crate::domain::ticket::Role;
+use crate::http::multipart::Unreadable;
 use crate::services::web_sessions::{self, Session};
 use crate::services::{Error, customers};
 use crate::signing::SignedFor;
@@ -81,7 +82,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/static/new_ticket.js",
             web::get().to(|| asset("text/javascript", include_str!("static/new_ticket.js"))),
-        );
+        )
+        // Browsers ask for /favicon.ico whatever the page says; both answer the same icon.
+        .route("/static/icon.svg", web::get().to(|| asset("image/svg+xml", include_str!("static/icon.svg"))))
+        .route("/favicon.ico", web::get().to(|| asset("image/svg+xml", include_str!("static/icon.svg"))));
 }
 
 async fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
@@ -220,10 +224,10 @@ impl Viewer {
     }
 
     /// The page for a multipart form that could not be read.
-    pub fn unreadable(self, e: forms::Unreadable, back: &str) -> HttpResponse {
+    pub fn unreadable(self, e: Unreadable, back: &str) -> HttpResponse {
         let (status, detail) = match e {
-            forms::Unreadable::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, self.t("too_large")),
-            forms::Unreadable::Malformed => (StatusCode::BAD_REQUEST, self.t("expired_form")),
+            Unreadable::TooLarge(_) | Unreadable::TooManyParts => (StatusCode::PAYLOAD_TOO_LARGE, self.t("too_large")),
+            Unreadable::NotMultipart | Unreadable::Malformed => (StatusCode::BAD_REQUEST, self.t("expired_form")),
         };
         let title = self.t("could_not");
         self.message(status, title, detail, back)
@@ -240,6 +244,7 @@ impl Viewer {
                 (StatusCode::CONFLICT, message.clone())
             }
             Error::VersionMismatch { .. } => (StatusCode::CONFLICT, self.t("changed_meanwhile").to_string()),
+            Error::TooMany { .. } => (StatusCode::TOO_MANY_REQUESTS, self.t("too_many").to_string()),
             Error::Db(_) | Error::Internal(_) => {
                 tracing::error!(error = %crate::services::chain(&e), "a page's request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, self.t("try_again").to_string())

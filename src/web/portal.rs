@@ -13,6 +13,7 @@ use super::console::status_key;
 use super::ticket_page::{post_comment, timeline};
 use super::{Viewer, contact, csrf_ok, redirect};
 use crate::domain::ticket::{Change, Source};
+use crate::http::multipart;
 use crate::services::auth::Principal;
 use crate::services::tickets::{self, ChangeRequest, ListQuery, NewTicket, Sort};
 use crate::services::{Error, Result};
@@ -101,7 +102,8 @@ async fn comment(state: web::Data<AppState>, req: HttpRequest, r: web::Path<Stri
     };
     let v = Viewer::new(&req, Some(&s), &zone, "portal");
     let back = format!("/portal/tickets/{r}");
-    post_comment(&state, &s, &r, body, v, &back).await
+    let form = multipart::read(&req, body, state.config.settings.attachments.max_bytes as usize).await;
+    post_comment(&state, &s, &r, form, v, &back).await
 }
 
 #[derive(Deserialize)]

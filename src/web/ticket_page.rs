@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use super::clocks::clocks;
 use super::console::status_key;
-use super::forms;
 use super::{Viewer, calendar_zone, console_page, csrf_ok, redirect, session};
 use crate::domain::level::Level;
 use crate::domain::ticket::Role;
 use crate::domain::ticket::{Action, Change, NewFile, Visibility};
+use crate::http::multipart::{self, Posted, Unreadable};
 use crate::services::auth::Principal;
 use crate::services::tickets::{self, AttachmentView, ChangeRequest, CommentView, EventView, NewComment, TicketRef};
 use crate::services::{Error, Result, users};
@@ -271,13 +271,13 @@ pub async fn post_comment(
     state: &AppState,
     s: &crate::services::web_sessions::Session,
     r: &str,
-    body: Multipart,
+    form: std::result::Result<Posted, Unreadable>,
     v: Viewer,
     back: &str,
 ) -> HttpResponse {
     let (p, csrf) = (&s.principal, s.csrf.as_str());
     let now = state.clock.now();
-    let posted = match forms::read(body, state.config.settings.attachments.max_bytes as usize).await {
+    let posted = match form {
         Ok(p) => p,
         Err(e) => return v.unreadable(e, back),
     };
@@ -312,7 +312,8 @@ async fn comment(state: web::Data<AppState>, req: HttpRequest, r: web::Path<Stri
         Err(r) => return r,
     };
     let back = format!("/console/tickets/{r}");
-    post_comment(&state, &s, &r, body, v, &back).await
+    let form = multipart::read(&req, body, state.config.settings.attachments.max_bytes as usize).await;
+    post_comment(&state, &s, &r, form, v, &back).await
 }
 
 #[derive(Deserialize)]

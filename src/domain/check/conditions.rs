@@ -8,12 +8,41 @@
 //! `[DISK_FREE_PERCENT]` (the fullest mount), `[MEMORY_FREE_PERCENT]`, `[LOAD]` (one-minute load
 //! per core), or `len(…)` / `has(…)` of a body path. Right: a literal, `any(a, b, …)` or
 //! `pat(glob)` (the last two with `==` and `!=` only).
+//!
+//! Bounded so that a check cannot burn the machine: a `pat()` pattern has at most
+//! `PATTERN_MAX` characters and is matched against at most the first `MATCHED_MAX` bytes of the
+//! value; what a result stores as observed is at most `OBSERVED_MAX` bytes, marked when cut.
 
 use std::fmt;
 
 use serde_json::Value;
 
 use crate::domain::sla::parse_hms;
+
+/// The longest `pat()` pattern, in characters.
+pub const PATTERN_MAX: usize = 200;
+/// How much of a value `pat()` looks at, in bytes (the start of it).
+pub const MATCHED_MAX: usize = 64 * 1024;
+/// How much of an observed value a result keeps, in bytes.
+pub const OBSERVED_MAX: usize = 4096;
+
+/// At most `max` bytes of `s` (cut at a character boundary), with a marker saying how long it
+/// was when cut.
+pub fn clip(s: String, max: usize) -> String {
+    if s.len() <= max {
+        return s;
+    }
+    format!("{}… [truncated: {} bytes in all]", head(&s, max), s.len())
+}
+
+/// The longest start of `s` of at most `max` bytes that ends on a character boundary.
+fn head(s: &str, max: usize) -> &str {
+    let mut cut = max.min(s.len());
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &s[..cut]
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -203,6 +232,9 @@ fn parse_right(s: &str) -> Result<Right, String> {
         return Ok(Right::Any(items));
     }
     if let Some(inner) = s.strip_prefix("pat(").and_then(|x| x.strip_suffix(')')) {
+        if inner.chars().count() > PATTERN_MAX {
+            return Err(format!("pat() patterns are at most {PATTERN_MAX} characters"));
+        }
         return Ok(Right::Pat(inner.to_string()));
     }
     Ok(Right::Literal(s.to_string()))
@@ -324,7 +356,7 @@ impl Condition {
             (Right::Any(items), Op::Eq) => items.iter().any(|i| eq(i)),
             (Right::Any(items), _) => !items.iter().any(|i| eq(i)),
             (Right::Pat(p), op) => {
-                let m = matches!(&seen, Seen::Num(..) | Seen::Text(_)) && glob(p, &seen.shown());
+                let m = matches!(&seen, Seen::Num(..) | Seen::Text(_)) && glob(p, head(&seen.shown(), MATCHED_MAX));
                 if op == Op::Eq { m } else { !m }
             }
             (Right::Literal(lit), Op::Eq) => eq(lit),
@@ -335,7 +367,11 @@ impl Condition {
                 _ => false,
             },
         };
-        if ok { Ok(()) } else { Err(Unmet { condition: self.text.clone(), observed: seen.shown() }) }
+        if ok {
+            Ok(())
+        } else {
+            Err(Unmet { condition: self.text.clone(), observed: clip(seen.shown(), OBSERVED_MAX) })
+        }
     }
 }
 
@@ -410,6 +446,21 @@ mod tests {
         assert!(parse("[BODY].a[x] == 1").unwrap_err().contains("index"));
         assert!(parse("[BODY]..a == 1").unwrap_err().contains("empty key"));
         assert!(parse("[STATUS] == any(200, )").is_err());
+        let long = format!("[BODY] == pat({})", "*a".repeat(PATTERN_MAX / 2 + 1));
+        assert!(parse(&long).unwrap_err().contains("at most 200 characters"));
+    }
+
+    #[test]
+    fn matching_and_what_is_kept_are_bounded() {
+        // A body of 1 MiB that ends with the text looked for: past MATCHED_MAX, so not seen.
+        let mut o = obs();
+        o.body = Some(format!("{}needle", "x".repeat(1 << 20)));
+        let unmet = parse("[BODY] == pat(*needle)").unwrap().check(&o).unwrap_err();
+        assert!(unmet.observed.len() < OBSERVED_MAX + 64, "{} bytes kept", unmet.observed.len());
+        assert!(unmet.observed.ends_with("… [truncated: 1048582 bytes in all]"), "{}", &unmet.observed[4000..]);
+        // Cut at a character boundary, never inside one.
+        assert_eq!(clip("é".repeat(3000), OBSERVED_MAX).split('…').next().unwrap().len(), OBSERVED_MAX);
+        assert_eq!(clip("short".into(), OBSERVED_MAX), "short");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! of it. Pure: `services::tickets::change` loads the facts, asks [`decide`], and carries the
 //! decision out in one transaction. A new kind of change is a new [`Change`] variant here.
 
+use super::text::{line, text};
 use serde_json::Value;
 
 use super::{Action, Role, Status, Visibility};
@@ -227,7 +228,7 @@ impl Change {
             | Change::Reopen { reason }
             | Change::Cancel { reason }
             | Change::Level { reason, .. } => text("reason", reason, MAX_REASON),
-            Change::PublicTitle { title: Some(t) } => text("public_title", t, MAX_TITLE),
+            Change::PublicTitle { title: Some(t) } => line("public_title", t, MAX_TITLE),
             Change::Note { comment: Some(c), .. } => text("comment", c, MAX_TEXT),
             Change::Attach(f) if f.data.is_empty() => {
                 Err(Refusal::Invalid { field: "file", message: "the file is empty".into() })
@@ -235,17 +236,6 @@ impl Change {
             _ => Ok(()),
         }
     }
-}
-
-/// Required, at most `max` characters.
-pub fn text(field: &'static str, s: &str, max: usize) -> Result<(), Refusal> {
-    if s.trim().is_empty() {
-        return Err(Refusal::Invalid { field, message: format!("`{field}` must not be empty") });
-    }
-    if s.chars().count() > max {
-        return Err(Refusal::Invalid { field, message: format!("`{field}` has at most {max} characters") });
-    }
-    Ok(())
 }
 
 /// Whether `actor` may make `change` to a ticket with these facts, and what it does.

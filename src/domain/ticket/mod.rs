@@ -2,10 +2,12 @@
 //! Roles), and what each change does to a ticket (`change`).
 
 mod change;
+mod text;
 
 pub use change::{
-    Change, Decision, Event, Facts, MAX_REASON, MAX_TEXT, MAX_TITLE, NewFile, Note, Refusal, TimerEffect, decide, text,
+    Change, Decision, Event, Facts, MAX_REASON, MAX_TEXT, MAX_TITLE, NewFile, Note, Refusal, TimerEffect, decide,
 };
+pub use text::{cleaned, line, one_line, plain, text};
 
 use super::actor::Actor;
 

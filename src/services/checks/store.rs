@@ -337,7 +337,8 @@ pub async fn update(state: &AppState, id: i64, patch: serde_json::Value, now: Da
     if patch.contains_key("name") || patch.contains_key("kind") {
         return Err(Error::invalid("name", "a check's name and kind do not change; create another check"));
     }
-    let mut merged = serde_json::to_value(spec_of(&row)?).map_err(|e| Error::Internal(e.to_string()))?;
+    let stored = spec_of(&row)?;
+    let mut merged = serde_json::to_value(&stored).map_err(|e| Error::Internal(e.to_string()))?;
     if let serde_json::Value::Object(m) = &mut merged {
         for (k, v) in patch {
             if v.is_null() {
@@ -347,10 +348,12 @@ pub async fn update(state: &AppState, id: i64, patch: serde_json::Value, now: Da
             }
         }
     }
-    let spec: CheckSpec = serde_path_to_error::deserialize(merged).map_err(|e| {
+    let mut spec: CheckSpec = serde_path_to_error::deserialize(merged).map_err(|e| {
         let field = e.path().to_string();
         Error::invalid(&field, e.into_inner().to_string())
     })?;
+    // A view shows secrets as `***`; sending that back (or leaving the key out) keeps them.
+    spec.keep_secrets(&stored);
     let def = compile_or_invalid(&spec)?;
     check_customer(state, &spec).await?;
     let version = row.version;

@@ -2,7 +2,9 @@
 //! `In-Reply-To`/`References` name a ticket's thread (`<ticket-N@opsline>`, which every mail
 //! Opsline sends about ticket N carries) becomes a public comment by the sending contact — and
 //! resumes a ticket waiting for the customer; any other mail from a known contact opens a ticket
-//! with source `email`. Unknown senders are refused and logged. Attachments become ticket
+//! with source `email`. Unknown senders are refused and logged, and so — with
+//! `integrations.email.require_auth_results` — is mail whose `From` the receiving MTA did not
+//! authenticate (`mail_auth`). Attachments become ticket
 //! attachments. A message delivered twice (same `Message-ID`) is taken once.
 
 use chrono::{DateTime, Utc};
@@ -13,8 +15,9 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::Intake;
+use super::mail_auth::{self, Verdict};
 use crate::domain::actor::Actor;
-use crate::domain::ticket::{MAX_TEXT, MAX_TITLE, NewFile, Source, Visibility};
+use crate::domain::ticket::{MAX_TEXT, MAX_TITLE, NewFile, Source, Visibility, cleaned, one_line};
 use crate::persistence::entities::{contact, idempotency_key, ticket};
 use crate::persistence::is_unique_violation;
 use crate::services::error::{Error, Result};
@@ -74,6 +77,19 @@ pub async fn process(state: &AppState, intake: &Intake, raw: &[u8], now: DateTim
         .filter(|m| m.from().is_some())
         .ok_or_else(|| Error::invalid("message", "not an RFC 5322 message with a From header"))?;
     let from = sender(msg.from()).ok_or_else(|| Error::invalid("From", "the message names no sender address"))?;
+    let auth = &state.config.settings.integrations.email;
+    if auth.require_auth_results {
+        let results: Vec<&str> = msg
+            .headers_raw()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("Authentication-Results"))
+            .map(|(_, v)| v)
+            .collect();
+        let domain = from.rsplit('@').next().unwrap_or_default();
+        if let Verdict::Fail(why) = mail_auth::judge(&results, domain, &auth.authserv_id) {
+            tracing::warn!(customer = intake.customer.id, domain, reason = %why, "email intake: a message that did not authenticate was refused");
+            return Err(Error::invalid("Authentication-Results", why));
+        }
+    }
     let Some(c) = contact::Entity::find()
         .filter(contact::Column::CustomerId.eq(intake.customer.id))
         .filter(contact::Column::EmailLower.eq(from.clone()))
@@ -104,17 +120,19 @@ pub async fn process(state: &AppState, intake: &Intake, raw: &[u8], now: DateTim
             }
             let body = without_quote(&text);
             let body = if body.is_empty() { "(an e-mail reply without text)".to_string() } else { body };
-            let body: String = body.chars().take(MAX_TEXT).collect();
+            let body = cleaned(&body, MAX_TEXT);
             let comment = NewComment { body, visibility: Visibility::Public, copy_to_children: false };
             tickets::add_comment(state, &principal, &t.id.to_string(), comment, None, now).await?;
             ("commented", t.id)
         }
         None => {
-            let subject = msg.subject().map(str::trim).filter(|s| !s.is_empty()).unwrap_or("(no subject)");
+            let subject = Some(one_line(msg.subject().unwrap_or_default(), MAX_TITLE))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "(no subject)".into());
             let input = NewTicket {
                 customer_id: None,
-                title: subject.chars().take(MAX_TITLE).collect(),
-                description: text.chars().take(MAX_TEXT).collect(),
+                title: subject,
+                description: cleaned(&text, MAX_TEXT),
                 level: None,
                 contact_id: None,
                 source: Some(Source::Email),

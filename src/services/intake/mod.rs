@@ -8,6 +8,7 @@ pub mod alertmanager;
 pub mod email;
 pub mod events;
 mod keys;
+pub mod mail_auth;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
@@ -20,7 +21,7 @@ pub use keys::{
 
 use super::error::{Error, Result};
 use super::tickets::{self, Also, ChangeRequest, Entry, NewTicket, Work};
-use crate::domain::ticket::{Change, Event, MAX_TEXT, MAX_TITLE, Note, Source, Status};
+use crate::domain::ticket::{Change, Event, MAX_REASON, MAX_TEXT, MAX_TITLE, Note, Source, Status, cleaned, one_line};
 use crate::persistence::entities::{alert_link, escalation, ticket};
 use crate::persistence::is_unique_violation;
 use crate::state::AppState;
@@ -94,7 +95,8 @@ pub async fn fire(state: &AppState, intake: &Intake, alert: &Alert, now: DateTim
                 if matches!(t.status, Status::Resolved | Status::Closed)
                     && t.resolved_at.is_some_and(|r| now - r < window) =>
             {
-                Change::Reopen { reason: format!("alert `{}` fired again: {}", alert.dedup, alert.title) }
+                let reason = format!("alert `{}` fired again: {}", alert.dedup, alert.title);
+                Change::Reopen { reason: one_line(&reason, MAX_REASON) }
             }
             _ => match open(state, intake, alert, Some(&l), now).await? {
                 Some(id) => return Ok(Outcome::Opened(id)),
@@ -212,11 +214,11 @@ async fn open(
     previous: Option<&alert_link::Model>,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>> {
-    let title: String = alert.title.chars().take(MAX_TITLE).collect();
+    let title = one_line(&alert.title, MAX_TITLE);
     let input = NewTicket {
         customer_id: Some(intake.customer.id),
         title: if title.trim().is_empty() { "Alert".into() } else { title },
-        description: alert.description.chars().take(MAX_TEXT).collect(),
+        description: cleaned(&alert.description, MAX_TEXT),
         level: Some(intake.level_for(alert.severity.as_deref())),
         contact_id: None,
         source: Some(Source::Integration),

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::super::error::{Error, Result};
 use super::change::{ChangeRequest, TicketRef, change, load_visible};
+use super::seen_by::SeenBy;
 use crate::domain::actor::Actor;
 use crate::domain::ticket::{Change, Visibility};
 use crate::persistence::entities::comment;
@@ -104,5 +105,14 @@ pub async fn list_comments(state: &AppState, actor: &Actor, r: &str) -> Result<V
     if actor.is_contact() {
         q = q.filter(comment::Column::Visibility.eq(Visibility::Public));
     }
-    Ok(q.order_by_asc(comment::Column::Id).all(&state.db).await?.into_iter().map(Into::into).collect())
+    let rows = q.order_by_asc(comment::Column::Id).all(&state.db).await?;
+    let seen = SeenBy::load(&state.db, actor, rows.iter().filter_map(|c| c.author_user_id).collect()).await?;
+    Ok(rows
+        .into_iter()
+        .map(|c| {
+            let id = c.author_user_id.or(c.author_contact_id);
+            let who = seen.actor(c.author_kind.clone(), id, c.author_name.clone());
+            CommentView { author_kind: who.kind, author_name: who.name, ..c.into() }
+        })
+        .collect())
 }

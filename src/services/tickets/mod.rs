@@ -9,6 +9,7 @@ mod log;
 mod open;
 mod public;
 mod query;
+mod seen_by;
 mod view;
 mod work;
 

@@ -22,7 +22,7 @@ use crate::domain::actor::Actor;
 use crate::domain::escalation::On;
 use crate::domain::level::Level;
 use crate::domain::sla::TimerKind;
-use crate::domain::ticket::{Event, MAX_TEXT, MAX_TITLE, Source, Status, text};
+use crate::domain::ticket::{Event, MAX_TEXT, MAX_TITLE, Source, Status, line, plain};
 use crate::metrics::Fact;
 use crate::persistence::entities::{contact, customer, idempotency_key, ticket};
 use crate::persistence::is_unique_violation;
@@ -143,8 +143,10 @@ fn check(
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>> {
     let invalid = |r| super::change::refusal(r, None, actor, state);
-    text("title", &input.title, MAX_TITLE).map_err(invalid)?;
-    if input.description.chars().count() > MAX_TEXT {
+    line("title", &input.title, MAX_TITLE).map_err(invalid)?;
+    if !input.description.trim().is_empty() {
+        plain("description", &input.description, MAX_TEXT).map_err(invalid)?;
+    } else if input.description.chars().count() > MAX_TEXT {
         return Err(Error::invalid("description", format!("`description` has at most {MAX_TEXT} characters")));
     }
     if idempotency_key.is_some_and(|k| k.is_empty() || k.len() > 255) {

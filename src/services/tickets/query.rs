@@ -13,10 +13,12 @@ use super::super::error::{Error, Result};
 use super::super::timers::secs;
 use super::change::{TicketRef, load_visible};
 use super::parse_ref;
+use super::seen_by::SeenBy;
 use super::view::{TicketView, ViewContext};
 use crate::domain::level::Level;
 use crate::domain::ticket::Status;
 use crate::persistence::entities::{team, ticket, ticket_event};
+use crate::persistence::like::containing;
 use crate::state::AppState;
 
 pub async fn get(state: &AppState, principal: &Principal, r: &str, now: DateTime<Utc>) -> Result<TicketView> {
@@ -160,11 +162,10 @@ fn matching(text: &str) -> Result<Condition> {
     if text.chars().count() > 200 {
         return Err(Error::invalid("q", "at most 200 characters"));
     }
-    // LIKE's wildcards and escape character are taken literally by dropping them.
-    let pattern = format!("%{}%", text.to_lowercase().replace(['%', '_', '\\'], ""));
+    let pattern = || containing(&text.to_lowercase());
     let mut any = Condition::any()
-        .add(Expr::expr(Func::lower(Expr::col(ticket::Column::Title))).like(pattern.clone()))
-        .add(Expr::expr(Func::lower(Expr::col(ticket::Column::Description))).like(pattern));
+        .add(Expr::expr(Func::lower(Expr::col(ticket::Column::Title))).like(pattern()))
+        .add(Expr::expr(Func::lower(Expr::col(ticket::Column::Description))).like(pattern()));
     if let Some(id) = parse_ref(text) {
         any = any.add(ticket::Column::Id.eq(id));
     }
@@ -245,21 +246,26 @@ pub async fn list_events(state: &AppState, principal: &Principal, r: &str) -> Re
         .all(&state.db)
         .await?;
     let contact = matches!(principal, Principal::Contact { .. });
+    let users = rows.iter().filter(|e| e.actor_kind == "user").filter_map(|e| e.actor_id).collect();
+    let seen = SeenBy::load(&state.db, principal, users).await?;
     let mut out: Vec<EventView> = rows
         .into_iter()
         .filter(|e| !(contact && internal(e)))
-        .map(|e| EventView {
-            source: "ticket".into(),
-            id: e.id,
-            ticket_id: e.ticket_id,
-            actor_kind: e.actor_kind,
-            actor_id: e.actor_id,
-            actor_name: e.actor_name,
-            action: e.action.to_string(),
-            old_value: e.old_value.and_then(|v| serde_json::from_str(&v).ok()),
-            new_value: e.new_value.and_then(|v| serde_json::from_str(&v).ok()),
-            note: e.note,
-            created_at: e.created_at,
+        .map(|e| {
+            let who = seen.actor(e.actor_kind, e.actor_id, e.actor_name);
+            EventView {
+                source: "ticket".into(),
+                id: e.id,
+                ticket_id: e.ticket_id,
+                actor_kind: who.kind,
+                actor_id: who.id,
+                actor_name: who.name,
+                action: e.action.to_string(),
+                old_value: seen.value(e.old_value.and_then(|v| serde_json::from_str(&v).ok())),
+                new_value: seen.value(e.new_value.and_then(|v| serde_json::from_str(&v).ok())),
+                note: e.note,
+                created_at: e.created_at,
+            }
         })
         .collect();
     if !contact {

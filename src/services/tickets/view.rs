@@ -36,10 +36,13 @@ pub struct ContactRef {
     pub phone: Option<String>,
 }
 
+/// A staff member on a ticket. Contacts see the display name only.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UserRef {
-    pub id: i64,
-    pub username: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
     pub display_name: String,
 }
 
@@ -213,7 +216,9 @@ pub(crate) struct ViewContext {
     users: HashMap<i64, user::Model>,
     teams: HashMap<i64, team::Model>,
     timers: HashMap<i64, Vec<Timer>>,
-    children: HashMap<i64, Vec<i64>>,
+    /// Linked tickets, each with its customer: a contact sees only its own customer's.
+    children: HashMap<i64, Vec<(i64, i64)>>,
+    parents: HashMap<i64, i64>,
     waiting: HashMap<i64, String>,
 }
 
@@ -256,12 +261,17 @@ impl ViewContext {
             let t = Timer::from_model(db, versions, m).await?;
             timers.entry(t.model.ticket_id).or_default().push(t);
         }
-        let mut children: HashMap<i64, Vec<i64>> = HashMap::new();
+        let mut children: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
         for c in ticket::Entity::find().filter(ticket::Column::ParentId.is_in(ids.clone())).all(db).await? {
             if let Some(p) = c.parent_id {
-                children.entry(p).or_default().push(c.id);
+                children.entry(p).or_default().push((c.id, c.customer_id));
             }
         }
+        let parents = by_id::<ticket::Entity>(db, ticket::Column::Id, pick(|t| t.parent_id), |t| t.id)
+            .await?
+            .into_iter()
+            .map(|(id, t)| (id, t.customer_id))
+            .collect();
         let waiting_ids: Vec<i64> =
             tickets.iter().filter(|t| t.status == Status::WaitingCustomer).map(|t| t.id).collect();
         let mut waiting = HashMap::new();
@@ -276,7 +286,7 @@ impl ViewContext {
                 waiting.insert(e.ticket_id, e.note.unwrap_or_default());
             }
         }
-        Ok(Self { customers, contacts, users, teams, timers, children, waiting })
+        Ok(Self { customers, contacts, users, teams, timers, children, parents, waiting })
     }
 
     /// The context of a ticket its own transaction just opened, from what that transaction
@@ -305,6 +315,7 @@ impl ViewContext {
             teams: HashMap::new(),
             timers: by_ticket,
             children: HashMap::new(),
+            parents: HashMap::new(),
             waiting: HashMap::new(),
         })
     }
@@ -331,6 +342,15 @@ impl ViewContext {
         let reopen_ok = t.closed_at.is_none_or(|c| (now - c).num_seconds() <= reopen_window_secs);
         let breached = t.breached || sla_breached(&sla);
         let c = self.customers.get(&t.customer_id);
+        // A contact sees the tickets linked to this one only when they are its customer's too.
+        let shown = |customer_id: i64| principal.customer_id().is_none_or(|own| own == customer_id);
+        let staff = !principal.is_contact();
+        let parent_id = t.parent_id.filter(|p| self.parents.get(p).is_some_and(|c| shown(*c)));
+        let children = self
+            .children
+            .get(&t.id)
+            .map(|cs| cs.iter().filter(|(_, c)| shown(*c)).map(|(id, _)| *id).collect())
+            .unwrap_or_default();
         Ok(TicketView {
             id: t.id,
             number: t.number,
@@ -355,14 +375,14 @@ impl ViewContext {
                 .unwrap_or(ClassificationView { level: String::new(), rule: None, matched: vec![] }),
             status: t.status,
             assignee: t.assignee_id.and_then(|id| self.users.get(&id)).map(|u| UserRef {
-                id: u.id,
-                username: u.username.clone(),
+                id: staff.then_some(u.id),
+                username: staff.then(|| u.username.clone()),
                 display_name: u.display_name.clone(),
             }),
-            team: t.team_id.and_then(|id| self.teams.get(&id)).map(|t| t.name.clone()),
+            team: t.team_id.and_then(|id| self.teams.get(&id)).filter(|_| staff).map(|t| t.name.clone()),
             source: t.source,
-            parent_id: t.parent_id,
-            children: self.children.get(&t.id).cloned().unwrap_or_default(),
+            parent_id,
+            children,
             plan: t.plan,
             resolution: t.resolution,
             public_title: t.public_title,

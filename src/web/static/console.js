@@ -2,10 +2,13 @@
 // data-total, seconds) coloured by risk; the time-zone switch (offers the browser's own zone);
 // and an inspection's progress while it runs. Pages work without it.
 (function () {
+  // Units in the page's language: 1d 2h 3m / 1天 2小时 3分.
+  var zh = (document.documentElement.lang || "").indexOf("zh") === 0;
+  var unit = zh ? { d: "天", h: "小时", m: "分", s: "秒" } : { d: "d", h: "h", m: "m", s: "s" };
   function fmt(s) {
     var neg = s < 0; s = Math.abs(s);
     var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60), r = s % 60;
-    var t = (d ? d + "d " : "") + (d || h ? h + "h " : "") + m + "m " + (d ? "" : r + "s");
+    var t = (d ? d + unit.d + " " : "") + (d || h ? h + unit.h + " " : "") + m + unit.m + " " + (d ? "" : r + unit.s);
     return (neg ? "-" : "") + t.trim();
   }
   function tick() {
