@@ -8,6 +8,12 @@
 //! 3. **Burst**: 10,000 timers due at once, delivered to the same receiver — and, in the same run,
 //!    Debian's `prometheus-alertmanager` (`group_by: [alertname]`, `group_wait: 0s`) delivering
 //!    10,000 alerts to it. Nothing may be lost or duplicated.
+//! 4. **Crash** (PostgreSQL): 2,000 timers due at once (600 in quick mode); the receiver answers
+//!    the first third and then holds every request unanswered; once the answered ones are
+//!    recorded, the service is killed (`kill -9`) with its requests in flight, and restarted at
+//!    once (a new instance name: its predecessor's rows wait `delivery.takeover_secs`). Every
+//!    event must arrive; ids received twice ≤ requests in flight at the kill; the outbox empty
+//!    ≤ 15 s after the restart.
 //!
 //! `cargo bench --bench escalation -- [--quick] [--backend postgres|sqlite|both] [--background N]
 //! [--burst N]`. PostgreSQL from `BENCH_DATABASE_URL` (default
@@ -20,6 +26,7 @@ mod common;
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,6 +44,29 @@ struct Received {
 }
 
 type Shared = Arc<Mutex<Received>>;
+
+/// The crash case's receiver: ids as they arrive; from `hold_from` on, answers held until the
+/// gate opens.
+struct Crash {
+    ids: Mutex<Vec<String>>,
+    hold_from: AtomicUsize,
+    held: AtomicUsize,
+    gate: tokio::sync::watch::Sender<bool>,
+}
+
+async fn crash_hook(state: web::Data<Arc<Crash>>, req: actix_web::HttpRequest) -> HttpResponse {
+    let id = req.headers().get("webhook-id").and_then(|h| h.to_str().ok()).unwrap_or_default().to_string();
+    let arrived = {
+        let mut ids = state.ids.lock().unwrap();
+        ids.push(id);
+        ids.len()
+    };
+    if arrived > state.hold_from.load(Ordering::SeqCst) {
+        state.held.fetch_add(1, Ordering::SeqCst);
+        let _ = state.gate.subscribe().wait_for(|open| *open).await;
+    }
+    HttpResponse::Ok().finish()
+}
 
 async fn hook(state: web::Data<Shared>, req: actix_web::HttpRequest, body: web::Bytes) -> HttpResponse {
     let arrival = now_ms();
@@ -59,6 +89,8 @@ async fn am(state: web::Data<Shared>, body: web::Bytes) -> HttpResponse {
 
 struct Sizes {
     background: i64,
+    /// Events in flight, answered and due when the crash case kills the service.
+    crash: i64,
     due: i64,
     burst: i64,
     idle_secs: u64,
@@ -67,6 +99,11 @@ struct Sizes {
 }
 
 fn config_dir(receiver: u16) -> tempfile::TempDir {
+    rules_dir(receiver, "bench", "/hook")
+}
+
+/// The bench's configuration: one rule, at 100% of the response timer, to `endpoint` at `path`.
+fn rules_dir(receiver: u16, endpoint: &str, path: &str) -> tempfile::TempDir {
     common::config_dir(&format!(
         r#"
 [[escalation.rules]]
@@ -74,14 +111,15 @@ name = "due"
 on = "warning"
 timer = "response"
 at = "100%"
-notify = ["webhook:bench"]
+notify = ["webhook:{endpoint}"]
 
 [webhooks]
 allowed_networks = ["127.0.0.0/8"]
 
-[webhooks.endpoints.bench]
-url = "http://127.0.0.1:{receiver}/hook"
+[webhooks.endpoints.{endpoint}]
+url = "http://127.0.0.1:{receiver}{path}"
 secret = "bench-secret-0123456789"
+timeout_ms = 10000
 
 [log]
 level = "warn"
@@ -229,6 +267,71 @@ async fn run_backend(
     (rate, am_rate)
 }
 
+/// What the crash case measured.
+struct Crashed {
+    events: usize,
+    distinct: usize,
+    twice: usize,
+    in_flight: usize,
+    empty_after: Option<f64>,
+}
+
+/// The crash case on `url` (see the module's doc, 4).
+async fn crash(url: &str, events: i64, crash: &Arc<Crash>, receiver: u16) -> Crashed {
+    let dir = rules_dir(receiver, "crash", "/crash");
+    let db = Database::connect(url).await.unwrap();
+    let pending = "SELECT count(*) FROM outbox WHERE status = 'pending'";
+    let delivered = "SELECT count(*) FROM outbox WHERE status = 'delivered' AND target = 'crash'";
+    let base = Seed::background("BG", 0, bench_contract(&db).await, Utc::now());
+    crash.ids.lock().unwrap().clear();
+    let answered = (events / 3) as usize;
+    crash.hold_from.store(answered, Ordering::SeqCst);
+    crash.gate.send_replace(false);
+    let svc = start(&opsline_bin(), dir.path(), url).await;
+    let due = chrono::DateTime::from_timestamp(Utc::now().timestamp() + 6, 0).unwrap();
+    let started = due - chrono::Duration::minutes(10);
+    let batch =
+        Seed { prefix: "CRASH", count: events, kind: "response", target: "10m", started, due, next_fire: due, ..base };
+    seed(&db, batch).await;
+    // Killed once the answered ones are recorded and the held ones have stopped growing.
+    let t0 = Instant::now();
+    let mut last = (0, 0);
+    while t0.elapsed() < Duration::from_secs(120) {
+        let now = (common::scalar(&db, delivered).await, crash.held.load(Ordering::SeqCst));
+        if now.0 as usize >= answered && now.1 > 0 && now == last {
+            break;
+        }
+        last = now;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    drop(svc); // kill -9
+    let in_flight = crash.held.load(Ordering::SeqCst);
+    crash.hold_from.store(usize::MAX, Ordering::SeqCst);
+    crash.gate.send_replace(true);
+    let restarted = Instant::now();
+    let svc = start(&opsline_bin(), dir.path(), url).await;
+    let mut empty_after = None;
+    while restarted.elapsed() < Duration::from_secs(120) {
+        if common::scalar(&db, pending).await == 0 && crash.ids.lock().unwrap().len() >= events as usize {
+            empty_after = Some(restarted.elapsed().as_secs_f64());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(svc);
+    db.close().await.ok();
+    let ids = crash.ids.lock().unwrap();
+    let distinct: HashSet<&String> = ids.iter().collect();
+    let twice = ids.len() - distinct.len();
+    eprintln!(
+        "crash: {} received, {} distinct, {twice} twice, {in_flight} in flight at the kill, outbox empty {:?} s after the restart",
+        ids.len(),
+        distinct.len(),
+        empty_after
+    );
+    Crashed { events: events as usize, distinct: distinct.len(), twice, in_flight, empty_after }
+}
+
 /// Debian's Alertmanager (`group_by: [alertname]`, `group_wait: 0s`) on CPU1, notifying the same
 /// receiver.
 struct Alertmanager {
@@ -294,6 +397,27 @@ async fn alertmanager(receiver: u16) -> Option<Alertmanager> {
     Some(Alertmanager { _guard, port, _dir: dir })
 }
 
+fn crash_row(c: &Crashed) -> Row {
+    let ok = c.distinct == c.events && c.twice <= c.in_flight && c.empty_after.is_some_and(|s| s <= 15.0);
+    Row {
+        goal: format!(
+            "crash: `kill -9` mid-delivery of {} webhooks, restart at once (PostgreSQL): every event arrives, ids twice ≤ in flight, outbox empty ≤ 15 s after the restart",
+            c.events
+        ),
+        opsline: format!(
+            "{} distinct of {}, {} twice, {} in flight at the kill, empty {}",
+            c.distinct,
+            c.events,
+            c.twice,
+            c.in_flight,
+            c.empty_after.map_or("not within 120 s".into(), |s| format!("{s:.1} s after the restart"))
+        ),
+        peer: "—".into(),
+        ratio: "—".into(),
+        verdict: if ok { "pass".into() } else { "fail".into() },
+    }
+}
+
 #[actix_web::main]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -306,9 +430,9 @@ async fn main() {
         .cloned()
         .unwrap_or_else(|| "both".into());
     let mut sizes = if quick {
-        Sizes { background: 20_000, due: 200, burst: 1_000, idle_secs: 3, rounds: 1 }
+        Sizes { background: 20_000, due: 200, burst: 1_000, crash: 600, idle_secs: 3, rounds: 1 }
     } else {
-        Sizes { background: 1_000_000, due: 1_000, burst: 10_000, idle_secs: 20, rounds: 3 }
+        Sizes { background: 1_000_000, due: 1_000, burst: 10_000, crash: 2_000, idle_secs: 20, rounds: 3 }
     };
     // `--background N` and `--burst N` override one size, to try a change quickly.
     let size = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)?.parse::<i64>().ok());
@@ -318,8 +442,20 @@ async fn main() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let receiver = listener.local_addr().unwrap().port();
     let data = web::Data::new(state.clone());
+    let crashing = Arc::new(Crash {
+        ids: Mutex::default(),
+        hold_from: AtomicUsize::new(usize::MAX),
+        held: AtomicUsize::new(0),
+        gate: tokio::sync::watch::channel(false).0,
+    });
+    let crash_data = web::Data::new(crashing.clone());
     let server = HttpServer::new(move || {
-        App::new().app_data(data.clone()).route("/hook", web::post().to(hook)).route("/am", web::post().to(am))
+        App::new()
+            .app_data(data.clone())
+            .app_data(crash_data.clone())
+            .route("/hook", web::post().to(hook))
+            .route("/am", web::post().to(am))
+            .route("/crash", web::post().to(crash_hook))
     })
     .workers(1)
     .listen(listener)
@@ -336,6 +472,8 @@ async fn main() {
             Some(url) => {
                 (burst, am) =
                     run_backend("PostgreSQL", &url, &sizes, &state, receiver, &mut rows, Some(peer.as_ref())).await;
+                let c = crash(&url, sizes.crash, &crashing, receiver).await;
+                rows.push(crash_row(&c));
                 common::drop_database("opsline_bench_escalation").await;
             }
             None => eprintln!("PostgreSQL unavailable: skipped"),

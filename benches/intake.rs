@@ -14,6 +14,10 @@
 //!    Skipped when absent.
 //! 5. **Isolation** (PostgreSQL): intake while the service also runs 300 probes/s and fires 20
 //!    escalations/s; p99 ≤ 2× and throughput ≥ 0.7× the quiet run.
+//! 6. **Alert storm** (PostgreSQL): one Alertmanager notification of 1,000 new alerts, end to end
+//!    (request to answer, 1,000 tickets opened and linked), against the time the same 1,000
+//!    tickets take through `POST /api/v1/tickets` at 32 connections (1,000 ÷ its requests/s from
+//!    (1)); at least as fast.
 //!
 //! `cargo bench --bench intake -- [--quick]` (quick: 3 s runs, one round). PostgreSQL from
 //! `BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`). Writes the
@@ -276,6 +280,71 @@ async fn backend(name: &str, url: &str, rounds: usize, secs: u64, rows: &mut Vec
     (!m.http.is_empty()).then(|| Wrk { rps: http.unwrap_or(0.0), p99_ms: http_p99.unwrap_or(0.0), errors })
 }
 
+/// One Alertmanager notification of 1,000 new alerts to the service, end to end, `rounds` times;
+/// against 1,000 tickets at the rate `POST /api/v1/tickets` reached at 32 connections.
+async fn storm(url: &str, rounds: usize, quiet: Option<Wrk>, rows: &mut Vec<Row>) {
+    const ALERTS: usize = 1000;
+    let dir = common::config_dir("[log]\nlevel = \"warn\"\n\n[limits]\nintake_per_minute = 100000000\n");
+    let config = Config::load(&source(url, dir.path())).unwrap();
+    let state = opsline::startup::prepare(config, Clock::System, false).await.unwrap();
+    let req = NewTokenRequest { user_id: None, role: Some(Role::Admin), name: "storm".into(), expires_at: None };
+    let token = users::create_token(&state, &Actor::command_line(), req, Utc::now()).await.unwrap().token;
+    state.db.close().await.ok();
+    let svc = start(&opsline_bin(), dir.path(), url).await;
+    let client = reqwest::Client::new();
+    let api = format!("http://127.0.0.1:{}/api/v1", svc.port);
+    let created: serde_json::Value = client
+        .post(format!("{api}/customers/1/integrations"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"kind": "alertmanager"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["key"].as_str().expect("an integration key").to_string();
+    let mut secs = Vec::new();
+    for round in 0..rounds {
+        let alerts: Vec<serde_json::Value> = (0..ALERTS)
+            .map(|i| {
+                serde_json::json!({"status": "firing", "fingerprint": format!("storm-{round}-{i:04}"),
+                    "labels": {"alertname": "DiskFull", "instance": format!("db-{i}"), "severity": "warning"},
+                    "annotations": {"summary": format!("Disk full on db-{i}")}, "startsAt": "2026-10-20T02:00:00Z"})
+            })
+            .collect();
+        let body = serde_json::json!({"version": "4", "status": "firing", "alerts": alerts});
+        let t0 = Instant::now();
+        let r =
+            client.post(format!("{api}/integrations/alertmanager")).bearer_auth(&key).json(&body).send().await.unwrap();
+        let status = r.status();
+        let answer: serde_json::Value = r.json().await.unwrap_or_default();
+        let took = t0.elapsed().as_secs_f64();
+        let opened = answer["alerts"].as_array().map_or(0, |a| a.iter().filter(|x| x["result"] == "opened").count());
+        eprintln!("storm round {}: {status}, {opened} opened in {took:.2}s (load {})", round + 1, common::loadavg());
+        if opened == ALERTS {
+            secs.push(took);
+        }
+    }
+    drop(svc);
+    let ours = (secs.len() == rounds).then(|| median(secs));
+    let theirs = quiet.filter(|w| w.rps > 0.0).map(|w| ALERTS as f64 / w.rps);
+    rows.push(Row {
+        goal: "alert storm, PostgreSQL: one 1,000-alert Alertmanager notification end to end ≤ the same 1,000 tickets by `POST /api/v1/tickets` at 32 connections".into(),
+        opsline: ours.map_or("not every alert opened its ticket".into(), |s| format!("{s:.2} s")),
+        peer: theirs.map_or("—".into(), |s| format!("{s:.2} s at {:.0}/s", ALERTS as f64 / s)),
+        ratio: match (ours, theirs) {
+            (Some(o), Some(t)) => format!("{:.2}× faster", t / o),
+            _ => "—".into(),
+        },
+        verdict: match (ours, theirs) {
+            (Some(o), Some(t)) if o <= t => "pass".into(),
+            (Some(_), None) => "skipped".into(),
+            _ => "fail".into(),
+        },
+    });
+}
+
 /// Intake on PostgreSQL while the same service probes 300 checks a second and fires 20
 /// escalations a second, against the quiet run's figures.
 async fn isolation(url: &str, rounds: usize, secs: u64, quiet: Option<Wrk>, rows: &mut Vec<Row>) {
@@ -416,6 +485,7 @@ async fn main() {
             let quiet =
                 backend("PostgreSQL", &format!("{base}/opsline_bench_intake"), rounds, secs, &mut rows, false).await;
             isolation(&format!("{base}/opsline_bench_isolation"), rounds, secs, quiet, &mut rows).await;
+            storm(&format!("{base}/opsline_bench_intake"), rounds, quiet, &mut rows).await;
             for db in ["opsline_bench_intake", "opsline_bench_isolation"] {
                 conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await.ok();
             }

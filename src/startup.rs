@@ -48,6 +48,7 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
         }
     }
     let now = clock.now();
+    let installation = crate::services::instances::installation_id(&db).await?;
     let metrics = Metrics::new(env!("CARGO_PKG_VERSION")).map_err(|e| BuildError::Metrics(e.to_string()))?;
     let (versions, registration) = Versions::register(&db, &config.runtime, now).await?;
     metrics.record(registration.tally);
@@ -57,6 +58,7 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
     sync_teams(&db, &config, now).await?;
     let notifier = Notifier::new(&config).map_err(BuildError::Notify)?;
     let config_limits = config.settings.limits.clone();
+    let config_instance = config.settings.delivery.instance_name.clone();
     let trusted_proxies =
         config.settings.http.trusted_proxies.iter().filter_map(|p| crate::http::client::network(p)).collect();
     let signer = crate::signing::Signer::new(config.settings.web.secret_key.as_ref().map(|k| k.expose()));
@@ -78,6 +80,8 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
         metrics: Arc::new(metrics),
         limits: Arc::new(crate::limits::Limits::new(&config_limits, trusted_proxies)),
         signer: Arc::new(signer),
+        installation: installation.into(),
+        instance: Arc::new(crate::services::instances::Instance::new(&config_instance)),
     };
     crate::services::checks::sync_config(&state, now).await?;
     Ok(state)
@@ -212,12 +216,12 @@ impl Application {
         }
         if let Some(w) = self.workers {
             w.stop().await;
-            // Rows the sweep leased to this instance and nobody sent go back to the outbox.
-            match crate::services::delivery::release_handed(&self.state, self.state.clock.now()).await {
+            // The rows this instance holds and did not send go back to the outbox, for others now.
+            match crate::services::instances::leave(&self.state, self.state.clock.now()).await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(rows = n, "handed-over deliveries released for other instances"),
+                Ok(n) => tracing::info!(rows = n, "deliveries this instance held were released for other instances"),
                 Err(e) => {
-                    tracing::warn!(error = %crate::services::chain(&e), "handed-over deliveries kept their leases")
+                    tracing::warn!(error = %crate::services::chain(&e), "this instance's deliveries kept their leases")
                 }
             }
         }

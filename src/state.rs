@@ -39,6 +39,10 @@ pub struct AppState {
     pub limits: Arc<crate::limits::Limits>,
     /// Signs cookies and links with `web.secret_key`.
     pub signer: Arc<crate::signing::Signer>,
+    /// This installation's random id (the `installation` table): in every mail thread id.
+    pub installation: Arc<str>,
+    /// This instance's name and heartbeat, which its outbox leases name.
+    pub instance: Arc<crate::services::instances::Instance>,
 }
 
 impl AppState {

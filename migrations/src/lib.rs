@@ -14,6 +14,7 @@ mod m20261201_000006_intake;
 mod m20261201_000007_web;
 mod m20261201_000008_portal;
 mod m20261202_000009_sweep_index;
+mod m20261204_000010_delivery;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_web::Migration),
             Box::new(m20261201_000008_portal::Migration),
             Box::new(m20261202_000009_sweep_index::Migration),
+            Box::new(m20261204_000010_delivery::Migration),
         ]
     }
 }

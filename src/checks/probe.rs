@@ -91,10 +91,13 @@ impl Prober {
             Ok(Err(panicked)) => {
                 (None, Observation::default(), Some(format!("judging the conditions failed: {panicked}")))
             }
+            // A probe that already failed (it timed out, say) keeps its own error.
             Err(_) => (
                 None,
                 Observation::default(),
-                Some(format!("the conditions were not judged within timeout_ms ({} ms)", def.timeout_ms)),
+                Some(error.unwrap_or_else(|| {
+                    format!("the conditions were not judged within timeout_ms ({} ms)", def.timeout_ms)
+                })),
             ),
         };
         let verdict = if unmet.is_none() && error.is_none() { Verdict::Pass } else { Verdict::Fail };

@@ -167,6 +167,22 @@ pub struct EmailSettings {
     pub password: Option<Secret>,
     pub from: String,
     pub timeout_ms: u64,
+    /// The domain of the `Message-ID`s and thread ids Opsline writes; empty: `from`'s domain.
+    #[serde(default)]
+    pub message_id_domain: String,
+}
+
+impl EmailSettings {
+    /// The domain Opsline's message ids are under: `message_id_domain`, else the domain of
+    /// `from`, else `opsline.invalid`.
+    pub fn id_domain(&self) -> String {
+        let from = self.from.rsplit('<').next().unwrap_or(&self.from).trim_end_matches('>');
+        let own = from.rsplit_once('@').map(|(_, d)| d.trim().to_ascii_lowercase());
+        Some(self.message_id_domain.trim().to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .or(own.filter(|d| !d.is_empty()))
+            .unwrap_or_else(|| "opsline.invalid".into())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -214,6 +230,17 @@ pub struct DeliverySettings {
     /// loop's database work overlaps the others' sending.
     #[serde(default = "default_delivery_loops")]
     pub loops: u32,
+    /// Rows leased by an instance whose heartbeat is older than this may be taken by others.
+    #[serde(default = "default_takeover_secs")]
+    pub takeover_secs: u64,
+    /// A name for this instance that stays the same across restarts (say, the host's), so that a
+    /// restart takes back its own leases at once. Empty: a new random name each start.
+    #[serde(default)]
+    pub instance_name: String,
+}
+
+fn default_takeover_secs() -> u64 {
+    10
 }
 
 fn default_delivery_loops() -> u32 {

@@ -4,7 +4,7 @@
 //! count. SQLite binds parameters cheaply and takes sea-orm's multi-row inserts.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{ArrayType, Expr, OnConflict};
+use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, Statement, Value,
 };
@@ -171,13 +171,14 @@ pub async fn insert_outbox(db: &impl ConnectionTrait, rows: &[outbox::Model]) ->
         let stmt = Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
             "INSERT INTO outbox (outbox_key, event_id, escalation_id, ticket_id, channel, target, kind, payload, status, attempts, \
-                                 next_attempt_at, locked_until, last_error, dead_reason, digest_id, created_at, updated_at, delivered_at) \
+                                 next_attempt_at, locked_until, last_error, dead_reason, digest_id, created_at, updated_at, delivered_at, \
+                                 locked_by) \
              SELECT k, NULLIF(ev, 0), NULLIF(es, 0), NULLIF(t, 0), ch, tg, kd, p, st, a, n, NULLIF(l, '')::timestamptz, NULLIF(le, ''), \
-                    NULLIF(dr, ''), NULLIF(dg, 0), ca, ua, NULLIF(da, '')::timestamptz \
+                    NULLIF(dr, ''), NULLIF(dg, 0), ca, ua, NULLIF(da, '')::timestamptz, NULLIF(lb, '') \
              FROM unnest($1::varchar[], $2::bigint[], $3::bigint[], $4::bigint[], $5::varchar[], $6::varchar[], $7::varchar[], \
                          $8::text[], $9::varchar[], $10::int[], $11::timestamptz[], $12::text[], $13::text[], $14::varchar[], \
-                         $15::bigint[], $16::timestamptz[], $17::timestamptz[], $18::text[]) \
-                  AS u(k, ev, es, t, ch, tg, kd, p, st, a, n, l, le, dr, dg, ca, ua, da) \
+                         $15::bigint[], $16::timestamptz[], $17::timestamptz[], $18::text[], $19::varchar[]) \
+                  AS u(k, ev, es, t, ch, tg, kd, p, st, a, n, l, le, dr, dg, ca, ua, da, lb) \
              ON CONFLICT (outbox_key) DO NOTHING RETURNING id, outbox_key",
             [
                 arr(ArrayType::String, ocol(rows, |r| r.outbox_key.clone())),
@@ -198,6 +199,7 @@ pub async fn insert_outbox(db: &impl ConnectionTrait, rows: &[outbox::Model]) ->
                 arr(ArrayType::ChronoDateTimeUtc, ocol(rows, |r| r.created_at)),
                 arr(ArrayType::ChronoDateTimeUtc, ocol(rows, |r| r.updated_at)),
                 arr(ArrayType::String, ocol(rows, |r| ts0(r.delivered_at))),
+                arr(ArrayType::String, ocol(rows, |r| text0(&r.locked_by))),
             ],
         );
         let mut out = Vec::with_capacity(rows.len());
@@ -221,6 +223,7 @@ pub async fn insert_outbox(db: &impl ConnectionTrait, rows: &[outbox::Model]) ->
             attempts: Set(r.attempts),
             next_attempt_at: Set(r.next_attempt_at),
             locked_until: Set(r.locked_until),
+            locked_by: Set(r.locked_by.clone()),
             last_error: Set(r.last_error.clone()),
             dead_reason: Set(r.dead_reason.clone()),
             digest_id: Set(r.digest_id),
@@ -249,12 +252,14 @@ pub fn by_lease(
     groups
 }
 
-/// Records a delivery batch: every attempt, and the rows sent (`(id, lease)`: a row whose lease
-/// changed meanwhile belongs to another worker and is left alone). One statement on PostgreSQL.
+/// Records delivery results: every attempt, and the rows sent (`(id, lease)`, held by `holder`: a
+/// row whose lease or holder changed meanwhile belongs to another instance and is left alone).
+/// One statement on PostgreSQL.
 pub async fn record_sent(
     db: &impl ConnectionTrait,
     attempts: &[delivery_attempt::Model],
     sent: &[(i64, DateTime<Utc>)],
+    holder: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     if !pg(db) || attempts.is_empty() || sent.is_empty() {
@@ -264,10 +269,13 @@ pub async fn record_sent(
                 .col_expr(outbox::Column::Status, Expr::value(DeliveryStatus::Delivered))
                 .col_expr(outbox::Column::DeliveredAt, Expr::value(Some(now)))
                 .col_expr(outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+                .col_expr(outbox::Column::LockedBy, Expr::value(Option::<String>::None))
+                .col_expr(outbox::Column::Attempts, ExprTrait::add(Expr::col(outbox::Column::Attempts), 1))
                 .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
                 .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
                 .filter(id_in(db, outbox::Column::Id, ids))
                 .filter(outbox::Column::LockedUntil.eq(lease))
+                .filter(outbox::Column::LockedBy.eq(holder))
                 .exec(db)
                 .await?;
         }
@@ -278,12 +286,14 @@ pub async fn record_sent(
         now.into(),
         arr(ArrayType::BigInt, sent.iter().map(|s| s.0).collect()),
         arr(ArrayType::ChronoDateTimeUtc, sent.iter().map(|s| s.1).collect()),
+        holder.into(),
     ]);
     let sql = format!(
         "WITH a AS ({ATTEMPTS_INSERT}) \
-         UPDATE outbox AS x SET status = 'delivered', delivered_at = $8, locked_until = NULL, last_error = NULL, updated_at = $8 \
+         UPDATE outbox AS x SET status = 'delivered', delivered_at = $8, locked_until = NULL, locked_by = NULL, \
+                attempts = x.attempts + 1, last_error = NULL, updated_at = $8 \
          FROM unnest($9::bigint[], $10::timestamptz[]) AS s(id, lease) \
-         WHERE x.id = s.id AND x.locked_until = s.lease"
+         WHERE x.id = s.id AND x.locked_until = s.lease AND x.locked_by = $11"
     );
     let stmt = Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values);
     db.execute_raw(stmt).await?;

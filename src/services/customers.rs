@@ -31,6 +31,9 @@ pub struct CustomerView {
     /// The contract: the calendar and SLA policy new timers use.
     pub calendar: String,
     pub sla_policy: String,
+    /// The contact who hears what rules send to "the customer" (`contact:customer`) about
+    /// tickets without a contact of their own: opened by alerts, events or checks.
+    pub primary_contact_id: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -44,6 +47,7 @@ impl From<customer::Model> for CustomerView {
             tier: c.tier.to_string(),
             calendar: c.calendar,
             sla_policy: c.sla_policy,
+            primary_contact_id: c.primary_contact_id,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -72,6 +76,10 @@ pub struct CustomerPatch {
     pub tier: Option<Tier>,
     pub calendar: Option<String>,
     pub sla_policy: Option<String>,
+    /// One of this customer's active contacts; `null` names none.
+    #[serde(default, deserialize_with = "crate::serde_util::double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub primary_contact_id: Option<Option<i64>>,
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -200,8 +208,17 @@ pub async fn patch(
         policy = pol.clone();
     }
     check_contract(state, &calendar, &policy)?;
-    let before = json!({"tier": c.tier, "calendar": c.calendar, "sla_policy": c.sla_policy});
+    if let Some(Some(contact_id)) = p.primary_contact_id {
+        let own = contact::Entity::find_by_id(contact_id).one(&txn).await?;
+        if !own.is_some_and(|k| k.customer_id == c.id && k.active) {
+            return Err(Error::invalid("primary_contact_id", "not an active contact of this customer"));
+        }
+    }
+    let before = json!({"tier": c.tier, "calendar": c.calendar, "sla_policy": c.sla_policy, "primary_contact_id": c.primary_contact_id});
     let mut am: customer::ActiveModel = c.into();
+    if let Some(primary) = p.primary_contact_id {
+        am.primary_contact_id = Set(primary);
+    }
     if let Some(n) = p.name {
         am.name = Set(n.trim().to_string());
     }
@@ -212,7 +229,7 @@ pub async fn patch(
     am.sla_policy = Set(policy);
     am.updated_at = Set(now);
     let c = am.update(&txn).await?;
-    let after = json!({"tier": c.tier, "calendar": c.calendar, "sla_policy": c.sla_policy});
+    let after = json!({"tier": c.tier, "calendar": c.calendar, "sla_policy": c.sla_policy, "primary_contact_id": c.primary_contact_id});
     audit::record(
         &txn,
         by,

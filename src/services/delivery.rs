@@ -4,15 +4,14 @@
 //! configured schedule with jitter — or end in a dead letter with a reason. A crash after sending
 //! and before recording sends again; receivers deduplicate by `webhook-id` or `Message-ID`.
 
-use crate::domain::delivery::{Channel, DeliveryStatus, MessageKind};
+use crate::domain::delivery::{Channel, DeliveryStatus, MessageKind, retry_wait_ms, thread_id};
 use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
-use rand::Rng;
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 
-use super::contact_links;
 use super::error::Result;
+use super::{contact_links, instances};
 use crate::notify::email::Mail;
 use crate::notify::render::{self, Payload};
 use crate::notify::{Attempt, Failure, Notifier};
@@ -30,9 +29,23 @@ pub struct DeliveryOutcome {
     pub dead: usize,
 }
 
-/// Claims and sends one batch of due deliveries.
+/// One send's result as it lands: the row, what happened, how long it took (ms).
+type Landed = (outbox::Model, Attempt, i64);
+
+/// At most this many landed results are recorded in one go.
+const RECORD_MAX: usize = 256;
+
+/// Results that land within this window of the first are recorded with it.
+const RECORD_WINDOW: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Claims and sends one batch of due deliveries. Each result is recorded as soon as it lands —
+/// with the others that land within `RECORD_WINDOW` — while the rest are still being sent, so
+/// that a crash sends again only what was in flight (and what landed in the last few
+/// milliseconds).
 pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>) -> Result<DeliveryOutcome> {
     let d = &state.config.settings.delivery;
+    // The leases this batch takes name this instance: it must look alive while they are held.
+    instances::beat_if_due(state, now).await?;
     let lease = now + Duration::seconds(d.lease_secs as i64);
     // Rows the sweep handed over come first, except on one turn in a few, when the database's
     // own due rows (other writers', retries, expired leases) go first: neither waits long.
@@ -48,31 +61,73 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
         }
     };
     let mut out = DeliveryOutcome { claimed: claimed.len(), ..Default::default() };
+    let claimed = in_order(state, claimed, now).await?;
     if claimed.is_empty() {
         return Ok(out);
     }
-    let results: Vec<(outbox::Model, Attempt, i64)> = futures_util::stream::iter(claimed)
-        .map(|row| async move {
-            let started = std::time::Instant::now();
-            let attempt = send(state, notifier, &row, now).await;
-            (row, attempt, started.elapsed().as_millis() as i64)
-        })
-        .buffer_unordered(d.per_loop())
-        .collect()
-        .await;
+    let (landed, mut results) = tokio::sync::mpsc::unbounded_channel::<Landed>();
+    let sending = async move {
+        futures_util::stream::iter(claimed)
+            .for_each_concurrent(d.per_loop(), |row| {
+                let landed = landed.clone();
+                async move {
+                    let started = std::time::Instant::now();
+                    let attempt = send(state, notifier, &row, now).await;
+                    // The receiving half lives until every send has landed.
+                    let _ = landed.send((row, attempt, started.elapsed().as_millis() as i64));
+                }
+            })
+            .await;
+    };
+    let recording = async {
+        let mut batch = Vec::new();
+        let mut failed = None;
+        while results.recv_many(&mut batch, RECORD_MAX).await > 0 {
+            // What lands within a short window is recorded together: a few statements per batch
+            // rather than one per send.
+            let until = tokio::time::Instant::now() + RECORD_WINDOW;
+            while batch.len() < RECORD_MAX {
+                let room = RECORD_MAX - batch.len();
+                match tokio::time::timeout_at(until, results.recv_many(&mut batch, room)).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+            // After a failed write the rest are still drained (and sent), but not recorded:
+            // their leases run out and they are sent again.
+            if failed.is_none()
+                && let Err(e) = record_landed(state, &batch, now, &mut out).await
+            {
+                failed = Some(e);
+            }
+            batch.clear();
+        }
+        failed.map_or(Ok(()), Err)
+    };
+    let ((), recorded) = tokio::join!(sending, recording);
+    recorded?;
+    Ok(out)
+}
+
+/// Records results that landed: every attempt, and each send that succeeded, at once; then each
+/// failure with its retry or dead letter. A row's lease (this instance's name and lease end)
+/// fences a result that arrives after another instance took the row over.
+async fn record_landed(
+    state: &AppState,
+    landed: &[Landed],
+    now: DateTime<Utc>,
+    out: &mut DeliveryOutcome,
+) -> Result<()> {
     let attempts: Vec<delivery_attempt::Model> =
-        results.iter().map(|(row, a, ms)| attempt_row(row, a, *ms, now)).collect();
-    // Each attempt, and each send that succeeded, recorded at once. A row's lease (this call's,
-    // or the sweep's that handed it over) fences a result that arrives after another worker took
-    // the row over.
+        landed.iter().map(|(row, a, ms)| attempt_row(row, a, *ms, now)).collect();
     let sent = |row: &outbox::Model, a: &Attempt| a.failure.is_none() && row.kind != MessageKind::Digest;
-    let delivered: Vec<(i64, DateTime<Utc>)> = results
+    let delivered: Vec<(i64, DateTime<Utc>)> = landed
         .iter()
         .filter(|(row, a, _)| sent(row, a))
         .filter_map(|(row, _, _)| Some((row.id, row.locked_until?)))
         .collect();
-    crate::persistence::bulk::record_sent(&state.db, &attempts, &delivered, now).await?;
-    for (row, attempt, _) in &results {
+    crate::persistence::bulk::record_sent(&state.db, &attempts, &delivered, &state.instance.id, now).await?;
+    for (row, attempt, _) in landed {
         if sent(row, attempt) {
             out.delivered += 1;
             state.metrics.notification(row.channel.as_str(), "delivered");
@@ -94,27 +149,66 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
         };
         state.metrics.notification(row.channel.as_str(), outcome);
     }
-    Ok(out)
+    Ok(())
 }
 
-/// Claims a batch of due rows from the outbox: their ids (locked, skipping rows others hold, on
-/// PostgreSQL), then the claim of those rows, re-checking that each is still due and unclaimed, so
-/// that a row is claimed once.
+/// The rows to send now, in each chain's order: a row waits while an earlier row of the same
+/// escalation chain to the same receiver is still pending (a warning goes before its breach, a
+/// first message before its repeat). A row that waits gives its lease back and comes due again
+/// with the row it waits for (in a second at the earliest).
+async fn in_order(state: &AppState, rows: Vec<outbox::Model>, now: DateTime<Utc>) -> Result<Vec<outbox::Model>> {
+    let mut chains: Vec<i64> = rows.iter().filter_map(|r| r.escalation_id).collect();
+    if chains.is_empty() {
+        return Ok(rows);
+    }
+    chains.sort_unstable();
+    chains.dedup();
+    let pending = outbox::Entity::find()
+        .filter(id_in(&state.db, outbox::Column::EscalationId, chains))
+        .filter(outbox::Column::Status.eq(DeliveryStatus::Pending))
+        .all(&state.db)
+        .await?;
+    let earlier = |r: &outbox::Model| {
+        pending
+            .iter()
+            .filter(|e| e.id < r.id && e.escalation_id == r.escalation_id)
+            .filter(|e| e.channel == r.channel && e.target == r.target)
+            .map(|e| e.next_attempt_at)
+            .max()
+    };
+    let mut go = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(until) = earlier(&row) else {
+            go.push(row);
+            continue;
+        };
+        let Some(lease) = row.locked_until else { continue };
+        let until = until.max(now + Duration::seconds(1));
+        still_held(state, vec![row.id], lease, now)
+            .col_expr(outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(outbox::Column::LockedBy, Expr::value(Option::<String>::None))
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(until.max(row.next_attempt_at)))
+            .exec(&state.db)
+            .await?;
+    }
+    Ok(go)
+}
+
+/// Claims a batch of rows that are due and that nobody holds (`instances::unheld`): their ids
+/// (locked, skipping rows others are claiming, on PostgreSQL), then the claim of those rows,
+/// re-checking each, so that a row is claimed once. The lease names this instance.
 async fn claim(state: &AppState, now: DateTime<Utc>, lease: DateTime<Utc>) -> Result<Vec<outbox::Model>> {
     let batch = state.config.settings.delivery.batch;
     let due = || {
         Condition::all()
             .add(outbox::Column::Status.eq(DeliveryStatus::Pending))
             .add(outbox::Column::NextAttemptAt.lte(now))
-            .add(Condition::any().add(outbox::Column::LockedUntil.is_null()).add(outbox::Column::LockedUntil.lt(now)))
+            .add(instances::unheld(state, now))
     };
     let update = |ids: Vec<i64>| {
         outbox::Entity::update_many()
             .col_expr(outbox::Column::LockedUntil, Expr::value(Some(lease)))
-            .col_expr(
-                outbox::Column::Attempts,
-                sea_orm::sea_query::ExprTrait::add(Expr::col(outbox::Column::Attempts), 1),
-            )
+            .col_expr(outbox::Column::LockedBy, Expr::value(Some(state.instance.id.clone())))
             .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
             .filter(outbox::Column::Id.is_in(ids))
             .filter(due())
@@ -132,31 +226,13 @@ async fn claim(state: &AppState, now: DateTime<Utc>, lease: DateTime<Utc>) -> Re
     })
 }
 
-/// Gives back the leases of the rows handed over and not sent, when this instance stops, so that
-/// another instance sends them now rather than when their leases run out. Returns how many.
-pub async fn release_handed(state: &AppState, now: DateTime<Utc>) -> Result<u64> {
-    let (fresh, stale) = state.handoff.take(usize::MAX, now, 0);
-    let mut released = 0;
-    for (lease, ids) in by_lease(fresh.iter().chain(&stale).filter_map(|r| Some((r.id, r.locked_until?)))) {
-        released += still_held(state, ids, lease, now)
-            .col_expr(outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(
-                outbox::Column::Attempts,
-                sea_orm::sea_query::ExprTrait::sub(Expr::col(outbox::Column::Attempts), 1),
-            )
-            .exec(&state.db)
-            .await?
-            .rows_affected;
-    }
-    Ok(released)
-}
-
-/// A batch of the rows the sweep handed over, already leased. One whose lease would run out
-/// before the batch is sent is leased again first (unless another worker took it meanwhile).
+/// A batch of the rows the sweep handed over, already leased: each lease renewed, fenced, so that
+/// a row another instance took over meanwhile (this one stalled past `delivery.takeover_secs`)
+/// is left to it. One statement per sweep batch the rows came from.
 async fn take_handed(state: &AppState, now: DateTime<Utc>, lease: DateTime<Utc>) -> Result<Vec<outbox::Model>> {
-    let batch = state.config.settings.delivery.batch as usize;
-    let (mut rows, stale) = state.handoff.take(batch, now, state.config.settings.delivery_batch_secs().1);
-    for (old, ids) in by_lease(stale.iter().filter_map(|r| Some((r.id, r.locked_until?)))) {
+    let handed = state.handoff.take(state.config.settings.delivery.batch as usize);
+    let mut rows = Vec::with_capacity(handed.len());
+    for (old, ids) in by_lease(handed.iter().filter_map(|r| Some((r.id, r.locked_until?)))) {
         rows.extend(
             still_held(state, ids, old, now)
                 .col_expr(outbox::Column::LockedUntil, Expr::value(Some(lease)))
@@ -167,19 +243,24 @@ async fn take_handed(state: &AppState, now: DateTime<Utc>, lease: DateTime<Utc>)
     Ok(rows)
 }
 
-/// An update of the handed-over rows among `ids` that are still pending under `lease`: a row
-/// another worker took over meanwhile (its lease changed) is left alone.
+/// An update of the rows among `ids` that this instance still holds under `lease`.
 fn still_held(
     state: &AppState,
     ids: Vec<i64>,
     lease: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> sea_orm::UpdateMany<outbox::Entity> {
-    outbox::Entity::update_many()
-        .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
-        .filter(id_in(&state.db, outbox::Column::Id, ids))
-        .filter(outbox::Column::Status.eq(DeliveryStatus::Pending))
-        .filter(outbox::Column::LockedUntil.eq(lease))
+    outbox::Entity::update_many().col_expr(outbox::Column::UpdatedAt, Expr::value(now)).filter(held(state, ids, lease))
+}
+
+/// The rows among `ids` that are pending and that this instance still holds under `lease`: a row
+/// another instance took over meanwhile (its lease or holder changed) is left alone.
+fn held(state: &AppState, ids: Vec<i64>, lease: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(id_in(&state.db, outbox::Column::Id, ids))
+        .add(outbox::Column::Status.eq(DeliveryStatus::Pending))
+        .add(outbox::Column::LockedUntil.eq(lease))
+        .add(outbox::Column::LockedBy.eq(state.instance.id.clone()))
 }
 
 fn attempt_row(row: &outbox::Model, a: &Attempt, ms: i64, now: DateTime<Utc>) -> delivery_attempt::Model {
@@ -191,7 +272,8 @@ fn attempt_row(row: &outbox::Model, a: &Attempt, ms: i64, now: DateTime<Utc>) ->
     delivery_attempt::Model {
         id: 0,
         outbox_id: row.id,
-        attempt: row.attempts,
+        // `attempts` counts the requests made and recorded before this one.
+        attempt: row.attempts + 1,
         attempted_at: now,
         duration_ms: ms,
         outcome: outcome.into(),
@@ -219,7 +301,7 @@ async fn send_link(state: &AppState, notifier: &Notifier, row: &outbox::Model) -
         subject,
         text,
         html,
-        message_id: format!("portal-link-{}@opsline", link.link_id),
+        message_id: format!("portal-link-{}.{}@{}", link.link_id, state.installation, id_domain(state)),
         thread: None,
     };
     mailer.send(&mail).await
@@ -263,6 +345,11 @@ async fn send(state: &AppState, notifier: &Notifier, row: &outbox::Model, now: D
     }
 }
 
+/// The domain of the message and thread ids in this installation's mails.
+fn id_domain(state: &AppState) -> String {
+    state.config.settings.email.id_domain()
+}
+
 /// A database error while composing a mail: tried again later.
 fn database(e: sea_orm::DbErr) -> Attempt {
     Attempt::failed(Failure::Retry { retry_after: None }, None, format!("database: {e}"))
@@ -283,7 +370,7 @@ async fn digest_mail(state: &AppState, row: &outbox::Model, payload: &Payload) -
         subject,
         text,
         html,
-        message_id: format!("{}@opsline", payload.id),
+        message_id: format!("{}@{}", payload.id, id_domain(state)),
         thread: None,
     })
 }
@@ -320,8 +407,8 @@ async fn notification_mail(
         subject,
         text,
         html,
-        message_id: format!("{}@opsline", payload.id),
-        thread: Some(format!("ticket-{}@opsline", payload.ticket.id)),
+        message_id: format!("{}@{}", payload.id, id_domain(state)),
+        thread: Some(thread_id(payload.ticket.id, &state.installation, &id_domain(state))),
     })
 }
 
@@ -331,26 +418,19 @@ enum Recorded {
     Dead,
 }
 
-/// The wait before retry number `attempt` (1-based), with jitter; `Retry-After` counts within
-/// [the scheduled wait, ten times it].
+/// The wait before retry number `attempt` (1-based), in milliseconds (`domain::delivery::retry_wait_ms`).
 fn backoff(state: &AppState, attempt: i32, retry_after: Option<i64>) -> Option<i64> {
     let schedule = &state.config.runtime.escalation.retry_schedule_secs;
-    let base = *schedule.get((attempt - 1).max(0) as usize)?;
-    let j = i64::from(state.config.settings.delivery.jitter_percent);
-    let jitter = if j > 0 { rand::rng().random_range(-j..=j) } else { 0 };
-    let wait = base + base * jitter / 100;
-    Some(match retry_after {
-        Some(ra) => ra.clamp(base, base * 10),
-        None => wait.max(1),
-    })
+    let jitter = state.config.settings.delivery.jitter_percent;
+    retry_wait_ms(schedule, attempt, jitter, retry_after, &mut rand::rng())
 }
 
 async fn record(state: &AppState, row: &outbox::Model, a: &Attempt, now: DateTime<Utc>) -> Result<Recorded> {
     let (status, next, dead_reason, recorded) = match a.failure {
         None => (DeliveryStatus::Delivered, now, None, Recorded::Delivered),
         Some(Failure::Permanent) => (DeliveryStatus::Dead, now, Some("rejected"), Recorded::Dead),
-        Some(Failure::Retry { retry_after }) => match backoff(state, row.attempts, retry_after) {
-            Some(wait) => (DeliveryStatus::Pending, now + Duration::seconds(wait), None, Recorded::Retrying),
+        Some(Failure::Retry { retry_after }) => match backoff(state, row.attempts + 1, retry_after) {
+            Some(wait) => (DeliveryStatus::Pending, now + Duration::milliseconds(wait), None, Recorded::Retrying),
             None => (DeliveryStatus::Dead, now, Some("retries_exhausted"), Recorded::Dead),
         },
     };
@@ -358,14 +438,17 @@ async fn record(state: &AppState, row: &outbox::Model, a: &Attempt, now: DateTim
         .col_expr(outbox::Column::Status, Expr::value(status))
         .col_expr(outbox::Column::NextAttemptAt, Expr::value(next))
         .col_expr(outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(outbox::Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(outbox::Column::Attempts, sea_orm::sea_query::ExprTrait::add(Expr::col(outbox::Column::Attempts), 1))
         .col_expr(outbox::Column::LastError, Expr::value(a.error.clone()))
         .col_expr(outbox::Column::DeadReason, Expr::value(dead_reason.map(String::from)))
         .col_expr(outbox::Column::UpdatedAt, Expr::value(now));
     if status == DeliveryStatus::Delivered {
         upd = upd.col_expr(outbox::Column::DeliveredAt, Expr::value(Some(now)));
     }
-    // The attempt count fences a late result from a worker whose lease another one took over.
-    upd.filter(outbox::Column::Id.eq(row.id)).filter(outbox::Column::Attempts.eq(row.attempts)).exec(&state.db).await?;
+    // The lease fences a late result from an instance whose row another one took over.
+    let Some(lease) = row.locked_until else { return Ok(recorded) };
+    upd.filter(held(state, vec![row.id], lease)).exec(&state.db).await?;
     if status == DeliveryStatus::Delivered && row.kind == MessageKind::Digest {
         outbox::Entity::update_many()
             .col_expr(outbox::Column::DeliveredAt, Expr::value(Some(now)))
@@ -375,7 +458,7 @@ async fn record(state: &AppState, row: &outbox::Model, a: &Attempt, now: DateTim
             .await?;
     }
     if status != DeliveryStatus::Delivered {
-        tracing::warn!(outbox_id = row.id, channel = %row.channel, attempt = row.attempts, status = %status, error = a.error.as_deref().unwrap_or(""), "delivery failed");
+        tracing::warn!(outbox_id = row.id, channel = %row.channel, attempt = row.attempts + 1, status = %status, error = a.error.as_deref().unwrap_or(""), "delivery failed");
     }
     Ok(recorded)
 }

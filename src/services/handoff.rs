@@ -1,14 +1,13 @@
 //! Outbox rows the sweep has just written already leased to this instance, handed to its delivery
-//! loops in memory, so that a burst is sent without every row being claimed again from the
+//! loops in memory, so that a burst is sent without every row being picked again from the
 //! database (a claim is a locking read and an update of each row). The lease written with the row
-//! is its claim: if this instance stops before sending, the lease runs out and any instance claims
-//! the row from the outbox as usual. Nothing lives only here.
+//! is its claim: if this instance stops before sending, another takes the row over from the
+//! outbox as usual (`services::instances`), so delivery renews each lease, fenced, before it
+//! sends. Nothing lives only here.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
-
-use chrono::{DateTime, Duration, Utc};
 
 use crate::persistence::entities::outbox;
 
@@ -48,19 +47,18 @@ impl Handoff {
         self.queue().extend(rows);
     }
 
-    /// Up to `n` rows, split into those whose lease still outlasts a batch (`fresh_secs` from
-    /// `now`), to be sent as they are, and those to be claimed again before sending.
-    pub fn take(&self, n: usize, now: DateTime<Utc>, fresh_secs: u64) -> (Vec<outbox::Model>, Vec<outbox::Model>) {
+    /// Up to `n` rows, oldest first.
+    pub fn take(&self, n: usize) -> Vec<outbox::Model> {
         let mut q = self.queue();
         let k = n.min(q.len());
-        let horizon = now + Duration::seconds(fresh_secs as i64);
-        q.drain(..k).partition(|r| r.locked_until.is_some_and(|l| l > horizon))
+        q.drain(..k).collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{DateTime, Duration, Utc};
 
     fn row(id: i64, lease: Option<DateTime<Utc>>) -> outbox::Model {
         let t = DateTime::from_timestamp(0, 0).unwrap_or_default();
@@ -75,9 +73,10 @@ mod tests {
             kind: crate::domain::delivery::MessageKind::Notification,
             payload: "{}".into(),
             status: crate::domain::delivery::DeliveryStatus::Pending,
-            attempts: 1,
+            attempts: 0,
             next_attempt_at: t,
             locked_until: lease,
+            locked_by: Some("this".into()),
             last_error: None,
             dead_reason: None,
             digest_id: None,
@@ -88,22 +87,15 @@ mod tests {
     }
 
     #[test]
-    fn rows_leave_in_order_and_a_lease_about_to_end_is_claimed_again() {
+    fn rows_leave_in_order_and_room_comes_back() {
         let h = Handoff::new(2);
         let now = DateTime::from_timestamp(1_000, 0).unwrap();
         assert!(h.has_room());
-        h.push(vec![
-            row(1, Some(now + Duration::seconds(60))),
-            row(2, Some(now + Duration::seconds(10))),
-            row(3, Some(now + Duration::seconds(60))),
-        ]);
+        h.push((1..=3).map(|id| row(id, Some(now + Duration::seconds(60)))).collect());
         assert!(!h.has_room(), "over its size the sweep writes rows unleased");
-        let (fresh, stale) = h.take(2, now, 40);
-        assert_eq!(fresh.iter().map(|r| r.id).collect::<Vec<_>>(), vec![1]);
-        assert_eq!(stale.iter().map(|r| r.id).collect::<Vec<_>>(), vec![2]);
-        let (fresh, stale) = h.take(5, now, 40);
-        assert_eq!((fresh.len(), stale.len()), (1, 0));
-        assert!(h.take(5, now, 40).0.is_empty());
+        assert_eq!(h.take(2).iter().map(|r| r.id).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(h.take(5).iter().map(|r| r.id).collect::<Vec<_>>(), vec![3]);
+        assert!(h.take(5).is_empty());
         assert!(h.has_room());
     }
 }

@@ -12,6 +12,7 @@ mod error;
 pub mod escalation;
 pub mod gauges;
 pub mod handoff;
+pub mod instances;
 pub mod intake;
 pub mod notifications;
 pub mod reports;

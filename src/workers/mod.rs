@@ -6,6 +6,7 @@
 mod checks;
 mod delivery;
 mod gauges;
+mod heartbeat;
 mod scheduler;
 mod sweep;
 
@@ -32,6 +33,7 @@ pub fn spawn(state: AppState) -> Workers {
         handles.push(tokio::spawn(delivery::run_until_stopped(state.clone(), rx.clone())));
     }
     handles.push(tokio::spawn(checks::run_until_stopped(state.clone(), rx.clone())));
+    handles.push(tokio::spawn(heartbeat::run_until_stopped(state.clone(), rx.clone())));
     handles.push(tokio::spawn(scheduler::run_until_stopped(state, rx)));
     Workers { stop, handles }
 }

@@ -98,7 +98,7 @@ async fn the_status_mail_names_the_ticket_in_its_references(r: &Rig, id: i64) ->
     deliver(&r.app).await;
     let status = r.smtp.mails().into_iter().next().expect("the status mail");
     let (their_id, refs) = (status.header("Message-ID").unwrap(), status.header("References").unwrap());
-    assert!(refs.contains(&format!("ticket-{id}@")), "{refs}");
+    assert!(refs.contains(&format!("ticket-{id}.{}@", r.app.state.installation)), "{refs}");
     StatusMail { mail: status, their_id, refs }
 }
 

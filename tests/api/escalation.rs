@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use crate::helpers::{Options, TestApp, at, eventually, spawn_with};
 use crate::receivers::{SmtpServer, WebhookReceiver};
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-fn rules(extra: &str) -> String {
+pub fn rules(extra: &str) -> String {
     format!(
         r#"
 [escalation]
@@ -113,7 +113,7 @@ pub async fn tick(app: &TestApp, when: &str) {
 }
 
 /// A level I ticket's response warning, swept at 10:08 by the first instance (not yet delivered).
-async fn swept_warning() -> Rig {
+pub async fn swept_warning() -> Rig {
     let r = rig().await;
     vip_ticket(&r.app, "I").await;
     r.app.clock.set(at("2026-10-20T10:08:00+08:00"));
@@ -157,8 +157,10 @@ async fn a_level_one_ticket_left_alone_warns_then_breaches_once_each_by_mail_and
     assert!(breach.json["escalation_id"].is_i64());
     let subject = mails[1].header("Subject").unwrap();
     assert!(subject.contains(t["number"].as_str().unwrap()) && subject.contains('I'), "{subject}");
-    assert!(mails[1].header("Message-ID").unwrap().ends_with("@opsline>"));
-    assert_eq!(mails[1].header("In-Reply-To").unwrap(), format!("<ticket-{}@opsline>", t["id"]));
+    // Ids under the domain of `email.from`, the thread's with this installation's own id.
+    assert!(mails[1].header("Message-ID").unwrap().ends_with("@localhost>"));
+    let root = format!("<ticket-{}.{}@localhost>", t["id"], r.app.state.installation);
+    assert_eq!(mails[1].header("In-Reply-To").unwrap(), root);
     assert_eq!(mails[0].header("References"), mails[1].header("References"));
     assert_eq!(mails[1].to, vec!["oncall@example.com"]);
     // The timer shows breached and the timeline lists the escalation and its deliveries.
@@ -366,13 +368,14 @@ async fn a_400_is_a_dead_letter_at_once_and_a_retry_through_the_api_delivers_it(
 #[tokio::test]
 async fn a_crash_between_claim_and_send_is_delivered_by_the_next_instance_once() {
     let r = swept_warning().await;
-    // An instance claims every row and dies before sending.
+    // An instance claims every row and dies before sending; its lease names no holder (as
+    // leases written before instances had names): it holds until it ends.
     use sea_orm::ConnectionTrait;
     let backend = r.app.state.db.get_database_backend();
     let sql = if backend == sea_orm::DatabaseBackend::Postgres {
-        "UPDATE outbox SET locked_until = $1, attempts = attempts + 1"
+        "UPDATE outbox SET locked_until = $1, locked_by = NULL"
     } else {
-        "UPDATE outbox SET locked_until = ?, attempts = attempts + 1"
+        "UPDATE outbox SET locked_until = ?, locked_by = NULL"
     };
     let lease_end: chrono::DateTime<chrono::Utc> = at("2026-10-20T10:09:00+08:00");
     r.app
@@ -395,31 +398,34 @@ async fn a_crash_between_claim_and_send_is_delivered_by_the_next_instance_once()
 #[tokio::test]
 async fn rows_the_sweep_hands_over_are_sent_once_even_when_another_instance_took_them_over() {
     let r = swept_warning().await;
-    // The warning's rows are written leased to this instance (for its delivery, in memory).
+    // The warning's rows are written leased to this instance (for its delivery, in memory); no
+    // request has been made yet.
     let pending = r.app.get("/api/v1/notifications?status=pending", &r.app.admin).await.body;
     let pending = pending.as_array().unwrap();
     assert_eq!(pending.len(), 2);
-    assert!(pending.iter().all(|n| n["attempts"] == 1), "{pending:?}");
-    let second = r.second("2026-10-20T10:08:30+08:00").await;
+    assert!(pending.iter().all(|n| n["attempts"] == 0), "{pending:?}");
+    let second = r.second("2026-10-20T10:08:05+08:00").await;
     deliver(&second).await;
-    assert!(r.hooks.received().is_empty(), "the lease holds them for the sweeping instance");
-    // This instance stalls past the lease; the other one takes the rows over and sends them.
-    second.clock.set(at("2026-10-20T10:09:01+08:00"));
+    assert!(r.hooks.received().is_empty(), "the lease holds them while the sweeping instance beats");
+    // This instance stalls past `delivery.takeover_secs` (10 s) without a heartbeat; the other
+    // one takes the rows over and sends them, though their lease has 49 s left.
+    second.clock.set(at("2026-10-20T10:08:11+08:00"));
     deliver(&second).await;
     assert_eq!((types(&r.hooks), r.smtp.mails().len()), (vec!["sla.warning".to_string()], 1));
-    // When this instance gets to them, their lease is over: it leases them again only if nobody
-    // else did, so it sends nothing twice.
-    r.app.clock.set(at("2026-10-20T10:09:02+08:00"));
+    // When this instance gets to them, they are no longer its own: it sends nothing twice.
+    r.app.clock.set(at("2026-10-20T10:08:12+08:00"));
     deliver(&r.app).await;
     assert_eq!((types(&r.hooks), r.smtp.mails().len()), (vec!["sla.warning".to_string()], 1));
     let delivered = r.app.get("/api/v1/notifications?status=delivered", &r.app.admin).await.body;
-    assert_eq!(delivered.as_array().unwrap().len(), 2);
+    let delivered = delivered.as_array().unwrap();
+    assert_eq!(delivered.len(), 2);
+    assert!(delivered.iter().all(|n| n["attempts"] == 1), "one request each: {delivered:?}");
 }
 
 #[tokio::test]
-async fn an_instance_that_stops_gives_back_the_rows_handed_to_it_and_another_sends_them_at_once() {
+async fn an_instance_that_stops_gives_back_the_rows_it_holds_and_another_sends_them_at_once() {
     let r = swept_warning().await;
-    let released = opsline::services::delivery::release_handed(&r.app.state, r.app.clock.now()).await.unwrap();
+    let released = opsline::services::instances::leave(&r.app.state, r.app.clock.now()).await.unwrap();
     assert_eq!(released, 2);
     let pending = r.app.get("/api/v1/notifications?status=pending", &r.app.admin).await.body;
     assert!(pending.as_array().unwrap().iter().all(|n| n["attempts"] == 0), "{pending:?}");

@@ -163,6 +163,49 @@ async fn alertmanager_alerts_open_add_resolve_and_reopen_tickets_and_repeats_cha
     assert_eq!(integration_tickets(&app).await.len(), 3);
 }
 
+#[tokio::test]
+async fn a_storm_of_250_alerts_opens_each_ticket_once_in_batches_beside_known_and_repeated_ones() {
+    let app = spawn().await;
+    let cust = app.customer("Acme", "vip").await;
+    let key = app.integration_key(cust, json!({"kind": "alertmanager"})).await;
+    let starts = "2026-10-20T01:55:00Z";
+    assert_eq!(
+        results(&send(&app, &key, notification(vec![alert("known", "firing", "critical", starts)])).await),
+        ["opened"]
+    );
+    // 250 new alerts (three transactions' worth), one already known firing anew, and one
+    // fingerprint twice in the same notification.
+    let mut alerts: Vec<Value> =
+        (0..250).map(|i| alert(&format!("storm{i:04}"), "firing", "warning", starts)).collect();
+    alerts.insert(100, alert("known", "firing", "critical", "2026-10-20T01:58:00Z"));
+    alerts.push(alert("twice", "firing", "warning", starts));
+    alerts.push(alert("twice", "firing", "warning", starts));
+    let storm = notification(alerts);
+    let body = send(&app, &key, storm.clone()).await;
+    let got = results(&body);
+    assert_eq!(got.len(), 253);
+    assert_eq!(got[100], "added");
+    assert_eq!(&got[251..], ["opened", "unchanged"]);
+    assert_eq!(got.iter().filter(|r| *r == "opened").count(), 251);
+    // Each opened alert names its own ticket, in the notification's order.
+    let ids: std::collections::HashSet<i64> = body["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["result"] == "opened")
+        .map(|a| a["ticket_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 251);
+    let t = app.get(&format!("/api/v1/tickets/{}", body["alerts"][7]["ticket_id"]), &app.admin).await.body;
+    assert!(t["title"].as_str().unwrap().contains("storm0007"), "{}", t["title"]);
+    assert_eq!(t["sla"]["response"]["state"], "running", "{}", t["sla"]);
+    // Sent again, as Alertmanager repeats: nothing changes.
+    assert!(results(&send(&app, &key, storm).await).iter().all(|r| r == "unchanged"));
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let tickets = opsline::persistence::entities::ticket::Entity::find().count(&app.state.db).await.unwrap();
+    assert_eq!(tickets, 252);
+}
+
 async fn event(app: &TestApp, token: Option<&str>, query: &str, body: Value) -> (u16, Value) {
     let r = app.call(Method::POST, &format!("/api/v1/integrations/events{query}"), token, Some(body)).await;
     (r.status.as_u16(), r.body)

@@ -7,6 +7,7 @@ mod browser;
 mod change_path;
 mod checks;
 mod config;
+mod delivery;
 mod docs;
 mod edges;
 mod email_intake;

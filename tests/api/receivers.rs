@@ -1,6 +1,7 @@
 //! Real peers for the outbound channels: an SMTP server (the `mailin` protocol engine on a tokio
 //! listener, port 0) that lettre talks to over TCP, and an HTTP receiver that verifies Standard
-//! Webhooks signatures and answers with scripted statuses.
+//! Webhooks signatures and answers with scripted statuses — or, from a chosen request on, holds
+//! its answers (requests in flight) until released.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -172,17 +173,31 @@ pub struct ReceivedHook {
     pub json: Value,
 }
 
+/// From which request on answers are held, and the gate that releases them.
+struct Hold {
+    from: std::sync::atomic::AtomicUsize,
+    gate: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Hold {
+    fn default() -> Self {
+        Self { from: usize::MAX.into(), gate: tokio::sync::watch::channel(false).0 }
+    }
+}
+
 #[derive(Clone)]
 struct HookState {
     secret: String,
     received: Arc<Mutex<Vec<ReceivedHook>>>,
     script: Arc<Mutex<VecDeque<u16>>>,
+    hold: Arc<Hold>,
 }
 
 pub struct WebhookReceiver {
     pub port: u16,
     received: Arc<Mutex<Vec<ReceivedHook>>>,
     script: Arc<Mutex<VecDeque<u16>>>,
+    hold: Arc<Hold>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -193,7 +208,15 @@ async fn hook(state: web::Data<HookState>, req: HttpRequest, body: web::Bytes) -
     let verified =
         opsline::notify::standard_webhooks::verify(&state.secret, &id, timestamp, &body, &h("webhook-signature"));
     let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    state.received.lock().unwrap().push(ReceivedHook { id, verified, json });
+    let arrived = {
+        let mut received = state.received.lock().unwrap();
+        received.push(ReceivedHook { id, verified, json });
+        received.len()
+    };
+    if arrived > state.hold.from.load(std::sync::atomic::Ordering::SeqCst) {
+        let mut gate = state.hold.gate.subscribe();
+        let _ = gate.wait_for(|open| *open).await;
+    }
     let status = state.script.lock().unwrap().pop_front().unwrap_or(200);
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).body("ok")
 }
@@ -204,7 +227,9 @@ impl WebhookReceiver {
         let port = listener.local_addr().unwrap().port();
         let received: Arc<Mutex<Vec<ReceivedHook>>> = Arc::default();
         let script: Arc<Mutex<VecDeque<u16>>> = Arc::default();
-        let state = HookState { secret: secret.into(), received: received.clone(), script: script.clone() };
+        let hold: Arc<Hold> = Arc::default();
+        let state =
+            HookState { secret: secret.into(), received: received.clone(), script: script.clone(), hold: hold.clone() };
         let server = HttpServer::new(move || {
             App::new().app_data(web::Data::new(state.clone())).route("/hook", web::post().to(hook))
         })
@@ -214,7 +239,7 @@ impl WebhookReceiver {
         .run();
         let handle = server.handle();
         tokio::spawn(server);
-        WebhookReceiver { port, received, script, handle }
+        WebhookReceiver { port, received, script, hold, handle }
     }
 
     pub fn url(&self) -> String {
@@ -228,6 +253,17 @@ impl WebhookReceiver {
     /// The next answers, in order; 200 once they run out.
     pub fn answer_with(&self, statuses: &[u16]) {
         self.script.lock().unwrap().extend(statuses);
+    }
+
+    /// Answers the first `n` requests received, and holds every later one unanswered.
+    pub fn hold_after(&self, n: usize) {
+        self.hold.from.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Answers the held requests and every later one at once.
+    pub fn release(&self) {
+        self.hold.from.store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
+        self.hold.gate.send_replace(true);
     }
 }
 

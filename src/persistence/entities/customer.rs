@@ -14,6 +14,8 @@ pub struct Model {
     pub tier: Tier,
     pub calendar: String,
     pub sla_policy: String,
+    /// Hears what is meant for "the customer" about tickets without a contact.
+    pub primary_contact_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

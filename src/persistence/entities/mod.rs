@@ -18,6 +18,8 @@ pub mod escalation;
 pub mod escalation_event;
 pub mod idempotency_key;
 pub mod inspection;
+pub mod installation;
+pub mod instance;
 pub mod integration;
 pub mod outbox;
 pub mod sla_timer;
@@ -54,6 +56,8 @@ fn tables() -> Vec<(&'static str, Vec<String>)> {
         of::<escalation_event::Entity>(),
         of::<idempotency_key::Entity>(),
         of::<inspection::Entity>(),
+        of::<installation::Entity>(),
+        of::<instance::Entity>(),
         of::<integration::Entity>(),
         of::<outbox::Entity>(),
         of::<sla_timer::Entity>(),

@@ -21,6 +21,8 @@ pub struct Model {
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     pub locked_until: Option<DateTimeUtc>,
+    /// The instance holding the lease (`instances.id`).
+    pub locked_by: Option<String>,
     pub last_error: Option<String>,
     pub dead_reason: Option<String>,
     pub digest_id: Option<i64>,

@@ -95,7 +95,7 @@ impl Acknowledged<'_> {
             let mut p: Payload = serde_json::from_str(&payload)
                 .map_err(|e| Error::Internal(format!("outbox payload of chain {id} is unreadable: {e}")))?;
             p.kind = "escalation.acknowledged".into();
-            p.id = format!("ack_{id}_{endpoint}");
+            p.id = crate::domain::delivery::new_message_id("ack");
             p.occurred_at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             p.rule = None;
             p.step = None;
@@ -113,6 +113,7 @@ impl Acknowledged<'_> {
                 attempts: Set(0),
                 next_attempt_at: Set(now),
                 locked_until: Set(None),
+                locked_by: Set(None),
                 last_error: Set(None),
                 dead_reason: Set(None),
                 digest_id: Set(None),

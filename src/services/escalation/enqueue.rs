@@ -2,13 +2,12 @@
 //! outbox row per channel and recipient, written in the caller's transaction. Unique keys make a
 //! second firing of the same step a no-op, whichever instance tries.
 
-use crate::domain::delivery::{Channel, DeliveryStatus, MessageKind};
+use crate::domain::delivery::{Channel, DeliveryStatus, MessageKind, new_message_id};
 use crate::metrics::{Fact, Tally};
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use sha2::{Digest, Sha256};
 
 use super::super::error::Result;
 use super::recipients::{Recipient, RecipientCache};
@@ -31,10 +30,6 @@ pub struct Occurrence<'a> {
     pub step: u32,
     pub due_at: Option<DateTime<Utc>>,
     pub fire_at: DateTime<Utc>,
-}
-
-fn short_hash(s: &str) -> String {
-    hex::encode(&Sha256::digest(s.as_bytes())[..12])
 }
 
 impl Occurrence<'_> {
@@ -122,7 +117,7 @@ pub async fn fire_all(
     if let Some(lease) = sweep.and_then(|s| s.lease) {
         for r in rows.iter_mut().filter(|r| r.status == DeliveryStatus::Pending && r.next_attempt_at <= now) {
             r.locked_until = Some(lease);
-            r.attempts = 1;
+            r.locked_by = Some(state.instance.id.clone());
         }
     }
     let inserted: HashMap<String, i64> =
@@ -200,7 +195,9 @@ struct Message<'a> {
 }
 
 impl Message<'_> {
+    /// The row, with its own id in its payload (`new_message_id`): kept across retries.
     fn row(self, now: DateTime<Utc>) -> Result<outbox::Model> {
+        let payload = Payload { id: new_message_id("evt"), ..self.payload.clone() };
         Ok(outbox::Model {
             id: 0,
             outbox_key: self.key,
@@ -210,11 +207,12 @@ impl Message<'_> {
             channel: self.channel,
             target: self.target,
             kind: MessageKind::Notification,
-            payload: serde_json::to_string(self.payload).map_err(super::super::Error::internal)?,
+            payload: serde_json::to_string(&payload).map_err(super::super::Error::internal)?,
             status: self.status,
             attempts: 0,
             next_attempt_at: now,
             locked_until: None,
+            locked_by: None,
             last_error: None,
             dead_reason: self.dead_reason.map(String::from),
             digest_id: self.digest_id,
@@ -303,7 +301,6 @@ impl Messages {
         let key = format!("{}:email:{address}", event.event_key);
         let mut p = payload.clone();
         p.language = Some(language);
-        p.id = format!("evt_{}", short_hash(&key));
         let sent = match self.mail_counts.get(&address) {
             Some(n) => *n,
             None => recent_mails(db, &address, self.now).await?,
@@ -342,7 +339,8 @@ fn payload(event: &escalation_event::Model, rule: &Rule, occ: &Occurrence<'_>) -
     let t = occ.ticket;
     Payload {
         kind: occ.on.webhook_type().into(),
-        id: format!("evt_{}", short_hash(&event.event_key)),
+        // Each outbox row has its own (`Message::row`).
+        id: String::new(),
         occurred_at: occ.fire_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         escalation_id: event.escalation_id,
         ticket: TicketRef {
@@ -378,7 +376,7 @@ async fn recent_mails(db: &impl ConnectionTrait, address: &str, now: DateTime<Ut
 async fn digest_for(db: &impl ConnectionTrait, address: &str, sample: &Payload, now: DateTime<Utc>) -> Result<i64> {
     let bucket = now.timestamp().div_euclid(60);
     let digest_key = format!("digest:{address}:{bucket}");
-    let payload = Payload { kind: "digest".into(), id: format!("dig_{}", short_hash(&digest_key)), ..sample.clone() };
+    let payload = Payload { kind: "digest".into(), id: new_message_id("dig"), ..sample.clone() };
     let row = outbox::Model {
         id: 0,
         outbox_key: digest_key.clone(),
@@ -393,6 +391,7 @@ async fn digest_for(db: &impl ConnectionTrait, address: &str, sample: &Payload, 
         attempts: 0,
         next_attempt_at: super::super::timers::utc((bucket + 1) * 60),
         locked_until: None,
+        locked_by: None,
         last_error: None,
         dead_reason: None,
         digest_id: None,

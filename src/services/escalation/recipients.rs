@@ -1,6 +1,7 @@
 //! Who a rule's `notify` target means for one ticket at one instant: addresses and endpoints,
 //! with roles, teams, the assignee's fallbacks, the person on duty and the ticket's contact
-//! looked up in the database (once per batch for roles).
+//! looked up in the database (once per batch for roles); "the customer" of a ticket without a
+//! contact is the customer's primary contact.
 
 use std::collections::HashMap;
 
@@ -10,7 +11,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use super::super::error::Result;
 use crate::domain::escalation::Notify;
 use crate::domain::ticket::Role;
-use crate::persistence::entities::{contact, team, ticket, user};
+use crate::persistence::entities::{contact, customer, team, ticket, user};
 use crate::state::AppState;
 
 /// One resolved recipient.
@@ -87,15 +88,25 @@ impl RecipientCache {
                 }
                 None => vec![],
             },
-            Notify::Contact => match t.contact_id {
-                Some(id) => contact::Entity::find_by_id(id)
-                    .one(db)
-                    .await?
-                    .filter(|c| c.active)
-                    .map(|c| vec![Recipient::Email { address: c.email, language: c.language }])
-                    .unwrap_or_default(),
-                None => vec![],
-            },
+            Notify::Contact => {
+                // The ticket's own contact; for a ticket without one (opened by an alert, an
+                // event or a check), the customer's primary contact.
+                let id = match t.contact_id {
+                    Some(id) => Some(id),
+                    None => {
+                        customer::Entity::find_by_id(t.customer_id).one(db).await?.and_then(|c| c.primary_contact_id)
+                    }
+                };
+                match id {
+                    Some(id) => contact::Entity::find_by_id(id)
+                        .one(db)
+                        .await?
+                        .filter(|c| c.active && c.customer_id == t.customer_id)
+                        .map(|c| vec![Recipient::Email { address: c.email, language: c.language }])
+                        .unwrap_or_default(),
+                    None => vec![],
+                }
+            }
         })
     }
 }

@@ -30,6 +30,10 @@ pub struct SweepOutcome {
 
 /// One batch. Returns what it did; call again while `timers` equals the batch size.
 pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepOutcome> {
+    // The rows this batch leases name this instance: it must look alive while they are held.
+    if state.handoff.has_room() {
+        crate::services::instances::beat_if_due(state, now).await?;
+    }
     let txn = state.db.begin().await?;
     let rows = claim(state, &txn, now).await?;
     let mut out = SweepOutcome { timers: rows.len(), ..Default::default() };

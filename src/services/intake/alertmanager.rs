@@ -1,13 +1,13 @@
 //! Alertmanager's webhook payload, version 4. Unknown fields are ignored; the zero `endsAt` of a
 //! firing alert is just a string here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Alert, Intake, Outcome, fire, resolve_alert};
+use super::{Alert, Intake, Outcome, fire, open_new, resolve_alert, unlinked};
 use crate::services::error::{Error, Result};
 use crate::state::AppState;
 
@@ -118,18 +118,45 @@ fn as_alert(a: &AmAlert, external_url: Option<&str>) -> Alert {
     }
 }
 
-/// Every alert of the notification, in order: firing ones open or add to tickets, resolved ones
-/// resolve. A whole notification sent again changes nothing.
+/// New alerts' tickets are opened this many to a transaction.
+const OPEN_BATCH: usize = 100;
+
+/// Every alert of the notification: firing ones open or add to tickets, resolved ones resolve. A
+/// whole notification sent again changes nothing. New firing alerts — a storm — are opened in
+/// batches, one transaction each (each still linked by its fingerprint, so never opened twice);
+/// the others, and a batch that raced another request, go one at a time.
 pub async fn process(state: &AppState, intake: &Intake, p: &Payload, now: DateTime<Utc>) -> Result<Processed> {
     validate(p)?;
-    let mut alerts = Vec::with_capacity(p.alerts.len());
+    let alerts: Vec<Alert> = p.alerts.iter().map(|a| as_alert(a, p.external_url.as_deref())).collect();
+    let firing = |i: usize| AlertStatus::parse(&p.alerts[i].status) == Some(AlertStatus::Firing);
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; alerts.len()];
+    // A fingerprint seen more than once in the notification goes the one-at-a-time way.
+    let mut seen: HashMap<&str, usize> = HashMap::new();
     for a in &p.alerts {
-        let outcome = if AlertStatus::parse(&a.status) == Some(AlertStatus::Firing) {
-            fire(state, intake, &as_alert(a, p.external_url.as_deref()), now).await?
-        } else {
-            resolve_alert(state, intake, "alertmanager", &a.fingerprint, now).await?
-        };
-        alerts.push(AlertOutcome { fingerprint: a.fingerprint.clone(), outcome });
+        *seen.entry(a.fingerprint.as_str()).or_default() += 1;
     }
-    Ok(Processed { alerts })
+    let candidates: Vec<&str> = (0..alerts.len())
+        .filter(|&i| firing(i) && seen[p.alerts[i].fingerprint.as_str()] == 1)
+        .map(|i| alerts[i].dedup.as_str())
+        .collect();
+    let new: HashSet<String> = unlinked(state, intake, "alertmanager", &candidates).await?.into_iter().collect();
+    let fresh: Vec<usize> = (0..alerts.len()).filter(|&i| firing(i) && new.contains(&alerts[i].dedup)).collect();
+    for chunk in fresh.chunks(OPEN_BATCH) {
+        let batch: Vec<&Alert> = chunk.iter().map(|&i| &alerts[i]).collect();
+        if let Some(ids) = open_new(state, intake, &batch, now).await? {
+            for (&i, id) in chunk.iter().zip(ids) {
+                outcomes[i] = Some(Outcome::Opened(id));
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(alerts.len());
+    for (i, (a, alert)) in p.alerts.iter().zip(&alerts).enumerate() {
+        let outcome = match outcomes[i] {
+            Some(o) => o,
+            None if firing(i) => fire(state, intake, alert, now).await?,
+            None => resolve_alert(state, intake, "alertmanager", &a.fingerprint, now).await?,
+        };
+        out.push(AlertOutcome { fingerprint: a.fingerprint.clone(), outcome });
+    }
+    Ok(Processed { alerts: out })
 }

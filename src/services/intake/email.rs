@@ -1,5 +1,5 @@
 //! Inbound e-mail, as an MTA pipe delivers it (a raw RFC 5322 message). A reply whose
-//! `In-Reply-To`/`References` name a ticket's thread (`<ticket-N@opsline>`, which every mail
+//! `In-Reply-To`/`References` name a ticket's thread (`<ticket-N.INSTALLATION@domain>`, which every mail
 //! Opsline sends about ticket N carries) becomes a public comment by the sending contact — and
 //! resumes a ticket waiting for the customer; any other mail from a known contact opens a ticket
 //! with source `email`. Unknown senders are refused and logged, and so — with
@@ -33,12 +33,9 @@ pub struct Received {
     pub attachments: usize,
 }
 
-/// The ticket a message answers, from the thread ids Opsline puts on its mails.
-fn thread_ticket(ids: &[&str]) -> Option<i64> {
-    ids.iter().find_map(|id| {
-        let id = id.trim().trim_start_matches('<').trim_end_matches('>');
-        id.strip_prefix("ticket-")?.split_once('@')?.0.parse::<i64>().ok()
-    })
+/// The ticket a message answers, from the thread ids this installation puts on its mails.
+fn thread_ticket(ids: &[&str], installation: &str) -> Option<i64> {
+    ids.iter().find_map(|id| crate::domain::delivery::thread_ticket(id, installation))
 }
 
 fn header_ids<'a>(v: &'a HeaderValue<'a>) -> Vec<&'a str> {
@@ -106,7 +103,7 @@ pub async fn process(state: &AppState, intake: &Intake, raw: &[u8], now: DateTim
     let text = msg.body_text(0).map(|t| t.to_string()).unwrap_or_default();
     let mut ids = header_ids(msg.in_reply_to());
     ids.extend(header_ids(msg.references()));
-    let thread = match thread_ticket(&ids) {
+    let thread = match thread_ticket(&ids, &state.installation) {
         Some(id) => ticket::Entity::find_by_id(id)
             .one(&state.db)
             .await?
@@ -201,8 +198,8 @@ mod tests {
 
     #[test]
     fn replies_name_their_ticket_and_lose_their_quotes() {
-        assert_eq!(thread_ticket(&["<5f2c@opsline>", "<ticket-42@opsline>"]), Some(42));
-        assert_eq!(thread_ticket(&["<ticket-x@opsline>", "<other@example.com>"]), None);
+        assert_eq!(thread_ticket(&["<5f2c@opsline>", "<ticket-42.ab12@ops.example>"], "ab12"), Some(42));
+        assert_eq!(thread_ticket(&["<ticket-42.cd34@ops.example>", "<other@example.com>"], "ab12"), None);
         let reply = "Logs attached.\n\nOn Tue, 20 Oct 2026 Opsline wrote:\n> Your ticket INC-000042\n> was opened";
         assert_eq!(without_quote(reply), "Logs attached.");
         assert_eq!(without_quote("> only a quote"), "");

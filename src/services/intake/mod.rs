@@ -12,7 +12,9 @@ pub mod mail_auth;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+};
 use serde_json::json;
 
 pub use keys::{
@@ -206,6 +208,20 @@ async fn insert_link(
     }
 }
 
+/// The ticket an alert opens.
+fn new_ticket(intake: &Intake, alert: &Alert) -> NewTicket {
+    let title = one_line(&alert.title, MAX_TITLE);
+    NewTicket {
+        customer_id: Some(intake.customer.id),
+        title: if title.trim().is_empty() { "Alert".into() } else { title },
+        description: cleaned(&alert.description, MAX_TEXT),
+        level: Some(intake.level_for(alert.severity.as_deref())),
+        contact_id: None,
+        source: Some(Source::Integration),
+        reported_at: None,
+    }
+}
+
 /// Opens the alert's ticket and links it; `None` when another request linked the alert first.
 async fn open(
     state: &AppState,
@@ -214,23 +230,52 @@ async fn open(
     previous: Option<&alert_link::Model>,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>> {
-    let title = one_line(&alert.title, MAX_TITLE);
-    let input = NewTicket {
-        customer_id: Some(intake.customer.id),
-        title: if title.trim().is_empty() { "Alert".into() } else { title },
-        description: cleaned(&alert.description, MAX_TEXT),
-        level: Some(intake.level_for(alert.severity.as_deref())),
-        contact_id: None,
-        source: Some(Source::Integration),
-        reported_at: None,
-    };
     let also = LinkAlert { intake, alert, previous };
-    let Some(opened) = tickets::open_with(state, &intake.actor, input, None, &also, now).await? else {
+    let Some(opened) = tickets::open_with(state, &intake.actor, new_ticket(intake, alert), None, &also, now).await?
+    else {
         return Ok(None);
     };
     let t = &opened.ticket;
     tracing::info!(ticket = %t.number, source = alert.source, customer = intake.customer.id, "alert opened a ticket");
     Ok(Some(t.id))
+}
+
+/// Of `dedups`, those no ticket is linked to yet for this customer and source.
+async fn unlinked(state: &AppState, intake: &Intake, source: &str, dedups: &[&str]) -> Result<Vec<String>> {
+    let mut linked = std::collections::HashSet::new();
+    for chunk in dedups.chunks(500) {
+        let found: Vec<String> = alert_link::Entity::find()
+            .filter(alert_link::Column::CustomerId.eq(intake.customer.id))
+            .filter(alert_link::Column::Source.eq(source))
+            .filter(alert_link::Column::Dedup.is_in(chunk.iter().copied()))
+            .select_only()
+            .column(alert_link::Column::Dedup)
+            .into_tuple()
+            .all(&state.db)
+            .await?;
+        linked.extend(found);
+    }
+    Ok(dedups.iter().filter(|d| !linked.contains(**d)).map(|d| d.to_string()).collect())
+}
+
+/// Opens and links the tickets of new alerts in one transaction (a storm's batch); `None`, with
+/// nothing written, when another request linked one of them first.
+async fn open_new(
+    state: &AppState,
+    intake: &Intake,
+    alerts: &[&Alert],
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<i64>>> {
+    let inputs: Vec<(NewTicket, LinkAlert)> =
+        alerts.iter().map(|alert| (new_ticket(intake, alert), LinkAlert { intake, alert, previous: None })).collect();
+    let Some(opened) = tickets::open_all(state, &intake.actor, &inputs, now).await? else { return Ok(None) };
+    tracing::info!(
+        tickets = opened.len(),
+        source = alerts.first().map_or("", |a| a.source),
+        customer = intake.customer.id,
+        "alerts opened tickets"
+    );
+    Ok(Some(opened.iter().map(|t| t.id).collect()))
 }
 
 /// A resolved alert: an internal comment and the event `alert_resolved` on its ticket and, with

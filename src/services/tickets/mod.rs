@@ -23,7 +23,7 @@ pub use view::{ClassificationView, ExplainView, SlaSet, StepView, TicketView, Ti
 
 pub(crate) use change::{Also, change_with};
 pub(crate) use log::{Entry, write as write_log};
-pub(crate) use open::open_with;
+pub(crate) use open::{open_all, open_with};
 pub(crate) use work::Work;
 
 /// `42` or `INC-000042` (any case).

@@ -134,6 +134,32 @@ pub(crate) async fn open_with(
     Ok(Some(Opened { ticket: t, replayed: false, fresh: Some((customer, timers)) }))
 }
 
+/// Opens tickets in one transaction — an alert storm's batch — each checked and written as
+/// [`open_with`] does (without idempotency keys), each with its own other writes. `None`, and
+/// nothing written, when any of those abandoned (another request linked the same alert first):
+/// the caller then opens them one at a time.
+pub(crate) async fn open_all<A: Also>(
+    state: &AppState,
+    actor: &Actor,
+    inputs: &[(NewTicket, A)],
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<ticket::Model>>> {
+    let mut work = Work::begin(state, now).await?;
+    let mut opened = Vec::with_capacity(inputs.len());
+    for (input, also) in inputs {
+        let reported_at = check(state, actor, input, None, now)?;
+        let (customer, contact_id) = parties(&work, actor, input).await?;
+        let (t, _) = insert(&mut work, actor, input, &customer, contact_id, reported_at).await?;
+        if !also.write(&mut work, &t).await? {
+            work.rollback().await?;
+            return Ok(None);
+        }
+        opened.push(t);
+    }
+    work.commit().await?;
+    Ok(Some(opened))
+}
+
 /// Checks the input; returns when the timers start.
 fn check(
     state: &AppState,
