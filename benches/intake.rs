@@ -19,7 +19,8 @@
 //!    tickets take through `POST /api/v1/tickets` at 32 connections (1,000 ÷ its requests/s from
 //!    (1)); at least as fast.
 //!
-//! `cargo bench --bench intake -- [--quick]` (quick: 3 s runs, one round). PostgreSQL from
+//! `cargo bench --bench intake -- [--quick] [--storm]` (quick: 3 s runs, one round; storm: only
+//! PostgreSQL's intake over HTTP and the alert storm). PostgreSQL from
 //! `BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`). Writes the
 //! table to `$CARGO_TARGET_DIR/bench-intake.md`.
 
@@ -466,12 +467,16 @@ async fn main() {
         _ => {}
     }
     let quick = args.iter().any(|a| a == "--quick");
+    // `--storm`: PostgreSQL's intake and the alert storm only, to try a change quickly.
+    let storm_only = args.iter().any(|a| a == "--storm");
     let (rounds, secs) = if quick { (1, 2) } else { (3, 10) };
     let mut rows = Vec::new();
 
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite://{}/intake.db", dir.path().display());
-    backend("SQLite", &sqlite, rounds, secs, &mut rows, true).await;
+    if !storm_only {
+        backend("SQLite", &sqlite, rounds, secs, &mut rows, true).await;
+    }
 
     let admin =
         std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
@@ -484,7 +489,9 @@ async fn main() {
             }
             let quiet =
                 backend("PostgreSQL", &format!("{base}/opsline_bench_intake"), rounds, secs, &mut rows, false).await;
-            isolation(&format!("{base}/opsline_bench_isolation"), rounds, secs, quiet, &mut rows).await;
+            if !storm_only {
+                isolation(&format!("{base}/opsline_bench_isolation"), rounds, secs, quiet, &mut rows).await;
+            }
             storm(&format!("{base}/opsline_bench_intake"), rounds, quiet, &mut rows).await;
             for db in ["opsline_bench_intake", "opsline_bench_isolation"] {
                 conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await.ok();

@@ -50,6 +50,11 @@ impl AppState {
         self.db.get_database_backend()
     }
 
+    /// `delivery.takeover_secs`: how long a silent instance's leases are still respected.
+    pub fn takeover(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.config.settings.delivery.takeover_secs as i64)
+    }
+
     /// After a committed write that opened a ticket: counts its facts into the metrics, wakes
     /// the sweep when a timer was scheduled to fire sooner than the sweep looks anyway (it sleeps
     /// at most `sweep.max_sleep_ms`), and the delivery loops when escalation events fired.

@@ -294,6 +294,14 @@ pub fn compile(settings: &Settings, problems: &mut Problems) -> Option<Escalatio
             ));
         }
     }
+    if !(3..=3600).contains(&d.takeover_secs) {
+        // Beats come every third of it: shorter, a busy instance would look dead and its rows
+        // be sent twice.
+        problems.push(Problem::error("delivery.takeover_secs", "3–3600 seconds"));
+    }
+    if d.instance_name.chars().count() > 64 {
+        problems.push(Problem::error("delivery.instance_name", "at most 64 characters"));
+    }
     if settings.notify.max_per_minute == 0 {
         problems.push(Problem::error("notify.max_per_minute", "must be at least 1"));
     }

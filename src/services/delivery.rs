@@ -18,6 +18,7 @@ use crate::notify::{Attempt, Failure, Notifier};
 use crate::persistence::bulk::{by_lease, id_in};
 use crate::persistence::entities::{contact, delivery_attempt, outbox};
 use crate::persistence::pick_ids;
+use crate::services::handoff::Handed;
 use crate::signing::SignedFor;
 use crate::state::AppState;
 
@@ -65,10 +66,23 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
     if claimed.is_empty() {
         return Ok(out);
     }
+    send_all(state, notifier, claimed, now, &mut out).await?;
+    Ok(out)
+}
+
+/// Sends the rows, `delivery.per_loop()` at a time, and records each result as it lands.
+async fn send_all(
+    state: &AppState,
+    notifier: &Notifier,
+    rows: Vec<outbox::Model>,
+    now: DateTime<Utc>,
+    out: &mut DeliveryOutcome,
+) -> Result<()> {
+    let per_loop = state.config.settings.delivery.per_loop();
     let (landed, mut results) = tokio::sync::mpsc::unbounded_channel::<Landed>();
     let sending = async move {
-        futures_util::stream::iter(claimed)
-            .for_each_concurrent(d.per_loop(), |row| {
+        futures_util::stream::iter(rows)
+            .for_each_concurrent(per_loop, |row| {
                 let landed = landed.clone();
                 async move {
                     let started = std::time::Instant::now();
@@ -96,7 +110,7 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
             // After a failed write the rest are still drained (and sent), but not recorded:
             // their leases run out and they are sent again.
             if failed.is_none()
-                && let Err(e) = record_landed(state, &batch, now, &mut out).await
+                && let Err(e) = record_landed(state, &batch, now, out).await
             {
                 failed = Some(e);
             }
@@ -105,8 +119,7 @@ pub async fn run_once(state: &AppState, notifier: &Notifier, now: DateTime<Utc>)
         failed.map_or(Ok(()), Err)
     };
     let ((), recorded) = tokio::join!(sending, recording);
-    recorded?;
-    Ok(out)
+    recorded
 }
 
 /// Records results that landed: every attempt, and each send that succeeded, at once; then each
@@ -156,10 +169,11 @@ async fn record_landed(
 /// escalation chain to the same receiver is still pending (a warning goes before its breach, a
 /// first message before its repeat). A row that waits gives its lease back and comes due again
 /// with the row it waits for (in a second at the earliest).
-async fn in_order(state: &AppState, rows: Vec<outbox::Model>, now: DateTime<Utc>) -> Result<Vec<outbox::Model>> {
-    let mut chains: Vec<i64> = rows.iter().filter_map(|r| r.escalation_id).collect();
+async fn in_order(state: &AppState, rows: Vec<Handed>, now: DateTime<Utc>) -> Result<Vec<outbox::Model>> {
+    let mut chains: Vec<i64> = rows.iter().filter(|c| !c.first).filter_map(|c| c.row.escalation_id).collect();
+    let rows = rows.into_iter().map(|c| (c.first, c.row));
     if chains.is_empty() {
-        return Ok(rows);
+        return Ok(rows.map(|(_, row)| row).collect());
     }
     chains.sort_unstable();
     chains.dedup();
@@ -176,9 +190,9 @@ async fn in_order(state: &AppState, rows: Vec<outbox::Model>, now: DateTime<Utc>
             .map(|e| e.next_attempt_at)
             .max()
     };
-    let mut go = Vec::with_capacity(rows.len());
-    for row in rows {
-        let Some(until) = earlier(&row) else {
+    let mut go = Vec::new();
+    for (first, row) in rows {
+        let Some(until) = earlier(&row).filter(|_| !first) else {
             go.push(row);
             continue;
         };
@@ -197,7 +211,7 @@ async fn in_order(state: &AppState, rows: Vec<outbox::Model>, now: DateTime<Utc>
 /// Claims a batch of rows that are due and that nobody holds (`instances::unheld`): their ids
 /// (locked, skipping rows others are claiming, on PostgreSQL), then the claim of those rows,
 /// re-checking each, so that a row is claimed once. The lease names this instance.
-async fn claim(state: &AppState, now: DateTime<Utc>, lease: DateTime<Utc>) -> Result<Vec<outbox::Model>> {
+async fn claim(state: &AppState, now: DateTime<Utc>, lease: DateTime<Utc>) -> Result<Vec<Handed>> {
     let batch = state.config.settings.delivery.batch;
     let due = || {
         Condition::all()
@@ -214,7 +228,7 @@ async fn claim(state: &AppState, now: DateTime<Utc>, lease: DateTime<Utc>) -> Re
             .filter(due())
     };
     let (id, order) = (outbox::Column::Id, outbox::Column::NextAttemptAt);
-    Ok(if state.backend() == sea_orm::DatabaseBackend::Postgres {
+    let claimed = if state.backend() == sea_orm::DatabaseBackend::Postgres {
         let txn = state.db.begin().await?;
         let ids = pick_ids::<outbox::Entity>(&txn, id, due(), order, batch, true).await?;
         let claimed = if ids.is_empty() { Vec::new() } else { update(ids).exec_with_returning(&txn).await? };
@@ -223,22 +237,32 @@ async fn claim(state: &AppState, now: DateTime<Utc>, lease: DateTime<Utc>) -> Re
     } else {
         let ids = pick_ids::<outbox::Entity>(&state.db, id, due(), order, batch, false).await?;
         if ids.is_empty() { Vec::new() } else { update(ids).exec_with_returning(&state.db).await? }
-    })
+    };
+    Ok(claimed.into_iter().map(|row| Handed { row, first: false }).collect())
 }
 
-/// A batch of the rows the sweep handed over, already leased: each lease renewed, fenced, so that
-/// a row another instance took over meanwhile (this one stalled past `delivery.takeover_secs`)
-/// is left to it. One statement per sweep batch the rows came from.
-async fn take_handed(state: &AppState, now: DateTime<Utc>, lease: DateTime<Utc>) -> Result<Vec<outbox::Model>> {
+/// A batch of the rows the sweep handed over, already leased. While this instance has beaten
+/// without a gap since it leased them, nobody can have taken them over, and they are sent as they
+/// are; otherwise (it stalled, say, past `delivery.takeover_secs`) — or when a lease would end
+/// mid-batch — each lease is renewed, fenced, so that a row another instance took meanwhile is
+/// left to it.
+async fn take_handed(state: &AppState, now: DateTime<Utc>, lease: DateTime<Utc>) -> Result<Vec<Handed>> {
     let handed = state.handoff.take(state.config.settings.delivery.batch as usize);
-    let mut rows = Vec::with_capacity(handed.len());
-    for (old, ids) in by_lease(handed.iter().filter_map(|r| Some((r.id, r.locked_until?)))) {
-        rows.extend(
-            still_held(state, ids, old, now)
-                .col_expr(outbox::Column::LockedUntil, Expr::value(Some(lease)))
-                .exec_with_returning(&state.db)
-                .await?,
-        );
+    let lease_secs = Duration::seconds(state.config.settings.delivery.lease_secs as i64);
+    // A lease that would end before the batch is sent is renewed too.
+    let outlasts = now + Duration::seconds(state.config.settings.delivery_batch_secs().1 as i64);
+    let (mut rows, doubtful): (Vec<_>, Vec<_>) = handed.into_iter().partition(|h| {
+        h.row
+            .locked_until
+            .is_some_and(|l| l > outlasts && state.instance.held_throughout(l - lease_secs, now, state.takeover()))
+    });
+    let first: std::collections::HashSet<i64> = doubtful.iter().filter(|h| h.first).map(|h| h.row.id).collect();
+    for (old, ids) in by_lease(doubtful.iter().filter_map(|h| Some((h.row.id, h.row.locked_until?)))) {
+        let renewed = still_held(state, ids, old, now)
+            .col_expr(outbox::Column::LockedUntil, Expr::value(Some(lease)))
+            .exec_with_returning(&state.db)
+            .await?;
+        rows.extend(renewed.into_iter().map(|row| Handed { first: first.contains(&row.id), row }));
     }
     Ok(rows)
 }

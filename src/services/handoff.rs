@@ -11,8 +11,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::persistence::entities::outbox;
 
+/// A handed-over row, and whether it is known to be first in its escalation chain to its
+/// receiver (then delivery need not check the chain's order).
+#[derive(Debug, Clone)]
+pub struct Handed {
+    pub row: outbox::Model,
+    pub first: bool,
+}
+
 pub struct Handoff {
-    rows: Mutex<VecDeque<outbox::Model>>,
+    rows: Mutex<VecDeque<Handed>>,
     cap: usize,
     turns: AtomicU32,
 }
@@ -26,7 +34,7 @@ impl Handoff {
         Self { rows: Mutex::new(VecDeque::new()), cap, turns: AtomicU32::new(0) }
     }
 
-    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<outbox::Model>> {
+    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Handed>> {
         // A panic while holding the lock leaves a queue of whole rows: still usable.
         self.rows.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -43,12 +51,12 @@ impl Handoff {
     }
 
     /// Rows written and committed with a lease, in the order they are to be sent.
-    pub fn push(&self, rows: Vec<outbox::Model>) {
+    pub fn push(&self, rows: Vec<Handed>) {
         self.queue().extend(rows);
     }
 
     /// Up to `n` rows, oldest first.
-    pub fn take(&self, n: usize) -> Vec<outbox::Model> {
+    pub fn take(&self, n: usize) -> Vec<Handed> {
         let mut q = self.queue();
         let k = n.min(q.len());
         q.drain(..k).collect()
@@ -91,10 +99,10 @@ mod tests {
         let h = Handoff::new(2);
         let now = DateTime::from_timestamp(1_000, 0).unwrap();
         assert!(h.has_room());
-        h.push((1..=3).map(|id| row(id, Some(now + Duration::seconds(60)))).collect());
+        h.push((1..=3).map(|id| Handed { row: row(id, Some(now + Duration::seconds(60))), first: true }).collect());
         assert!(!h.has_room(), "over its size the sweep writes rows unleased");
-        assert_eq!(h.take(2).iter().map(|r| r.id).collect::<Vec<_>>(), vec![1, 2]);
-        assert_eq!(h.take(5).iter().map(|r| r.id).collect::<Vec<_>>(), vec![3]);
+        assert_eq!(h.take(2).iter().map(|r| r.row.id).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(h.take(5).iter().map(|r| r.row.id).collect::<Vec<_>>(), vec![3]);
         assert!(h.take(5).is_empty());
         assert!(h.has_room());
     }

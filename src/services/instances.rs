@@ -20,11 +20,13 @@ use crate::state::AppState;
 /// A lease refreshes the heartbeat at most this often (the heartbeat loop beats anyway).
 const BEAT_EVERY_MS: i64 = 1000;
 
-/// This instance: its name, and when it last wrote its heartbeat (by its clock, milliseconds).
+/// This instance: its name, when it last wrote its heartbeat, and when a heartbeat last came
+/// after a silence long enough that others may have taken its rows (its clock, milliseconds).
 pub struct Instance {
     pub id: String,
     stable: bool,
     last_beat_ms: AtomicI64,
+    gap_ms: AtomicI64,
 }
 
 impl Instance {
@@ -36,7 +38,25 @@ impl Instance {
         } else {
             (name.chars().take(64).collect(), true)
         };
-        Self { id, stable, last_beat_ms: AtomicI64::new(i64::MIN) }
+        Self { id, stable, last_beat_ms: AtomicI64::new(i64::MIN), gap_ms: AtomicI64::new(i64::MIN) }
+    }
+
+    /// Records a heartbeat written at `now_ms`; a silence before it of more than half the
+    /// takeover time is a gap (others, whose clocks may differ a little, may have judged this
+    /// instance dead).
+    fn beaten(&self, now_ms: i64, takeover_ms: i64) {
+        let prev = self.last_beat_ms.swap(now_ms, Ordering::SeqCst);
+        if prev == i64::MIN || now_ms < prev || now_ms - prev > takeover_ms / 2 {
+            self.gap_ms.fetch_max(now_ms, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether this instance has looked alive to every other without a break from `since` to
+    /// `now`: then no row it leased at `since` can have been taken over.
+    pub fn held_throughout(&self, since: DateTime<Utc>, now: DateTime<Utc>, takeover: Duration) -> bool {
+        let (last, gap) = (self.last_beat_ms.load(Ordering::SeqCst), self.gap_ms.load(Ordering::SeqCst));
+        let half = takeover.num_milliseconds() / 2;
+        last != i64::MIN && gap <= since.timestamp_millis() && (0..=half).contains(&(now.timestamp_millis() - last))
     }
 }
 
@@ -66,14 +86,14 @@ pub async fn beat(state: &AppState, now: DateTime<Utc>) -> Result<()> {
     .on_conflict(OnConflict::column(instance::Column::Id).update_column(instance::Column::HeartbeatAt).to_owned())
     .exec_without_returning(&state.db)
     .await?;
-    me.last_beat_ms.store(now.timestamp_millis(), Ordering::Relaxed);
+    me.beaten(now.timestamp_millis(), state.takeover().num_milliseconds());
     Ok(())
 }
 
 /// Writes the heartbeat unless it was written within the last second: called before this instance
 /// leases rows, so that a lease is never written by an instance that looks dead.
 pub async fn beat_if_due(state: &AppState, now: DateTime<Utc>) -> Result<()> {
-    let last = state.instance.last_beat_ms.load(Ordering::Relaxed);
+    let last = state.instance.last_beat_ms.load(Ordering::SeqCst);
     let ms = now.timestamp_millis();
     if last == i64::MIN || ms < last || ms - last >= BEAT_EVERY_MS {
         beat(state, now).await?;
@@ -115,7 +135,7 @@ async fn release_mine(state: &AppState, now: DateTime<Utc>) -> Result<u64> {
 /// Outbox rows nobody holds: never leased, their lease over, or leased by an instance whose
 /// heartbeat is older than `delivery.takeover_secs` (or that left).
 pub fn unheld(state: &AppState, now: DateTime<Utc>) -> Condition {
-    let alive_since = now - Duration::seconds(state.config.settings.delivery.takeover_secs as i64);
+    let alive_since = now - state.takeover();
     let alive = Query::select()
         .column(instance::Column::Id)
         .from(instance::Entity)
@@ -126,4 +146,33 @@ pub fn unheld(state: &AppState, now: DateTime<Utc>) -> Condition {
             .add(outbox::Column::LockedBy.is_not_null())
             .add(outbox::Column::LockedBy.not_in_subquery(alive)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(ms).unwrap_or_default()
+    }
+
+    #[test]
+    fn rows_are_held_throughout_only_while_beats_come_without_a_gap() {
+        let me = Instance::new("a");
+        let takeover = Duration::seconds(10);
+        assert!(!me.held_throughout(at(0), at(0), takeover), "never beaten");
+        me.beaten(1_000, 10_000);
+        // The first beat is a gap: rows leased before it are doubtful, after it held.
+        assert!(!me.held_throughout(at(500), at(2_000), takeover));
+        assert!(me.held_throughout(at(1_500), at(2_000), takeover));
+        for t in [4_000, 7_000, 10_000] {
+            me.beaten(t, 10_000);
+        }
+        assert!(me.held_throughout(at(1_500), at(12_000), takeover));
+        assert!(!me.held_throughout(at(1_500), at(15_001), takeover), "silent for more than half the takeover time");
+        // A stall of 12 s, then a beat: rows leased before it may be someone else's now.
+        me.beaten(22_000, 10_000);
+        assert!(!me.held_throughout(at(1_500), at(22_500), takeover));
+        assert!(me.held_throughout(at(22_100), at(22_500), takeover));
+    }
 }

@@ -16,6 +16,7 @@ use crate::domain::sla::TimerKind;
 use crate::notify::render::{Payload, TicketRef};
 use crate::persistence::bulk::{self, ChainKey};
 use crate::persistence::entities::{customer, escalation, escalation_event, outbox, ticket};
+use crate::services::handoff::Handed;
 use crate::services::tickets::Work;
 use crate::state::AppState;
 
@@ -54,7 +55,7 @@ pub struct Fired {
     pub written: u32,
     /// The rows written leased to this instance (with `lease`), to hand to its delivery once the
     /// transaction commits.
-    pub leased: Vec<outbox::Model>,
+    pub leased: Vec<Handed>,
 }
 
 /// What the sweep knows about the batch it fires for.
@@ -83,7 +84,7 @@ pub async fn fire_all(
     if firings.is_empty() {
         return Ok(Fired::default());
     }
-    let chains = chains_for(db, &firings, now).await?;
+    let (chains, new_chains) = chains_for(db, &firings, now).await?;
     let mut by_key: HashMap<&str, (&Rule, &Occurrence)> = HashMap::new();
     let mut models = Vec::new();
     for (rule, occ, key) in &firings {
@@ -122,12 +123,19 @@ pub async fn fire_all(
     }
     let inserted: HashMap<String, i64> =
         bulk::insert_outbox(db, &rows).await?.into_iter().map(|(id, k)| (k, id)).collect();
+    // A row of a chain this call created, and its chain's first to its receiver, has nothing
+    // to wait for: delivery need not look.
+    let mut seen = std::collections::HashSet::new();
     let leased = rows
         .into_iter()
         .filter(|r| r.locked_until.is_some())
         .filter_map(|mut r| {
             r.id = *inserted.get(&r.outbox_key)?;
-            Some(r)
+            let first = match r.escalation_id {
+                None => true,
+                Some(chain) => new_chains.contains(&chain) && seen.insert((chain, r.channel, r.target.clone())),
+            };
+            Some(Handed { row: r, first })
         })
         .collect();
     // The caller wakes the delivery loop after its transaction commits: woken earlier, the loop
@@ -157,29 +165,31 @@ async fn unfired<'a>(
     Ok(keyed.into_iter().filter(|(_, _, k)| !fired.contains(k)).collect())
 }
 
-/// The chains of the timed firings, by key: created now (their ids come back) or read.
+/// The chains of the timed firings, by key: created now (their ids come back, and are the
+/// second value) or read.
 async fn chains_for(
     db: &impl ConnectionTrait,
     firings: &[Keyed<'_>],
     now: DateTime<Utc>,
-) -> Result<HashMap<ChainKey, i64>> {
+) -> Result<(HashMap<ChainKey, i64>, std::collections::HashSet<i64>)> {
     let mut keys: Vec<ChainKey> = firings.iter().filter_map(|(_, o, _)| o.chain_key()).collect();
     keys.sort();
     keys.dedup();
     let mut chains: HashMap<ChainKey, i64> = HashMap::new();
     if keys.is_empty() {
-        return Ok(chains);
+        return Ok((chains, Default::default()));
     }
     for (id, key) in bulk::insert_chains(db, &keys, now).await? {
         chains.insert(key, id);
     }
+    let created = chains.values().copied().collect();
     let ids: Vec<i64> = keys.iter().filter(|k| !chains.contains_key(*k)).map(|(t, _, _)| *t).collect();
     if !ids.is_empty() {
         for e in escalation::Entity::find().filter(bulk::id_in(db, escalation::Column::TicketId, ids)).all(db).await? {
             chains.insert((e.ticket_id, e.timer, e.cycle), e.id);
         }
     }
-    Ok(chains)
+    Ok((chains, created))
 }
 
 /// One outbox row to write.

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -118,13 +119,16 @@ fn as_alert(a: &AmAlert, external_url: Option<&str>) -> Alert {
     }
 }
 
-/// New alerts' tickets are opened this many to a transaction.
-const OPEN_BATCH: usize = 100;
+/// New alerts' tickets are opened this many to a transaction…
+const OPEN_BATCH: usize = 50;
+/// …and this many transactions at once (PostgreSQL).
+const OPEN_PARALLEL: usize = 4;
 
 /// Every alert of the notification: firing ones open or add to tickets, resolved ones resolve. A
 /// whole notification sent again changes nothing. New firing alerts — a storm — are opened in
-/// batches, one transaction each (each still linked by its fingerprint, so never opened twice);
-/// the others, and a batch that raced another request, go one at a time.
+/// batches, one transaction each, several at once on PostgreSQL (each alert still linked by its
+/// fingerprint, so never opened twice); the others, and a batch that raced another request, go
+/// one at a time.
 pub async fn process(state: &AppState, intake: &Intake, p: &Payload, now: DateTime<Utc>) -> Result<Processed> {
     validate(p)?;
     let alerts: Vec<Alert> = p.alerts.iter().map(|a| as_alert(a, p.external_url.as_deref())).collect();
@@ -141,12 +145,19 @@ pub async fn process(state: &AppState, intake: &Intake, p: &Payload, now: DateTi
         .collect();
     let new: HashSet<String> = unlinked(state, intake, "alertmanager", &candidates).await?.into_iter().collect();
     let fresh: Vec<usize> = (0..alerts.len()).filter(|&i| firing(i) && new.contains(&alerts[i].dedup)).collect();
-    for chunk in fresh.chunks(OPEN_BATCH) {
-        let batch: Vec<&Alert> = chunk.iter().map(|&i| &alerts[i]).collect();
-        if let Some(ids) = open_new(state, intake, &batch, now).await? {
-            for (&i, id) in chunk.iter().zip(ids) {
-                outcomes[i] = Some(Outcome::Opened(id));
-            }
+    // Batches touch different alerts: on PostgreSQL several commit at once (SQLite has one writer).
+    let parallel = if state.backend() == sea_orm::DatabaseBackend::Postgres { OPEN_PARALLEL } else { 1 };
+    let opened: Vec<(&[usize], Option<Vec<i64>>)> = futures_util::stream::iter(fresh.chunks(OPEN_BATCH))
+        .map(|chunk| {
+            let batch: Vec<&Alert> = chunk.iter().map(|&i| &alerts[i]).collect();
+            async move { Ok::<_, Error>((chunk, open_new(state, intake, &batch, now).await?)) }
+        })
+        .buffered(parallel)
+        .try_collect()
+        .await?;
+    for (chunk, ids) in opened {
+        for (&i, id) in chunk.iter().zip(ids.into_iter().flatten()) {
+            outcomes[i] = Some(Outcome::Opened(id));
         }
     }
     let mut out = Vec::with_capacity(alerts.len());
