@@ -1,4 +1,5 @@
-//! Pure domain logic: levels, classification, calendars, SLA timers and the ticket state machine.
+//! Pure domain logic: levels, classification, calendars, SLA timers, the ticket state machine and
+//! on-site visits.
 //! Nothing here imports actix, sea-orm or a clock: time comes in as an argument.
 
 pub mod actor;
@@ -12,3 +13,4 @@ pub mod level;
 pub mod sla;
 pub mod text;
 pub mod ticket;
+pub mod visit;
