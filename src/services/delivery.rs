@@ -426,13 +426,14 @@ async fn notification_mail(
         None => format!("{base}/console/tickets/{}", payload.ticket.id),
     };
     let (subject, text, html) = render::mail(payload, &ticket_url, ack.as_deref());
+    let domain = id_domain(state);
     Ok(Mail {
         to: row.target.clone(),
         subject,
         text,
         html,
-        message_id: format!("{}@{}", payload.id, id_domain(state)),
-        thread: Some(thread_id(payload.ticket.id, &state.installation, &id_domain(state))),
+        message_id: format!("{}@{domain}", payload.id),
+        thread: Some(thread_id(payload.ticket.id, &state.installation, &domain)),
     })
 }
 

@@ -10,9 +10,8 @@ use std::collections::HashMap;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::escalation::{Rig, deliver, rig, rig_with, rules, swept_warning, tick, types, vip_ticket};
-use crate::helpers::{Options, TestApp, at, eventually, spawn_with};
-use crate::receivers::{SmtpServer, WebhookReceiver};
+use crate::escalation::{Rig, deliver, rig, rig_env, rig_with, swept_warning, tick, types, vip_ticket};
+use crate::helpers::{TestApp, at, eventually};
 
 async fn notifications(app: &TestApp, query: &str) -> Vec<Value> {
     let r = app.get(&format!("/api/v1/notifications?limit=200&{query}"), &app.admin).await;
@@ -48,43 +47,23 @@ async fn two_installations_never_write_the_same_id_and_a_retry_keeps_its_own() {
 
 #[tokio::test]
 async fn message_ids_are_under_the_configured_domain() {
-    let smtp = SmtpServer::start().await;
-    let hooks = WebhookReceiver::start(crate::escalation::SECRET).await;
-    let app = spawn_with(Options {
-        overlay: Some(rules("")),
-        env: vec![
-            ("OPSLINE_EMAIL__SMTP_URL".into(), smtp.url()),
-            ("OPSLINE_EMAIL__FROM".into(), "Hotline <hotline@support.example.com>".into()),
-            ("OPSLINE_EMAIL__MESSAGE_ID_DOMAIN".into(), "Mail.Example.NET".into()),
-            ("OPSLINE_WEBHOOKS__ENDPOINTS__OPS__URL".into(), hooks.url()),
-        ],
-        ..Default::default()
-    })
+    let r = rig_env(&[
+        ("OPSLINE_EMAIL__FROM", "Hotline <hotline@support.example.com>"),
+        ("OPSLINE_EMAIL__MESSAGE_ID_DOMAIN", "Mail.Example.NET"),
+    ])
     .await;
-    let t = vip_ticket(&app, "I").await;
-    tick(&app, "2026-10-20T10:08:00+08:00").await;
-    let mail = smtp.mails().pop().expect("the warning mail");
+    let t = vip_ticket(&r.app, "I").await;
+    tick(&r.app, "2026-10-20T10:08:00+08:00").await;
+    let mail = r.smtp.mails().pop().expect("the warning mail");
     assert!(mail.header("Message-ID").unwrap().ends_with("@mail.example.net>"), "{:?}", mail.header("Message-ID"));
-    let root = format!("<ticket-{}.{}@mail.example.net>", t["id"], app.state.installation);
+    let root = format!("<ticket-{}.{}@mail.example.net>", t["id"], r.app.state.installation);
     assert_eq!(mail.header("References").unwrap(), root);
 }
 
 /// The rig, with webhook requests allowed to wait 10 s for an answer: a held request stays in
 /// flight until the test kills its sender.
 async fn patient_rig() -> Rig {
-    let smtp = SmtpServer::start().await;
-    let hooks = WebhookReceiver::start(crate::escalation::SECRET).await;
-    let app = spawn_with(Options {
-        overlay: Some(rules("")),
-        env: vec![
-            ("OPSLINE_EMAIL__SMTP_URL".into(), smtp.url()),
-            ("OPSLINE_WEBHOOKS__ENDPOINTS__OPS__URL".into(), hooks.url()),
-            ("OPSLINE_WEBHOOKS__ENDPOINTS__OPS__TIMEOUT_MS".into(), "10000".into()),
-        ],
-        ..Default::default()
-    })
-    .await;
-    Rig { app, smtp, hooks }
+    rig_env(&[("OPSLINE_WEBHOOKS__ENDPOINTS__OPS__TIMEOUT_MS", "10000")]).await
 }
 
 #[tokio::test]
@@ -163,17 +142,7 @@ async fn an_instance_restarted_under_its_name_takes_its_rows_back_at_once() {
     // Its rows are leased under its name. Restarted under the same name (`delivery.instance_name`),
     // it takes them back as it starts, without waiting for the takeover time.
     let name = r.app.state.instance.id.clone();
-    let restarted = spawn_with(Options {
-        overlay: Some(rules("")),
-        env: vec![
-            ("OPSLINE_EMAIL__SMTP_URL".into(), r.smtp.url()),
-            ("OPSLINE_WEBHOOKS__ENDPOINTS__OPS__URL".into(), r.hooks.url()),
-            ("OPSLINE_DELIVERY__INSTANCE_NAME".into(), name.clone()),
-        ],
-        db_url: Some(r.app.db.url.clone()),
-        now: Some(at("2026-10-20T10:08:02+08:00")),
-    })
-    .await;
+    let restarted = r.second_with("2026-10-20T10:08:02+08:00", &[("OPSLINE_DELIVERY__INSTANCE_NAME", &name)]).await;
     assert_eq!(restarted.state.instance.id, name);
     deliver(&restarted).await;
     assert!(r.hooks.received().is_empty(), "held by a live heartbeat under its name until it starts");

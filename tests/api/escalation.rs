@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use crate::helpers::{Options, TestApp, at, eventually, spawn_with};
 use crate::receivers::{SmtpServer, WebhookReceiver};
 
-pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-pub fn rules(extra: &str) -> String {
+fn rules(extra: &str) -> String {
     format!(
         r#"
 [escalation]
@@ -48,22 +48,32 @@ pub struct Rig {
 }
 
 pub async fn rig_with(extra_rules: &str, smtp: Option<SmtpServer>, db_url: Option<String>) -> Rig {
+    rig_from(extra_rules, smtp, db_url, &[]).await
+}
+
+/// The rig with more settings in the environment (`OPSLINE_…`).
+pub async fn rig_env(extra_env: &[(&str, &str)]) -> Rig {
+    rig_from("", None, None, extra_env).await
+}
+
+async fn rig_from(
+    extra_rules: &str,
+    smtp: Option<SmtpServer>,
+    db_url: Option<String>,
+    extra_env: &[(&str, &str)],
+) -> Rig {
     let smtp = match smtp {
         Some(s) => s,
         None => SmtpServer::start().await,
     };
     let hooks = WebhookReceiver::start(SECRET).await;
-    let app = spawn_with(Options {
-        overlay: Some(rules(extra_rules)),
-        env: vec![
-            ("OPSLINE_EMAIL__SMTP_URL".into(), smtp.url()),
-            ("OPSLINE_EMAIL__TIMEOUT_MS".into(), "3000".into()),
-            ("OPSLINE_WEBHOOKS__ENDPOINTS__OPS__URL".into(), hooks.url()),
-        ],
-        db_url,
-        ..Default::default()
-    })
-    .await;
+    let mut env = vec![
+        ("OPSLINE_EMAIL__SMTP_URL".to_string(), smtp.url()),
+        ("OPSLINE_EMAIL__TIMEOUT_MS".into(), "3000".into()),
+        ("OPSLINE_WEBHOOKS__ENDPOINTS__OPS__URL".into(), hooks.url()),
+    ];
+    env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let app = spawn_with(Options { overlay: Some(rules(extra_rules)), env, db_url, ..Default::default() }).await;
     Rig { app, smtp, hooks }
 }
 
@@ -71,16 +81,18 @@ impl Rig {
     /// A second instance on the same database, with the same rules and receivers, its clock at
     /// `now`.
     pub async fn second(&self, now: &str) -> TestApp {
-        spawn_with(Options {
-            overlay: Some(rules("")),
-            env: vec![
-                ("OPSLINE_EMAIL__SMTP_URL".into(), self.smtp.url()),
-                ("OPSLINE_WEBHOOKS__ENDPOINTS__OPS__URL".into(), self.hooks.url()),
-            ],
-            db_url: Some(self.app.db.url.clone()),
-            now: Some(at(now)),
-        })
-        .await
+        self.second_with(now, &[]).await
+    }
+
+    /// [`Rig::second`] with more settings in the environment.
+    pub async fn second_with(&self, now: &str, extra_env: &[(&str, &str)]) -> TestApp {
+        let mut env = vec![
+            ("OPSLINE_EMAIL__SMTP_URL".to_string(), self.smtp.url()),
+            ("OPSLINE_WEBHOOKS__ENDPOINTS__OPS__URL".into(), self.hooks.url()),
+        ];
+        env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        spawn_with(Options { overlay: Some(rules("")), env, db_url: Some(self.app.db.url.clone()), now: Some(at(now)) })
+            .await
     }
 }
 
