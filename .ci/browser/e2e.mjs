@@ -152,6 +152,57 @@ try {
   check(/responded ✓/.test(after), `the portal shows the response met: ${after}`);
   check((await customer.textContent("#status")).includes("in progress"), "the portal shows in progress");
 
+  // On-site service: the dispatcher books the engineer from the console's board; the engineer's
+  // phone (375 px) shows the visit; "on my way", "arrived", "done"; the customer signs on the
+  // engineer's screen; the work order shows the signature.
+  await agent.goto(`${BASE}/console/dispatch`);
+  await inspect(agent, "dispatch");
+  const local = (ms) => {
+    const d = new Date(Date.now() + ms + 8 * 3600 * 1000);
+    return d.toISOString().slice(0, 16);
+  };
+  await agent.fill("#d-ticket", number);
+  await agent.fill("#d-site", "88 Century Avenue, Pudong, 12F machine room");
+  await agent.fill("#d-contact", "Wang Fang");
+  await agent.selectOption("#d-engineer", { label: await agent.evaluate(() => document.querySelector("#d-engineer option").textContent) });
+  await agent.fill("#d-start", local(3600 * 1000));
+  await agent.fill("#d-end", local(3 * 3600 * 1000));
+  await Promise.all([agent.waitForURL(`${BASE}/console/tickets/${number}`), agent.click(".dispatch-form button[type=submit]")]);
+  await agent.setViewportSize({ width: 375, height: 812 });
+  await agent.goto(`${BASE}/field`);
+  const card = agent.locator("article.visit-card").first();
+  check((await card.textContent()).includes(number), `the phone lists the visit of ${number}`);
+  check((await card.getAttribute("data-state")) === "booked", "booked");
+  await inspect(agent, "field");
+  const visitId = await card.getAttribute("data-visit");
+  const stateIs = async (s) => {
+    await agent.waitForSelector(`article[data-visit="${visitId}"][data-state="${s}"]`, { timeout: 15000 });
+  };
+  await agent.click(`article[data-visit="${visitId}"] button[data-action=depart]`);
+  await stateIs("en_route");
+  await agent.click(`article[data-visit="${visitId}"] button[data-action=arrive]`);
+  await stateIs("on_site");
+  await agent.fill(`#summary-${visitId}`, "Replaced the failed disk; cluster in sync.");
+  await agent.fill(`#parts-${visitId}`, "600 GB SAS disk");
+  await agent.click(`article[data-visit="${visitId}"] form.complete button[type=submit]`);
+  await stateIs("completed");
+  await inspect(agent, "field-sign");
+  await agent.fill(`#signer-${visitId}`, "Wang Fang");
+  const pad = await agent.locator(`article[data-visit="${visitId}"] canvas`).boundingBox();
+  await agent.mouse.move(pad.x + 20, pad.y + 100);
+  await agent.mouse.down();
+  for (let i = 1; i <= 20; i++) await agent.mouse.move(pad.x + 20 + i * 12, pad.y + 100 - Math.sin(i / 3) * 40);
+  await agent.mouse.up();
+  await agent.click(`article[data-visit="${visitId}"] form.sign button[type=submit]`);
+  await stateIs("signed");
+  await agent.goto(`${BASE}/field/visits/${visitId}/work-order`);
+  check((await agent.textContent("#signer")).includes("Wang Fang"), "the work order names the signer");
+  check((await agent.getAttribute("#signature", "src")).startsWith("data:image/png;base64,"), "the work order shows the signature");
+  check(/^[0-9a-f]{64}$/.test((await agent.textContent("#signature-sha256")).trim()), "and its SHA-256");
+  await inspect(agent, "work-order");
+  await agent.setViewportSize({ width: 1280, height: 900 });
+  await agent.goto(`${BASE}/console/tickets/${number}`);
+
   // The engineer's resolution, then the customer confirms.
   await agent.fill("#text-resolve", "Failed over to the standby database; service restored.");
   await Promise.all([agent.waitForURL(`${BASE}/console/tickets/${number}`), agent.click("form.action-resolve button")]);

@@ -15,6 +15,7 @@ mod m20261201_000007_web;
 mod m20261201_000008_portal;
 mod m20261202_000009_sweep_index;
 mod m20261204_000010_delivery;
+mod m20261205_000011_visits;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_portal::Migration),
             Box::new(m20261202_000009_sweep_index::Migration),
             Box::new(m20261204_000010_delivery::Migration),
+            Box::new(m20261205_000011_visits::Migration),
         ]
     }
 }

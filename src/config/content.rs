@@ -27,7 +27,7 @@ pub struct CalendarContent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyContent {
     pub pause_exempt: Vec<String>,
-    /// `I` … `IV` to `{response, plan, resolution}` in canonical form.
+    /// `I` … `IV` to `{response, plan, resolution[, arrival]}` in canonical form.
     pub levels: BTreeMap<String, BTreeMap<String, String>>,
 }
 
@@ -81,6 +81,7 @@ impl PolicyContent {
                 response: get("response")?,
                 plan: get("plan")?,
                 resolution: get("resolution")?,
+                arrival: t.get("arrival").map(|a| a.parse::<Target>()).transpose().map_err(|e| e.to_string())?,
             });
         }
         let levels: [LevelTargets; 4] = levels.try_into().map_err(|_| "four levels are needed".to_string())?;
@@ -100,7 +101,8 @@ impl PolicyContent {
             .iter()
             .map(|l| {
                 let t = policy.targets(*l);
-                let m = TimerKind::ALL.iter().map(|k| (k.to_string(), t.get(*k).to_string())).collect();
+                // Only the timers the level has: a policy without arrival hashes as it always did.
+                let m = TimerKind::ALL.iter().filter_map(|k| Some((k.to_string(), t.get(*k)?.to_string()))).collect();
                 (l.to_string(), m)
             })
             .collect();

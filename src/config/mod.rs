@@ -132,6 +132,9 @@ pub struct TicketRules {
     pub auto_close_after_secs: i64,
     /// `integrations.reopen_window`.
     pub alert_reopen_window_secs: i64,
+    pub require_signed_visit: bool,
+    /// `visits.max_offline`.
+    pub visit_max_offline_secs: i64,
 }
 
 /// The configuration compiled into what the service runs on.

@@ -14,6 +14,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub web: WebSettings,
     pub tickets: TicketSettings,
+    pub visits: VisitSettings,
     pub attachments: AttachmentSettings,
     pub classification: ClassificationSettings,
     pub calendars: BTreeMap<String, CalendarSettings>,
@@ -375,6 +376,15 @@ pub struct TicketSettings {
     pub max_wait: String,
     /// How long a resolved ticket stays resolved before it closes by itself.
     pub auto_close_after: String,
+    /// A ticket with visits is confirmed only once a visit is signed.
+    pub require_signed_visit: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisitSettings {
+    /// How old a check-in's device time may be and still count (made offline, sent later).
+    pub max_offline: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -443,6 +453,9 @@ pub struct LevelTargetSettings {
     pub response: String,
     pub plan: String,
     pub resolution: String,
+    /// On-site arrival (`4h`, `1d`); without it the level has no arrival timer.
+    #[serde(default)]
+    pub arrival: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -207,6 +207,13 @@ fn ticket_rules(settings: &Settings, problems: &mut Problems) -> Option<TicketRu
     let max_backdate = dur("max_backdate", &t.max_backdate);
     let reopen_window = dur("reopen_window", &t.reopen_window);
     let auto_close_after = dur("auto_close_after", &t.auto_close_after);
+    let max_offline = parse_duration(&settings.visits.max_offline).filter(|d| *d >= 0);
+    if max_offline.is_none() {
+        problems.push(Problem::error(
+            "visits.max_offline",
+            format!("`{}` is not a duration such as 0m, 12h or 1d", settings.visits.max_offline),
+        ));
+    }
     let alert_reopen = parse_duration(&settings.integrations.reopen_window).filter(|d| *d >= 0);
     if alert_reopen.is_none() {
         problems.push(Problem::error(
@@ -227,6 +234,8 @@ fn ticket_rules(settings: &Settings, problems: &mut Problems) -> Option<TicketRu
         max_wait: max_wait?,
         auto_close_after_secs: auto_close_after?,
         alert_reopen_window_secs: alert_reopen?,
+        require_signed_visit: t.require_signed_visit,
+        visit_max_offline_secs: max_offline?,
     })
 }
 
@@ -407,6 +416,7 @@ pub fn compile_policy(name: &str, p: &PolicySettings, problems: &mut Problems) -
             }
         };
         let (r, pl, res) = (get("response", &t.response), get("plan", &t.plan), get("resolution", &t.resolution));
+        let arrival = t.arrival.as_ref().and_then(|a| get("arrival", a));
         if let (Some(response), Some(plan), Some(resolution)) = (r, pl, res) {
             if resolution_can_precede_plan(plan, resolution) {
                 problems.push(Problem::warning(
@@ -414,7 +424,7 @@ pub fn compile_policy(name: &str, p: &PolicySettings, problems: &mut Problems) -
                     format!("resolution `{resolution}` can fall before plan `{plan}`; both are computed independently"),
                 ));
             }
-            levels.push(crate::domain::sla::LevelTargets { response, plan, resolution });
+            levels.push(crate::domain::sla::LevelTargets { response, plan, resolution, arrival });
         }
     }
     if problems.errors_since(start) {
@@ -460,6 +470,7 @@ mod tests {
                 response: "10m".into(),
                 plan: plan.into(),
                 resolution: resolution.into(),
+                arrival: None,
             };
             levels.insert(lk.to_string(), t);
         }

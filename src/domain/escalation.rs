@@ -25,10 +25,12 @@ pub enum On {
     Flapping,
     /// Resumed by itself after `tickets.max_wait`.
     Resumed,
+    /// The engineer is on the way to the site.
+    EnRoute,
 }
 
 impl On {
-    pub const ALL: [On; 11] = [
+    pub const ALL: [On; 12] = [
         On::Warning,
         On::Breach,
         On::Opened,
@@ -40,6 +42,7 @@ impl On {
         On::LevelChanged,
         On::Flapping,
         On::Resumed,
+        On::EnRoute,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +58,7 @@ impl On {
             On::LevelChanged => "level_changed",
             On::Flapping => "flapping",
             On::Resumed => "resumed",
+            On::EnRoute => "en_route",
         }
     }
 
@@ -77,6 +81,7 @@ impl On {
             On::LevelChanged => "ticket.level_changed",
             On::Flapping => "check.flapping",
             On::Resumed => "ticket.resumed",
+            On::EnRoute => "visit.en_route",
         }
     }
 }
@@ -86,7 +91,7 @@ impl FromStr for On {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         On::ALL.into_iter().find(|o| o.as_str() == s).ok_or_else(|| {
-            format!("`{s}` is not an event: use warning, breach, opened, responded, planned, resolved, reopened, closed, level_changed, flapping or resumed")
+            format!("`{s}` is not an event: use warning, breach, opened, responded, planned, resolved, reopened, closed, level_changed, flapping, resumed or en_route")
         })
     }
 }

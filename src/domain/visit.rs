@@ -49,6 +49,14 @@ crate::text_enum! {
     }
 }
 
+crate::text_enum! {
+    /// Why an engineer is not free.
+    pub enum BlockKind ("block kind") {
+        Leave = "leave",
+        Training = "training",
+    }
+}
+
 /// Who may take an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Party {
@@ -153,6 +161,165 @@ pub fn working_windows(calendar: &Calendar, from: Secs, to: Secs) -> Result<Vec<
     Ok(out)
 }
 
+/// What a visit change needs to know about the visit as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VisitFacts {
+    pub id: i64,
+    pub state: VisitState,
+    pub engineer_id: Option<i64>,
+    /// When the visit was proposed: no check-in counts from before it.
+    pub proposed_at: Secs,
+    /// Whether another visit of the ticket is still open (not signed, completed or cancelled).
+    pub others_open: bool,
+}
+
+/// A window agreed for a visit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Booking {
+    pub engineer_id: i64,
+    pub window: (Secs, Secs),
+    /// The earliest start Opsline offered; the window's own start when not given.
+    pub offered_start: Secs,
+    pub chooser: WindowChooser,
+    /// Travel each way, blocked in the engineer's time before and after the window.
+    pub travel_secs: Secs,
+    /// Book even though the engineer is booked then (a lead's decision, recorded).
+    pub override_clash: bool,
+}
+
+/// A check-in, check-out or "on my way": the device's clock when the event was made, if the
+/// device says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CheckIn {
+    pub device_at: Option<Secs>,
+}
+
+crate::text_enum! {
+    /// How a visit ended at the site.
+    pub enum VisitOutcome ("visit outcome") {
+        Fixed = "fixed",
+        Partial = "partial",
+        NoAccess = "no_access",
+    }
+}
+
+/// A part used on site.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Part {
+    pub name: String,
+    #[serde(default = "one")]
+    pub quantity: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A new visit: asking for on-site service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewVisit {
+    pub site_address: String,
+    pub site_contact: String,
+    pub site_phone: Option<String>,
+    pub note: Option<String>,
+}
+
+/// A step of an existing visit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VisitStep {
+    Book(Booking),
+    Depart(CheckIn),
+    Arrive(CheckIn),
+    NoAccess(CheckIn),
+    Complete { check: CheckIn, summary: String, parts: Vec<Part>, outcome: VisitOutcome },
+    Sign { signer: String, image_png: Vec<u8> },
+    Rebook(Booking),
+    Cancel { reason: String },
+}
+
+impl VisitStep {
+    pub fn action(&self) -> VisitAction {
+        match self {
+            VisitStep::Book(_) => VisitAction::Book,
+            VisitStep::Depart(_) => VisitAction::Depart,
+            VisitStep::Arrive(_) => VisitAction::Arrive,
+            VisitStep::NoAccess(_) => VisitAction::NoAccess,
+            VisitStep::Complete { .. } => VisitAction::Complete,
+            VisitStep::Sign { .. } => VisitAction::Sign,
+            VisitStep::Rebook(_) => VisitAction::Rebook,
+            VisitStep::Cancel { .. } => VisitAction::Cancel,
+        }
+    }
+
+    /// The device's clock of a check-in, for the steps that carry one.
+    pub fn check_in(&self) -> Option<CheckIn> {
+        match self {
+            VisitStep::Depart(c) | VisitStep::Arrive(c) | VisitStep::NoAccess(c) => Some(*c),
+            VisitStep::Complete { check, .. } => Some(*check),
+            _ => None,
+        }
+    }
+}
+
+/// A change to a ticket's on-site service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VisitChange {
+    Propose(NewVisit),
+    Step { visit_id: i64, step: VisitStep },
+}
+
+/// Whose clock an event counts at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counted {
+    pub at: Secs,
+    pub device: bool,
+    /// Why, in words for `explain`.
+    pub why: String,
+}
+
+/// The instant a check-in counts at: the device's time when the event comes from the visit's
+/// engineer and is at most `max_offline` old (and not in the future, nor before the visit was
+/// proposed); the server's otherwise.
+pub fn counted_at(
+    device_at: Option<Secs>,
+    from_engineer: bool,
+    server_at: Secs,
+    max_offline: Secs,
+    proposed_at: Secs,
+) -> Counted {
+    let server = |why: String| Counted { at: server_at, device: false, why };
+    let Some(d) = device_at else {
+        return server("the server's time: the event carries no device time".into());
+    };
+    if !from_engineer {
+        return server("the server's time: the event does not come from the visit's engineer".into());
+    }
+    if d > server_at {
+        return server("the server's time: the device's time is ahead of the server's".into());
+    }
+    if d < proposed_at {
+        return server("the server's time: the device's time is before the visit was proposed".into());
+    }
+    if server_at - d > max_offline {
+        return server(format!(
+            "the server's time: the device's time is {} old, more than visits.max_offline ({})",
+            crate::domain::sla::format_hms(server_at - d),
+            crate::domain::sla::format_hms(max_offline)
+        ));
+    }
+    let why = if server_at == d {
+        "the device's time, the same as the server's".to_string()
+    } else {
+        format!("the device's time, recorded offline and sent {} later", crate::domain::sla::format_hms(server_at - d))
+    };
+    Counted { at: d, device: true, why }
+}
+
+/// Whether `a` and `b` overlap (half-open).
+pub fn overlaps(a: (Secs, Secs), b: (Secs, Secs)) -> bool {
+    a.0 < b.1 && b.0 < a.1
+}
+
 /// Intervals sorted, with overlapping and touching ones joined and empty ones dropped.
 fn merge(intervals: &[(Secs, Secs)]) -> Vec<(Secs, Secs)> {
     let mut v: Vec<(Secs, Secs)> = intervals.iter().copied().filter(|(a, b)| a < b).collect();
@@ -233,7 +400,110 @@ mod tests {
         set.iter().any(|(a, b)| *a <= t && t < *b)
     }
 
+    /// The clock effect of booking `window` on a visit proposed at `proposed`, as the ticket's
+    /// decision gives it.
+    fn booked_clock(
+        proposed: Secs,
+        offered: Secs,
+        window: (Secs, Secs),
+        chooser: WindowChooser,
+        travel_secs: Secs,
+    ) -> crate::domain::ticket::TimerEffect {
+        use crate::domain::actor::Actor;
+        use crate::domain::level::Level;
+        use crate::domain::ticket::{Change, Facts, Role, Status, decide};
+        let facts = Facts {
+            status: Status::InProgress,
+            level: Level::II,
+            response_met: true,
+            reopen_ok: true,
+            needs_signature: false,
+            visit: Some(VisitFacts {
+                id: 1,
+                state: VisitState::Proposed,
+                engineer_id: None,
+                proposed_at: proposed,
+                others_open: false,
+            }),
+            now: proposed,
+            max_offline: 12 * 3600,
+        };
+        let dispatcher =
+            Actor::Staff { user_id: 9, username: "d".into(), display_name: "D".into(), role: Role::Engineer };
+        let booking =
+            Booking { engineer_id: 7, window, offered_start: offered, chooser, travel_secs, override_clash: false };
+        let change = Change::Visit(Box::new(VisitChange::Step { visit_id: 1, step: VisitStep::Book(booking) }));
+        decide(facts, &dispatcher, &change).unwrap().timers
+    }
+
+    /// The deadline of a timer after a booking's clock effect.
+    fn due_after(
+        cal: &Calendar,
+        kind: crate::domain::sla::TimerKind,
+        start: Secs,
+        target: crate::domain::sla::Target,
+        effect: &crate::domain::ticket::TimerEffect,
+    ) -> Secs {
+        use crate::domain::sla::{HistoryEntry, replay};
+        use crate::domain::ticket::{TimerEffect, VisitClock};
+        let history = match effect {
+            TimerEffect::Visit(VisitClock::Pause { reason, from, to: Some(to) }) => vec![
+                HistoryEntry::Pause { at: *from, reason: Some(*reason) },
+                HistoryEntry::Resume { at: *to, reason: Some(*reason) },
+            ],
+            TimerEffect::Visit(VisitClock::Nothing) => vec![],
+            other => panic!("a booking moves the clocks by a pause or not at all: {other:?}"),
+        };
+        replay(cal, kind, start, target, target, &history).unwrap().due.unwrap()
+    }
+
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Travel never changes a deadline; a window the customer chose later than offered moves
+        /// the arrival and resolution deadlines by exactly the working time between the offered
+        /// and the chosen start (when the offered start comes before the deadline); a window the
+        /// dispatcher chose moves nothing.
+        #[test]
+        fn travel_moves_nothing_and_a_customers_later_window_moves_by_the_working_time_between(
+            always in any::<bool>(),
+            start_min in 0i64..(60 * 24 * 60),
+            hours in 1i64..40,
+            offered_after_min in 0i64..(60 * 24 * 5),
+            later_min in 0i64..(60 * 24 * 6),
+            travel_a in 0i64..(12 * 3600),
+            travel_b in 0i64..(12 * 3600),
+            customer in any::<bool>(),
+        ) {
+            use crate::domain::calendar::tests::{at, cn2026};
+            use crate::domain::sla::{Target, TimerKind};
+            let cal = if always { Calendar::always("Asia/Shanghai").unwrap() } else { cn2026() };
+            let start = at("2026-10-12T00:00:00+08:00") + start_min * 60;
+            let offered = start + offered_after_min * 60;
+            let chosen = offered + later_min * 60;
+            let window = (chosen, chosen + 3600);
+            let chooser = if customer { WindowChooser::Customer } else { WindowChooser::Dispatcher };
+            let a = booked_clock(start, offered, window, chooser, travel_a);
+            let b = booked_clock(start, offered, window, chooser, travel_b);
+            prop_assert_eq!(&a, &b, "travel is the provider's time");
+            for kind in [TimerKind::Arrival, TimerKind::Resolution] {
+                let target = Target::Working(hours * 3600);
+                let due0 = crate::domain::sla::deadline(&cal, kind, start, target, target).unwrap();
+                let due1 = due_after(&cal, kind, start, target, &a);
+                if !customer || later_min == 0 || offered > due0 {
+                    prop_assert_eq!(due1, due0, "nothing paused");
+                } else {
+                    let paused = cal.working_between(offered, chosen).unwrap();
+                    prop_assert_eq!(
+                        cal.working_between(start, due1).unwrap(),
+                        cal.working_between(start, due0).unwrap() + paused,
+                        "moved by the working time between {} and {}", offered, chosen
+                    );
+                    prop_assert!(due1 >= due0);
+                }
+            }
+        }
+
         /// Each second is free exactly when it is working time and not busy; the windows are
         /// sorted, disjoint and not empty.
         #[test]

@@ -16,6 +16,7 @@ mod openapi;
 pub mod sla;
 pub mod ticket_actions;
 pub mod tickets;
+pub mod visits;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -109,6 +110,23 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, email_limi
                 .service(intake::alertmanager_intake)
                 .service(intake::events_intake)
                 .service(intake::audit_log)
+                .service(visits::propose)
+                .service(visits::for_ticket)
+                .service(visits::work_order)
+                .service(visits::get_one)
+                .service(visits::book)
+                .service(visits::rebook)
+                .service(visits::depart)
+                .service(visits::arrive)
+                .service(visits::no_access)
+                .service(visits::complete)
+                .service(visits::sign)
+                .service(visits::cancel)
+                .service(visits::availability)
+                .service(visits::engineers)
+                .service(visits::set_field)
+                .service(visits::add_block)
+                .service(visits::calendar)
                 .service(
                     // Whole messages with their attachments: the attachment limit, not the JSON one.
                     web::resource("/integrations/email")

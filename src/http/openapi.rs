@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, checks, escalations, health, intake, metrics, sla, ticket_actions, tickets};
+use super::{admin, checks, escalations, health, intake, metrics, sla, ticket_actions, tickets, visits};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +26,9 @@ use super::{admin, checks, escalations, health, intake, metrics, sla, ticket_act
         intake::create_integration, intake::list_integrations, intake::alertmanager_intake, intake::events_intake,
         intake::email_intake,
         intake::audit_log,
+        visits::propose, visits::for_ticket, visits::get_one, visits::book, visits::rebook, visits::depart,
+        visits::arrive, visits::no_access, visits::complete, visits::sign, visits::cancel, visits::work_order,
+        visits::engineers, visits::set_field, visits::add_block, visits::availability, visits::calendar,
     ),
     modifiers(&Bearer)
 )]

@@ -44,6 +44,8 @@ fn event_words(kind: &str, timer: Option<&str>, zh: bool) -> String {
         ("resolution", true) => "解决",
         ("response", false) => "response",
         ("plan", false) => "fault-handling plan",
+        ("arrival", true) => "上门到场",
+        ("arrival", false) => "on-site arrival",
         (_, false) => "resolution",
         (_, true) => "解决",
     };
@@ -62,6 +64,8 @@ fn event_words(kind: &str, timer: Option<&str>, zh: bool) -> String {
         ("ticket.reopened", true) => "工单已重新打开".into(),
         ("ticket.closed", true) => "工单已关闭".into(),
         ("ticket.level_changed", true) => "故障级别已变更".into(),
+        ("visit.en_route", true) => "工程师已出发，正在前往现场".into(),
+        ("visit.en_route", false) => "the engineer is on the way to your site".into(),
         (k, _) => k.trim_start_matches("ticket.").replace('_', " "),
     }
 }

@@ -11,6 +11,7 @@ use crate::domain::delivery::{Channel, DeliveryStatus, MessageKind};
 use crate::domain::level::Level;
 use crate::domain::sla::{Outcome, TimerKind, TimerState};
 use crate::domain::ticket::{Event, Role, Source, Status, Visibility};
+use crate::domain::visit::{BlockKind, VisitOutcome, VisitState, WindowChooser};
 
 /// The error for a stored value no variant has.
 fn unknown(res: &QueryResult, column: Option<&str>, what: &str, value: &str) -> DbErr {
@@ -80,5 +81,9 @@ stored_as_text!(
     Language,
     DeliveryStatus,
     Channel,
-    MessageKind
+    MessageKind,
+    VisitState,
+    VisitOutcome,
+    WindowChooser,
+    BlockKind
 );

@@ -22,6 +22,7 @@ pub mod timers;
 pub mod upkeep;
 pub mod users;
 pub mod versions;
+pub mod visits;
 pub mod web_sessions;
 pub mod what_if;
 

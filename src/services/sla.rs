@@ -64,7 +64,7 @@ pub fn preview_on(
     let start = secs(opened_at);
     let targets = pol.value.targets(level);
     let one = |kind: TimerKind| -> Result<PreviewTimer> {
-        let target = targets.get(kind);
+        let target = targets.get(kind).ok_or_else(|| Error::Internal(format!("every level has a {kind} target")))?;
         let (r, steps) = replay_explained(&cal.value, kind, start, target, targets.plan, &[])?;
         let due = r.due.ok_or_else(|| Error::Internal("a new timer has a deadline".into()))?;
         let unknown = match cal.value.holidays_known_until() {

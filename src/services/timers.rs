@@ -18,7 +18,7 @@ use crate::domain::customer::Tier;
 use crate::domain::escalation::{self, Subject, TimerWindow, share_point};
 use crate::domain::level::Level;
 use crate::domain::sla::{
-    HistoryEntry, Outcome, SlaPolicy, Target, Targets, TimerKind, TimerState, change_level, replay,
+    HistoryEntry, Outcome, PauseReason, SlaPolicy, Target, Targets, TimerKind, TimerState, change_level, replay,
 };
 use crate::metrics::{Fact, Tally};
 use crate::persistence::entities::{customer, sla_timer, ticket};
@@ -105,8 +105,17 @@ impl Timer {
 
     /// Recomputes the cached deadline from start, targets and history.
     fn replay(&mut self, now: Secs) -> Result<()> {
-        let r = replay(&self.calendar, self.kind, secs(self.model.started_at), self.target, self.plan, &self.history)?;
-        let breached = self.model.breached || r.breached || (r.paused_at.is_none() && r.due.is_some_and(|d| now > d));
+        let start = secs(self.model.started_at);
+        let r = replay(&self.calendar, self.kind, start, self.target, self.plan, &self.history)?;
+        // A pause written ahead that begins after the deadline is a breach to come, not one yet.
+        let past = self.history.partition_point(|e| e.at() <= now);
+        let breached_by_history = if past < self.history.len() {
+            replay(&self.calendar, self.kind, start, self.target, self.plan, &self.history[..past])?.breached
+        } else {
+            r.breached
+        };
+        let breached =
+            self.model.breached || breached_by_history || (r.paused_at.is_none() && r.due.is_some_and(|d| now > d));
         self.model.due_at = r.due.map(utc);
         self.model.paused_at = r.paused_at.map(utc);
         self.model.remaining_secs = r.remaining;
@@ -127,20 +136,123 @@ impl Timer {
     }
 
     fn record(&mut self, entry: HistoryEntry, now: Secs) -> Result<()> {
-        self.history.push(entry);
+        self.record_all([entry], now)
+    }
+
+    fn record_all(&mut self, entries: impl IntoIterator<Item = HistoryEntry>, now: Secs) -> Result<()> {
+        for entry in entries {
+            HistoryEntry::insert(&mut self.history, entry);
+        }
+        self.model.history = serde_json::to_string(&self.history).map_err(Error::internal)?;
+        self.replay(now)
+    }
+
+    /// The reasons of the pauses begun by `at` and not yet resumed.
+    pub fn pauses_in_force(&self, at: Secs) -> Vec<Option<PauseReason>> {
+        let mut holding = Vec::new();
+        for e in self.history.iter().take_while(|e| e.at() <= at) {
+            match e {
+                HistoryEntry::Pause { reason, .. } if !holding.contains(reason) => holding.push(*reason),
+                HistoryEntry::Resume { reason, .. } => holding.retain(|h| h != reason),
+                _ => {}
+            }
+        }
+        holding
+    }
+
+    /// Ends every pause in force now (a timer met or ended while paused).
+    fn resume_all(&mut self, now: Secs) -> Result<()> {
+        let open = self.pauses_in_force(now);
+        if open.is_empty() {
+            return Ok(());
+        }
+        self.record_all(open.into_iter().map(|reason| HistoryEntry::Resume { at: now, reason }), now)
+    }
+
+    /// A visit's pause for `reason` from `from` to `to` (`None`: until resumed), written ahead
+    /// when it lies in the future. Only an active, unbreached timer pauses.
+    pub fn pause_for(&mut self, reason: PauseReason, from: Secs, to: Option<Secs>, now: Secs) -> Result<()> {
+        self.observe(now);
+        if !self.is_active() || self.model.breached || to.is_some_and(|to| to <= from) {
+            return Ok(());
+        }
+        let reason = Some(reason);
+        let mut entries = vec![HistoryEntry::Pause { at: from, reason }];
+        entries.extend(to.map(|at| HistoryEntry::Resume { at, reason }));
+        self.record_all(entries, now)
+    }
+
+    /// Ends the open pause for `reason` at `at` (now or later); nothing when there is none.
+    pub fn resume_for(&mut self, reason: PauseReason, at: Secs, now: Secs) -> Result<()> {
+        let open = self.pauses_in_force(Secs::MAX).contains(&Some(reason));
+        if !self.is_active() || !open {
+            return Ok(());
+        }
+        self.record(HistoryEntry::Resume { at: at.max(now), reason: Some(reason) }, now)
+    }
+
+    /// Takes back what has not happened yet of the pauses for `reason`: one not begun by `now`
+    /// goes, one in force ends now (a cancelled visit's window).
+    pub fn cut_pauses(&mut self, reason: PauseReason, now: Secs) -> Result<()> {
+        if !self.is_active() {
+            return Ok(());
+        }
+        let reason = Some(reason);
+        let before = self.history.len();
+        let mut began = false;
+        let mut kept = Vec::with_capacity(before);
+        let mut changed = false;
+        for e in self.history.drain(..) {
+            match e {
+                HistoryEntry::Pause { at, reason: r } if r == reason => {
+                    began = at <= now;
+                    if began {
+                        kept.push(e);
+                    } else {
+                        changed = true;
+                    }
+                }
+                HistoryEntry::Resume { at, reason: r } if r == reason && at > now => {
+                    changed = true;
+                    if began {
+                        kept.push(HistoryEntry::Resume { at: now, reason: r });
+                    }
+                }
+                e => kept.push(e),
+            }
+        }
+        kept.sort_by_key(HistoryEntry::at);
+        self.history = kept;
+        if !changed {
+            return Ok(());
+        }
         self.model.history = serde_json::to_string(&self.history).map_err(Error::internal)?;
         self.replay(now)
     }
 
     /// Met now. A paused timer is resumed first so that it has a deadline to be met against.
     pub fn meet(&mut self, now: Secs) -> Result<()> {
+        self.meet_at(now, now, None)
+    }
+
+    /// Met at `at`, no later than `now` (an arrival made offline and sent later counts at the
+    /// device's time). A breach seen only because the news came late is no breach; one already
+    /// recorded — its notices sent — stays. `how` goes into the explain.
+    pub fn meet_at(&mut self, at: Secs, now: Secs, how: Option<String>) -> Result<()> {
         if !self.is_active() {
             return Ok(());
         }
-        self.observe(now);
-        if self.state() == TimerState::Paused {
-            self.record(HistoryEntry::Resume { at: now }, now)?;
+        let at = at.min(now).max(secs(self.model.started_at));
+        if at < now && !self.counted.0 && self.model.breached {
+            self.model.breached = false;
+            self.model.state = TimerState::Running;
         }
+        self.observe(at);
+        self.resume_all(at)?;
+        if let Some(note) = how {
+            self.record(HistoryEntry::Met { at, note }, at)?;
+        }
+        let now = at;
         let late = self.model.breached || self.due().is_some_and(|d| now > d);
         self.model.met_at = Some(utc(now));
         self.model.breached = late;
@@ -160,9 +272,7 @@ impl Timer {
             return Ok(());
         }
         self.observe(now);
-        if self.state() == TimerState::Paused {
-            self.record(HistoryEntry::Resume { at: now }, now)?;
-        }
+        self.resume_all(now)?;
         let (state, outcome) = if self.model.breached {
             (TimerState::Breached, Outcome::Breached)
         } else if outcome == Outcome::Cancelled {
@@ -178,17 +288,20 @@ impl Timer {
         Ok(())
     }
 
+    /// Waiting for the customer: pauses an active, unbreached timer (already paused for a visit,
+    /// it stays paused until both pauses end).
     pub fn pause(&mut self, now: Secs) -> Result<()> {
         self.observe(now);
-        if self.is_active() && self.state() == TimerState::Running {
-            self.record(HistoryEntry::Pause { at: now }, now)?;
+        if self.is_active() && !self.model.breached && !self.pauses_in_force(now).contains(&None) {
+            self.record(HistoryEntry::pause(now), now)?;
         }
         Ok(())
     }
 
+    /// The end of a wait for the customer.
     pub fn resume(&mut self, now: Secs) -> Result<()> {
-        if self.is_active() && self.state() == TimerState::Paused {
-            self.record(HistoryEntry::Resume { at: now }, now)?;
+        if self.is_active() && self.pauses_in_force(now).contains(&None) {
+            self.record(HistoryEntry::resume(now), now)?;
         }
         Ok(())
     }
@@ -199,8 +312,9 @@ impl Timer {
         if !self.is_active() || self.model.breached {
             return Ok(());
         }
-        let new_target = policy.target(to, self.kind);
-        let new_plan = policy.target(to, TimerKind::Plan);
+        // A level without an arrival target leaves the arrival timer on the one it has.
+        let new_target = policy.target(to, self.kind).unwrap_or(self.target);
+        let new_plan = policy.target(to, TimerKind::Plan).unwrap_or(self.plan);
         let before = Targets { target: self.target, plan: self.plan };
         let after = Targets { target: new_target, plan: new_plan };
         if !change_level(&mut self.history, now, (from, to), before, after) {
@@ -304,7 +418,7 @@ pub async fn load_current(db: &impl ConnectionTrait, versions: &Versions, ticket
     for r in rows {
         latest.insert(r.kind, r);
     }
-    let mut out = Vec::with_capacity(3);
+    let mut out = Vec::with_capacity(TimerKind::ALL.len());
     for kind in TimerKind::ALL {
         if let Some(m) = latest.remove(&kind) {
             out.push(Timer::from_model(db, versions, m).await?);
@@ -333,8 +447,10 @@ pub(crate) async fn start(work: &mut Work<'_>, kinds: &[TimerKind], s: &Start<'_
     let (pol_id, policy) = versions.current_policy(&s.customer.sla_policy)?;
     let mut rows = Vec::with_capacity(kinds.len());
     for &kind in kinds {
-        let target = policy.target(s.level, kind);
-        let plan = policy.target(s.level, TimerKind::Plan);
+        // A contract without a target for a kind has no such timer.
+        let (Some(target), Some(plan)) = (policy.target(s.level, kind), policy.target(s.level, TimerKind::Plan)) else {
+            continue;
+        };
         let r = replay(&calendar, kind, s.at, target, plan, &[])?;
         let breached = r.due.is_some_and(|d| secs(now) > d);
         let next_fire_at = match r.due {

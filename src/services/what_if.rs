@@ -153,7 +153,10 @@ fn effect(state: &AppState, p: &Proposed, timer: &Timer, now: i64) -> Result<Eff
     let cal = new_cal.unwrap_or_else(|| timer.calendar.clone());
     let level = timer.model.level;
     let (target, plan) = match &new_pol {
-        Some(p) => (p.target(level, timer.kind), p.target(level, crate::domain::sla::TimerKind::Plan)),
+        Some(p) => (
+            p.target(level, timer.kind).unwrap_or(timer.target),
+            p.target(level, crate::domain::sla::TimerKind::Plan).unwrap_or(timer.plan),
+        ),
         None => (timer.target, timer.plan),
     };
     // A policy change re-targets from the original start; the history's own level changes keep

@@ -65,6 +65,8 @@ fn plain(v: &Viewer, t: &TimerView, waiting: Option<&str>, now: DateTime<Utc>) -
         (TimerKind::Response, false) => "response",
         (TimerKind::Plan, false) => "plan",
         (TimerKind::Resolution, false) => "resolution",
+        (TimerKind::Arrival, true) => "上门到场",
+        (TimerKind::Arrival, false) => "arrival",
     };
     match t.state {
         TimerState::Met => {
@@ -76,6 +78,8 @@ fn plain(v: &Viewer, t: &TimerView, waiting: Option<&str>, now: DateTime<Utc>) -
                 (TimerKind::Response, false) => "responded",
                 (TimerKind::Plan, false) => "plan delivered",
                 (TimerKind::Resolution, false) => "resolved",
+                (TimerKind::Arrival, true) => "已到场",
+                (TimerKind::Arrival, false) => "on site",
             };
             format!("{done} ✓ {at}")
         }
@@ -146,13 +150,17 @@ pub fn clock(
     }
 }
 
-/// The three clocks of a ticket's current cycle.
+/// The clocks of a ticket's current cycle: the three, and the arrival while a visit is asked for.
 pub fn clocks(v: &Viewer, sla: &SlaSet, waiting: Option<&str>, now: DateTime<Utc>) -> Vec<Clock> {
-    vec![
+    let mut out = vec![
         clock(v, "response", sla.response.as_ref(), waiting, now),
         clock(v, "plan", sla.plan.as_ref(), waiting, now),
         clock(v, "resolution", sla.resolution.as_ref(), waiting, now),
-    ]
+    ];
+    if sla.arrival.is_some() {
+        out.push(clock(v, "arrival", sla.arrival.as_ref(), waiting, now));
+    }
+    out
 }
 
 #[cfg(test)]

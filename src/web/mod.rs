@@ -6,6 +6,7 @@
 mod auth;
 mod clocks;
 mod console;
+mod field;
 
 mod i18n;
 mod ops;
@@ -48,7 +49,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("portal_ticket.html", include_str!("templates/portal_ticket.html")),
     ("portal_new.html", include_str!("templates/portal_new.html")),
     ("status.html", include_str!("templates/status.html")),
+    ("field.html", include_str!("templates/field.html")),
+    ("dispatch.html", include_str!("templates/dispatch.html")),
+    ("work_order.html", include_str!("templates/work_order.html")),
 ];
+
+pub use field::work_order_page;
 
 /// Templates and the key that signs session cookies and links, built once at start.
 /// The page templates, compiled once per server (actix app data, beside the state).
@@ -77,8 +83,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ops::configure(cfg);
     portal::configure(cfg);
     status::configure(cfg);
+    field::configure(cfg);
     cfg.route("/static/style.css", web::get().to(|| asset("text/css", include_str!("static/style.css"))))
         .route("/static/console.js", web::get().to(|| asset("text/javascript", include_str!("static/console.js"))))
+        .route("/static/field.js", web::get().to(|| asset("text/javascript", include_str!("static/field.js"))))
         .route(
             "/static/new_ticket.js",
             web::get().to(|| asset("text/javascript", include_str!("static/new_ticket.js"))),

@@ -144,7 +144,22 @@ async fn load(state: &AppState, p: &Principal, r: &str, v: &Viewer) -> Result<mi
     let public_title = t.public_title.clone();
     let parent = t.parent_id.map(tickets::number_for);
     let children: Vec<String> = t.children.iter().map(|c| tickets::number_for(*c)).collect();
+    let visits: Vec<_> = crate::services::visits::for_ticket(state, p, r)
+        .await?
+        .into_iter()
+        .map(|x| {
+            let window = match (&x.window_start, &x.window_end) {
+                (Some(a), Some(b)) => format!("{} – {}", a.replace('T', " "), b.replace('T', " ")),
+                _ => "–".into(),
+            };
+            serde_json::json!({
+                "id": x.id, "state": x.state, "window": window, "engineer": x.engineer_name,
+                "site": x.site_address, "signed": x.signer_name,
+            })
+        })
+        .collect();
     Ok(context! {
+        visits => visits,
         tk => minijinja::Value::from_serialize(&t), status_text => v.t(status_key(t.status)), clocks => clocks,
         timeline => entries, reported => v.time(t.reported_at), users => users, teams => teams,
         public_title => public_title, parent => parent, children => children, base => base,

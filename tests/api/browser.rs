@@ -53,8 +53,15 @@ async fn an_agent_and_a_customer_work_a_fault_in_a_real_browser() {
     let dir = node_modules();
     let browser = chromium();
     let smtp = SmtpServer::start().await;
-    let app =
-        spawn_with(Options { env: vec![("OPSLINE_EMAIL__SMTP_URL".into(), smtp.url())], ..Default::default() }).await;
+    // The customer hears by mail when the engineer is on the way.
+    let rules =
+        "[[escalation.rules]]\nname = \"customer-en-route\"\non = \"en_route\"\nnotify = [\"contact:customer\"]\n";
+    let app = spawn_with(Options {
+        env: vec![("OPSLINE_EMAIL__SMTP_URL".into(), smtp.url())],
+        overlay: Some(rules.into()),
+        ..Default::default()
+    })
+    .await;
     // The app's clock is the real time here: the browser counts down against its own clock.
     app.clock.set(chrono::Utc::now());
 
@@ -64,6 +71,7 @@ async fn an_agent_and_a_customer_work_a_fault_in_a_real_browser() {
     let _ = std::fs::remove_dir_all(&out);
     let seen = the_browser_run_succeeds(&dir, &browser, &app, &link, &seed, &out).await;
     the_database_shows_what_the_browser_did(&app, &seed, &seen).await;
+    the_visit_was_booked_worked_and_signed_and_the_customer_heard(&app, &smtp, &seen).await;
     every_page_has_a_screenshot_at_both_widths(&seen, &out);
 }
 
@@ -96,6 +104,12 @@ async fn a_caller_another_customers_ticket_an_engineer_and_a_public_check(app: &
         .post("/api/v1/users", &app.admin, json!({"username": "li", "display_name": "Li Lei", "role": "engineer", "password": "correct horse battery"}))
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
+    // Li Lei is also a field engineer: the dispatcher books him, his phone shows the visit.
+    let field = json!({"region": "pudong", "skills": ["core-banking"], "calendar": "24x7"});
+    let f = app
+        .call(reqwest::Method::PUT, &format!("/api/v1/engineers/{}", r.body["id"]), Some(&app.admin), Some(field))
+        .await;
+    assert_eq!(f.status, 200, "{}", f.body);
     let check = json!({
         "name": "acme-web", "kind": "http", "url": format!("{}/health/live", app.address), "interval": "1m",
         "tags": ["public"], "public_name": "Online banking", "customer_id": acme,
@@ -176,9 +190,37 @@ async fn the_database_shows_what_the_browser_did(app: &TestApp, seed: &Seed, see
     assert_eq!(theirs_now["version"], responded.body["version"], "the other customer's ticket untouched");
 }
 
+/// The visit the browser booked, worked and had signed: arrival met at "arrived", the signed work
+/// order stored with its digest, and the customer's "on the way" mail delivered over SMTP.
+async fn the_visit_was_booked_worked_and_signed_and_the_customer_heard(app: &TestApp, smtp: &SmtpServer, seen: &Value) {
+    let number = seen["number"].as_str().unwrap();
+    let visits = app.get(&format!("/api/v1/tickets/{number}/visits"), &app.admin).await.body;
+    let v = &visits[0];
+    assert_eq!(v["state"], "signed", "{visits}");
+    assert_eq!(v["signer_name"], "Wang Fang");
+    assert_eq!(v["work_summary"], "Replaced the failed disk; cluster in sync.");
+    assert_eq!(v["parts"][0]["name"], "600 GB SAS disk");
+    assert_eq!(v["signature_sha256"].as_str().map(str::len), Some(64));
+    let t = app.get(&format!("/api/v1/tickets/{number}"), &app.admin).await.body;
+    assert_eq!(t["sla"]["arrival"]["state"], "met", "{}", t["sla"]);
+    assert_eq!(t["sla"]["arrival"]["met_at"], v["arrived_at"]);
+    opsline::services::delivery::run_once(&app.state, &app.state.notifier, app.clock.now()).await.unwrap();
+    let mails = smtp.mails();
+    let on_the_way: Vec<_> = mails
+        .iter()
+        .filter(|m| m.to.iter().any(|t| t.contains("wang@acme.example")) && m.text().contains("on the way"))
+        .collect();
+    assert_eq!(
+        on_the_way.len(),
+        1,
+        "one 'on the way' mail to the customer: {:?}",
+        mails.iter().map(|m| m.header("Subject")).collect::<Vec<_>>()
+    );
+}
+
 fn every_page_has_a_screenshot_at_both_widths(seen: &Value, out: &Path) {
     let pages = seen["pages"].as_array().unwrap();
-    assert!(pages.len() >= 14, "{pages:?}");
+    assert!(pages.len() >= 17, "{pages:?}");
     assert_eq!(seen["screenshots"].as_u64(), Some(2 * pages.len() as u64));
     for p in pages {
         let p = p.as_str().unwrap();

@@ -26,4 +26,5 @@ mod scheduling;
 mod sla_engine;
 mod sla_examples;
 mod tickets;
+mod visits;
 mod web;

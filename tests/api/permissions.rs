@@ -30,6 +30,12 @@ enum Rule {
     StaffOrContact(u8),
     /// Only a contact of the ticket's customer.
     ContactOnly,
+    /// Only the visit's engineer (the matrix books the engineer caller).
+    VisitEngineer,
+    /// The visit's engineer (the customer signs on their screen) or the customer's contact.
+    VisitEngineerOrContact,
+    /// The engineer named in the path (the engineer caller), or staff from this rank up.
+    ThemselvesOr(u8),
 }
 
 fn rank(w: Who) -> u8 {
@@ -55,6 +61,9 @@ fn expected(rule: Rule, who: Who, ticket_scoped: bool) -> u16 {
         Rule::Staff(min) => !contact && rank(who) >= min,
         Rule::StaffOrContact(min) => contact || rank(who) >= min,
         Rule::ContactOnly => contact,
+        Rule::VisitEngineer => who == Who::Engineer,
+        Rule::VisitEngineerOrContact => contact || who == Who::Engineer,
+        Rule::ThemselvesOr(min) => who == Who::Engineer || (!contact && rank(who) >= min),
     };
     if allowed { 200 } else { 403 }
 }
@@ -73,6 +82,10 @@ type Body = fn(&Ctx, Who) -> Option<Value>;
 
 struct Ctx {
     customer: i64,
+    /// The engineer caller, a field engineer, booked on every visit.
+    engineer: i64,
+    /// A day of its own for each call that books, so that no booking clashes with another.
+    day: u32,
     user: i64,
     token_id: i64,
     check: i64,
@@ -97,10 +110,15 @@ fn c(method: Method, path: &'static str, status: Option<&'static str>, rule: Rul
 
 /// The table, in three parts.
 fn cases() -> Vec<Case> {
-    [customers_users_tokens_and_reference_data(), tickets_and_their_actions(), checks_inspections_and_integrations()]
-        .into_iter()
-        .flatten()
-        .collect()
+    [
+        customers_users_tokens_and_reference_data(),
+        tickets_and_their_actions(),
+        checks_inspections_and_integrations(),
+        visits_and_engineers(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Customers and their contacts, users, tokens, classification and calendars.
@@ -205,6 +223,103 @@ fn checks_inspections_and_integrations() -> Vec<Case> {
     ]
 }
 
+/// A booking of the engineer caller on a day no other booking has.
+fn booking(x: &Ctx, _: Who) -> Option<Value> {
+    let day = chrono::Duration::days(i64::from(x.day) * 2 + 1);
+    let start = crate::helpers::at("2027-01-04T09:00:00+08:00") + day;
+    Some(json!({"engineer_id": x.engineer, "window_start": start, "window_end": start + chrono::Duration::hours(1)}))
+}
+
+/// Visits (the ticket's status is written `visit:<state>`: a visit in that state, booked with the
+/// engineer caller), field engineers and their availability.
+fn visits_and_engineers() -> Vec<Case> {
+    use Rule::*;
+    let check_in: Body = |_, _| Some(json!({}));
+    vec![
+        c(Method::POST, "/api/v1/tickets/{t}/visits", Some("open"), Staff(2), |_, _| {
+            Some(json!({"site_address": "1 Bund", "site_contact": "Mr Zhao"}))
+        }),
+        c(Method::GET, "/api/v1/tickets/{t}/visits", Some("open"), StaffOrContact(1), none),
+        c(Method::GET, "/api/v1/visits/{v}", Some("visit:proposed"), StaffOrContact(1), none),
+        c(Method::GET, "/api/v1/visits/{v}/work-order", Some("visit:proposed"), StaffOrContact(1), none),
+        c(Method::POST, "/api/v1/visits/{v}/book", Some("visit:proposed"), Staff(2), booking),
+        c(Method::POST, "/api/v1/visits/{v}/rebook", Some("visit:no_access"), Staff(2), booking),
+        c(Method::POST, "/api/v1/visits/{v}/cancel", Some("visit:booked"), Staff(2), |_, _| {
+            Some(json!({"reason": "fixed remotely"}))
+        }),
+        c(Method::POST, "/api/v1/visits/{v}/depart", Some("visit:booked"), VisitEngineer, check_in),
+        c(Method::POST, "/api/v1/visits/{v}/arrive", Some("visit:booked"), VisitEngineer, check_in),
+        c(Method::POST, "/api/v1/visits/{v}/no-access", Some("visit:booked"), VisitEngineer, check_in),
+        c(Method::POST, "/api/v1/visits/{v}/complete", Some("visit:on_site"), VisitEngineer, |_, _| {
+            Some(json!({"work_summary": "done"}))
+        }),
+        c(Method::POST, "/api/v1/visits/{v}/sign", Some("visit:completed"), VisitEngineerOrContact, |_, _| {
+            Some(json!({"signer": "Zhao", "signature_png": crate::visits::png()}))
+        }),
+        c(Method::GET, "/api/v1/engineers", None, Staff(1), none),
+        c(
+            Method::GET,
+            "/api/v1/engineers/availability?from=2027-01-04T00:00:00Z&to=2027-01-05T00:00:00Z",
+            None,
+            Staff(1),
+            none,
+        ),
+        c(Method::PUT, "/api/v1/engineers/{e}", None, Staff(3), |_, _| {
+            Some(json!({"region": "pudong", "skills": ["oracle"], "calendar": "business"}))
+        }),
+        c(Method::POST, "/api/v1/engineers/{e}/blocks", None, ThemselvesOr(3), |x, _| {
+            let start = crate::helpers::at("2030-03-01T09:00:00+08:00") + chrono::Duration::days(i64::from(x.day));
+            Some(json!({"kind": "training", "start": start, "end": start + chrono::Duration::hours(2)}))
+        }),
+    ]
+}
+
+/// A ticket with a visit in `state`, booked with the engineer: (ticket, visit).
+async fn visit_in(app: &TestApp, ctx: &Ctx, engineer_token: &str, state: &str) -> (i64, i64) {
+    let t = app.ticket(ctx.customer, "on site").await["id"].as_i64().unwrap();
+    let v = app
+        .post(
+            &format!("/api/v1/tickets/{t}/visits"),
+            &app.admin,
+            json!({"site_address": "1 Bund", "site_contact": "Zhao"}),
+        )
+        .await;
+    assert_eq!(v.status, 201, "{}", v.body);
+    let v = v.body["id"].as_i64().unwrap();
+    let steps: &[(&str, bool, Value)] = match state {
+        "booked" => &[("book", false, Value::Null)],
+        "no_access" => &[("book", false, Value::Null), ("no-access", true, json!({}))],
+        "on_site" => &[("book", false, Value::Null), ("arrive", true, json!({}))],
+        "completed" => &[
+            ("book", false, Value::Null),
+            ("arrive", true, json!({})),
+            ("complete", true, json!({"work_summary": "done"})),
+        ],
+        _ => &[],
+    };
+    let mut busy = Ctx {
+        customer: ctx.customer,
+        engineer: ctx.engineer,
+        day: ctx.day + 1000,
+        user: ctx.user,
+        token_id: ctx.token_id,
+        check: ctx.check,
+        n: Default::default(),
+    };
+    for (action, by_engineer, body) in steps {
+        let body = if *action == "book" {
+            busy.day += 1;
+            booking(&busy, Who::Admin).unwrap()
+        } else {
+            body.clone()
+        };
+        let token = if *by_engineer { engineer_token } else { app.admin.as_str() };
+        let r = app.post(&format!("/api/v1/visits/{v}/{action}"), token, body).await;
+        assert_eq!(r.status, 200, "{action}: {}", r.body);
+    }
+    (t, v)
+}
+
 async fn ticket_in(app: &TestApp, customer: i64, status: &str) -> i64 {
     let id = app.ticket(customer, "errors").await["id"].as_i64().unwrap();
     let steps: &[(&str, Value)] = match status {
@@ -226,9 +341,10 @@ async fn every_endpoint_answers_every_role_as_the_design_says() {
     let other = app.customer("Other", "standard").await;
     let (_, contact) = app.contact(customer, "own@acme.example").await;
     let (_, foreign) = app.contact(other, "them@other.example").await;
+    let (engineer, engineer_token) = crate::visits::engineer(&app, "Matrix Engineer", "pudong").await;
     let tokens = [
         (Who::Agent, app.staff("agent").await),
-        (Who::Engineer, app.staff("engineer").await),
+        (Who::Engineer, engineer_token.clone()),
         (Who::Lead, app.staff("lead").await),
         (Who::Admin, app.admin.clone()),
         (Who::Contact, contact),
@@ -239,8 +355,10 @@ async fn every_endpoint_answers_every_role_as_the_design_says() {
     let inspection =
         app.post("/api/v1/inspections", &app.admin, json!({"tags": ["perm"]})).await.body["id"].as_i64().unwrap();
     let mut failures = Vec::new();
+    let mut day = 0;
     for case in cases() {
         for who in EVERYONE {
+            day += 1;
             // Users and tokens touched by one call must not be the callers' own.
             let victim = app
                 .post(
@@ -262,14 +380,19 @@ async fn every_endpoint_answers_every_role_as_the_design_says() {
                 .body;
             let ctx = Ctx {
                 customer,
+                engineer,
+                day,
                 user: victim["id"].as_i64().unwrap(),
                 token_id: victim_token["id"].as_i64().unwrap(),
                 check: check["id"].as_i64().unwrap(),
                 n: Default::default(),
             };
-            let ticket = match case.status {
-                Some(s) => ticket_in(&app, customer, s).await,
-                None => 0,
+            let (ticket, visit) = match case.status {
+                Some(s) => match s.strip_prefix("visit:") {
+                    Some(state) => visit_in(&app, &ctx, &engineer_token, state).await,
+                    None => (ticket_in(&app, customer, s).await, 0),
+                },
+                None => (0, 0),
             };
             let path = case
                 .path
@@ -278,7 +401,9 @@ async fn every_endpoint_answers_every_role_as_the_design_says() {
                 .replace("{u}", &ctx.user.to_string())
                 .replace("{k}", &ctx.token_id.to_string())
                 .replace("{x}", &ctx.check.to_string())
-                .replace("{i}", &inspection.to_string());
+                .replace("{i}", &inspection.to_string())
+                .replace("{v}", &visit.to_string())
+                .replace("{e}", &engineer.to_string());
             let token = tokens.iter().find(|(w, _)| *w == who).map(|(_, t)| t.as_str());
             let r = app.call(case.method.clone(), &path, token, (case.body)(&ctx, who)).await;
             let got = if r.status.is_success() { 200 } else { r.status.as_u16() };

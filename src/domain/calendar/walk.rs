@@ -16,6 +16,8 @@ pub enum StepKind {
     MakeupDay,
     Pause,
     LevelChange,
+    /// The instant a timer was met, and whose clock it counted by.
+    Met,
 }
 
 /// One line of a deadline's explanation.

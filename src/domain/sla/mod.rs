@@ -7,7 +7,7 @@ mod timer;
 
 pub use policy::{LevelTargets, SlaPolicy};
 pub use target::{Target, TargetParseError, deadline, format_hms, parse_hms};
-pub use timer::{HistoryEntry, Replayed, Targets, change_level, replay, replay_explained};
+pub use timer::{HistoryEntry, PauseReason, Replayed, Targets, change_level, replay, replay_explained};
 
 #[cfg(test)]
 mod props;
@@ -15,13 +15,20 @@ mod props;
 use crate::domain::calendar::Secs;
 
 crate::text_enum! {
-    /// The timers of a ticket (docs/sla.md §2).
+    /// The timers of a ticket (docs/sla.md §2). `arrival` runs only while on-site service is
+    /// asked for, and only where the contract sets a target for it.
     #[derive(PartialOrd, Ord)]
     pub enum TimerKind ("timer") {
         Response = "response",
         Plan = "plan",
         Resolution = "resolution",
+        Arrival = "arrival",
     }
+}
+
+impl TimerKind {
+    /// The timers every ticket starts with.
+    pub const TICKET: [TimerKind; 3] = [TimerKind::Response, TimerKind::Plan, TimerKind::Resolution];
 }
 
 crate::text_enum! {

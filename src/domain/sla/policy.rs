@@ -10,14 +10,18 @@ pub struct LevelTargets {
     pub response: Target,
     pub plan: Target,
     pub resolution: Target,
+    /// On-site arrival; a level without it starts no arrival timer.
+    pub arrival: Option<Target>,
 }
 
 impl LevelTargets {
-    pub fn get(&self, kind: TimerKind) -> Target {
+    /// The target of `kind`; `None` for a timer this level does not have.
+    pub fn get(&self, kind: TimerKind) -> Option<Target> {
         match kind {
-            TimerKind::Response => self.response,
-            TimerKind::Plan => self.plan,
-            TimerKind::Resolution => self.resolution,
+            TimerKind::Response => Some(self.response),
+            TimerKind::Plan => Some(self.plan),
+            TimerKind::Resolution => Some(self.resolution),
+            TimerKind::Arrival => self.arrival,
         }
     }
 }
@@ -34,7 +38,7 @@ impl SlaPolicy {
         self.levels[level.index()]
     }
 
-    pub fn target(&self, level: Level, kind: TimerKind) -> Target {
+    pub fn target(&self, level: Level, kind: TimerKind) -> Option<Target> {
         self.targets(level).get(kind)
     }
 
@@ -48,6 +52,7 @@ impl SlaPolicy {
             response: Target::Working(r),
             plan: Target::Working(p),
             resolution: res,
+            arrival: None,
         };
         Self {
             pause_exempt: Vec::new(),

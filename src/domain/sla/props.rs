@@ -91,7 +91,7 @@ proptest! {
         let p = t + pause_after;
         prop_assume!(p <= due);
         let r = p + pause_for;
-        let history = [HistoryEntry::Pause { at: p }, HistoryEntry::Resume { at: r }];
+        let history = [HistoryEntry::pause(p), HistoryEntry::resume(r)];
         let paused = replay(cal, TimerKind::Plan, t, target, target, &history[..1]).unwrap();
         let remaining = paused.remaining.unwrap();
         prop_assert_eq!(remaining, cal.working_between(p, due).unwrap());
@@ -105,7 +105,7 @@ proptest! {
     fn a_level_change_to_the_same_level_changes_nothing(c in 0usize..4, t in instant(), a in amount(), later in 0i64..100_000) {
         let cal = &calendars()[c];
         let target = Target::Working(a);
-        let mut history = vec![HistoryEntry::Pause { at: t + later / 2 }, HistoryEntry::Resume { at: t + later }];
+        let mut history = vec![HistoryEntry::pause(t + later / 2), HistoryEntry::resume(t + later)];
         let before = replay(cal, TimerKind::Plan, t, target, target, &history).unwrap();
         let same = Targets { target, plan: target };
         let recorded = change_level(&mut history, t + later + 1, (Level::II, Level::II), same, same);
@@ -129,8 +129,8 @@ proptest! {
         for (op, step, pick) in ops {
             now += step;
             match op {
-                0 => history.push(HistoryEntry::Pause { at: now }),
-                1 => history.push(HistoryEntry::Resume { at: now }),
+                0 => history.push(HistoryEntry::pause(now)),
+                1 => history.push(HistoryEntry::resume(now)),
                 _ => {
                     let (to, new_target) = (levels[pick], targets[pick]);
                     let (before, after) = (Targets { target, plan: target }, Targets { target: new_target, plan: new_target });

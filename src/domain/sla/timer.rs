@@ -11,16 +11,35 @@ use crate::domain::level::Level;
 use super::target::deadline_traced;
 use super::{Target, TimerKind, format_hms, rfc3339};
 
-/// What happened to a timer after it started, in order.
+crate::text_enum! {
+    /// Why a timer pauses, besides waiting for the customer (an entry without a reason).
+    pub enum PauseReason ("pause reason") {
+        /// The customer chose a later visit window than the earliest one offered.
+        CustomerWindow = "customer_window",
+        /// The engineer found no access at the site; until the re-booked window starts.
+        SiteNoAccess = "site_no_access",
+    }
+}
+
+/// What happened to a timer after it started, ordered by instant. Pauses for different reasons
+/// overlap: the timer stands still from the first pause until the last of them resumes. A
+/// visit's pauses are written ahead (a window the customer chose pauses from the offered start
+/// to the chosen one), so an entry may lie in the future.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum HistoryEntry {
     Pause {
         at: Secs,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<PauseReason>,
     },
     Resume {
         at: Secs,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<PauseReason>,
     },
+    /// Met at `at`, as `note` says (an arrival: the device's time or the server's, and why).
+    Met { at: Secs, note: String },
     /// A level change re-targets the timer (docs/sla.md §5).
     Retarget {
         at: Secs,
@@ -34,10 +53,30 @@ pub enum HistoryEntry {
 }
 
 impl HistoryEntry {
+    /// A pause while waiting for the customer.
+    pub fn pause(at: Secs) -> Self {
+        HistoryEntry::Pause { at, reason: None }
+    }
+
+    /// The end of a wait for the customer.
+    pub fn resume(at: Secs) -> Self {
+        HistoryEntry::Resume { at, reason: None }
+    }
+
     pub fn at(&self) -> Secs {
         match self {
-            HistoryEntry::Pause { at } | HistoryEntry::Resume { at } | HistoryEntry::Retarget { at, .. } => *at,
+            HistoryEntry::Pause { at, .. }
+            | HistoryEntry::Resume { at, .. }
+            | HistoryEntry::Met { at, .. }
+            | HistoryEntry::Retarget { at, .. } => *at,
         }
+    }
+
+    /// Puts `entry` after every entry at or before its instant, keeping the history ordered.
+    pub fn insert(history: &mut Vec<HistoryEntry>, entry: HistoryEntry) {
+        let at = entry.at();
+        let i = history.partition_point(|e| e.at() <= at);
+        history.insert(i, entry);
     }
 }
 
@@ -140,6 +179,10 @@ fn run(
     let due0 = deadline_traced(cal, inp.kind, inp.start, target, plan, &mut Trace(steps.as_deref_mut()))?;
     let mut r = Replayed { due: Some(due0), paused_at: None, remaining: None, breached: false, target, plan };
     let mut pauses: Vec<(Secs, Secs)> = Vec::new();
+    // The reasons of the pauses in force, in the order they began.
+    let mut holding: Vec<Option<PauseReason>> = Vec::new();
+    // Every reason the current pause has had, for its explain step.
+    let mut span: Vec<Option<PauseReason>> = Vec::new();
 
     for entry in history {
         let at = entry.at();
@@ -149,35 +192,59 @@ fn run(
             r.breached = true;
         }
         match entry {
-            HistoryEntry::Pause { at } => {
+            HistoryEntry::Pause { at, reason } => {
                 // A breached timer is not paused: it keeps its deadline and runs until met.
-                if r.breached || r.paused_at.is_some() {
+                if r.breached || holding.contains(reason) {
+                    continue;
+                }
+                holding.push(*reason);
+                if !span.contains(reason) {
+                    span.push(*reason);
+                }
+                if r.paused_at.is_some() {
+                    if let Some(last) =
+                        steps.as_deref_mut().and_then(|s| s.iter_mut().rev().find(|s| s.kind == StepKind::Pause))
+                    {
+                        *last = pause_step(last.from, None, r.remaining.unwrap_or(0), &span);
+                    }
                     continue;
                 }
                 let due = r.due.unwrap_or(*at);
                 let remaining = cal.working_between(*at, due)?;
                 truncate(steps.as_deref_mut(), *at);
-                push(steps.as_deref_mut(), pause_step(*at, None, remaining));
+                push(steps.as_deref_mut(), pause_step(*at, None, remaining, &span));
                 r.paused_at = Some(*at);
                 r.remaining = Some(remaining);
                 r.due = None;
             }
-            HistoryEntry::Resume { at } => {
+            HistoryEntry::Resume { at, reason } => {
+                let Some(i) = holding.iter().position(|h| h == reason) else {
+                    continue;
+                };
+                holding.remove(i);
                 let Some(paused_at) = r.paused_at else {
                     continue;
                 };
+                if !holding.is_empty() {
+                    continue;
+                }
                 let remaining = r.remaining.unwrap_or(0);
                 if let Some(last) =
                     steps.as_deref_mut().and_then(|s| s.iter_mut().rev().find(|s| s.kind == StepKind::Pause))
                 {
-                    *last = pause_step(paused_at, Some(*at), remaining);
+                    *last = pause_step(paused_at, Some(*at), remaining, &span);
                 }
+                span.clear();
                 let due = cal.add_working_traced(*at, remaining, &mut Trace(steps.as_deref_mut()))?;
                 pauses.push((paused_at, *at));
                 r.paused_at = None;
                 r.remaining = None;
                 r.due = Some(due);
             }
+            HistoryEntry::Met { at, note } => push(
+                steps.as_deref_mut(),
+                Step { kind: StepKind::Met, from: *at, to: *at, counted_secs: None, note: Some(note.clone()) },
+            ),
             HistoryEntry::Retarget { at, from_level, to_level, to_target, to_plan, .. } => {
                 if r.breached {
                     continue;
@@ -234,6 +301,8 @@ fn run(
                 if let Some(p) = r.paused_at {
                     if new_due < p {
                         // Over before the pause began: breached at once, and so not paused.
+                        holding.clear();
+                        span.clear();
                         r.breached = true;
                         r.paused_at = None;
                         r.remaining = None;
@@ -241,7 +310,7 @@ fn run(
                     } else {
                         let remaining = cal.working_between(p, new_due)?;
                         truncate(steps.as_deref_mut(), p);
-                        push(steps.as_deref_mut(), pause_step(p, None, remaining));
+                        push(steps.as_deref_mut(), pause_step(p, None, remaining, &span));
                         r.remaining = Some(remaining);
                     }
                 } else {
@@ -256,7 +325,20 @@ fn run(
     Ok(r)
 }
 
-fn pause_step(from: Secs, to: Option<Secs>, remaining: i64) -> Step {
+fn pause_step(from: Secs, to: Option<Secs>, remaining: i64, reasons: &[Option<PauseReason>]) -> Step {
+    let why: Vec<&str> = reasons
+        .iter()
+        .map(|r| match r {
+            None => "while waiting for the customer",
+            Some(PauseReason::CustomerWindow) => {
+                "(customer_window) from the earliest visit window offered to the later one the customer chose"
+            }
+            Some(PauseReason::SiteNoAccess) => {
+                "(site_no_access) from the visit that found no access until the re-booked window starts"
+            }
+        })
+        .collect();
+    let why = if why.is_empty() { "while waiting for the customer".to_string() } else { why.join(", then ") };
     Step {
         kind: StepKind::Pause,
         from,
@@ -264,10 +346,10 @@ fn pause_step(from: Secs, to: Option<Secs>, remaining: i64) -> Step {
         counted_secs: None,
         note: Some(match to {
             Some(_) => format!(
-                "paused while waiting for the customer; {} of working time remained, counted again from the resume",
+                "paused {why}; {} of working time remained, counted again from the resume",
                 format_hms(remaining)
             ),
-            None => format!("paused while waiting for the customer; {} of working time remains", format_hms(remaining)),
+            None => format!("paused {why}; {} of working time remains", format_hms(remaining)),
         }),
     }
 }
@@ -282,7 +364,9 @@ fn push(steps: Option<&mut Vec<Step>>, step: Step) {
 fn truncate(steps: Option<&mut Vec<Step>>, t: Secs) {
     let Some(steps) = steps else { return };
     steps.retain(|s| {
-        s.from < t || s.kind == StepKind::LevelChange || (s.from == t && s.to == t && s.kind == StepKind::Pause)
+        s.from < t
+            || matches!(s.kind, StepKind::LevelChange | StepKind::Met)
+            || (s.from == t && s.to == t && s.kind == StepKind::Pause)
     });
     for s in steps.iter_mut() {
         if s.to > t && s.from < t && s.kind != StepKind::LevelChange {
@@ -309,8 +393,8 @@ mod tests {
         let cal = business(&[], &[]);
         let start = at("2026-10-20T10:00:00+08:00");
         let history = [
-            HistoryEntry::Pause { at: at("2026-10-20T17:00:00+08:00") },
-            HistoryEntry::Resume { at: at("2026-10-20T17:30:00+08:00") },
+            HistoryEntry::pause(at("2026-10-20T17:00:00+08:00")),
+            HistoryEntry::resume(at("2026-10-20T17:30:00+08:00")),
         ];
         let before = replay(&cal, TimerKind::Resolution, start, t("end_of_day"), t("30m"), &history[..1]).unwrap();
         assert_eq!((before.due, before.remaining), (None, Some(3600)));
@@ -325,8 +409,8 @@ mod tests {
         let cal = business(&[], &[]);
         let start = at("2026-10-20T17:40:00+08:00");
         let history = [
-            HistoryEntry::Pause { at: at("2026-10-20T20:00:00+08:00") },
-            HistoryEntry::Resume { at: at("2026-10-21T08:00:00+08:00") },
+            HistoryEntry::pause(at("2026-10-20T20:00:00+08:00")),
+            HistoryEntry::resume(at("2026-10-21T08:00:00+08:00")),
         ];
         let r = replay(&cal, TimerKind::Resolution, start, t("end_of_day"), t("30m"), &history).unwrap();
         assert_eq!(r.due, Some(at("2026-10-21T18:00:00+08:00")));
@@ -343,7 +427,7 @@ mod tests {
     fn a_breached_timer_is_not_paused() {
         let cal = business(&[], &[]);
         let start = at("2026-10-20T10:00:00+08:00");
-        let history = [HistoryEntry::Pause { at: at("2026-10-20T10:31:00+08:00") }];
+        let history = [HistoryEntry::pause(at("2026-10-20T10:31:00+08:00"))];
         let r = replay(&cal, TimerKind::Plan, start, t("30m"), t("30m"), &history).unwrap();
         assert_eq!((r.due, r.paused_at, r.breached), (Some(at("2026-10-20T10:30:00+08:00")), None, true));
     }
@@ -374,8 +458,8 @@ mod tests {
         let cal = business(&[], &[]);
         let start = at("2026-10-20T09:00:00+08:00");
         let h = [
-            HistoryEntry::Pause { at: at("2026-10-20T09:20:00+08:00") },
-            HistoryEntry::Resume { at: at("2026-10-20T09:50:00+08:00") },
+            HistoryEntry::pause(at("2026-10-20T09:20:00+08:00")),
+            HistoryEntry::resume(at("2026-10-20T09:50:00+08:00")),
             retarget(at("2026-10-20T10:00:00+08:00"), ("2h", "2h"), ("1h", "1h")),
         ];
         let (r, steps) = replay_explained(&cal, TimerKind::Plan, start, t("1h"), t("1h"), &h).unwrap();
@@ -390,7 +474,7 @@ mod tests {
         let cal = business(&[], &[]);
         let start = at("2026-10-20T09:00:00+08:00");
         let h = [
-            HistoryEntry::Pause { at: at("2026-10-20T09:20:00+08:00") },
+            HistoryEntry::pause(at("2026-10-20T09:20:00+08:00")),
             retarget(at("2026-10-20T10:00:00+08:00"), ("2h", "2h"), ("1h", "1h")),
         ];
         let r = replay(&cal, TimerKind::Plan, start, t("1h"), t("1h"), &h).unwrap();

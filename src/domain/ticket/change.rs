@@ -8,9 +8,11 @@ use serde_json::Value;
 
 use super::{Action, Role, Status, Visibility};
 use crate::domain::actor::Actor;
+use crate::domain::calendar::Secs;
 use crate::domain::escalation::On;
 use crate::domain::level::Level;
-use crate::domain::sla::{Outcome, TimerKind};
+use crate::domain::sla::{Outcome, PauseReason, TimerKind};
+use crate::domain::visit::{self, Counted, VisitAction, VisitChange, VisitFacts, VisitState, VisitStep, WindowChooser};
 
 /// Text fields: at most this many characters (README: API).
 pub const MAX_TEXT: usize = 20_000;
@@ -64,6 +66,8 @@ pub enum Change {
     PublicTitle {
         title: Option<String>,
     },
+    /// On-site service: a visit proposed, or a step of one (README: On-site visits).
+    Visit(Box<VisitChange>),
     /// Something Opsline learnt about the ticket (an alert, a check, an acknowledgement), for its
     /// log; `comment` also adds an internal comment.
     Note {
@@ -123,6 +127,15 @@ crate::text_enum! {
         EscalationAcknowledged = "escalation_acknowledged",
         /// A calendar change moved a deadline.
         SlaRecomputed = "sla_recomputed",
+        VisitProposed = "visit_proposed",
+        VisitBooked = "visit_booked",
+        VisitEnRoute = "visit_en_route",
+        VisitArrived = "visit_arrived",
+        VisitNoAccess = "visit_no_access",
+        VisitCompleted = "visit_completed",
+        VisitSigned = "visit_signed",
+        VisitRebooked = "visit_rebooked",
+        VisitCancelled = "visit_cancelled",
     }
 }
 
@@ -149,6 +162,13 @@ pub struct Facts {
     pub response_met: bool,
     /// Whether a closed ticket is still within `tickets.reopen_window`.
     pub reopen_ok: bool,
+    /// The ticket has visits, none signed, and `tickets.require_signed_visit` is on.
+    pub needs_signature: bool,
+    /// The visit a visit step is for.
+    pub visit: Option<VisitFacts>,
+    /// The server's time, and how old a device's time may be (`visits.max_offline`).
+    pub now: Secs,
+    pub max_offline: Secs,
 }
 
 /// What happens to the ticket's timers.
@@ -169,6 +189,27 @@ pub enum TimerEffect {
     },
     /// A new cycle of the resolution timer starts now (docs/sla.md §6).
     NewResolutionCycle,
+    /// What a visit does to the arrival (and resolution) clocks.
+    Visit(VisitClock),
+}
+
+/// A visit's effect on the clocks (README: On-site visits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VisitClock {
+    /// On-site service is asked for: the arrival timer starts, if the contract has one and the
+    /// ticket's is not running or met already.
+    StartArrival,
+    /// The arrival and resolution timers pause for `reason` from `from` (until `to`, when known).
+    Pause { reason: PauseReason, from: Secs, to: Option<Secs> },
+    /// …and resume at `at`.
+    Resume { reason: PauseReason, at: Secs },
+    /// The engineer checked in: the arrival timer is met at `at`.
+    MeetArrival { at: Secs },
+    /// A visit cancelled: its customer window's pause is taken back from now on; the arrival
+    /// timer ends `cancelled` when no other visit is open.
+    Cancel { last_open: bool },
+    /// A step that moves no clock (on my way, done, signed).
+    Nothing,
 }
 
 /// What a change does.
@@ -180,6 +221,8 @@ pub struct Decision {
     pub events: Vec<Event>,
     /// The rules that hear of it (`on = …`).
     pub announce: Option<On>,
+    /// A visit step: the state the visit moves to, and the instant its check-in counts at.
+    pub visit: Option<(VisitState, Option<Counted>)>,
 }
 
 /// Why a change cannot happen.
@@ -193,6 +236,8 @@ pub enum Refusal {
     ReopenWindowPassed,
     /// Bad input: names the field.
     Invalid { field: &'static str, message: String },
+    /// Not in the visit's state (409 with the visit actions that are possible).
+    VisitNotNow { message: String, state: VisitState },
 }
 
 impl Change {
@@ -213,7 +258,7 @@ impl Change {
             Change::Link { .. } => Action::Link,
             Change::Comment { .. } => Action::Comment,
             Change::Attach(_) => Action::Attach,
-            Change::PublicTitle { .. } | Change::Note { .. } => return None,
+            Change::PublicTitle { .. } | Change::Note { .. } | Change::Visit(_) => return None,
         })
     }
 
@@ -233,6 +278,7 @@ impl Change {
             Change::Attach(f) if f.data.is_empty() => {
                 Err(Refusal::Invalid { field: "file", message: "the file is empty".into() })
             }
+            Change::Visit(v) => validate_visit(v),
             _ => Ok(()),
         }
     }
@@ -248,12 +294,14 @@ pub fn decide(facts: Facts, actor: &Actor, change: &Change) -> Result<Decision, 
         timers,
         events: vec![event],
         announce,
+        visit: None,
     };
     let to = |status: Status, timers: TimerEffect, event: Event, announce: Option<On>| Decision {
         status,
         timers,
         events: vec![event],
         announce,
+        visit: None,
     };
     const RESPONSE: &[TimerKind] = &[TimerKind::Response];
     const RESPONSE_AND_PLAN: &[TimerKind] = &[TimerKind::Response, TimerKind::Plan];
@@ -283,9 +331,15 @@ pub fn decide(facts: Facts, actor: &Actor, change: &Change) -> Result<Decision, 
             let timers = if actor.is_system() {
                 TimerEffect::End(Outcome::AutoResolved)
             } else {
-                TimerEffect::Meet(&TimerKind::ALL)
+                TimerEffect::Meet(&TimerKind::TICKET)
             };
             to(Status::Resolved, timers, Event::Resolved, Some(On::Resolved))
+        }
+        Change::Confirm if facts.needs_signature => {
+            return Err(Refusal::NotNow(
+                "the ticket is confirmed once the customer has signed a visit's work order (tickets.require_signed_visit)"
+                    .into(),
+            ));
         }
         Change::Confirm => to(Status::Closed, TimerEffect::None, Event::Confirmed, Some(On::Closed)),
         Change::Close => to(Status::Closed, TimerEffect::None, Event::Closed, Some(On::Closed)),
@@ -312,7 +366,188 @@ pub fn decide(facts: Facts, actor: &Actor, change: &Change) -> Result<Decision, 
             let announce = (*note == Note::CheckFlapping).then_some(On::Flapping);
             keep(TimerEffect::None, note.event(), announce)
         }
+        Change::Visit(v) => visit_decision(facts, actor, v)?,
     })
+}
+
+/// What a visit change does; the ticket's status stays.
+fn visit_decision(facts: Facts, actor: &Actor, change: &VisitChange) -> Result<Decision, Refusal> {
+    let decision =
+        |timers: VisitClock, event: Event, announce: Option<On>, visit: Option<(VisitState, Option<Counted>)>| {
+            Decision { status: facts.status, timers: TimerEffect::Visit(timers), events: vec![event], announce, visit }
+        };
+    let (visit_facts, step) = match change {
+        VisitChange::Propose(_) => {
+            return Ok(decision(
+                VisitClock::StartArrival,
+                Event::VisitProposed,
+                None,
+                Some((VisitState::Proposed, None)),
+            ));
+        }
+        VisitChange::Step { step, .. } => match facts.visit {
+            Some(v) => (v, step),
+            None => return Err(Refusal::Invalid { field: "visit", message: "no such visit on this ticket".into() }),
+        },
+    };
+    let action = step.action();
+    let Some(next) = action.next(visit_facts.state) else {
+        return Err(Refusal::VisitNotNow {
+            message: format!("`{action}` is not possible while the visit is {}", visit_facts.state),
+            state: visit_facts.state,
+        });
+    };
+    let own_engineer = matches!(actor, Actor::Staff { user_id, .. } if Some(*user_id) == visit_facts.engineer_id);
+    let counted = step
+        .check_in()
+        .map(|c| visit::counted_at(c.device_at, own_engineer, facts.now, facts.max_offline, visit_facts.proposed_at));
+    let at = counted.as_ref().map_or(facts.now, |c| c.at);
+    let with = |state| Some((state, counted.clone()));
+    Ok(match step {
+        VisitStep::Book(b) | VisitStep::Rebook(b) => {
+            let clock = match action {
+                VisitAction::Rebook => VisitClock::Resume { reason: PauseReason::SiteNoAccess, at: b.window.0 },
+                _ => match visit::customer_window_pause(b.offered_start, b.window.0, b.chooser) {
+                    Some((from, to)) => VisitClock::Pause { reason: PauseReason::CustomerWindow, from, to: Some(to) },
+                    None => VisitClock::Nothing,
+                },
+            };
+            let event = if action == VisitAction::Rebook { Event::VisitRebooked } else { Event::VisitBooked };
+            decision(clock, event, None, with(next))
+        }
+        VisitStep::Depart(_) => decision(VisitClock::Nothing, Event::VisitEnRoute, Some(On::EnRoute), with(next)),
+        VisitStep::Arrive(_) => decision(VisitClock::MeetArrival { at }, Event::VisitArrived, None, with(next)),
+        VisitStep::NoAccess(_) => {
+            let clock = VisitClock::Pause { reason: PauseReason::SiteNoAccess, from: at, to: None };
+            decision(clock, Event::VisitNoAccess, None, with(next))
+        }
+        VisitStep::Complete { .. } => decision(VisitClock::Nothing, Event::VisitCompleted, None, with(next)),
+        VisitStep::Sign { .. } => decision(VisitClock::Nothing, Event::VisitSigned, None, with(next)),
+        VisitStep::Cancel { .. } => decision(
+            VisitClock::Cancel { last_open: !visit_facts.others_open },
+            Event::VisitCancelled,
+            None,
+            with(next),
+        ),
+    })
+}
+
+/// Who may take a visit step: dispatching needs the engineer role or higher (overriding a double
+/// booking, a lead); checking in and out, the visit's own engineer; signing, the customer's
+/// contact or the customer on the engineer's screen.
+fn permit_visit(facts: Facts, actor: &Actor, change: &VisitChange) -> Result<(), Refusal> {
+    let role = actor.role();
+    let dispatcher = role.is_some_and(|r| r >= Role::Engineer);
+    let open = !facts.status.is_final();
+    let step = match change {
+        VisitChange::Propose(_) => {
+            if !dispatcher {
+                return Err(Refusal::Forbidden("asking for on-site service needs the engineer role or higher".into()));
+            }
+            if !open {
+                return Err(Refusal::NotNow(format!(
+                    "a visit cannot be proposed while the ticket is {}",
+                    facts.status
+                )));
+            }
+            return Ok(());
+        }
+        VisitChange::Step { step, .. } => step,
+    };
+    let engineer = facts.visit.and_then(|v| v.engineer_id);
+    let own = matches!(actor, Actor::Staff { user_id, .. } if Some(*user_id) == engineer);
+    match step.action().party() {
+        visit::Party::Dispatcher => {
+            if !dispatcher {
+                return Err(Refusal::Forbidden(format!(
+                    "`{}` a visit needs the engineer role or higher",
+                    step.action()
+                )));
+            }
+            if let VisitStep::Book(b) | VisitStep::Rebook(b) = step {
+                if b.override_clash && role.is_none_or(|r| r < Role::Lead) {
+                    return Err(Refusal::Forbidden("booking over another visit needs the lead role or higher".into()));
+                }
+                if !open {
+                    return Err(Refusal::NotNow(format!(
+                        "a visit cannot be booked while the ticket is {}",
+                        facts.status
+                    )));
+                }
+            }
+        }
+        visit::Party::Engineer if !own => {
+            return Err(Refusal::Forbidden(format!("only the visit's engineer may `{}` it", step.action())));
+        }
+        visit::Party::Engineer => {}
+        visit::Party::Customer if !(own || actor.is_contact()) => {
+            return Err(Refusal::Forbidden(
+                "the customer signs: through their contact's link or on the engineer's screen".into(),
+            ));
+        }
+        visit::Party::Customer => {}
+    }
+    Ok(())
+}
+
+/// The lengths and shapes of what a visit change carries.
+fn validate_visit(v: &VisitChange) -> Result<(), Refusal> {
+    let invalid = |field: &'static str, message: &str| Err(Refusal::Invalid { field, message: message.into() });
+    match v {
+        VisitChange::Propose(n) => {
+            line("site_address", &n.site_address, 500)?;
+            line("site_contact", &n.site_contact, MAX_TITLE)?;
+            if let Some(p) = &n.site_phone {
+                line("site_phone", p, 50)?;
+            }
+            if let Some(note) = &n.note {
+                text("note", note, MAX_TEXT)?;
+            }
+            Ok(())
+        }
+        VisitChange::Step { step, .. } => match step {
+            VisitStep::Book(b) | VisitStep::Rebook(b) => {
+                if b.window.1 <= b.window.0 {
+                    return invalid("window_end", "the window ends after it starts");
+                }
+                if b.window.1 - b.window.0 > 24 * 3600 {
+                    return invalid("window_end", "a window is at most 24 hours long");
+                }
+                if !(0..=12 * 3600).contains(&b.travel_secs) {
+                    return invalid("travel_minutes", "travel is between 0 and 720 minutes each way");
+                }
+                if b.chooser == WindowChooser::Customer && b.offered_start > b.window.0 + 366 * 86_400 {
+                    return invalid("offered_start", "the offered start is more than a year after the window");
+                }
+                Ok(())
+            }
+            VisitStep::Complete { summary, parts, .. } => {
+                text("work_summary", summary, MAX_TEXT)?;
+                if parts.len() > 100 {
+                    return invalid("parts", "at most 100 parts");
+                }
+                for p in parts {
+                    line("parts", &p.name, MAX_TITLE)?;
+                    if p.quantity == 0 {
+                        return invalid("parts", "a part's quantity is at least 1");
+                    }
+                }
+                Ok(())
+            }
+            VisitStep::Sign { signer, image_png } => {
+                line("signer", signer, MAX_TITLE)?;
+                if !image_png.starts_with(b"\x89PNG\r\n\x1a\n") {
+                    return invalid("signature", "the signature is a PNG image");
+                }
+                if image_png.len() > 512 * 1024 {
+                    return invalid("signature", "the signature image is at most 512 KiB");
+                }
+                Ok(())
+            }
+            VisitStep::Cancel { reason } => text("reason", reason, MAX_REASON),
+            _ => Ok(()),
+        },
+    }
 }
 
 /// A staff public comment meets the response (and starts work on an open ticket); a contact's
@@ -330,7 +565,7 @@ fn comment(facts: Facts, actor: &Actor, visibility: Visibility) -> Decision {
         _ => (facts.status, TimerEffect::None, vec![]),
     };
     events.push(Event::Commented);
-    Decision { status, timers, events, announce: None }
+    Decision { status, timers, events, announce: None, visit: None }
 }
 
 /// Who may make the change, from which status.
@@ -338,6 +573,7 @@ fn permit(facts: Facts, actor: &Actor, change: &Change) -> Result<(), Refusal> {
     let status = facts.status;
     let Some(action) = change.action() else {
         return match change {
+            Change::Visit(v) => permit_visit(facts, actor, v),
             Change::PublicTitle { .. } => match actor {
                 Actor::Staff { role, .. } if *role >= Role::Engineer => Ok(()),
                 _ => Err(Refusal::Forbidden("the public title needs the engineer role or higher".into())),

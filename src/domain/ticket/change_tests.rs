@@ -8,7 +8,16 @@ fn system() -> Actor {
 }
 
 fn facts(status: Status) -> Facts {
-    Facts { status, level: Level::II, response_met: true, reopen_ok: true }
+    Facts {
+        status,
+        level: Level::II,
+        response_met: true,
+        reopen_ok: true,
+        needs_signature: false,
+        visit: None,
+        now: 0,
+        max_offline: 12 * 3600,
+    }
 }
 
 /// One sample of every change a person can ask for.
@@ -51,7 +60,7 @@ fn expected(change: &Change, from: Status) -> (Status, TimerEffect, Vec<Event>, 
         }
         Change::WaitCustomer { .. } => (WaitingCustomer, T::Pause, vec![Event::WaitingCustomer], None),
         Change::Resume => (InProgress, T::Resume, vec![Event::Resumed], None),
-        Change::Resolve { .. } => (Resolved, T::Meet(&TimerKind::ALL), vec![Event::Resolved], Some(On::Resolved)),
+        Change::Resolve { .. } => (Resolved, T::Meet(&TimerKind::TICKET), vec![Event::Resolved], Some(On::Resolved)),
         Change::Confirm => (Closed, T::None, vec![Event::Confirmed], Some(On::Closed)),
         Change::Close => (Closed, T::None, vec![Event::Closed], Some(On::Closed)),
         Change::Reopen { .. } => (InProgress, T::NewResolutionCycle, vec![Event::Reopened], Some(On::Reopened)),
@@ -117,7 +126,7 @@ fn opsline_resolves_without_meeting_and_tells_the_same_rules_as_a_person() {
         let by_system = decide(facts(status), &system(), &resolve).unwrap();
         let by_person = decide(facts(status), &staff(Role::Engineer), &resolve).unwrap();
         assert_eq!(by_system.timers, TimerEffect::End(Outcome::AutoResolved));
-        assert_eq!(by_person.timers, TimerEffect::Meet(&TimerKind::ALL));
+        assert_eq!(by_person.timers, TimerEffect::Meet(&TimerKind::TICKET));
         assert_eq!((by_system.status, by_system.announce), (by_person.status, by_person.announce));
     }
     assert!(matches!(decide(facts(Status::Resolved), &system(), &resolve), Err(Refusal::NotNow(_))));

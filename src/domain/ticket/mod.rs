@@ -5,7 +5,8 @@ mod change;
 mod text;
 
 pub use change::{
-    Change, Decision, Event, Facts, MAX_REASON, MAX_TEXT, MAX_TITLE, NewFile, Note, Refusal, TimerEffect, decide,
+    Change, Decision, Event, Facts, MAX_REASON, MAX_TEXT, MAX_TITLE, NewFile, Note, Refusal, TimerEffect, VisitClock,
+    decide,
 };
 pub use text::{cleaned, line, one_line, plain, text};
 

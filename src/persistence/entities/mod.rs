@@ -14,6 +14,7 @@ pub mod contact;
 pub mod contact_link;
 pub mod customer;
 pub mod delivery_attempt;
+pub mod engineer_block;
 pub mod escalation;
 pub mod escalation_event;
 pub mod idempotency_key;
@@ -27,6 +28,7 @@ pub mod team;
 pub mod ticket;
 pub mod ticket_event;
 pub mod user;
+pub mod visit;
 pub mod web_session;
 
 use sea_orm::{EntityTrait, Iterable};
@@ -52,6 +54,7 @@ fn tables() -> Vec<(&'static str, Vec<String>)> {
         of::<contact_link::Entity>(),
         of::<customer::Entity>(),
         of::<delivery_attempt::Entity>(),
+        of::<engineer_block::Entity>(),
         of::<escalation::Entity>(),
         of::<escalation_event::Entity>(),
         of::<idempotency_key::Entity>(),
@@ -65,6 +68,7 @@ fn tables() -> Vec<(&'static str, Vec<String>)> {
         of::<ticket::Entity>(),
         of::<ticket_event::Entity>(),
         of::<user::Entity>(),
+        of::<visit::Entity>(),
         of::<web_session::Entity>(),
     ]
 }

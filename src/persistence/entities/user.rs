@@ -18,6 +18,10 @@ pub struct Model {
     pub active: bool,
     pub service: bool,
     pub password_hash: Option<String>,
+    /// JSON `{region, skills, calendar}`: a field engineer's settings.
+    pub field: Option<String>,
+    /// The secret in the engineer's iCalendar feed address (`calendar.ics`).
+    pub calendar_token: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

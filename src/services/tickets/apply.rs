@@ -14,11 +14,12 @@ use super::super::error::{Error, Result};
 use super::super::timers::{self, Timer, secs};
 use super::change::{Changed, current_timers, facts, refusal};
 use super::log::{self, Entry};
+use super::visit_apply;
 use super::work::Work;
 use crate::domain::actor::Actor;
-use crate::domain::sla::TimerKind;
+use crate::domain::sla::{Outcome, TimerKind};
 use crate::domain::ticket::{Change, Decision, Event, NewFile, Status, TimerEffect, Visibility, decide};
-use crate::persistence::entities::{attachment, comment, customer, team, ticket, user};
+use crate::persistence::entities::{attachment, comment, customer, team, ticket, user, visit};
 
 pub(crate) enum Applied {
     Saved(Box<Changed>),
@@ -45,10 +46,29 @@ pub(crate) async fn apply(
     copied_from: Option<i64>,
 ) -> Result<Applied> {
     let mut timers = current_timers(work, t.id).await?;
-    let facts = facts(work.state, &t, &timers, work.now);
+    let mut facts = facts(work.state, &t, &timers, work.now);
+    let loaded = match change {
+        Change::Visit(v) => visit_apply::load(work, &t, v).await?,
+        _ => None,
+    };
+    facts.visit = loaded.as_ref().map(|(_, f)| *f);
+    if matches!(change, Change::Confirm) {
+        facts.needs_signature = visit_apply::needs_signature(work, t.id).await?;
+    }
     let decision = decide(facts, actor, change).map_err(|r| refusal(r, Some(facts), actor, work.state))?;
     let record_only = matches!(change, Change::Note { .. });
-    let moved = carry_out(work, &t, &mut timers, &decision.timers).await?;
+    let moved = carry_out(work, &t, &mut timers, &decision).await?;
+    if decision.status == Status::Resolved && t.status != Status::Resolved {
+        // Resolved without anyone on site: the arrival no longer applies.
+        for tm in timers.iter_mut().filter(|tm| tm.kind == TimerKind::Arrival) {
+            tm.end(Outcome::Cancelled, secs(work.now))?;
+        }
+    }
+    let before_visit = loaded.map(|(v, _)| v);
+    let visit = match change {
+        Change::Visit(v) => Some(visit_apply::write(work, actor, &t, v, before_visit.clone(), &decision).await?),
+        _ => None,
+    };
     let mut am = t.clone().into_active_model();
     let (comment, attachment) = write_content(work, actor, &t, &mut am, change).await?;
     stamp(&mut am, t.status, decision.status, work.now);
@@ -67,6 +87,7 @@ pub(crate) async fn apply(
         copied_from,
         comment: comment.as_ref(),
         attachment: attachment.as_ref(),
+        visit: visit.as_ref().map(|v| (before_visit.as_ref(), v)),
     };
     for event in &decision.events {
         let entry = entry(work, actor, *event, change, &ctx);
@@ -75,13 +96,13 @@ pub(crate) async fn apply(
     if let Some(on) = decision.announce {
         crate::services::escalation::announce(work, on, &after).await?;
     }
-    Ok(Applied::Saved(Box::new(Changed { ticket: after, comment, attachment })))
+    Ok(Applied::Saved(Box::new(Changed { ticket: after, comment, attachment, visit })))
 }
 
-async fn carry_out(work: &mut Work<'_>, t: &ticket::Model, timers: &mut Vec<Timer>, e: &TimerEffect) -> Result<Moved> {
+async fn carry_out(work: &mut Work<'_>, t: &ticket::Model, timers: &mut Vec<Timer>, d: &Decision) -> Result<Moved> {
     let n = secs(work.now);
     let mut moved = Moved::default();
-    match e {
+    match &d.timers {
         TimerEffect::None => {}
         TimerEffect::Meet(kinds) => {
             for tm in timers.iter_mut().filter(|tm| kinds.contains(&tm.kind)) {
@@ -115,6 +136,10 @@ async fn carry_out(work: &mut Work<'_>, t: &ticket::Model, timers: &mut Vec<Time
             moved.retargeted = Some((before, deadlines(timers)));
         }
         TimerEffect::NewResolutionCycle => moved.cycle = Some(new_resolution_cycle(work, t, timers).await?),
+        TimerEffect::Visit(c) => {
+            let counted = d.visit.as_ref().and_then(|(_, c)| c.as_ref());
+            visit_apply::clock(work, t, timers, c, counted).await?
+        }
     }
     Ok(moved)
 }
@@ -351,12 +376,17 @@ struct EntryContext<'a> {
     copied_from: Option<i64>,
     comment: Option<&'a comment::Model>,
     attachment: Option<&'a attachment::Model>,
+    /// A visit before and after its change.
+    visit: Option<(Option<&'a visit::Model>, &'a visit::Model)>,
 }
 
 /// The log entry of `event`: what it was before, after, and why.
 fn entry(work: &Work<'_>, actor: &Actor, event: Event, change: &Change, c: &EntryContext<'_>) -> Entry {
     if let Change::Note { detail, .. } = change {
         return Entry { new: Some(detail.clone()), ..Default::default() };
+    }
+    if let (Change::Visit(v), Some((before, after))) = (change, c.visit) {
+        return visit_apply::entry(v, before, after);
     }
     match event {
         Event::Responded

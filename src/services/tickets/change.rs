@@ -22,7 +22,7 @@ use super::work::Work;
 use crate::domain::actor::Actor;
 use crate::domain::sla::TimerKind;
 use crate::domain::ticket::{Action, Change, Facts, Refusal, Status, allowed_actions};
-use crate::persistence::entities::{attachment, comment, ticket};
+use crate::persistence::entities::{attachment, comment, ticket, visit};
 use crate::state::AppState;
 
 /// How often a change is tried when the ticket keeps changing underneath it.
@@ -71,6 +71,8 @@ pub struct Changed {
     pub ticket: ticket::Model,
     pub comment: Option<comment::Model>,
     pub attachment: Option<attachment::Model>,
+    /// The visit a visit change wrote.
+    pub visit: Option<visit::Model>,
 }
 
 /// Writes that share a change's (or an opening's) transaction without being ticket changes.
@@ -200,6 +202,10 @@ pub(crate) fn facts(state: &AppState, t: &ticket::Model, timers: &[Timer], now: 
         level: t.level,
         response_met: response.is_none_or(|tm| !tm.is_active()),
         reopen_ok: reopen_ok(state, t, now),
+        needs_signature: false,
+        visit: None,
+        now: secs(now),
+        max_offline: state.config.runtime.tickets.visit_max_offline_secs,
     }
 }
 
@@ -223,6 +229,11 @@ pub(crate) fn refusal(r: Refusal, facts: Option<Facts>, actor: &Actor, state: &A
         Refusal::Forbidden(m) => Error::Forbidden(m),
         Refusal::Invalid { field, message } => Error::invalid(field, message),
         Refusal::NotNow(m) => invalid_transition(m),
+        Refusal::VisitNotNow { message, state } => Error::InvalidTransition {
+            message,
+            status: state.to_string(),
+            allowed_actions: state.actions().iter().map(|a| a.to_string()).collect(),
+        },
         Refusal::ReopenWindowPassed => invalid_transition(format!(
             "the ticket closed more than {} ago and can no longer be reopened",
             state.config.settings.tickets.reopen_window

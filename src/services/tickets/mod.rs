@@ -11,6 +11,7 @@ mod public;
 mod query;
 mod seen_by;
 mod view;
+mod visit_apply;
 mod work;
 
 pub use attachments::{AttachmentContent, AttachmentView, add_attachment, attachment_content, list_attachments};
@@ -24,6 +25,7 @@ pub use view::{ClassificationView, ExplainView, SlaSet, StepView, TicketView, Ti
 pub(crate) use change::{Also, change_with};
 pub(crate) use log::{Entry, write as write_log};
 pub(crate) use open::{open_all, open_with};
+pub(crate) use visit_apply::HOLDING;
 pub(crate) use work::Work;
 
 /// `42` or `INC-000042` (any case).

@@ -284,7 +284,7 @@ async fn insert(
     .insert(&work.txn)
     .await?;
     let start = timers::Start { ticket_id: t.id, cycle: 1, level, customer, at: secs(reported_at) };
-    let mut started = timers::start(work, &TimerKind::ALL, &start).await?;
+    let mut started = timers::start(work, &TimerKind::TICKET, &start).await?;
     // Its number and urgency in one statement: every timer of the new ticket is in hand.
     let (bucket, key, breached_now) = timers::urgency(&started, secs(now));
     let breached = breached_now || started.iter().any(|tm| tm.model.breached);

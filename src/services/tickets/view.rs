@@ -121,6 +121,9 @@ pub struct SlaSet {
     pub response: Option<TimerView>,
     pub plan: Option<TimerView>,
     pub resolution: Option<TimerView>,
+    /// On-site arrival, while a visit is asked for and the contract has a target for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arrival: Option<TimerView>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -336,6 +339,7 @@ impl ViewContext {
                     TimerKind::Response => sla.response = v,
                     TimerKind::Plan => sla.plan = v,
                     TimerKind::Resolution => sla.resolution = v,
+                    TimerKind::Arrival => sla.arrival = v,
                 }
             }
         }
