@@ -2,7 +2,8 @@
 //! as JSON); `engineer_blocks` hold the time an engineer is not free (leave, training); `visits`
 //! hold each visit of a ticket: its state, the agreed and offered windows, the engineer, the
 //! site, the actual times with the clock each counted at, the work done and the customer's
-//! signature. Visits of one engineer are found by window; a sign link by its token's hash.
+//! signature. Visits of one engineer are found by window. A one-time portal link may be for
+//! signing a visit's work order (`contact_links.visit_id`).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -14,6 +15,12 @@ enum Users {
     Table,
     Field,
     CalendarToken,
+}
+
+#[derive(DeriveIden)]
+enum ContactLinks {
+    Table,
+    VisitId,
 }
 
 #[derive(DeriveIden)]
@@ -56,7 +63,6 @@ enum Visits {
     Signature,
     SignatureSha256,
     SignedAt,
-    SignTokenHash,
     Clocks,
     CancelReason,
     CreatedAt,
@@ -125,7 +131,6 @@ impl MigrationTrait for Migration {
                     .col(blob_null(Visits::Signature))
                     .col(string_len_null(Visits::SignatureSha256, 64))
                     .col(timestamp_with_time_zone_null(Visits::SignedAt))
-                    .col(string_len_null(Visits::SignTokenHash, 64))
                     .col(text(Visits::Clocks).default("[]"))
                     .col(text_null(Visits::CancelReason))
                     .col(timestamp_with_time_zone(Visits::CreatedAt))
@@ -146,18 +151,19 @@ impl MigrationTrait for Migration {
             manager.create_index(idx.to_owned()).await?;
         }
         manager
-            .create_index(
-                Index::create()
-                    .name("idx_visits_sign_token")
-                    .table(Visits::Table)
-                    .col(Visits::SignTokenHash)
-                    .unique()
+            .alter_table(
+                Table::alter()
+                    .table(ContactLinks::Table)
+                    .add_column(big_integer_null(ContactLinks::VisitId))
                     .to_owned(),
             )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(Table::alter().table(ContactLinks::Table).drop_column(ContactLinks::VisitId).to_owned())
+            .await?;
         manager.drop_table(Table::drop().table(Visits::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(EngineerBlocks::Table).to_owned()).await?;
         manager.alter_table(Table::alter().table(Users::Table).drop_column(Users::CalendarToken).to_owned()).await?;

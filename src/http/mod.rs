@@ -121,6 +121,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, email_limi
                 .service(visits::no_access)
                 .service(visits::complete)
                 .service(visits::sign)
+                .service(visits::sign_link)
                 .service(visits::cancel)
                 .service(visits::availability)
                 .service(visits::engineers)

@@ -27,7 +27,7 @@ use super::{admin, checks, escalations, health, intake, metrics, sla, ticket_act
         intake::email_intake,
         intake::audit_log,
         visits::propose, visits::for_ticket, visits::get_one, visits::book, visits::rebook, visits::depart,
-        visits::arrive, visits::no_access, visits::complete, visits::sign, visits::cancel, visits::work_order,
+        visits::arrive, visits::no_access, visits::complete, visits::sign, visits::sign_link, visits::cancel, visits::work_order,
         visits::engineers, visits::set_field, visits::add_block, visits::availability, visits::calendar,
     ),
     modifiers(&Bearer)

@@ -16,7 +16,7 @@ use super::tickets::staff_or_contact;
 use crate::domain::ticket::Role;
 use crate::domain::visit::{NewVisit, Part, VisitOutcome, VisitStep, WindowChooser};
 use crate::services::visits::{
-    self, Availability, BlockView, BookingRequest, EngineerView, FieldSettings, NewBlock, VisitView,
+    self, Availability, BlockView, BookingRequest, EngineerView, FieldSettings, NewBlock, SignLinkSent, VisitView,
 };
 use crate::state::AppState;
 
@@ -302,6 +302,42 @@ visit_action!(
     Body,
     |b| VisitStep::Cancel { reason: b.reason }
 );
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignLinkRequest {
+    /// The customer's contact who signs: the link goes to their address.
+    pub contact_id: i64,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/visits/{id}/sign-link", tag = "visits",
+    params(("id" = i64, Path, description = "Visit id")),
+    request_body = SignLinkRequest,
+    responses(
+        (status = 202, description = "The one-time link is on its way", body = SignLinkSent),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Engineer role or higher", body = ErrorBody),
+        (status = 404, description = "No such visit", body = ErrorBody),
+        (status = 409, description = "The visit is not completed", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Not a contact of the ticket's customer", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/visits/{id}/sign-link")]
+pub async fn sign_link(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<i64>,
+    body: Body<SignLinkRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let p = staff_or_contact(&auth)?;
+    let b = body.into_inner()?;
+    Ok(HttpResponse::Accepted().json(visits::send_sign_link(&state, p, *id, b.contact_id, state.clock.now()).await?))
+}
 
 #[utoipa::path(
     get, path = "/api/v1/visits/{id}/work-order", tag = "visits",

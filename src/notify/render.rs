@@ -173,6 +173,31 @@ pub fn portal_link(name: &str, password: bool, language: &str, url: &str, minute
     (subject.to_string(), text, html)
 }
 
+/// Subject, text and HTML of a link to sign a visit's work order, in the contact's language.
+pub fn visit_sign_link(name: &str, ticket: &str, language: &str, url: &str, minutes: i64) -> (String, String, String) {
+    let zh = zh(Some(language));
+    let (subject, action) = if zh {
+        (format!("[Opsline] {ticket} 上门服务工作单待您签字"), "查看并签署工作单")
+    } else {
+        (format!("[Opsline] {ticket}: please sign the work order of the on-site visit"), "Read and sign the work order")
+    };
+    let note = if zh {
+        format!("此链接 {minutes} 分钟内有效，只能使用一次。")
+    } else {
+        format!("This link works once, for {minutes} minutes.")
+    };
+    let hello = if zh { format!("{name}，您好：") } else { format!("Hello {name},") };
+    let text = format!("{hello}\n\n{action}:\n{url}\n\n{note}\n");
+    let html = format!(
+        "<!doctype html><html><body><p>{}</p><p><a href=\"{}\">{}</a></p><p>{}</p></body></html>",
+        escape(&hello),
+        escape(url),
+        escape(action),
+        escape(&note)
+    );
+    (subject, text, html)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

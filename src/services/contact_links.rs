@@ -1,4 +1,5 @@
-//! One-time portal links for contacts: "sign me in" and "set my password". Asking for one writes
+//! One-time portal links for contacts: "sign me in", "set my password" and "sign this visit's
+//! work order" (which opens the visit in the portal). Asking for one writes
 //! the link's row and its e-mail's outbox row in one transaction; the e-mail carries a token
 //! signed with `web.secret_key` (made when the mail is sent, so no usable secret is stored). A
 //! link works once, for `LINK_MINUTES`, and only while its contact is active.
@@ -7,7 +8,9 @@ use crate::domain::delivery::{Channel, DeliveryStatus, MessageKind};
 use crate::signing::SignedFor;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
+};
 use serde::{Deserialize, Serialize};
 
 use super::auth::hash_password;
@@ -26,6 +29,8 @@ pub const KIND: &str = "portal_link";
 pub enum Purpose {
     SignIn,
     Password,
+    /// Sign a visit's work order: the link signs the contact in and opens the visit.
+    SignVisit,
 }
 
 impl Purpose {
@@ -33,6 +38,7 @@ impl Purpose {
         match self {
             Purpose::SignIn => "sign_in",
             Purpose::Password => "password",
+            Purpose::SignVisit => "sign_visit",
         }
     }
 }
@@ -47,6 +53,9 @@ pub struct LinkMail {
     pub expires_at: DateTime<Utc>,
     pub name: String,
     pub language: String,
+    /// For a `sign_visit` link: the ticket the visit is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_number: Option<String>,
 }
 
 /// The value signed into a link's token.
@@ -69,17 +78,50 @@ pub async fn request(state: &AppState, email: &str, purpose: Purpose, now: DateT
     else {
         return Ok(None);
     };
-    let expires_at = now + Duration::minutes(LINK_MINUTES);
     let txn = state.db.begin().await?;
+    let link = queue(&txn, &c, purpose, None, now).await?;
+    txn.commit().await?;
+    state.wake_delivery.notify_one();
+    tracing::info!(contact = c.id, purpose = purpose.as_str(), "portal link queued");
+    Ok(Some(link))
+}
+
+/// Queues a link to sign visit `visit_id` (of ticket `ticket_number`) for contact `c`; returns
+/// when it expires.
+pub async fn request_signature(
+    state: &AppState,
+    c: &contact::Model,
+    visit_id: i64,
+    ticket_number: &str,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>> {
+    let txn = state.db.begin().await?;
+    queue(&txn, c, Purpose::SignVisit, Some((visit_id, ticket_number)), now).await?;
+    txn.commit().await?;
+    state.wake_delivery.notify_one();
+    tracing::info!(contact = c.id, visit = visit_id, "visit signature link queued");
+    Ok(now + Duration::minutes(LINK_MINUTES))
+}
+
+/// The link's row and its mail's outbox row, in the caller's transaction; returns the link's id.
+async fn queue(
+    txn: &impl ConnectionTrait,
+    c: &contact::Model,
+    purpose: Purpose,
+    visit: Option<(i64, &str)>,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let expires_at = now + Duration::minutes(LINK_MINUTES);
     let link = contact_link::ActiveModel {
         contact_id: Set(c.id),
         purpose: Set(purpose.as_str().into()),
+        visit_id: Set(visit.map(|(id, _)| id)),
         created_at: Set(now),
         expires_at: Set(expires_at),
         used_at: Set(None),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
     let mail = LinkMail {
         kind: format!("portal.{}", purpose.as_str()),
@@ -88,6 +130,7 @@ pub async fn request(state: &AppState, email: &str, purpose: Purpose, now: DateT
         expires_at,
         name: c.name.clone(),
         language: c.language.clone(),
+        ticket_number: visit.map(|(_, n)| n.to_string()),
     };
     let payload = serde_json::to_string(&mail).map_err(|e| Error::Internal(e.to_string()))?;
     outbox::ActiveModel {
@@ -106,12 +149,9 @@ pub async fn request(state: &AppState, email: &str, purpose: Purpose, now: DateT
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    txn.commit().await?;
-    state.wake_delivery.notify_one();
-    tracing::info!(contact = c.id, purpose = purpose.as_str(), "portal link queued");
-    Ok(Some(link.id))
+    Ok(link.id)
 }
 
 /// The link a token names, if the token is genuine, unexpired and unused, and its contact active.
@@ -137,14 +177,14 @@ pub async fn check(
 }
 
 /// Uses a link: marks it used (once, whichever request is first), sets the password when the link
-/// is for one, and opens a session — one transaction. Returns the session id, or `None` when the
-/// link no longer works.
+/// is for one, and opens a session — one transaction. Returns the session id and the visit a
+/// `sign_visit` link opens, or `None` when the link no longer works.
 pub async fn redeem(
     state: &AppState,
     token: &str,
     password: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Option<String>> {
+) -> Result<Option<(String, Option<i64>)>> {
     let Some((link, c)) = check(state, token, now).await? else { return Ok(None) };
     let new_hash = match (link.purpose.as_str(), password) {
         ("password", Some(p)) => {
@@ -178,5 +218,5 @@ pub async fn redeem(
     let id = web_sessions::open(&txn, None, Some(c.id), now).await?;
     txn.commit().await?;
     tracing::info!(contact = c.id, purpose = %link.purpose, "portal link used");
-    Ok(Some(id))
+    Ok(Some((id, link.visit_id)))
 }

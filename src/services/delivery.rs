@@ -317,9 +317,15 @@ async fn send_link(state: &AppState, notifier: &Notifier, row: &outbox::Model) -
     let base = state.config.settings.escalation.public_url.trim_end_matches('/');
     let token = state.signer.sign(SignedFor::PortalLink, &contact_links::token_value(link.link_id, link.expires_at));
     let url = format!("{base}/portal/link/{token}");
-    let password = link.purpose == contact_links::Purpose::Password;
-    let (subject, text, html) =
-        render::portal_link(&link.name, password, &link.language, &url, contact_links::LINK_MINUTES);
+    let minutes = contact_links::LINK_MINUTES;
+    let (subject, text, html) = match (link.purpose, &link.ticket_number) {
+        (contact_links::Purpose::SignVisit, Some(number)) => {
+            render::visit_sign_link(&link.name, number, &link.language, &url, minutes)
+        }
+        (purpose, _) => {
+            render::portal_link(&link.name, purpose == contact_links::Purpose::Password, &link.language, &url, minutes)
+        }
+    };
     let mail = Mail {
         to: row.target.clone(),
         subject,

@@ -591,16 +591,17 @@ pub struct BoardRow {
     pub visits: Vec<VisitView>,
 }
 
-/// The dispatch board: every field engineer (or those of `region`) with their free windows and
-/// their visits in [`from`, `to`).
+/// The dispatch board: every field engineer (or those of `region` with `skill`) with their free
+/// windows and their visits in [`from`, `to`).
 pub async fn board(
     state: &AppState,
     actor: &Actor,
     from: Secs,
     to: Secs,
     region: Option<&str>,
+    skill: Option<&str>,
 ) -> Result<Vec<BoardRow>> {
-    let free = availability(state, actor, from, to, region, None).await?;
+    let free = availability(state, actor, from, to, region, skill).await?;
     let ids: Vec<i64> = free.iter().map(|a| a.engineer_id).collect();
     let rows = if ids.is_empty() {
         vec![]
@@ -721,6 +722,46 @@ pub async fn calendar_ics(state: &AppState, id: i64, token: &str) -> Result<Stri
         cal.push(event);
     }
     Ok(cal.done().to_string())
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SignLinkSent {
+    pub contact_id: i64,
+    pub email: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// E-mails the customer's contact a one-time link (the portal's) that opens the completed visit's
+/// work order to sign: engineer role or higher. The contact is one of the ticket's customer's,
+/// active, with an address.
+pub async fn send_sign_link(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    contact_id: i64,
+    now: DateTime<Utc>,
+) -> Result<SignLinkSent> {
+    // Another customer's visit is not found, as for every visit endpoint; then the role.
+    let v = load_visible(state, actor, id).await?;
+    actor.require(Role::Engineer).map_err(|e| Error::Forbidden(e.0))?;
+    if v.state != VisitState::Completed {
+        return Err(Error::InvalidTransition {
+            message: format!("a visit is signed once it is completed; it is {}", v.state),
+            status: v.state.to_string(),
+            allowed_actions: v.state.actions().iter().map(VisitAction::to_string).collect(),
+        });
+    }
+    let t = ticket::Entity::find_by_id(v.ticket_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| Error::not_found("visit_not_found", "visit"))?;
+    let c = crate::persistence::entities::contact::Entity::find_by_id(contact_id)
+        .one(&state.db)
+        .await?
+        .filter(|c| c.customer_id == t.customer_id && c.active)
+        .ok_or_else(|| Error::invalid("contact_id", "an active contact of the ticket's customer"))?;
+    let expires_at = super::contact_links::request_signature(state, &c, v.id, &t.number, now).await?;
+    Ok(SignLinkSent { contact_id: c.id, email: c.email, expires_at })
 }
 
 /// What the work order shows: the visit and the signature image, when signed.

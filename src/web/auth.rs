@@ -324,7 +324,8 @@ async fn use_link(
         return link_again(&state, &req, &token, StatusCode::UNPROCESSABLE_ENTITY, "passwords_differ").await;
     }
     match contact_links::redeem(&state, &token, form.password.as_deref(), state.clock.now()).await {
-        Ok(Some(id)) => signed_in(&state, &req, &id, "/portal"),
+        Ok(Some((id, Some(visit)))) => signed_in(&state, &req, &id, &format!("/portal/visits/{visit}")),
+        Ok(Some((id, None))) => signed_in(&state, &req, &id, "/portal"),
         Ok(None) => {
             let v = viewer(&state, &req, "portal");
             let (title, detail) = (v.t("link_dead"), v.t("link_dead_detail"));

@@ -20,7 +20,13 @@ use crate::services::{Error, timers};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(field_page).service(field_step).service(field_work_order).service(board).service(book);
+    cfg.service(field_page)
+        .service(field_step)
+        .service(field_work_order)
+        .service(board)
+        .service(book)
+        .service(portal_visit)
+        .service(portal_sign);
 }
 
 #[derive(Serialize)]
@@ -157,6 +163,55 @@ async fn field_step(
     Ok(HttpResponse::Ok().json(visits::step(&state, &s.principal, id, step, state.clock.now()).await?))
 }
 
+/// A visit's work order in the portal, where the customer's contact signs it (the one-time link
+/// of `POST /api/v1/visits/{id}/sign-link` opens it).
+#[get("/portal/visits/{id}")]
+async fn portal_visit(state: web::Data<AppState>, req: HttpRequest, id: web::Path<i64>) -> HttpResponse {
+    let (s, zone) = match super::contact(&state, &req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let v = Viewer::new(&req, Some(&s), &zone, "portal");
+    match visits::get(&state, &s.principal, *id).await {
+        Ok(x) => {
+            let time = |d: Option<DateTime<Utc>>| d.map(|d| v.time(d));
+            let ctx = context! {
+                window => window_text(&v, &x), arrived => time(x.arrived_at), completed => time(x.completed_at),
+                signed => time(x.signed_at), x => minijinja::Value::from_serialize(&x),
+            };
+            v.page("portal_visit.html", StatusCode::OK, ctx)
+        }
+        Err(e) => v.failed(e, "/portal"),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignBody {
+    signer: String,
+    signature_png: String,
+}
+
+/// The contact's signature from the portal page (session, `X-CSRF-Token`); JSON as the API.
+#[post("/portal/visits/{id}/sign")]
+async fn portal_sign(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Json<SignBody>,
+) -> Result<HttpResponse, ApiError> {
+    let Some((_, s)) = session(&state, &req).await.filter(|(_, s)| s.principal.is_contact()) else {
+        return Err(Error::Unauthorized("sign in again".into()).into());
+    };
+    let token = req.headers().get("x-csrf-token").and_then(|h| h.to_str().ok()).unwrap_or("");
+    if !same_token(&s.csrf, token) {
+        return Err(Error::forbidden("the page expired; reload it").into());
+    }
+    let b = body.into_inner();
+    let step = VisitStep::Sign { signer: b.signer, image_png: visits::signature_png(&b.signature_png)? };
+    Ok(HttpResponse::Ok().json(visits::step(&state, &s.principal, *id, step, state.clock.now()).await?))
+}
+
 /// The work order from the phone (the engineer's session rather than a token).
 #[get("/field/visits/{id}/work-order")]
 async fn field_work_order(state: web::Data<AppState>, req: HttpRequest, id: web::Path<i64>) -> HttpResponse {
@@ -193,6 +248,7 @@ pub fn work_order_page(req: &HttpRequest, v: &VisitView, signature: Option<&[u8]
 struct BoardQuery {
     from: Option<String>,
     region: Option<String>,
+    skill: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -247,11 +303,19 @@ async fn board(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     .collect();
     let days: Vec<Secs> = bounds.iter().take(7).copied().collect();
     let end = bounds.last().copied().unwrap_or(start + 7 * 86_400);
-    let rows =
-        match visits::board(&state, &s.principal, start, end, q.region.as_deref().filter(|r| !r.is_empty())).await {
-            Ok(r) => r,
-            Err(e) => return v.failed(e, "/console"),
-        };
+    let region = q.region.as_deref().filter(|r| !r.is_empty());
+    let skill = q.skill.as_deref().filter(|r| !r.is_empty());
+    let all = visits::engineers(&state, &s.principal).await.unwrap_or_default();
+    let mut regions: Vec<String> = all.iter().map(|e| e.field.region.clone()).collect();
+    let mut skills: Vec<String> = all.iter().flat_map(|e| e.field.skills.clone()).collect();
+    regions.sort();
+    regions.dedup();
+    skills.sort();
+    skills.dedup();
+    let rows = match visits::board(&state, &s.principal, start, end, region, skill).await {
+        Ok(r) => r,
+        Err(e) => return v.failed(e, "/console"),
+    };
     let day_of = |t: Secs| v.fmt(timers::utc(t), "%Y-%m-%d");
     let labels: Vec<String> = days.iter().map(|d| v.fmt(timers::utc(*d), "%m-%d %a")).collect();
     let day_keys: Vec<String> = days.iter().map(|d| day_of(*d)).collect();
@@ -302,7 +366,10 @@ async fn board(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     v.page(
         "dispatch.html",
         StatusCode::OK,
-        context! { rows => lines, days => labels, unbooked => unbooked, week => week, prev => prev, next => next },
+        context! {
+            rows => lines, days => labels, unbooked => unbooked, week => week, prev => prev, next => next,
+            regions => regions, skills => skills, region => region, skill => skill,
+        },
     )
 }
 

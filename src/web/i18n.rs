@@ -338,6 +338,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("v_departed", "出发", "Left"),
     ("v_completed", "完工", "Completed"),
     ("v_parts_used", "使用的备件", "Parts used"),
+    ("v_sign_work_order", "签署上门工作单", "Sign the work order of a visit"),
+    ("v_open_work_order", "打开工作单", "Open the work order"),
 ];
 
 #[cfg(test)]
@@ -386,6 +388,7 @@ mod tests {
             include_str!("templates/field.html"),
             include_str!("templates/dispatch.html"),
             include_str!("templates/work_order.html"),
+            include_str!("templates/portal_visit.html"),
         ];
         for src in sources {
             for (i, _) in src.match_indices("t.") {

@@ -52,6 +52,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("field.html", include_str!("templates/field.html")),
     ("dispatch.html", include_str!("templates/dispatch.html")),
     ("work_order.html", include_str!("templates/work_order.html")),
+    ("portal_visit.html", include_str!("templates/portal_visit.html")),
 ];
 
 pub use field::work_order_page;

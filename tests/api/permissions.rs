@@ -86,6 +86,8 @@ struct Ctx {
     engineer: i64,
     /// A day of its own for each call that books, so that no booking clashes with another.
     day: u32,
+    /// The contact of the customer.
+    contact: i64,
     user: i64,
     token_id: i64,
     check: i64,
@@ -256,6 +258,9 @@ fn visits_and_engineers() -> Vec<Case> {
         c(Method::POST, "/api/v1/visits/{v}/sign", Some("visit:completed"), VisitEngineerOrContact, |_, _| {
             Some(json!({"signer": "Zhao", "signature_png": crate::visits::png()}))
         }),
+        c(Method::POST, "/api/v1/visits/{v}/sign-link", Some("visit:completed"), Staff(2), |x, _| {
+            Some(json!({"contact_id": x.contact}))
+        }),
         c(Method::GET, "/api/v1/engineers", None, Staff(1), none),
         c(
             Method::GET,
@@ -301,6 +306,7 @@ async fn visit_in(app: &TestApp, ctx: &Ctx, engineer_token: &str, state: &str) -
         customer: ctx.customer,
         engineer: ctx.engineer,
         day: ctx.day + 1000,
+        contact: ctx.contact,
         user: ctx.user,
         token_id: ctx.token_id,
         check: ctx.check,
@@ -339,7 +345,7 @@ async fn every_endpoint_answers_every_role_as_the_design_says() {
     let app = spawn().await;
     let customer = app.customer("ACME", "standard").await;
     let other = app.customer("Other", "standard").await;
-    let (_, contact) = app.contact(customer, "own@acme.example").await;
+    let (contact_id, contact) = app.contact(customer, "own@acme.example").await;
     let (_, foreign) = app.contact(other, "them@other.example").await;
     let (engineer, engineer_token) = crate::visits::engineer(&app, "Matrix Engineer", "pudong").await;
     let tokens = [
@@ -382,6 +388,7 @@ async fn every_endpoint_answers_every_role_as_the_design_says() {
                 customer,
                 engineer,
                 day,
+                contact: contact_id,
                 user: victim["id"].as_i64().unwrap(),
                 token_id: victim_token["id"].as_i64().unwrap(),
                 check: check["id"].as_i64().unwrap(),

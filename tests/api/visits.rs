@@ -545,3 +545,69 @@ async fn an_arrival_breach_escalates_and_the_metrics_name_the_arrival_timer() {
         metrics.lines().filter(|l| l.contains("arrival")).collect::<Vec<_>>().join("\n")
     );
 }
+
+/// The customer signs through a one-time link: the engineer has it mailed (real SMTP) to the
+/// customer's contact; the link signs the contact in and opens the work order in the portal,
+/// where they sign; the link works once.
+#[tokio::test]
+async fn the_site_contact_signs_through_a_one_time_link_in_the_portal() {
+    use crate::portal::Jar;
+    use crate::receivers::SmtpServer;
+    let smtp = SmtpServer::start().await;
+    let app =
+        spawn_with(Options { env: vec![("OPSLINE_EMAIL__SMTP_URL".into(), smtp.url())], ..Default::default() }).await;
+    let (eng, eng_token) = engineer(&app, "Li Lei", "pudong").await;
+    let c = app.customer("Bund Trading", "standard").await;
+    let (zhao, _) = app.contact(c, "zhao@bund.example").await;
+    let other = app.customer("Other Corp", "standard").await;
+    let (stranger, _) = app.contact(other, "x@other.example").await;
+    let t = open_at(&app, c, "2026-10-20T10:00:00+08:00", "II").await;
+    let v = propose(&app, &t, &app.admin).await;
+    let book = json!({"engineer_id": eng, "window_start": "2026-10-20T14:00:00+08:00", "window_end": "2026-10-20T15:00:00+08:00"});
+    assert_eq!(step(&app, &v, "book", &app.admin, book).await.status, 200);
+    let early =
+        app.post(&format!("/api/v1/visits/{}/sign-link", v["id"]), &eng_token, json!({"contact_id": zhao})).await;
+    assert_eq!(early.status, 409, "not completed yet: {}", early.body);
+    app.clock.set(at("2026-10-20T14:10:00+08:00"));
+    assert_eq!(step(&app, &v, "arrive", &eng_token, json!({})).await.status, 200);
+    let done = json!({"work_summary": "Re-seated the line card", "outcome": "partial"});
+    assert_eq!(step(&app, &v, "complete", &eng_token, done).await.status, 200);
+    let wrong =
+        app.post(&format!("/api/v1/visits/{}/sign-link", v["id"]), &eng_token, json!({"contact_id": stranger})).await;
+    assert_eq!(wrong.status, 422, "another customer's contact: {}", wrong.body);
+    let r = app.post(&format!("/api/v1/visits/{}/sign-link", v["id"]), &eng_token, json!({"contact_id": zhao})).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body["email"], "zhao@bund.example");
+    opsline::services::delivery::run_once(&app.state, &app.state.notifier, app.clock.now()).await.unwrap();
+    let mail =
+        smtp.mails().into_iter().find(|m| m.to.iter().any(|t| t.contains("zhao@bund.example"))).expect("the link mail");
+    assert!(mail.header("Subject").unwrap().contains(t["number"].as_str().unwrap()), "{:?}", mail.header("Subject"));
+    let text = mail.text();
+    let link = text[text.find("/portal/link/").expect("a link")..].split_whitespace().next().unwrap().to_string();
+    let mut jar = Jar::default();
+    let (_, _, page) = jar.get(&app, &link).await;
+    let (s, loc, _) = jar.post(&app, &link, &[("csrf_token", &crate::web::csrf(&page))]).await;
+    assert_eq!((s, loc.clone()), (303, format!("/portal/visits/{}", v["id"])));
+    let (s, _, html) = jar.get(&app, &loc).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("Re-seated the line card") && html.contains("canvas"), "{html}");
+    let csrf = html[html.find("data-csrf=\"").unwrap() + 11..].split('"').next().unwrap().to_string();
+    let sign = |csrf: String| {
+        crate::web::client()
+            .post(format!("{}/portal/visits/{}/sign", app.address, v["id"]))
+            .header("cookie", jar.header())
+            .header("x-csrf-token", csrf)
+            .json(&json!({"signer": "Zhao Lei", "signature_png": format!("data:image/png;base64,{}", png())}))
+            .send()
+    };
+    assert_eq!(sign("forged".into()).await.unwrap().status(), 403, "the page's token is needed");
+    let res = sign(csrf).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let signed: Value = res.json().await.unwrap();
+    assert_eq!((signed["state"].as_str(), signed["signer_name"].as_str()), (Some("signed"), Some("Zhao Lei")));
+    let (s, _, _) = jar.post(&app, &link, &[("csrf_token", &crate::web::csrf(&page))]).await;
+    assert_eq!(s, 410, "the link works once");
+    let events = app.get(&format!("/api/v1/tickets/{}/events", t["id"]), &app.admin).await.body;
+    let signer = events.as_array().unwrap().iter().find(|e| e["action"] == "visit_signed").unwrap();
+    assert_eq!(signer["actor_name"], "zhao@bund.example", "signed by the contact: {signer}");
+}

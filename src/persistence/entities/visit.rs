@@ -35,7 +35,6 @@ pub struct Model {
     pub signature: Option<Vec<u8>>,
     pub signature_sha256: Option<String>,
     pub signed_at: Option<DateTimeUtc>,
-    pub sign_token_hash: Option<String>,
     /// JSON: each check-in's device time, server time, the instant counted and why.
     pub clocks: String,
     pub cancel_reason: Option<String>,

@@ -212,11 +212,9 @@ pub(crate) async fn write(
             am.signature_sha256 = Set(Some(hex::encode(Sha256::digest(image_png))));
             am.signature = Set(Some(image_png.clone()));
             am.signed_at = Set(Some(now));
-            am.sign_token_hash = Set(None);
         }
         VisitStep::Cancel { reason } => {
             am.cancel_reason = Set(Some(reason.clone()));
-            am.sign_token_hash = Set(None);
         }
     }
     Ok(am.update(&work.txn).await?)

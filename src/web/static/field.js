@@ -1,11 +1,12 @@
-// The engineer's phone: each button is an event with the device's time. An event that cannot be
+// The engineer's phone (and the portal's signing page): each button is an event with the device's time. An event that cannot be
 // sent (no network) is kept on the device and sent when the network is back, still carrying the
 // time it was made; the server decides whose clock counts (visits.max_offline).
 (function () {
   "use strict";
-  var root = document.getElementById("field");
+  var root = document.querySelector("[data-visit-root]");
   if (!root) return;
   var csrf = root.getAttribute("data-csrf");
+  var base = root.getAttribute("data-base");
   var sync = document.getElementById("field-sync");
   var KEY = "opsline.field.queue";
 
@@ -22,7 +23,7 @@
   // Sends one event; resolves true when the server took it (or refused it for good), false when
   // the network is down.
   function send(ev) {
-    return fetch("/field/visits/" + ev.visit + "/" + ev.action, {
+    return fetch(base + ev.visit + "/" + ev.action, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
