@@ -200,6 +200,11 @@ try {
   check((await agent.getAttribute("#signature", "src")).startsWith("data:image/png;base64,"), "the work order shows the signature");
   check(/^[0-9a-f]{64}$/.test((await agent.textContent("#signature-sha256")).trim()), "and its SHA-256");
   await inspect(agent, "work-order");
+  // The customer finds the signed work order in the portal.
+  await customer.goto(`${BASE}/portal/visits/${visitId}`);
+  check((await customer.textContent("#signer")).includes("Wang Fang"), "the portal shows who signed");
+  await inspect(customer, "portal-visit");
+  await customer.goto(`${BASE}/portal/tickets/${number}`);
   await agent.setViewportSize({ width: 1280, height: 900 });
   await agent.goto(`${BASE}/console/tickets/${number}`);
 

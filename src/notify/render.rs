@@ -161,6 +161,12 @@ pub fn portal_link(name: &str, password: bool, language: &str, url: &str, minute
     } else {
         format!("This link works once, for {minutes} minutes. If you did not ask for it, ignore this mail.")
     };
+    let (text, html) = link_body(name, zh, action, url, &note);
+    (subject.to_string(), text, html)
+}
+
+/// The text and HTML of a one-time link mail: greeting, the link under `action`, `note`.
+fn link_body(name: &str, zh: bool, action: &str, url: &str, note: &str) -> (String, String) {
     let hello = if zh { format!("{name}，您好：") } else { format!("Hello {name},") };
     let text = format!("{hello}\n\n{action}:\n{url}\n\n{note}\n");
     let html = format!(
@@ -168,9 +174,9 @@ pub fn portal_link(name: &str, password: bool, language: &str, url: &str, minute
         escape(&hello),
         escape(url),
         escape(action),
-        escape(&note)
+        escape(note)
     );
-    (subject.to_string(), text, html)
+    (text, html)
 }
 
 /// Subject, text and HTML of a link to sign a visit's work order, in the contact's language.
@@ -186,15 +192,7 @@ pub fn visit_sign_link(name: &str, ticket: &str, language: &str, url: &str, minu
     } else {
         format!("This link works once, for {minutes} minutes.")
     };
-    let hello = if zh { format!("{name}，您好：") } else { format!("Hello {name},") };
-    let text = format!("{hello}\n\n{action}:\n{url}\n\n{note}\n");
-    let html = format!(
-        "<!doctype html><html><body><p>{}</p><p><a href=\"{}\">{}</a></p><p>{}</p></body></html>",
-        escape(&hello),
-        escape(url),
-        escape(action),
-        escape(&note)
-    );
+    let (text, html) = link_body(name, zh, action, url, &note);
     (subject, text, html)
 }
 

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use base64::Engine;
 use chrono::{DateTime, FixedOffset, Utc};
 use rand::RngCore;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -109,9 +109,6 @@ pub struct VisitView {
     pub ticket_title: String,
     /// The ticket's level.
     pub level: String,
-    /// On the dispatch board: the arrival clock — none, ok, at_risk, breached or met.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub arrival_risk: Option<String>,
     /// proposed | booked | en_route | on_site | completed | signed | cancelled | no_access
     #[schema(value_type = String)]
     pub state: VisitState,
@@ -216,7 +213,6 @@ impl Context {
             ticket_number: tickets::number_for(v.ticket_id),
             ticket_title: t.map(|t| t.title.clone()).unwrap_or_default(),
             level: t.map(|t| t.level.to_string()).unwrap_or_default(),
-            arrival_risk: None,
             state: v.state,
             engineer_id: v.engineer_id,
             engineer_name: v.engineer_id.and_then(|e| self.engineers.get(&e)).map(|u| u.display_name.clone()),
@@ -560,26 +556,39 @@ async fn busy_of(
     }
     // Travel is at most 12 hours each way.
     let margin = 12 * 3600;
-    let visits = visit_row::Entity::find()
+    // Only the columns the windows need: this runs for every board and availability answer.
+    type Window = (Option<i64>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, i64);
+    let visits: Vec<Window> = visit_row::Entity::find()
+        .select_only()
+        .columns([
+            visit_row::Column::EngineerId,
+            visit_row::Column::WindowStart,
+            visit_row::Column::WindowEnd,
+            visit_row::Column::TravelSecs,
+        ])
         .filter(visit_row::Column::EngineerId.is_in(ids.clone()))
         .filter(visit_row::Column::State.is_in(HOLDING))
         .filter(visit_row::Column::WindowStart.lt(utc(to + margin)))
         .filter(visit_row::Column::WindowEnd.gt(utc(from - margin)))
+        .into_tuple()
         .all(&state.db)
         .await?;
-    for v in visits {
-        if let (Some(e), Some(s), Some(end)) = (v.engineer_id, v.window_start, v.window_end) {
-            busy.entry(e).or_default().push(visit::blocked((secs(s), secs(end)), v.travel_secs));
+    for (engineer, start, end, travel) in visits {
+        if let (Some(e), Some(s), Some(end)) = (engineer, start, end) {
+            busy.entry(e).or_default().push(visit::blocked((secs(s), secs(end)), travel));
         }
     }
-    let blocks = engineer_block::Entity::find()
+    let blocks: Vec<(i64, DateTime<Utc>, DateTime<Utc>)> = engineer_block::Entity::find()
+        .select_only()
+        .columns([engineer_block::Column::UserId, engineer_block::Column::StartAt, engineer_block::Column::EndAt])
         .filter(engineer_block::Column::UserId.is_in(ids))
         .filter(engineer_block::Column::StartAt.lt(utc(to)))
         .filter(engineer_block::Column::EndAt.gt(utc(from)))
+        .into_tuple()
         .all(&state.db)
         .await?;
-    for b in blocks {
-        busy.entry(b.user_id).or_default().push((secs(b.start_at), secs(b.end_at)));
+    for (user, start, end) in blocks {
+        busy.entry(user).or_default().push((secs(start), secs(end)));
     }
     Ok(busy)
 }
@@ -588,11 +597,28 @@ async fn busy_of(
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BoardRow {
     pub engineer: Availability,
-    pub visits: Vec<VisitView>,
+    pub visits: Vec<BoardVisit>,
+}
+
+/// A visit as the board shows it: a block in a day.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BoardVisit {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub ticket_number: String,
+    pub ticket_title: String,
+    /// The ticket's level.
+    pub level: String,
+    pub site_address: String,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    /// The ticket's arrival clock: none, ok, at_risk, breached or met.
+    pub arrival_risk: String,
 }
 
 /// The dispatch board: every field engineer (or those of `region` with `skill`) with their free
-/// windows and their visits in [`from`, `to`).
+/// windows and their visits in [`from`, `to`). Three narrow reads besides availability's: the
+/// visits, their tickets' titles and levels, their arrival clocks.
 pub async fn board(
     state: &AppState,
     actor: &Actor,
@@ -603,25 +629,65 @@ pub async fn board(
 ) -> Result<Vec<BoardRow>> {
     let free = availability(state, actor, from, to, region, skill).await?;
     let ids: Vec<i64> = free.iter().map(|a| a.engineer_id).collect();
-    let rows = if ids.is_empty() {
+    type Block = (i64, i64, Option<i64>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, String);
+    let rows: Vec<Block> = if ids.is_empty() {
         vec![]
     } else {
         visit_row::Entity::find()
+            .select_only()
+            .columns([
+                visit_row::Column::Id,
+                visit_row::Column::TicketId,
+                visit_row::Column::EngineerId,
+                visit_row::Column::WindowStart,
+                visit_row::Column::WindowEnd,
+                visit_row::Column::SiteAddress,
+            ])
             .filter(visit_row::Column::EngineerId.is_in(ids))
             .filter(visit_row::Column::WindowStart.lt(utc(to)))
             .filter(visit_row::Column::WindowEnd.gt(utc(from)))
             .filter(visit_row::Column::State.ne(VisitState::Cancelled))
             .order_by_asc(visit_row::Column::WindowStart)
+            .into_tuple()
             .all(&state.db)
             .await?
     };
-    let risks = arrival_risks(state, &rows).await?;
-    let mut by_engineer: BTreeMap<i64, Vec<VisitView>> = BTreeMap::new();
-    for mut v in views(state, rows).await? {
-        v.arrival_risk = Some(risks.get(&v.ticket_id).cloned().unwrap_or_else(|| "none".into()));
-        if let Some(e) = v.engineer_id {
-            by_engineer.entry(e).or_default().push(v);
-        }
+    let mut ticket_ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
+    ticket_ids.sort_unstable();
+    ticket_ids.dedup();
+    let tickets: HashMap<i64, (String, crate::domain::level::Level)> = if ticket_ids.is_empty() {
+        HashMap::new()
+    } else {
+        ticket::Entity::find()
+            .select_only()
+            .columns([ticket::Column::Id, ticket::Column::Title, ticket::Column::Level])
+            .filter(ticket::Column::Id.is_in(ticket_ids.clone()))
+            .into_tuple::<(i64, String, crate::domain::level::Level)>()
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|(id, title, level)| (id, (title, level)))
+            .collect()
+    };
+    let risks = arrival_risks(state, &ticket_ids).await?;
+    let mut by_engineer: BTreeMap<i64, Vec<BoardVisit>> = BTreeMap::new();
+    for (id, ticket_id, engineer, start, end, site_address) in rows {
+        let (Some(e), Some(window_start), Some(window_end), Some((title, level))) =
+            (engineer, start, end, tickets.get(&ticket_id).cloned())
+        else {
+            continue;
+        };
+        by_engineer.entry(e).or_default().push(BoardVisit {
+            id,
+            ticket_id,
+            ticket_number: tickets::number_for(ticket_id),
+            ticket_title: title,
+            level: level.to_string(),
+            site_address,
+            window_start,
+            window_end,
+            arrival_risk: risks.get(&ticket_id).copied().unwrap_or("none").to_string(),
+        });
     }
     Ok(free
         .into_iter()
@@ -632,34 +698,43 @@ pub async fn board(
         .collect())
 }
 
-/// The arrival clock of each visit's ticket, in a word: ok, at_risk, breached or met.
-async fn arrival_risks(state: &AppState, rows: &[visit_row::Model]) -> Result<HashMap<i64, String>> {
+/// The arrival clock of each ticket, in a word: ok, at_risk, breached or met (the latest cycle).
+async fn arrival_risks(state: &AppState, ticket_ids: &[i64]) -> Result<HashMap<i64, &'static str>> {
     use crate::domain::sla::TimerKind;
     use crate::persistence::entities::sla_timer;
-    let ids: Vec<i64> = rows.iter().map(|v| v.ticket_id).collect();
-    if ids.is_empty() {
+    if ticket_ids.is_empty() {
         return Ok(HashMap::new());
     }
     let now = state.clock.now();
-    let timers = sla_timer::Entity::find()
-        .filter(sla_timer::Column::TicketId.is_in(ids))
+    type Clock = (i64, Option<DateTime<Utc>>, bool, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let timers: Vec<Clock> = sla_timer::Entity::find()
+        .select_only()
+        .columns([
+            sla_timer::Column::TicketId,
+            sla_timer::Column::MetAt,
+            sla_timer::Column::Breached,
+            sla_timer::Column::DueAt,
+            sla_timer::Column::RiskAt,
+        ])
+        .filter(sla_timer::Column::TicketId.is_in(ticket_ids.to_vec()))
         .filter(sla_timer::Column::Kind.eq(TimerKind::Arrival))
         .order_by_asc(sla_timer::Column::Cycle)
+        .into_tuple()
         .all(&state.db)
         .await?;
     Ok(timers
         .into_iter()
-        .map(|t| {
-            let word = if t.met_at.is_some() {
+        .map(|(ticket, met_at, breached, due_at, risk_at)| {
+            let word = if met_at.is_some() {
                 "met"
-            } else if t.breached || t.due_at.is_some_and(|d| d < now) {
+            } else if breached || due_at.is_some_and(|d| d < now) {
                 "breached"
-            } else if t.risk_at.is_some_and(|r| r <= now) {
+            } else if risk_at.is_some_and(|r| r <= now) {
                 "at_risk"
             } else {
                 "ok"
             };
-            (t.ticket_id, word.to_string())
+            (ticket, word)
         })
         .collect())
 }

@@ -316,9 +316,7 @@ async fn board(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
         Ok(r) => r,
         Err(e) => return v.failed(e, "/console"),
     };
-    let day_of = |t: Secs| v.fmt(timers::utc(t), "%Y-%m-%d");
     let labels: Vec<String> = days.iter().map(|d| v.fmt(timers::utc(*d), "%m-%d %a")).collect();
-    let day_keys: Vec<String> = days.iter().map(|d| day_of(*d)).collect();
     let mut lines: Vec<BoardLine> = rows
         .into_iter()
         .map(|r| {
@@ -333,17 +331,15 @@ async fn board(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
                     }
                 }
             }
-            for b in &r.visits {
-                let Some(startv) = b.window_start.as_deref().and_then(|s| DateTime::parse_from_rfc3339(s).ok()) else {
-                    continue;
-                };
-                if let Some(i) = day_keys.iter().position(|k| *k == day_of(startv.timestamp())) {
+            for b in r.visits {
+                let start = b.window_start.timestamp();
+                if let Some(i) = bounds.windows(2).position(|w| w[0] <= start && start < w[1]) {
                     cells[i].visits.push(BoardBlock {
-                        ticket: b.ticket_number.clone(),
+                        ticket: b.ticket_number,
                         title: format!("{} · {}", b.ticket_title, b.site_address),
-                        time: v.fmt(startv.with_timezone(&Utc), "%H:%M"),
-                        level: b.level.clone(),
-                        risk: b.arrival_risk.clone().unwrap_or_else(|| "none".into()),
+                        time: v.fmt(b.window_start, "%H:%M"),
+                        level: b.level,
+                        risk: b.arrival_risk,
                     });
                 }
             }

@@ -389,6 +389,7 @@ mod tests {
             include_str!("templates/dispatch.html"),
             include_str!("templates/work_order.html"),
             include_str!("templates/portal_visit.html"),
+            include_str!("templates/sign_form.html"),
         ];
         for src in sources {
             for (i, _) in src.match_indices("t.") {

@@ -53,6 +53,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("dispatch.html", include_str!("templates/dispatch.html")),
     ("work_order.html", include_str!("templates/work_order.html")),
     ("portal_visit.html", include_str!("templates/portal_visit.html")),
+    ("sign_form.html", include_str!("templates/sign_form.html")),
 ];
 
 pub use field::work_order_page;

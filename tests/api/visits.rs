@@ -46,6 +46,20 @@ async fn open_at(app: &TestApp, customer: i64, when: &str, level: &str) -> Value
     r.body
 }
 
+/// Li Lei, a field engineer in Pudong, and Bund Trading, a standard customer: (engineer id,
+/// engineer token, customer id).
+async fn bund(app: &TestApp) -> (i64, String, i64) {
+    let (eng, token) = engineer(app, "Li Lei", "pudong").await;
+    (eng, token, app.customer("Bund Trading", "standard").await)
+}
+
+/// A ticket opened at `when` with a visit proposed at once: (ticket, visit).
+async fn requested(app: &TestApp, customer: i64, when: &str, level: &str) -> (Value, Value) {
+    let t = open_at(app, customer, when, level).await;
+    let v = propose(app, &t, &app.admin).await;
+    (t, v)
+}
+
 async fn propose(app: &TestApp, ticket: &Value, token: &str) -> Value {
     let r = app
         .post(
@@ -89,8 +103,7 @@ async fn friday_1730_vip_level_one_customer_chose_monday_0900_while_saturday_100
     let app = spawn_with(Options::default()).await;
     let (eng, _) = engineer(&app, "Li Lei", "pudong").await;
     let vip = app.customer("Acme Bank", "vip").await;
-    let t = open_at(&app, vip, "2026-10-23T17:30:00+08:00", "I").await;
-    let v = propose(&app, &t, &app.admin).await;
+    let (t, v) = requested(&app, vip, "2026-10-23T17:30:00+08:00", "I").await;
     let before = sla(&app, &t).await;
     // Arrival `1d` on 24×7: the same local time the next day.
     assert_eq!(due(&before, "arrival"), at("2026-10-24T17:30:00+08:00"));
@@ -127,10 +140,8 @@ async fn friday_1730_vip_level_one_customer_chose_monday_0900_while_saturday_100
 #[tokio::test]
 async fn tuesday_1000_level_two_customer_chose_thursday_0900_while_tuesday_1400_was_offered() {
     let app = spawn_with(Options::default()).await;
-    let (eng, _) = engineer(&app, "Li Lei", "pudong").await;
-    let c = app.customer("Bund Trading", "standard").await;
-    let t = open_at(&app, c, "2026-10-20T10:00:00+08:00", "II").await;
-    let v = propose(&app, &t, &app.admin).await;
+    let (eng, _, c) = bund(&app).await;
+    let (t, v) = requested(&app, c, "2026-10-20T10:00:00+08:00", "II").await;
     let before = sla(&app, &t).await;
     assert_eq!(due(&before, "arrival"), at("2026-10-21T10:00:00+08:00"));
     assert_eq!(due(&before, "resolution"), at("2026-10-21T10:00:00+08:00"));
@@ -151,8 +162,7 @@ async fn tuesday_1000_level_two_customer_chose_thursday_0900_while_tuesday_1400_
     assert_eq!(due(&after, "arrival"), at("2026-10-22T15:00:00+08:00"));
     assert_eq!(due(&after, "resolution"), at("2026-10-22T15:00:00+08:00"));
     // The same window chosen by the dispatcher pauses nothing.
-    let t2 = open_at(&app, c, "2026-10-20T10:00:00+08:00", "II").await;
-    let v2 = propose(&app, &t2, &app.admin).await;
+    let (t2, v2) = requested(&app, c, "2026-10-20T10:00:00+08:00", "II").await;
     let r = step(
         &app,
         &v2,
@@ -173,10 +183,8 @@ async fn tuesday_1000_level_two_customer_chose_thursday_0900_while_tuesday_1400_
 #[tokio::test]
 async fn no_access_at_1430_pauses_both_clocks_until_the_rebooked_wednesday_1000() {
     let app = spawn_with(Options::default()).await;
-    let (eng, eng_token) = engineer(&app, "Li Lei", "pudong").await;
-    let c = app.customer("Bund Trading", "standard").await;
-    let t = open_at(&app, c, "2026-10-20T10:00:00+08:00", "II").await;
-    let v = propose(&app, &t, &app.admin).await;
+    let (eng, eng_token, c) = bund(&app).await;
+    let (t, v) = requested(&app, c, "2026-10-20T10:00:00+08:00", "II").await;
     let book = json!({
         "engineer_id": eng, "window_start": "2026-10-20T14:00:00+08:00", "window_end": "2026-10-20T16:00:00+08:00",
         "travel_minutes": 60,
@@ -220,16 +228,14 @@ async fn no_access_at_1430_pauses_both_clocks_until_the_rebooked_wednesday_1000(
 #[tokio::test]
 async fn offline_check_ins_count_at_the_device_time_unless_older_than_max_offline() {
     let app = spawn_with(Options::default()).await;
-    let (eng, eng_token) = engineer(&app, "Li Lei", "pudong").await;
-    let c = app.customer("Bund Trading", "standard").await;
+    let (eng, eng_token, c) = bund(&app).await;
     let window = json!({
         "engineer_id": eng, "window_start": "2026-10-21T09:00:00+08:00", "window_end": "2026-10-21T10:00:00+08:00",
         "travel_minutes": 0, "override_clash": false,
     });
     let mut tickets = vec![];
     for start in ["2026-10-21T09:00:00+08:00", "2026-10-21T11:00:00+08:00", "2026-10-21T14:00:00+08:00"] {
-        let t = open_at(&app, c, "2026-10-20T10:00:00+08:00", "II").await;
-        let v = propose(&app, &t, &app.admin).await;
+        let (t, v) = requested(&app, c, "2026-10-20T10:00:00+08:00", "II").await;
         let mut b = window.clone();
         b["window_start"] = json!(start);
         b["window_end"] = json!(at(start) + chrono::Duration::hours(1));
@@ -272,8 +278,7 @@ async fn offline_check_ins_count_at_the_device_time_unless_older_than_max_offlin
         notes(&old, "arrival")
     );
     // A device time from someone other than the visit's engineer never counts.
-    let t4 = open_at(&app, c, "2026-10-21T22:41:00+08:00", "II").await;
-    let v4 = propose(&app, &t4, &app.admin).await;
+    let (_, v4) = requested(&app, c, "2026-10-21T22:41:00+08:00", "II").await;
     let mut b = window.clone();
     b["window_start"] = json!("2026-10-22T09:00:00+08:00");
     b["window_end"] = json!("2026-10-22T10:00:00+08:00");
@@ -483,10 +488,8 @@ pub fn png() -> &'static str {
 #[tokio::test]
 async fn cancelling_takes_back_the_pause_and_ends_the_arrival_and_bad_input_changes_nothing() {
     let app = spawn_with(Options::default()).await;
-    let (eng, eng_token) = engineer(&app, "Li Lei", "pudong").await;
-    let c = app.customer("Bund Trading", "standard").await;
-    let t = open_at(&app, c, "2026-10-20T10:00:00+08:00", "II").await;
-    let v = propose(&app, &t, &app.admin).await;
+    let (eng, eng_token, c) = bund(&app).await;
+    let (t, v) = requested(&app, c, "2026-10-20T10:00:00+08:00", "II").await;
     for bad in [
         json!({"engineer_id": eng, "window_start": "2026-10-22T09:00:00+08:00", "window_end": "2026-10-22T08:00:00+08:00"}),
         json!({"engineer_id": 999_999, "window_start": "2026-10-22T09:00:00+08:00", "window_end": "2026-10-22T10:00:00+08:00"}),
@@ -519,10 +522,8 @@ async fn cancelling_takes_back_the_pause_and_ends_the_arrival_and_bad_input_chan
 async fn an_arrival_breach_escalates_and_the_metrics_name_the_arrival_timer() {
     let rules = "[[escalation.rules]]\nname = \"arrival-breach\"\non = \"breach\"\ntimer = \"arrival\"\nnotify = [\"email:duty@example.com\"]\n";
     let app = spawn_with(Options { overlay: Some(rules.into()), ..Default::default() }).await;
-    let (eng, eng_token) = engineer(&app, "Li Lei", "pudong").await;
-    let c = app.customer("Bund Trading", "standard").await;
-    let t = open_at(&app, c, "2026-10-20T10:00:00+08:00", "II").await;
-    let v = propose(&app, &t, &app.admin).await;
+    let (eng, eng_token, c) = bund(&app).await;
+    let (t, v) = requested(&app, c, "2026-10-20T10:00:00+08:00", "II").await;
     let book = json!({"engineer_id": eng, "window_start": "2026-10-21T13:00:00+08:00", "window_end": "2026-10-21T14:00:00+08:00"});
     assert_eq!(step(&app, &v, "book", &app.admin, book).await.status, 200);
     // Due Wednesday 10:00; the engineer arrives at 13:05.
@@ -556,13 +557,11 @@ async fn the_site_contact_signs_through_a_one_time_link_in_the_portal() {
     let smtp = SmtpServer::start().await;
     let app =
         spawn_with(Options { env: vec![("OPSLINE_EMAIL__SMTP_URL".into(), smtp.url())], ..Default::default() }).await;
-    let (eng, eng_token) = engineer(&app, "Li Lei", "pudong").await;
-    let c = app.customer("Bund Trading", "standard").await;
+    let (eng, eng_token, c) = bund(&app).await;
     let (zhao, _) = app.contact(c, "zhao@bund.example").await;
     let other = app.customer("Other Corp", "standard").await;
     let (stranger, _) = app.contact(other, "x@other.example").await;
-    let t = open_at(&app, c, "2026-10-20T10:00:00+08:00", "II").await;
-    let v = propose(&app, &t, &app.admin).await;
+    let (t, v) = requested(&app, c, "2026-10-20T10:00:00+08:00", "II").await;
     let book = json!({"engineer_id": eng, "window_start": "2026-10-20T14:00:00+08:00", "window_end": "2026-10-20T15:00:00+08:00"});
     assert_eq!(step(&app, &v, "book", &app.admin, book).await.status, 200);
     let early =
