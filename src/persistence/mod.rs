@@ -84,7 +84,11 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     let mut opts = ConnectOptions::new(url.clone());
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
-        .acquire_timeout(Duration::from_millis(settings.connect_timeout_ms.max(1000) * 3));
+        .acquire_timeout(Duration::from_millis(settings.connect_timeout_ms.max(1000) * 3))
+        // A connection used in the last seconds is handed out as it is; one idle longer is pinged
+        // first (a server restart or a proxy may have dropped it). Pinging on every checkout
+        // would add a round trip to each request's token lookup and to each transaction.
+        .test_before_acquire_if_idle_for(Duration::from_secs(10));
     if url.starts_with("sqlite:") {
         ensure_sqlite_dir(&url)?;
         // One connection: SQLite has one writer, and a single connection means writers queue in
