@@ -610,3 +610,28 @@ async fn the_site_contact_signs_through_a_one_time_link_in_the_portal() {
     let signer = events.as_array().unwrap().iter().find(|e| e["action"] == "visit_signed").unwrap();
     assert_eq!(signer["actor_name"], "zhao@bund.example", "signed by the contact: {signer}");
 }
+
+/// Cancelling the ticket cancels its visits still to happen: the engineer's time is free again
+/// and the feed shows the visit cancelled.
+#[tokio::test]
+async fn cancelling_the_ticket_cancels_its_open_visits_and_frees_the_engineer() {
+    let app = spawn_with(Options::default()).await;
+    let (eng, _, c) = bund(&app).await;
+    let (t, v) = requested(&app, c, "2026-10-20T10:00:00+08:00", "II").await;
+    let book = json!({"engineer_id": eng, "window_start": "2026-10-21T09:00:00+08:00", "window_end": "2026-10-21T12:00:00+08:00", "travel_minutes": 0});
+    assert_eq!(step(&app, &v, "book", &app.admin, book).await.status, 200);
+    async fn free(app: &TestApp) -> i64 {
+        let path = "/api/v1/engineers/availability?from=2026-10-21T00:00:00%2B08:00&to=2026-10-21T12:00:00%2B08:00";
+        app.get(path, &app.admin).await.body[0]["free_secs"].as_i64().unwrap()
+    }
+    assert_eq!(free(&app).await, 0, "booked all morning");
+    let r = app
+        .act(t["id"].as_i64().unwrap(), "cancel", &app.admin, json!({"reason": "duplicate of another ticket"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let after = app.get(&format!("/api/v1/visits/{}", v["id"]), &app.admin).await.body;
+    assert_eq!(after["state"], "cancelled");
+    assert!(after["cancel_reason"].as_str().unwrap().contains("duplicate of another ticket"), "{after}");
+    assert_eq!(free(&app).await, 3 * 3600, "the morning is free again");
+    assert_eq!(sla(&app, &t).await["arrival"]["state"], "cancelled");
+}

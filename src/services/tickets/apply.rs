@@ -58,6 +58,10 @@ pub(crate) async fn apply(
     let decision = decide(facts, actor, change).map_err(|r| refusal(r, Some(facts), actor, work.state))?;
     let record_only = matches!(change, Change::Note { .. });
     let moved = carry_out(work, &t, &mut timers, &decision).await?;
+    if let Change::Cancel { reason } = change {
+        // A cancelled ticket needs nobody on site: its open visits are cancelled with it.
+        visit_apply::cancel_open(work, t.id, reason).await?;
+    }
     if decision.status == Status::Resolved && t.status != Status::Resolved {
         // Resolved without anyone on site: the arrival no longer applies.
         for tm in timers.iter_mut().filter(|tm| tm.kind == TimerKind::Arrival) {

@@ -70,6 +70,26 @@ pub(crate) async fn needs_signature(work: &Work<'_>, ticket_id: i64) -> Result<b
     Ok(!live.is_empty() && live.iter().all(|v| v.state != VisitState::Signed))
 }
 
+/// Cancels the ticket's visits that are still to happen (proposed, booked, on the way, without
+/// access): the ticket was cancelled. Visits on site or done stay as they are.
+pub(crate) async fn cancel_open(work: &Work<'_>, ticket_id: i64, reason: &str) -> Result<()> {
+    use sea_orm::sea_query::Expr;
+    visit_row::Entity::update_many()
+        .col_expr(visit_row::Column::State, Expr::value(VisitState::Cancelled.as_str()))
+        .col_expr(visit_row::Column::CancelReason, Expr::value(format!("the ticket was cancelled: {reason}")))
+        .col_expr(visit_row::Column::UpdatedAt, Expr::value(work.now))
+        .filter(visit_row::Column::TicketId.eq(ticket_id))
+        .filter(visit_row::Column::State.is_in([
+            VisitState::Proposed,
+            VisitState::Booked,
+            VisitState::EnRoute,
+            VisitState::NoAccess,
+        ]))
+        .exec(&work.txn)
+        .await?;
+    Ok(())
+}
+
 /// What a visit does to the clocks: the arrival timer starts, pauses, is met or ends; the
 /// resolution timer shares the visit's pauses.
 pub(crate) async fn clock(
