@@ -9,6 +9,7 @@ use super::body::Body;
 use super::error::{ApiError, ErrorBody};
 use crate::domain::ticket::Role;
 
+use super::responses as errors;
 use crate::services::customers::{self, ContactView, CustomerPatch, CustomerView, NewContact, NewCustomer};
 use crate::services::users::{self, NewTokenRequest, NewUser, TokenPatch, TokenView, UserPatch, UserView};
 use crate::state::AppState;
@@ -23,8 +24,7 @@ pub struct CustomerQuery {
 /// Customers, by name.
 #[utoipa::path(get, path = "/api/v1/customers", tag = "customers", params(CustomerQuery),
     responses((status = 200, description = "Customers", body = Vec<CustomerView>),
-        (status = 400, description = "Bad query", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not staff", body = ErrorBody)),
+        (status = 400, description = "Bad query", body = ErrorBody), errors::Staff),
     security(("bearer" = [])))]
 #[get("/customers")]
 pub async fn list_customers(
@@ -38,11 +38,8 @@ pub async fn list_customers(
 
 /// Add a customer; the contract defaults from the tier.
 #[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = NewCustomer,
-    responses((status = 201, description = "Created", body = CustomerView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not admin", body = ErrorBody),
-        (status = 409, description = "Key taken", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "Invalid field", body = ErrorBody)),
+    responses((status = 201, description = "Created", body = CustomerView), errors::Admin, errors::JsonBody,
+        (status = 409, description = "Key taken", body = ErrorBody)),
     security(("bearer" = [])))]
 #[post("/customers")]
 pub async fn create_customer(
@@ -55,8 +52,7 @@ pub async fn create_customer(
 }
 
 #[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", params(("id" = i64, Path, description = "Customer id")),
-    responses((status = 200, description = "The customer", body = CustomerView),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not staff", body = ErrorBody),
+    responses((status = 200, description = "The customer", body = CustomerView), errors::Staff,
         (status = 404, description = "No such customer", body = ErrorBody)),
     security(("bearer" = [])))]
 #[get("/customers/{id}")]
@@ -72,11 +68,8 @@ pub async fn get_customer(
 /// Change a customer's name or contract; running timers keep their versions.
 #[utoipa::path(patch, path = "/api/v1/customers/{id}", tag = "customers", params(("id" = i64, Path, description = "Customer id")),
     request_body = CustomerPatch,
-    responses((status = 200, description = "Updated", body = CustomerView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not admin", body = ErrorBody),
-        (status = 404, description = "No such customer", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "Invalid field", body = ErrorBody)),
+    responses((status = 200, description = "Updated", body = CustomerView), errors::Admin, errors::JsonBody,
+        (status = 404, description = "No such customer", body = ErrorBody)),
     security(("bearer" = [])))]
 #[patch("/customers/{id}")]
 pub async fn patch_customer(
@@ -90,8 +83,7 @@ pub async fn patch_customer(
 }
 
 #[utoipa::path(get, path = "/api/v1/customers/{id}/contacts", tag = "customers", params(("id" = i64, Path, description = "Customer id")),
-    responses((status = 200, description = "Contacts", body = Vec<ContactView>),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not staff", body = ErrorBody),
+    responses((status = 200, description = "Contacts", body = Vec<ContactView>), errors::Staff,
         (status = 404, description = "No such customer", body = ErrorBody)),
     security(("bearer" = [])))]
 #[get("/customers/{id}/contacts")]
@@ -107,12 +99,9 @@ pub async fn list_contacts(
 /// Add a contact; the answer includes the contact's API token, once.
 #[utoipa::path(post, path = "/api/v1/customers/{id}/contacts", tag = "customers", params(("id" = i64, Path, description = "Customer id")),
     request_body = NewContact,
-    responses((status = 201, description = "Created, with `token`", body = ContactView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not staff", body = ErrorBody),
-        (status = 404, description = "No such customer", body = ErrorBody), (status = 409, description = "E-mail taken", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody)),
+    responses((status = 201, description = "Created, with `token`", body = ContactView), errors::Staff, errors::JsonBody,
+        (status = 404, description = "No such customer", body = ErrorBody),
+        (status = 409, description = "E-mail taken", body = ErrorBody)),
     security(("bearer" = [])))]
 #[post("/customers/{id}/contacts")]
 pub async fn create_contact(
@@ -127,8 +116,7 @@ pub async fn create_contact(
 }
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
-    responses((status = 200, description = "Users", body = Vec<UserView>),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not admin", body = ErrorBody)),
+    responses((status = 200, description = "Users", body = Vec<UserView>), errors::Admin),
     security(("bearer" = [])))]
 #[get("/users")]
 pub async fn list_users(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
@@ -137,11 +125,8 @@ pub async fn list_users(state: web::Data<AppState>, auth: Auth) -> Result<HttpRe
 }
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,
-    responses((status = 201, description = "Created", body = UserView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not admin", body = ErrorBody),
-        (status = 409, description = "Username taken", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "Invalid field", body = ErrorBody)),
+    responses((status = 201, description = "Created", body = UserView), errors::Admin, errors::JsonBody,
+        (status = 409, description = "Username taken", body = ErrorBody)),
     security(("bearer" = [])))]
 #[post("/users")]
 pub async fn create_user(
@@ -154,8 +139,7 @@ pub async fn create_user(
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path, description = "User id")),
-    responses((status = 200, description = "The user", body = UserView),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not admin", body = ErrorBody),
+    responses((status = 200, description = "The user", body = UserView), errors::Admin,
         (status = 404, description = "No such user", body = ErrorBody)),
     security(("bearer" = [])))]
 #[get("/users/{id}")]
@@ -167,11 +151,8 @@ pub async fn get_user(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>
 /// Change a user; `active: false` revokes all their tokens.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path, description = "User id")),
     request_body = UserPatch,
-    responses((status = 200, description = "Updated", body = UserView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not admin", body = ErrorBody),
-        (status = 404, description = "No such user", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "Invalid field", body = ErrorBody)),
+    responses((status = 200, description = "Updated", body = UserView), errors::Admin, errors::JsonBody,
+        (status = 404, description = "No such user", body = ErrorBody)),
     security(("bearer" = [])))]
 #[patch("/users/{id}")]
 pub async fn patch_user(
@@ -186,8 +167,7 @@ pub async fn patch_user(
 
 /// Deactivate a user (users are kept for the record) and revoke their tokens.
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path, description = "User id")),
-    responses((status = 204, description = "Deactivated"),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not admin", body = ErrorBody),
+    responses((status = 204, description = "Deactivated"), errors::Admin,
         (status = 404, description = "No such user", body = ErrorBody)),
     security(("bearer" = [])))]
 #[delete("/users/{id}")]
@@ -200,8 +180,7 @@ pub async fn delete_user(state: web::Data<AppState>, auth: Auth, id: web::Path<i
 }
 
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "users",
-    responses((status = 200, description = "Tokens (never their secrets)", body = Vec<TokenView>),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not admin", body = ErrorBody)),
+    responses((status = 200, description = "Tokens (never their secrets)", body = Vec<TokenView>), errors::Admin),
     security(("bearer" = [])))]
 #[get("/tokens")]
 pub async fn list_tokens(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
@@ -211,12 +190,9 @@ pub async fn list_tokens(state: web::Data<AppState>, auth: Auth) -> Result<HttpR
 
 /// Create a token for a user, or with `role` + `name` for a service user; the token is shown once.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "users", request_body = NewTokenRequest,
-    responses((status = 201, description = "Created, with `token`", body = TokenView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not admin", body = ErrorBody),
-        (status = 404, description = "No such user", body = ErrorBody), (status = 409, description = "Name taken or user inactive", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+    responses((status = 201, description = "Created, with `token`", body = TokenView), errors::Admin, errors::JsonBody,
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "Name taken or user inactive", body = ErrorBody),
         (status = 429, description = "Too many token requests from this address", body = ErrorBody)),
     security(("bearer" = [])))]
 #[post("/tokens")]
@@ -233,11 +209,8 @@ pub async fn create_token(
 
 #[utoipa::path(patch, path = "/api/v1/tokens/{id}", tag = "users", params(("id" = i64, Path, description = "Token id")),
     request_body = TokenPatch,
-    responses((status = 200, description = "Updated", body = TokenView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not admin", body = ErrorBody),
-        (status = 404, description = "No such token", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody), (status = 422, description = "Invalid field", body = ErrorBody)),
+    responses((status = 200, description = "Updated", body = TokenView), errors::Admin, errors::JsonBody,
+        (status = 404, description = "No such token", body = ErrorBody)),
     security(("bearer" = [])))]
 #[patch("/tokens/{id}")]
 pub async fn patch_token(
@@ -252,8 +225,7 @@ pub async fn patch_token(
 
 /// Revoke a token, effective on every instance at once.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "users", params(("id" = i64, Path, description = "Token id")),
-    responses((status = 204, description = "Revoked"),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not admin", body = ErrorBody),
+    responses((status = 204, description = "Revoked"), errors::Admin,
         (status = 404, description = "No such token", body = ErrorBody)),
     security(("bearer" = [])))]
 #[delete("/tokens/{id}")]

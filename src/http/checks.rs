@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::auth::Auth;
 use super::body::{Body, OptionalBody};
 use super::error::{ApiError, ErrorBody};
+use super::responses as errors;
 use crate::checks::spec::CheckSpec;
 use crate::domain::ticket::Role;
 use crate::services::Error;
@@ -17,8 +18,7 @@ use crate::state::AppState;
 
 #[utoipa::path(get, path = "/api/v1/checks", tag = "checks", params(CheckQuery),
     responses((status = 200, description = "Checks with their health and last result", body = Vec<CheckView>),
-        (status = 400, description = "Bad query", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not staff", body = ErrorBody),
+        (status = 400, description = "Bad query", body = ErrorBody), errors::Staff,
         (status = 422, description = "Bad filter", body = ErrorBody)),
     security(("bearer" = [])))]
 #[get("/checks")]
@@ -30,9 +30,9 @@ pub async fn list(state: web::Data<AppState>, auth: Auth, q: web::Query<CheckQue
 /// Add a check. A heartbeat check's token is in the answer, once.
 #[utoipa::path(post, path = "/api/v1/checks", tag = "checks", request_body = CheckSpec,
     responses((status = 201, description = "Created", body = CreatedCheck),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not lead or admin", body = ErrorBody),
-        (status = 409, description = "Name taken", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 400, description = "Malformed JSON", body = ErrorBody), errors::Lead,
+        (status = 409, description = "Name taken", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid field, e.g. a condition (`conditions[1]`)", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -43,8 +43,7 @@ pub async fn create(state: web::Data<AppState>, auth: Auth, body: Body<CheckSpec
 }
 
 #[utoipa::path(get, path = "/api/v1/checks/{id}", tag = "checks", params(("id" = i64, Path, description = "Check id")),
-    responses((status = 200, description = "The check", body = CheckView),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not staff", body = ErrorBody),
+    responses((status = 200, description = "The check", body = CheckView), errors::Staff,
         (status = 404, description = "No such check", body = ErrorBody)),
     security(("bearer" = [])))]
 #[get("/checks/{id}")]
@@ -56,13 +55,9 @@ pub async fn get_one(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>)
 /// Change some keys of a check (`null` removes an optional key); name and kind stay.
 #[utoipa::path(patch, path = "/api/v1/checks/{id}", tag = "checks", params(("id" = i64, Path, description = "Check id")),
     request_body = Object,
-    responses((status = 200, description = "Updated", body = CheckView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not lead or admin", body = ErrorBody),
+    responses((status = 200, description = "Updated", body = CheckView), errors::Lead, errors::JsonBody,
         (status = 404, description = "No such check", body = ErrorBody),
-        (status = 409, description = "Defined in configuration, or changed meanwhile", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody)),
+        (status = 409, description = "Defined in configuration, or changed meanwhile", body = ErrorBody)),
     security(("bearer" = [])))]
 #[patch("/checks/{id}")]
 pub async fn update(
@@ -76,8 +71,7 @@ pub async fn update(
 }
 
 #[utoipa::path(delete, path = "/api/v1/checks/{id}", tag = "checks", params(("id" = i64, Path, description = "Check id")),
-    responses((status = 204, description = "Deleted; its results and tickets stay"),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not lead or admin", body = ErrorBody),
+    responses((status = 204, description = "Deleted; its results and tickets stay"), errors::Lead,
         (status = 404, description = "No such check", body = ErrorBody),
         (status = 409, description = "Defined in configuration", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -90,8 +84,7 @@ pub async fn remove(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>) 
 
 /// Run a check now; the result counts like any other (health, tickets).
 #[utoipa::path(post, path = "/api/v1/checks/{id}/run", tag = "checks", params(("id" = i64, Path, description = "Check id")),
-    responses((status = 200, description = "The result", body = ResultView),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not engineer or above", body = ErrorBody),
+    responses((status = 200, description = "The result", body = ResultView), errors::Engineer,
         (status = 404, description = "No such check", body = ErrorBody)),
     security(("bearer" = [])))]
 #[post("/checks/{id}/run")]
@@ -109,9 +102,9 @@ pub struct LimitQuery {
 
 #[utoipa::path(get, path = "/api/v1/checks/{id}/results", tag = "checks", params(("id" = i64, Path, description = "Check id"), LimitQuery),
     responses((status = 200, description = "Results, newest first", body = Vec<ResultView>),
-        (status = 400, description = "Bad query", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not staff", body = ErrorBody),
-        (status = 404, description = "No such check", body = ErrorBody), (status = 422, description = "Bad limit", body = ErrorBody)),
+        (status = 400, description = "Bad query", body = ErrorBody), errors::Staff,
+        (status = 404, description = "No such check", body = ErrorBody),
+        (status = 422, description = "Bad limit", body = ErrorBody)),
     security(("bearer" = [])))]
 #[get("/checks/{id}/results")]
 pub async fn results(
@@ -137,9 +130,9 @@ pub async fn heartbeat(state: web::Data<AppState>, token: web::Path<String>) -> 
 /// the running one is returned.
 #[utoipa::path(post, path = "/api/v1/inspections", tag = "checks", request_body = Option<NewInspection>,
     responses((status = 202, description = "Running: poll it for progress", body = InspectionView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not engineer or above", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 400, description = "Malformed JSON", body = ErrorBody), errors::Engineer,
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Nothing matches the selection", body = ErrorBody)),
     security(("bearer" = [])))]
 #[post("/inspections")]
@@ -156,8 +149,7 @@ pub async fn start_inspection(
 
 #[utoipa::path(get, path = "/api/v1/inspections", tag = "checks", params(LimitQuery),
     responses((status = 200, description = "Inspections, newest first", body = Vec<InspectionView>),
-        (status = 400, description = "Bad query", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not staff", body = ErrorBody),
+        (status = 400, description = "Bad query", body = ErrorBody), errors::Staff,
         (status = 422, description = "Bad limit", body = ErrorBody)),
     security(("bearer" = [])))]
 #[get("/inspections")]
@@ -179,9 +171,9 @@ pub struct FormatQuery {
 
 #[utoipa::path(get, path = "/api/v1/inspections/{id}", tag = "checks", params(("id" = i64, Path, description = "Inspection id"), FormatQuery),
     responses((status = 200, description = "The inspection: JSON, or a Markdown or HTML report", body = InspectionView),
-        (status = 400, description = "Bad query", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not staff", body = ErrorBody),
-        (status = 404, description = "No such inspection", body = ErrorBody), (status = 422, description = "Unknown format", body = ErrorBody)),
+        (status = 400, description = "Bad query", body = ErrorBody), errors::Staff,
+        (status = 404, description = "No such inspection", body = ErrorBody),
+        (status = 422, description = "Unknown format", body = ErrorBody)),
     security(("bearer" = [])))]
 #[get("/inspections/{id}")]
 pub async fn get_inspection(

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::auth::Auth;
 use super::error::{ApiError, ErrorBody};
+use super::responses as errors;
 use crate::domain::actor::Actor;
 use crate::domain::ticket::Role;
 use crate::services::escalation::ack::acknowledge;
@@ -28,8 +29,7 @@ pub struct EscalationView {
 /// received it get `escalation.acknowledged`.
 #[utoipa::path(post, path = "/api/v1/escalations/{id}/ack", tag = "escalations", params(("id" = i64, Path, description = "Escalation id")),
     responses((status = 200, description = "Acknowledged (again, harmlessly, if it already was)", body = EscalationView),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not engineer or above", body = ErrorBody),
-        (status = 404, description = "No such escalation", body = ErrorBody)),
+        errors::Engineer, (status = 404, description = "No such escalation", body = ErrorBody)),
     security(("bearer" = [])))]
 #[post("/escalations/{id}/ack")]
 pub async fn ack(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
@@ -48,8 +48,7 @@ pub async fn ack(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>) -> 
 /// Deliveries, newest first, with every attempt.
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "escalations", params(NotificationQuery),
     responses((status = 200, description = "Deliveries", body = Vec<NotificationView>),
-        (status = 400, description = "Bad query", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not staff", body = ErrorBody),
+        (status = 400, description = "Bad query", body = ErrorBody), errors::Staff,
         (status = 422, description = "Bad filter", body = ErrorBody)),
     security(("bearer" = [])))]
 #[get("/notifications")]
@@ -64,9 +63,9 @@ pub async fn list(
 
 /// Put a dead letter back in the queue.
 #[utoipa::path(post, path = "/api/v1/notifications/{id}/retry", tag = "escalations", params(("id" = i64, Path, description = "Notification id")),
-    responses((status = 200, description = "Queued again", body = NotificationView),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not lead or admin", body = ErrorBody),
-        (status = 404, description = "No such notification", body = ErrorBody), (status = 409, description = "Not a dead letter", body = ErrorBody)),
+    responses((status = 200, description = "Queued again", body = NotificationView), errors::Lead,
+        (status = 404, description = "No such notification", body = ErrorBody),
+        (status = 409, description = "Not a dead letter", body = ErrorBody)),
     security(("bearer" = [])))]
 #[post("/notifications/{id}/retry")]
 pub async fn retry(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {

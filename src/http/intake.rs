@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{Auth, guarded};
 use super::body::Body;
 use super::error::{ApiError, ErrorBody};
+use super::responses as errors;
 use crate::domain::ticket::Role;
 use crate::limits::Limit;
 use crate::services::audit::{self, AuditView};
@@ -28,12 +29,8 @@ pub struct IntegrationList {
 /// Create (or replace) the customer's integration of a kind; the key is in the answer, once.
 #[utoipa::path(post, path = "/api/v1/customers/{id}/integrations", tag = "integrations",
     params(("id" = i64, Path, description = "Customer id")), request_body = NewIntegration,
-    responses((status = 201, description = "Created, with `key`", body = IntegrationView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not admin", body = ErrorBody),
-        (status = 404, description = "No such customer", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody)),
+    responses((status = 201, description = "Created, with `key`", body = IntegrationView), errors::Admin,
+        errors::JsonBody, (status = 404, description = "No such customer", body = ErrorBody)),
     security(("bearer" = [])))]
 #[post("/customers/{id}/integrations")]
 pub async fn create_integration(
@@ -49,8 +46,7 @@ pub async fn create_integration(
 /// The customer's integrations (without their keys).
 #[utoipa::path(get, path = "/api/v1/customers/{id}/integrations", tag = "integrations",
     params(("id" = i64, Path, description = "Customer id")),
-    responses((status = 200, description = "Integrations", body = IntegrationList),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not admin", body = ErrorBody),
+    responses((status = 200, description = "Integrations", body = IntegrationList), errors::Admin,
         (status = 404, description = "No such customer", body = ErrorBody)),
     security(("bearer" = [])))]
 #[get("/customers/{id}/integrations")]
@@ -85,12 +81,9 @@ async fn staff(state: &AppState, req: &HttpRequest, token: &str) -> Result<Princ
 /// `http_config.authorization.credentials` = the customer's `alertmanager` key.
 #[utoipa::path(post, path = "/api/v1/integrations/alertmanager", tag = "integrations", params(IntakeQuery),
     request_body = alertmanager::Payload,
-    responses((status = 200, description = "What each alert did", body = alertmanager::Processed),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
+    responses((status = 200, description = "What each alert did", body = alertmanager::Processed), errors::JsonBody,
         (status = 401, description = "No valid key or token", body = ErrorBody),
         (status = 403, description = "Token below lead", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
         (status = 429, description = "Too many requests from this address", body = ErrorBody)),
     security(("bearer" = [])))]
 #[post("/integrations/alertmanager")]
@@ -282,8 +275,7 @@ pub struct AuditQuery {
 /// configuration versions.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "users", params(AuditQuery),
     responses((status = 200, description = "A page of audit entries", body = Page<AuditView>),
-        (status = 400, description = "Bad query", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not admin", body = ErrorBody),
+        (status = 400, description = "Bad query", body = ErrorBody), errors::Admin,
         (status = 422, description = "Bad cursor or limit", body = ErrorBody)),
     security(("bearer" = [])))]
 #[get("/audit")]

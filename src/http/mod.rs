@@ -13,6 +13,7 @@ pub mod intake;
 pub mod metrics;
 pub mod multipart;
 mod openapi;
+mod responses;
 pub mod sla;
 pub mod ticket_actions;
 pub mod tickets;

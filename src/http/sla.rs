@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::Auth;
 use super::body::Body;
 use super::error::{ApiError, ErrorBody};
+use super::responses as errors;
 use crate::domain::ticket::{MAX_TEXT, Role};
 use crate::services::reports::{self, SlaReport};
 use crate::services::sla::{self, Preview, PreviewRequest};
@@ -20,9 +21,9 @@ use crate::state::AppState;
 /// The deadlines a ticket would get, with explanations (docs/sla.md §10).
 #[utoipa::path(post, path = "/api/v1/sla/preview", tag = "sla", request_body = PreviewRequest,
     responses((status = 200, description = "Deadlines of the three timers", body = Preview),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not staff", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 400, description = "Malformed JSON", body = ErrorBody), errors::Staff,
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid or missing field (named)", body = ErrorBody)),
     security(("bearer" = [])))]
 #[post("/sla/preview")]
@@ -38,9 +39,9 @@ pub async fn preview(
 /// How a changed calendar and/or SLA policy would move every unmet deadline. Changes nothing.
 #[utoipa::path(post, path = "/api/v1/sla/what-if", tag = "sla", request_body = WhatIfRequest,
     responses((status = 200, description = "Counts and the 20 most affected timers", body = WhatIf),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not lead or admin", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 400, description = "Malformed JSON", body = ErrorBody), errors::Lead,
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid calendar or policy", body = ErrorBody)),
     security(("bearer" = [])))]
 #[post("/sla/what-if")]
@@ -68,8 +69,7 @@ pub struct ReportParams {
 /// Per level and timer: in time, late, breached, auto-resolved, cancelled and compliance.
 #[utoipa::path(get, path = "/api/v1/reports/sla", tag = "sla", params(ReportParams),
     responses((status = 200, description = "The report", body = SlaReport),
-        (status = 400, description = "Bad query", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not lead or admin", body = ErrorBody),
+        (status = 400, description = "Bad query", body = ErrorBody), errors::Lead,
         (status = 422, description = "`from` after `to`", body = ErrorBody)),
     security(("bearer" = [])))]
 #[get("/reports/sla")]
@@ -99,10 +99,7 @@ pub struct ClassifyRequest {
 /// Suggest a level for a fault description.
 #[utoipa::path(post, path = "/api/v1/classify", tag = "tickets", request_body = ClassifyRequest,
     responses((status = 200, description = "The suggested level and the phrases that matched", body = ClassificationView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not staff", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody)),
+        errors::Staff, errors::JsonBody),
     security(("bearer" = [])))]
 #[post("/classify")]
 pub async fn classify(
@@ -143,8 +140,7 @@ pub struct CalendarView {
 
 /// Calendars with their next working intervals.
 #[utoipa::path(get, path = "/api/v1/calendars", tag = "sla",
-    responses((status = 200, description = "Calendars", body = Vec<CalendarView>),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 403, description = "Not staff", body = ErrorBody)),
+    responses((status = 200, description = "Calendars", body = Vec<CalendarView>), errors::Staff),
     security(("bearer" = [])))]
 #[get("/calendars")]
 pub async fn calendars(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {

@@ -12,6 +12,7 @@ use super::auth::{Auth, if_match};
 use super::body::Body;
 use super::error::{ApiError, ErrorBody};
 use super::multipart::{self, Unreadable, Upload};
+use super::responses as errors;
 use super::tickets::staff_or_contact;
 use crate::domain::level::Level;
 use crate::domain::ticket::{Change, NewFile, Visibility};
@@ -111,18 +112,12 @@ macro_rules! action {
             description = action_responses!(),
             params(("id" = String, Path, description = "Id or number"), ("If-Match" = Option<String>, Header, description = "The version you saw")),
             request_body = $body,
-            responses(
-                (status = 200, description = "The ticket after the action", body = TicketView),
-                (status = 400, description = "Malformed request", body = ErrorBody),
+            responses((status = 200, description = "The ticket after the action", body = TicketView), errors::JsonBody,
                 (status = 401, description = "No valid token", body = ErrorBody),
                 (status = 403, description = "Role may not do this", body = ErrorBody),
                 (status = 404, description = "No such ticket", body = ErrorBody),
                 (status = 409, description = "Not possible in the ticket's status", body = ErrorBody),
-                (status = 412, description = "The ticket changed since the version in If-Match", body = ErrorBody),
-                (status = 413, description = "Body too large", body = ErrorBody),
-                (status = 415, description = "Not JSON", body = ErrorBody),
-                (status = 422, description = "Invalid field", body = ErrorBody),
-            ),
+                (status = 412, description = "The ticket changed since the version in If-Match", body = ErrorBody)),
             security(("bearer" = []))
         )]
         #[post($route)]
@@ -244,18 +239,10 @@ action!(
     post, path = "/api/v1/tickets/{id}/comments", tag = "ticket actions",
     params(("id" = String, Path, description = "Id or number"), ("If-Match" = Option<String>, Header, description = "The version you saw")),
     request_body = NewComment,
-    responses(
-        (status = 201, description = "Added", body = CommentView),
-        (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed", body = ErrorBody),
+    responses((status = 201, description = "Added", body = CommentView), errors::Caller, errors::JsonBody,
         (status = 404, description = "No such ticket", body = ErrorBody),
         (status = 409, description = "Ticket closed or cancelled", body = ErrorBody),
-        (status = 412, description = "Version mismatch", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
-    ),
+        (status = 412, description = "Version mismatch", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/comments")]
@@ -276,12 +263,8 @@ pub async fn add_comment(
 #[utoipa::path(
     get, path = "/api/v1/tickets/{id}/comments", tag = "tickets",
     params(("id" = String, Path, description = "Id or number")),
-    responses(
-        (status = 200, description = "Comments, oldest first", body = Vec<CommentView>),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed", body = ErrorBody),
-        (status = 404, description = "No such ticket", body = ErrorBody),
-    ),
+    responses((status = 200, description = "Comments, oldest first", body = Vec<CommentView>), errors::Caller,
+        (status = 404, description = "No such ticket", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[get("/tickets/{id}/comments")]
@@ -308,17 +291,13 @@ pub struct UploadForm {
     post, path = "/api/v1/tickets/{id}/attachments", tag = "ticket actions",
     params(("id" = String, Path, description = "Id or number")),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
-    responses(
-        (status = 201, description = "Stored", body = AttachmentView),
-        (status = 400, description = "Not a multipart form with a file", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed", body = ErrorBody),
+    responses((status = 201, description = "Stored", body = AttachmentView),
+        (status = 400, description = "Not a multipart form with a file", body = ErrorBody), errors::Caller,
         (status = 404, description = "No such ticket", body = ErrorBody),
         (status = 409, description = "Ticket closed or cancelled", body = ErrorBody),
         (status = 413, description = "File larger than attachments.max_bytes, request larger than that + 64 KiB, or more than 32 parts", body = ErrorBody),
         (status = 415, description = "Not multipart", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
-    ),
+        (status = 422, description = "Invalid field", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/attachments")]
@@ -370,12 +349,8 @@ pub async fn upload(
 #[utoipa::path(
     get, path = "/api/v1/tickets/{id}/attachments", tag = "tickets",
     params(("id" = String, Path, description = "Id or number")),
-    responses(
-        (status = 200, description = "Attachments", body = Vec<AttachmentView>),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed", body = ErrorBody),
-        (status = 404, description = "No such ticket", body = ErrorBody),
-    ),
+    responses((status = 200, description = "Attachments", body = Vec<AttachmentView>), errors::Caller,
+        (status = 404, description = "No such ticket", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[get("/tickets/{id}/attachments")]
@@ -392,12 +367,8 @@ pub async fn list_attachments(
 #[utoipa::path(
     get, path = "/api/v1/tickets/{id}/attachments/{attachment_id}", tag = "tickets",
     params(("id" = String, Path, description = "Id or number"), ("attachment_id" = i64, Path, description = "Attachment id")),
-    responses(
-        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed", body = ErrorBody),
-        (status = 404, description = "No such ticket or attachment", body = ErrorBody),
-    ),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
+        errors::Caller, (status = 404, description = "No such ticket or attachment", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[get("/tickets/{id}/attachments/{attachment_id}")]

@@ -7,6 +7,7 @@ use utoipa::IntoParams;
 use super::auth::Auth;
 use super::body::Body;
 use super::error::{ApiError, ErrorBody};
+use super::responses as errors;
 use crate::domain::level::Level;
 use crate::domain::ticket::{Role, Status};
 use crate::services::auth::Principal;
@@ -148,13 +149,9 @@ fn parse_list(p: ListParams) -> Result<ListQuery, ApiError> {
 /// List tickets (contacts see their own customer's only).
 #[utoipa::path(
     get, path = "/api/v1/tickets", tag = "tickets", params(ListParams),
-    responses(
-        (status = 200, description = "A page of tickets", body = Page<TicketView>),
-        (status = 400, description = "Bad query", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed", body = ErrorBody),
-        (status = 422, description = "Bad cursor", body = ErrorBody),
-    ),
+    responses((status = 200, description = "A page of tickets", body = Page<TicketView>),
+        (status = 400, description = "Bad query", body = ErrorBody), errors::Caller,
+        (status = 422, description = "Bad cursor", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[get("/tickets")]
@@ -168,12 +165,8 @@ pub async fn list(state: web::Data<AppState>, auth: Auth, q: web::Query<ListPara
 #[utoipa::path(
     get, path = "/api/v1/tickets/{id}", tag = "tickets",
     params(("id" = String, Path, description = "Id or number")),
-    responses(
-        (status = 200, description = "The ticket", body = TicketView),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed", body = ErrorBody),
-        (status = 404, description = "No such ticket (or another customer's)", body = ErrorBody),
-    ),
+    responses((status = 200, description = "The ticket", body = TicketView), errors::Caller,
+        (status = 404, description = "No such ticket (or another customer's)", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[get("/tickets/{id}")]
@@ -186,12 +179,8 @@ pub async fn get_one(state: web::Data<AppState>, auth: Auth, id: web::Path<Strin
 #[utoipa::path(
     get, path = "/api/v1/tickets/{id}/events", tag = "tickets",
     params(("id" = String, Path, description = "Id or number")),
-    responses(
-        (status = 200, description = "Events, oldest first", body = Vec<EventView>),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed", body = ErrorBody),
-        (status = 404, description = "No such ticket", body = ErrorBody),
-    ),
+    responses((status = 200, description = "Events, oldest first", body = Vec<EventView>), errors::Caller,
+        (status = 404, description = "No such ticket", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[get("/tickets/{id}/events")]
@@ -204,12 +193,8 @@ pub async fn events(state: web::Data<AppState>, auth: Auth, id: web::Path<String
 #[utoipa::path(
     get, path = "/api/v1/tickets/{id}/sla", tag = "sla",
     params(("id" = String, Path, description = "Id or number")),
-    responses(
-        (status = 200, description = "Timers, by kind and cycle", body = Vec<TimerView>),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed", body = ErrorBody),
-        (status = 404, description = "No such ticket", body = ErrorBody),
-    ),
+    responses((status = 200, description = "Timers, by kind and cycle", body = Vec<TimerView>), errors::Caller,
+        (status = 404, description = "No such ticket", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[get("/tickets/{id}/sla")]

@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::Auth;
 use super::body::{Body, OptionalBody};
 use super::error::{ApiError, ErrorBody};
+use super::responses as errors;
 use super::tickets::staff_or_contact;
 use crate::domain::ticket::Role;
 use crate::domain::visit::{NewVisit, Part, VisitOutcome, VisitStep, WindowChooser};
@@ -99,17 +100,9 @@ pub struct AvailabilityQuery {
     post, path = "/api/v1/tickets/{id}/visits", tag = "visits",
     params(("id" = String, Path, description = "Ticket id or number")),
     request_body = ProposeRequest,
-    responses(
-        (status = 201, description = "Proposed; the arrival clock starts", body = VisitView),
-        (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Needs the engineer role or higher", body = ErrorBody),
-        (status = 404, description = "No such ticket", body = ErrorBody),
-        (status = 409, description = "The ticket is finished", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
-    ),
+    responses((status = 201, description = "Proposed; the arrival clock starts", body = VisitView), errors::Engineer,
+        errors::JsonBody, (status = 404, description = "No such ticket", body = ErrorBody),
+        (status = 409, description = "The ticket is finished", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/visits")]
@@ -130,12 +123,8 @@ pub async fn propose(
 #[utoipa::path(
     get, path = "/api/v1/tickets/{id}/visits", tag = "visits",
     params(("id" = String, Path, description = "Ticket id or number")),
-    responses(
-        (status = 200, description = "The ticket's visits, oldest first", body = Vec<VisitView>),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed", body = ErrorBody),
-        (status = 404, description = "No such ticket", body = ErrorBody),
-    ),
+    responses((status = 200, description = "The ticket's visits, oldest first", body = Vec<VisitView>), errors::Caller,
+        (status = 404, description = "No such ticket", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[get("/tickets/{id}/visits")]
@@ -151,12 +140,8 @@ pub async fn for_ticket(
 #[utoipa::path(
     get, path = "/api/v1/visits/{id}", tag = "visits",
     params(("id" = i64, Path, description = "Visit id")),
-    responses(
-        (status = 200, description = "The visit", body = VisitView),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed", body = ErrorBody),
-        (status = 404, description = "No such visit", body = ErrorBody),
-    ),
+    responses((status = 200, description = "The visit", body = VisitView), errors::Caller,
+        (status = 404, description = "No such visit", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[get("/visits/{id}")]
@@ -172,17 +157,11 @@ macro_rules! visit_action {
             post, path = $api, tag = "visits",
             params(("id" = i64, Path, description = "Visit id")),
             request_body = $body,
-            responses(
-                (status = 200, description = "The visit after the step", body = VisitView),
-                (status = 400, description = "Malformed request", body = ErrorBody),
+            responses((status = 200, description = "The visit after the step", body = VisitView), errors::JsonBody,
                 (status = 401, description = "No valid token", body = ErrorBody),
                 (status = 403, description = "The caller may not take this step", body = ErrorBody),
                 (status = 404, description = "No such visit", body = ErrorBody),
-                (status = 409, description = "Not possible in the visit's state, or the engineer is booked then", body = ErrorBody),
-                (status = 413, description = "Body too large", body = ErrorBody),
-                (status = 415, description = "Not JSON", body = ErrorBody),
-                (status = 422, description = "Invalid field", body = ErrorBody),
-            ),
+                (status = 409, description = "Not possible in the visit's state, or the engineer is booked then", body = ErrorBody)),
             security(("bearer" = []))
         )]
         #[post($route)]
@@ -314,17 +293,13 @@ pub struct SignLinkRequest {
     post, path = "/api/v1/visits/{id}/sign-link", tag = "visits",
     params(("id" = i64, Path, description = "Visit id")),
     request_body = SignLinkRequest,
-    responses(
-        (status = 202, description = "The one-time link is on its way", body = SignLinkSent),
-        (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Engineer role or higher", body = ErrorBody),
+    responses((status = 202, description = "The one-time link is on its way", body = SignLinkSent),
+        (status = 400, description = "Malformed request", body = ErrorBody), errors::Engineer,
         (status = 404, description = "No such visit", body = ErrorBody),
         (status = 409, description = "The visit is not completed", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Not a contact of the ticket's customer", body = ErrorBody),
-    ),
+        (status = 422, description = "Not a contact of the ticket's customer", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[post("/visits/{id}/sign-link")]
@@ -342,12 +317,8 @@ pub async fn sign_link(
 #[utoipa::path(
     get, path = "/api/v1/visits/{id}/work-order", tag = "visits",
     params(("id" = i64, Path, description = "Visit id")),
-    responses(
-        (status = 200, description = "The work order, printable HTML", content_type = "text/html"),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not allowed", body = ErrorBody),
-        (status = 404, description = "No such visit", body = ErrorBody),
-    ),
+    responses((status = 200, description = "The work order, printable HTML", content_type = "text/html"), errors::Caller,
+        (status = 404, description = "No such visit", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[get("/visits/{id}/work-order")]
@@ -364,11 +335,7 @@ pub async fn work_order(
 
 #[utoipa::path(
     get, path = "/api/v1/engineers", tag = "visits",
-    responses(
-        (status = 200, description = "Active field engineers", body = Vec<EngineerView>),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Staff only", body = ErrorBody),
-    ),
+    responses((status = 200, description = "Active field engineers", body = Vec<EngineerView>), errors::Staff),
     security(("bearer" = []))
 )]
 #[get("/engineers")]
@@ -380,16 +347,8 @@ pub async fn engineers(state: web::Data<AppState>, auth: Auth) -> Result<HttpRes
     put, path = "/api/v1/engineers/{id}", tag = "visits",
     params(("id" = i64, Path, description = "User id")),
     request_body = FieldSettings,
-    responses(
-        (status = 200, description = "The user is a field engineer with these settings", body = EngineerView),
-        (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Lead or higher", body = ErrorBody),
-        (status = 404, description = "No such user", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
-    ),
+    responses((status = 200, description = "The user is a field engineer with these settings", body = EngineerView),
+        errors::Lead, errors::JsonBody, (status = 404, description = "No such user", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[put("/engineers/{id}")]
@@ -408,16 +367,10 @@ pub async fn set_field(
     post, path = "/api/v1/engineers/{id}/blocks", tag = "visits",
     params(("id" = i64, Path, description = "Engineer's user id")),
     request_body = NewBlock,
-    responses(
-        (status = 201, description = "Leave or training added", body = BlockView),
-        (status = 400, description = "Malformed request", body = ErrorBody),
+    responses((status = 201, description = "Leave or training added", body = BlockView), errors::JsonBody,
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The engineer themself or a lead", body = ErrorBody),
-        (status = 404, description = "No such field engineer", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
-    ),
+        (status = 404, description = "No such field engineer", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[post("/engineers/{id}/blocks")]
@@ -435,13 +388,9 @@ pub async fn add_block(
 #[utoipa::path(
     get, path = "/api/v1/engineers/availability", tag = "visits",
     params(AvailabilityQuery),
-    responses(
-        (status = 200, description = "Free windows per engineer", body = Vec<Availability>),
-        (status = 400, description = "Malformed query", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Staff only", body = ErrorBody),
-        (status = 422, description = "Invalid span", body = ErrorBody),
-    ),
+    responses((status = 200, description = "Free windows per engineer", body = Vec<Availability>),
+        (status = 400, description = "Malformed query", body = ErrorBody), errors::Staff,
+        (status = 422, description = "Invalid span", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[get("/engineers/availability")]
