@@ -210,6 +210,20 @@ impl Resolve for Resolver {
     }
 }
 
+/// A request that got no answer, in words: "timed out: …", "could not connect: …" or "request
+/// failed: …" with its causes, at most 500 characters. Without the URL: it may carry credentials
+/// in its user part or query.
+pub fn request_failure(e: reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    format!("{what}: {}", crate::services::chain_within(&e.without_url(), 500))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -158,17 +158,7 @@ impl Prober {
                 obs.body = Some(String::from_utf8_lossy(&body).into_owned());
                 (obs, error)
             }
-            Err(e) => {
-                let what = if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "could not connect"
-                } else {
-                    "request failed"
-                };
-                // Without the URL: it may carry credentials in its user part or query.
-                (obs, Some(format!("{what}: {}", chain(&e.without_url()))))
-            }
+            Err(e) => (obs, Some(crate::outbound::request_failure(e))),
         }
     }
 
@@ -340,15 +330,4 @@ fn default_unmet(kind: CheckKind, o: &Observation) -> Option<Unmet> {
         }),
         _ => None,
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s.chars().take(500).collect()
 }

@@ -71,31 +71,7 @@ impl WebhookClient {
                 };
                 Attempt::failed(failure, Some(status), format!("HTTP {status}: {text}"))
             }
-            Err(e) => {
-                let what = if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "could not connect"
-                } else {
-                    "request failed"
-                };
-                Attempt::failed(
-                    Failure::Retry { retry_after: None },
-                    None,
-                    format!("{what}: {}", error_chain(&e.without_url())),
-                )
-            }
+            Err(e) => Attempt::failed(Failure::Retry { retry_after: None }, None, crate::outbound::request_failure(e)),
         }
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s.chars().take(500).collect()
 }

@@ -13,12 +13,11 @@ use utoipa::ToSchema;
 use super::audit;
 
 use super::auth::Principal;
-use super::error::{Error, Result};
+use super::error::{Error, OrTaken, Result};
 use super::users::{TokenView, insert_token};
 use crate::config::valid_name;
 use crate::domain::customer::{Language, Tier, phone_digits, slug, valid_email};
 use crate::persistence::entities::{contact, customer};
-use crate::persistence::is_unique_violation;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -115,7 +114,7 @@ pub async fn create(state: &AppState, by: &Principal, input: NewCustomer, now: D
         }
         None => unique_key(&txn, &slug(&input.name)).await?,
     };
-    let inserted = customer::ActiveModel {
+    let c = customer::ActiveModel {
         name: Set(input.name.trim().to_string()),
         key: Set(key.clone()),
         tier: Set(input.tier),
@@ -126,14 +125,8 @@ pub async fn create(state: &AppState, by: &Principal, input: NewCustomer, now: D
         ..Default::default()
     }
     .insert(&txn)
-    .await;
-    let c = match inserted {
-        Ok(c) => c,
-        Err(e) if is_unique_violation(&e) => {
-            return Err(Error::conflict("customer_key_taken", format!("a customer with key `{key}` exists")));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    .await
+    .or_taken(|| Error::conflict("customer_key_taken", format!("a customer with key `{key}` exists")))?;
     audit::record(
         &txn,
         by,
@@ -318,7 +311,7 @@ pub async fn create_contact(
     }
     let txn = state.db.begin().await?;
     find(&txn, customer_id).await?;
-    let inserted = contact::ActiveModel {
+    let c = contact::ActiveModel {
         customer_id: Set(customer_id),
         name: Set(input.name.trim().to_string()),
         email_lower: Set(email.to_lowercase()),
@@ -332,17 +325,11 @@ pub async fn create_contact(
         ..Default::default()
     }
     .insert(&txn)
-    .await;
-    let c = match inserted {
-        Ok(c) => c,
-        Err(e) if is_unique_violation(&e) => {
-            return Err(Error::conflict(
-                "contact_email_taken",
-                format!("a contact with e-mail `{email}` exists (e-mail addresses are unique across customers)"),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    .await
+    .or_taken(|| {
+        let message = format!("a contact with e-mail `{email}` exists (e-mail addresses are unique across customers)");
+        Error::conflict("contact_email_taken", message)
+    })?;
     let token = insert_token(&txn, &format!("contact {}", c.email), None, Some(c.id), None, now).await?;
     audit::record(
         &txn,

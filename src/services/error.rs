@@ -69,6 +69,26 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// [`chain`], cut to at most `max` characters: for an error kept in a row.
+pub fn chain_within(e: &(dyn std::error::Error + 'static), max: usize) -> String {
+    chain(e).chars().take(max).collect()
+}
+
+/// A write's result, with the refusal of a unique key turned into the caller's conflict.
+pub trait OrTaken<T> {
+    fn or_taken(self, taken: impl FnOnce() -> Error) -> Result<T>;
+}
+
+impl<T> OrTaken<T> for std::result::Result<T, DbErr> {
+    fn or_taken(self, taken: impl FnOnce() -> Error) -> Result<T> {
+        match self {
+            Ok(v) => Ok(v),
+            Err(e) if crate::persistence::is_unique_violation(&e) => Err(taken()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 impl From<DbErr> for Error {
     /// PostgreSQL refuses NUL characters in text; whichever input carried one is bad input, not a
     /// server error.

@@ -11,13 +11,12 @@ use utoipa::ToSchema;
 
 use super::audit;
 use super::auth::{NewToken, generate_token, hash_password};
-use super::error::{Error, Result};
+use super::error::{Error, OrTaken, Result};
 use super::web_sessions::{self, Holder};
 use crate::domain::actor::Actor;
 use crate::domain::customer::{Language, valid_email};
 use crate::domain::ticket::Role;
 use crate::persistence::entities::{api_token, team, user};
-use crate::persistence::is_unique_violation;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -147,7 +146,7 @@ pub async fn create(
         Some(t) => Some(team_id(&txn, t).await?),
         None => None,
     };
-    let inserted = user::ActiveModel {
+    let u = user::ActiveModel {
         username: Set(input.username.clone()),
         display_name: Set(display_name),
         email: Set(input.email.clone()),
@@ -162,14 +161,8 @@ pub async fn create(
         ..Default::default()
     }
     .insert(&txn)
-    .await;
-    let u = match inserted {
-        Ok(u) => u,
-        Err(e) if is_unique_violation(&e) => {
-            return Err(Error::conflict("username_taken", format!("a user named `{}` exists", input.username)));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    .await
+    .or_taken(|| Error::conflict("username_taken", format!("a user named `{}` exists", input.username)))?;
     audit::record(
         &txn,
         by,

@@ -10,7 +10,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::{Viewer, calendar_zone, console_page, csrf_ok, redirect, same_token, session, staff};
+use super::{Viewer, calendar_zone, console_form, console_page, redirect, same_token, session, staff};
 use crate::domain::calendar::Secs;
 use crate::domain::ticket::Role;
 use crate::domain::visit::{NewVisit, Part, VisitOutcome, VisitState, VisitStep, WindowChooser};
@@ -167,11 +167,10 @@ async fn field_step(
 /// of `POST /api/v1/visits/{id}/sign-link` opens it).
 #[get("/portal/visits/{id}")]
 async fn portal_visit(state: web::Data<AppState>, req: HttpRequest, id: web::Path<i64>) -> HttpResponse {
-    let (s, zone) = match super::contact(&state, &req).await {
+    let (s, v) = match super::portal_page(&state, &req).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let v = Viewer::new(&req, Some(&s), &zone, "portal");
     match visits::get(&state, &s.principal, *id).await {
         Ok(x) => {
             let time = |d: Option<DateTime<Utc>>| d.map(|d| v.time(d));
@@ -388,14 +387,11 @@ struct BookForm {
 /// booked at once; times are in the viewer's zone.
 #[post("/console/dispatch")]
 async fn book(state: web::Data<AppState>, req: HttpRequest, form: web::Form<BookForm>) -> HttpResponse {
-    let (s, v) = match console_page(&state, &req, Role::Engineer).await {
+    let (s, v) = match console_form(&state, &req, Role::Engineer, &form.csrf_token, "/console/dispatch").await {
         Ok(x) => x,
         Err(r) => return r,
     };
     let f = form.into_inner();
-    if !csrf_ok(&s, &f.csrf_token) {
-        return v.expired_form("/console/dispatch");
-    }
     match book_from_form(&state, &s.principal, &v, f).await {
         Ok(visit) => redirect(&format!("/console/tickets/{}", visit.ticket_number)),
         Err(e) => v.failed(e, "/console/dispatch"),

@@ -305,13 +305,29 @@ pub(crate) async fn staff(state: &AppState, req: &HttpRequest, role: Role) -> Re
     Ok(s)
 }
 
-/// A contact's session, and the zone of their customer's calendar; staff go to the console.
-pub(crate) async fn contact(state: &AppState, req: &HttpRequest) -> Result<(Session, String), HttpResponse> {
+/// A contact's session, and a viewer in the zone of their customer's calendar; staff go to the
+/// console.
+pub(crate) async fn portal_page(state: &AppState, req: &HttpRequest) -> Result<(Session, Viewer), HttpResponse> {
     let Some((_, s)) = session(state, req).await else { return Err(redirect("/portal/sign-in")) };
     let Some(customer_id) = s.principal.customer_id() else { return Err(redirect("/console")) };
     let calendar = customers::find(&state.db, customer_id).await.ok().map(|c| c.calendar);
-    let zone = calendar_zone(state, calendar.as_deref());
-    Ok((s, zone))
+    let v = Viewer::new(req, Some(&s), &calendar_zone(state, calendar.as_deref()), "portal");
+    Ok((s, v))
+}
+
+/// [`portal_page`] for a posted form: also the form's CSRF token, else the "expired form" page
+/// linking `back`.
+pub(crate) async fn portal_form(
+    state: &AppState,
+    req: &HttpRequest,
+    csrf_token: &str,
+    back: &str,
+) -> Result<(Session, Viewer), HttpResponse> {
+    let (s, v) = portal_page(state, req).await?;
+    if !csrf_ok(&s, csrf_token) {
+        return Err(v.expired_form(back));
+    }
+    Ok((s, v))
 }
 
 /// Whether a posted form carries the session's CSRF token.
@@ -333,5 +349,21 @@ pub(crate) async fn console_page(
 ) -> Result<(Session, Viewer), HttpResponse> {
     let s = staff(state, req, role).await?;
     let v = Viewer::new(req, Some(&s), &calendar_zone(state, None), "console");
+    Ok((s, v))
+}
+
+/// [`console_page`] for a posted form: also the form's CSRF token, else the "expired form" page
+/// linking `back`.
+pub(crate) async fn console_form(
+    state: &AppState,
+    req: &HttpRequest,
+    role: Role,
+    csrf_token: &str,
+    back: &str,
+) -> Result<(Session, Viewer), HttpResponse> {
+    let (s, v) = console_page(state, req, role).await?;
+    if !csrf_ok(&s, csrf_token) {
+        return Err(v.expired_form(back));
+    }
     Ok((s, v))
 }

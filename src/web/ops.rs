@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::{console_page, csrf_ok, redirect, staff};
+use super::{console_form, console_page, redirect, staff};
 use crate::domain::ticket::Role;
 use crate::services::checks::{self, CheckQuery, inspections};
 use crate::services::notifications::{self, NotificationQuery};
@@ -122,13 +122,10 @@ struct CsrfForm {
 /// "Run inspection": starts one (or joins the one running) and shows its progress.
 #[post("/console/inspections")]
 async fn start(state: web::Data<AppState>, req: HttpRequest, form: web::Form<CsrfForm>) -> HttpResponse {
-    let (s, v) = match console_page(&state, &req, Role::Engineer).await {
+    let (s, v) = match console_form(&state, &req, Role::Engineer, &form.csrf_token, "/console/inspections").await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !csrf_ok(&s, &form.csrf_token) {
-        return v.expired_form("/console/inspections");
-    }
     match inspections::start(&state, s.principal.name(), Default::default(), state.clock.now()).await {
         Ok((i, _)) => redirect(&format!("/console/inspections/{}", i.id)),
         Err(e) => v.failed(e, "/console/inspections"),
@@ -252,13 +249,10 @@ async fn retry(
     id: web::Path<i64>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let (s, v) = match console_page(&state, &req, Role::Lead).await {
+    let (_, v) = match console_form(&state, &req, Role::Lead, &form.csrf_token, "/console/notifications").await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !csrf_ok(&s, &form.csrf_token) {
-        return v.expired_form("/console/notifications");
-    }
     match notifications::retry(&state, *id, state.clock.now()).await {
         Ok(_) => redirect("/console/notifications?status=pending"),
         Err(e) => v.failed(e, "/console/notifications"),

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::clocks::{Clock, clocks};
 use super::console::status_key;
 use super::ticket_page::{post_comment, timeline};
-use super::{Viewer, contact, csrf_ok, redirect};
+use super::{Viewer, portal_form, portal_page, redirect};
 use crate::domain::ticket::{Change, Source};
 use crate::http::multipart;
 use crate::services::auth::Principal;
@@ -35,11 +35,10 @@ struct Row {
 
 #[get("/portal")]
 async fn list(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let (s, zone) = match contact(&state, &req).await {
+    let (s, v) = match portal_page(&state, &req).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let v = Viewer::new(&req, Some(&s), &zone, "portal");
     let now = state.clock.now();
     let q = ListQuery { sort: Sort::Urgency, limit: 200, ..Default::default() };
     let page = match tickets::list(&state, &s.principal, q, now).await {
@@ -83,11 +82,10 @@ async fn load(state: &AppState, p: &Principal, r: &str, v: &Viewer) -> Result<mi
 
 #[get("/portal/tickets/{r}")]
 async fn show(state: web::Data<AppState>, req: HttpRequest, r: web::Path<String>) -> HttpResponse {
-    let (s, zone) = match contact(&state, &req).await {
+    let (s, v) = match portal_page(&state, &req).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let v = Viewer::new(&req, Some(&s), &zone, "portal");
     match load(&state, &s.principal, &r, &v).await {
         Ok(ctx) => v.page("portal_ticket.html", StatusCode::OK, ctx),
         Err(e) => v.failed(e, "/portal"),
@@ -96,11 +94,10 @@ async fn show(state: web::Data<AppState>, req: HttpRequest, r: web::Path<String>
 
 #[post("/portal/tickets/{r}/comment")]
 async fn comment(state: web::Data<AppState>, req: HttpRequest, r: web::Path<String>, body: Multipart) -> HttpResponse {
-    let (s, zone) = match contact(&state, &req).await {
+    let (s, v) = match portal_page(&state, &req).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let v = Viewer::new(&req, Some(&s), &zone, "portal");
     let back = format!("/portal/tickets/{r}");
     let form = multipart::read(&req, body, state.config.settings.attachments.max_bytes as usize).await;
     post_comment(&state, &s, &r, form, v, &back).await
@@ -122,15 +119,11 @@ async fn act(
     r: web::Path<String>,
     form: web::Form<ActForm>,
 ) -> HttpResponse {
-    let (s, zone) = match contact(&state, &req).await {
+    let back = format!("/portal/tickets/{r}");
+    let (s, v) = match portal_form(&state, &req, &form.csrf_token, &back).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let back = format!("/portal/tickets/{r}");
-    let v = Viewer::new(&req, Some(&s), &zone, "portal");
-    if !csrf_ok(&s, &form.csrf_token) {
-        return v.expired_form(&back);
-    }
     let change = match form.action.as_str() {
         "confirm" => Change::Confirm,
         "reopen" => Change::Reopen { reason: form.reason.clone().unwrap_or_default() },
@@ -144,11 +137,10 @@ async fn act(
 
 #[get("/portal/new")]
 async fn new_form(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let (s, zone) = match contact(&state, &req).await {
+    let (_, v) = match portal_page(&state, &req).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let v = Viewer::new(&req, Some(&s), &zone, "portal");
     v.page("portal_new.html", StatusCode::OK, context! { title => "", description => "", error => None::<String> })
 }
 
@@ -162,14 +154,10 @@ struct NewForm {
 
 #[post("/portal/new")]
 async fn create(state: web::Data<AppState>, req: HttpRequest, form: web::Form<NewForm>) -> HttpResponse {
-    let (s, zone) = match contact(&state, &req).await {
+    let (s, v) = match portal_form(&state, &req, &form.csrf_token, "/portal/new").await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let v = Viewer::new(&req, Some(&s), &zone, "portal");
-    if !csrf_ok(&s, &form.csrf_token) {
-        return v.expired_form("/portal/new");
-    }
     let input = NewTicket {
         customer_id: None,
         title: form.title.clone(),

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clocks::clocks;
 use super::console::status_key;
-use super::{Viewer, calendar_zone, console_page, csrf_ok, redirect, session};
+use super::{Viewer, calendar_zone, console_form, console_page, redirect, session};
 use crate::domain::level::Level;
 use crate::domain::ticket::Role;
 use crate::domain::ticket::{Action, Change, NewFile, Visibility};
@@ -259,14 +259,11 @@ async fn act(
     r: web::Path<String>,
     form: web::Form<ActForm>,
 ) -> HttpResponse {
-    let (s, v) = match console_page(&state, &req, Role::Agent).await {
+    let back = format!("/console/tickets/{r}");
+    let (s, v) = match console_form(&state, &req, Role::Agent, &form.csrf_token, &back).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let back = format!("/console/tickets/{r}");
-    if !csrf_ok(&s, &form.csrf_token) {
-        return v.expired_form(&back);
-    }
     let result = match request(&form) {
         Ok((change, copy_to_children)) => {
             let req =
@@ -345,14 +342,11 @@ async fn set_title(
     r: web::Path<String>,
     form: web::Form<TitleForm>,
 ) -> HttpResponse {
-    let (s, v) = match console_page(&state, &req, Role::Agent).await {
+    let back = format!("/console/tickets/{r}");
+    let (s, v) = match console_form(&state, &req, Role::Agent, &form.csrf_token, &back).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let back = format!("/console/tickets/{r}");
-    if !csrf_ok(&s, &form.csrf_token) {
-        return v.expired_form(&back);
-    }
     match tickets::set_public_title(&state, &s.principal, &r, &form.public_title, state.clock.now()).await {
         Ok(()) => redirect(&back),
         Err(e) => v.failed(e, &back),

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use super::super::error::{Error, Result};
+use super::super::error::{Error, OrTaken, Result};
 use crate::checks::spec::{CheckDef, CheckKind, CheckSpec};
 use crate::config::valid_name;
 use crate::domain::check::Health;
@@ -305,14 +305,10 @@ pub async fn create(state: &AppState, spec: CheckSpec, now: DateTime<Utc>) -> Re
         }
         _ => (None, None),
     };
-    let row = new_row(&name, &def, spec.customer_id, API, hash, now)?.insert(&state.db).await;
-    let row = match row {
-        Ok(r) => r,
-        Err(e) if is_unique_violation(&e) => {
-            return Err(Error::conflict("check_exists", format!("a check named `{name}` exists")));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let row = new_row(&name, &def, spec.customer_id, API, hash, now)?
+        .insert(&state.db)
+        .await
+        .or_taken(|| Error::conflict("check_exists", format!("a check named `{name}` exists")))?;
     state.wake_checks.notify_one();
     Ok(CreatedCheck { check: view(row, None)?, heartbeat_token: token })
 }
