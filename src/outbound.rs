@@ -221,7 +221,8 @@ pub fn request_failure(e: reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    format!("{what}: {}", crate::services::chain_within(&e.without_url(), 500))
+    let causes: String = crate::services::chain(&e.without_url()).chars().take(500).collect();
+    format!("{what}: {causes}")
 }
 
 #[cfg(test)]

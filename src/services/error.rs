@@ -69,11 +69,6 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-/// [`chain`], cut to at most `max` characters: for an error kept in a row.
-pub fn chain_within(e: &(dyn std::error::Error + 'static), max: usize) -> String {
-    chain(e).chars().take(max).collect()
-}
-
 /// A write's result, with the refusal of a unique key turned into the caller's conflict.
 pub trait OrTaken<T> {
     fn or_taken(self, taken: impl FnOnce() -> Error) -> Result<T>;

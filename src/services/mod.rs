@@ -26,4 +26,4 @@ pub mod visits;
 pub mod web_sessions;
 pub mod what_if;
 
-pub use error::{Error, Result, chain, chain_within};
+pub use error::{Error, Result, chain};

@@ -324,10 +324,7 @@ pub(crate) async fn portal_form(
     back: &str,
 ) -> Result<(Session, Viewer), HttpResponse> {
     let (s, v) = portal_page(state, req).await?;
-    if !csrf_ok(&s, csrf_token) {
-        return Err(v.expired_form(back));
-    }
-    Ok((s, v))
+    if csrf_ok(&s, csrf_token) { Ok((s, v)) } else { Err(v.expired_form(back)) }
 }
 
 /// Whether a posted form carries the session's CSRF token.
@@ -362,8 +359,5 @@ pub(crate) async fn console_form(
     back: &str,
 ) -> Result<(Session, Viewer), HttpResponse> {
     let (s, v) = console_page(state, req, role).await?;
-    if !csrf_ok(&s, csrf_token) {
-        return Err(v.expired_form(back));
-    }
-    Ok((s, v))
+    if csrf_ok(&s, csrf_token) { Ok((s, v)) } else { Err(v.expired_form(back)) }
 }
