@@ -16,6 +16,7 @@ mod m20261201_000008_portal;
 mod m20261202_000009_sweep_index;
 mod m20261204_000010_delivery;
 mod m20261205_000011_visits;
+mod m20261206_000012_ticket_triggers;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_sweep_index::Migration),
             Box::new(m20261204_000010_delivery::Migration),
             Box::new(m20261205_000011_visits::Migration),
+            Box::new(m20261206_000012_ticket_triggers::Migration),
         ]
     }
 }

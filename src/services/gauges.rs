@@ -1,14 +1,13 @@
 //! The gauges whose truth is in the database (open tickets, timers at risk or in breach, the
 //! outbox, sweep lag, checks). Every `metrics.refresh_secs` each instance calls [`refresh`]: the
 //! one holding the lease on the `metrics_snapshot` row computes them — ticket counts folded from
-//! the deltas ticket writes append, timer counts served by partial indexes, nothing that grows
-//! with the number of tickets — and stores them; every instance then exports the stored values,
+//! the deltas the database's triggers append whenever a ticket row is inserted, deleted, or
+//! changes level or status (migration m20261206_000012), timer counts served by partial indexes,
+//! nothing that grows with the number of tickets — and stores them; every instance then exports the stored values,
 //! so two instances export the same numbers and boards take `max by`.
 
 use crate::domain::check::Health;
 use crate::domain::delivery::DeliveryStatus;
-use crate::domain::level::Level;
-use crate::domain::ticket::Status;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -85,19 +84,6 @@ pub async fn refresh(state: &AppState, now: DateTime<Utc>) -> Result<Refreshed> 
     let newest = crate::services::versions::config_is_newest(&state.db, &state.versions.config_hash).await?;
     state.metrics.set_config_mismatch(!newest);
     Ok(out)
-}
-
-/// Records, in the caller's transaction, that a ticket left (`from`) and entered (`to`) a
-/// (level, status): appended rows, so that concurrent writers never wait on a shared counter.
-pub async fn count_move(db: &impl ConnectionTrait, from: Option<(Level, Status)>, to: (Level, Status)) -> Result<()> {
-    let mut values: Vec<Value> = vec![to.0.into(), to.1.into()];
-    let mut sql = String::from("INSERT INTO ticket_count_deltas (level, status, delta) VALUES ($1, $2, 1)");
-    if let Some((level, status)) = from {
-        values.extend([level.into(), status.into()]);
-        sql.push_str(", ($3, $4, -1)");
-    }
-    db.execute_raw(stmt(db.get_database_backend(), &sql, values)).await?;
-    Ok(())
 }
 
 /// Folds the appended deltas into the totals. `DELETE … RETURNING` hands each delta to exactly

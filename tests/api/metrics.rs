@@ -226,6 +226,54 @@ async fn metrics_count_committed_work_and_both_instances_export_the_stored_gauge
     assert_eq!(sample(&tb, r#"opsline_sla_breaches_total{level="II",tier="vip",timer="response"}"#), 1.0);
 }
 
+/// The open-ticket gauges and the tickets' numbers are kept by the database itself: whatever
+/// writes a ticket row — the API, the system's paths, or an operator's statement — the gauges
+/// count what the table holds and every number is `INC-` and the row's id.
+#[tokio::test]
+async fn the_ticket_gauges_and_numbers_follow_every_write_of_the_table() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let p = pair().await;
+    seed(&p).await;
+    // A write no service path made: an operator closes the level IV ticket by hand.
+    p.a.state.db.execute_unprepared("UPDATE tickets SET status = 'closed' WHERE level = 'IV'").await.unwrap();
+    p.refresh().await;
+    let text = scrape(&p.b).await;
+    let backend = p.a.state.db.get_database_backend();
+    let rows =
+        p.a.state
+            .db
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT level, status, COUNT(*) AS n FROM tickets GROUP BY level, status",
+            ))
+            .await
+            .unwrap();
+    let mut table: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for r in rows {
+        table.insert((r.try_get("", "level").unwrap(), r.try_get("", "status").unwrap()), r.try_get("", "n").unwrap());
+    }
+    assert_eq!(table.get(&("IV".into(), "closed".into())), Some(&1), "{table:?}");
+    for level in ["I", "II", "III", "IV"] {
+        for status in opsline::metrics::OPEN_STATUSES {
+            let n = table.get(&(level.to_string(), status.to_string())).copied().unwrap_or(0);
+            let series = format!(r#"opsline_tickets_open{{level="{level}",status="{status}"}}"#);
+            assert_eq!(sample(&text, &series), n as f64, "{series} against the table {table:?}");
+        }
+    }
+    assert_eq!(sample(&text, r#"opsline_tickets_open{level="IV",status="in_progress"}"#), 0.0);
+    let numbers =
+        p.a.state
+            .db
+            .query_all_raw(Statement::from_string(backend, "SELECT id, number FROM tickets ORDER BY id"))
+            .await
+            .unwrap();
+    assert_eq!(numbers.len(), 6);
+    for r in numbers {
+        let (id, number): (i64, String) = (r.try_get("", "id").unwrap(), r.try_get("", "number").unwrap());
+        assert_eq!(number, format!("INC-{id:06}"));
+    }
+}
+
 #[tokio::test]
 async fn metrics_listen_moves_the_endpoint_off_the_api_address() {
     let port = free_port();

@@ -168,8 +168,8 @@ async fn new_resolution_cycle(
         Error::Internal(format!("ticket {} names customer {}, which does not exist", t.id, t.customer_id))
     })?;
     let cycle = timers.iter().find(|tm| tm.kind == TimerKind::Resolution).map_or(1, |r| r.model.cycle + 1);
-    let start = timers::Start { ticket_id: t.id, cycle, level: t.level, customer: &cust, at: secs(work.now) };
-    let started = timers::start(work, &[TimerKind::Resolution], &start).await?;
+    let start = timers::Start { cycle, level: t.level, customer: &cust, at: secs(work.now) };
+    let started = timers::start(work, t.id, &[TimerKind::Resolution], &start).await?;
     timers.retain(|tm| tm.kind != TimerKind::Resolution);
     timers.extend(started);
     let due = timers.iter().find(|tm| tm.kind == TimerKind::Resolution).and_then(|r| r.model.due_at);
@@ -340,14 +340,7 @@ async fn save(
         Err(DbErr::RecordNotUpdated) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    if (after.level, after.status) != (before.level, before.status) {
-        crate::services::gauges::count_move(
-            &work.txn,
-            Some((before.level, before.status)),
-            (after.level, after.status),
-        )
-        .await?;
-    }
+    // The ticket gauges follow a change of level or status by the database's trigger.
     let mut tier = None;
     for tm in timers.iter_mut() {
         if tm.save(&work.txn, now).await? {

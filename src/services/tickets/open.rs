@@ -4,7 +4,6 @@
 //! replays answer with the ticket the first request opened.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -249,6 +248,12 @@ async fn insert(
         None => (classification.level, "classified"),
     };
     let source = input.source.unwrap_or(if actor.is_contact() { Source::Portal } else { Source::Hotline });
+    // The timers first: the ticket row is written with the urgency they give it.
+    let start = timers::Start { cycle: 1, level, customer, at: secs(reported_at) };
+    let planned = timers::plan(work, &TimerKind::TICKET, &start)?;
+    let (urgency_bucket, urgency_key, breached) = timers::urgency(&planned, secs(now));
+    // The database numbers the row (`INC-` and its id) and counts it into the ticket gauges
+    // (migration m20261206_000012); the placeholder only keeps the unique number free until then.
     let placeholder = format!("new-{}", &uuid::Uuid::new_v4().simple().to_string()[..24]);
     let t = ticket::ActiveModel {
         number: Set(placeholder),
@@ -276,29 +281,15 @@ async fn insert(
         resolved_at: Set(None),
         closed_at: Set(None),
         version: Set(1),
-        urgency_bucket: Set(2),
-        urgency_key: Set(0),
-        breached: Set(false),
+        urgency_bucket: Set(urgency_bucket),
+        urgency_key: Set(urgency_key),
+        breached: Set(breached || planned.iter().any(|tm| tm.model.breached)),
         ..Default::default()
     }
     .insert(&work.txn)
     .await?;
-    let start = timers::Start { ticket_id: t.id, cycle: 1, level, customer, at: secs(reported_at) };
-    let mut started = timers::start(work, &TimerKind::TICKET, &start).await?;
-    // Its number and urgency in one statement: every timer of the new ticket is in hand.
-    let (bucket, key, breached_now) = timers::urgency(&started, secs(now));
-    let breached = breached_now || started.iter().any(|tm| tm.model.breached);
-    let number = number_for(t.id);
-    ticket::Entity::update_many()
-        .col_expr(ticket::Column::Number, Expr::value(number.clone()))
-        .col_expr(ticket::Column::UrgencyBucket, Expr::value(bucket))
-        .col_expr(ticket::Column::UrgencyKey, Expr::value(key))
-        .col_expr(ticket::Column::Breached, Expr::value(breached))
-        .filter(ticket::Column::Id.eq(t.id))
-        .exec(&work.txn)
-        .await?;
-    let t = ticket::Model { number, urgency_bucket: bucket, urgency_key: key, breached, ..t };
-    crate::services::gauges::count_move(&work.txn, None, (t.level, t.status)).await?;
+    let t = ticket::Model { number: number_for(t.id), ..t };
+    let mut started = timers::insert(work, t.id, planned).await?;
     work.tally.push(Fact::Opened { level: t.level, source: t.source, tier: customer.tier });
     for tm in started.iter_mut() {
         tm.take_facts(customer.tier, &mut work.tally);

@@ -113,8 +113,8 @@ pub(crate) async fn clock(
                 .one(&work.txn)
                 .await?
                 .ok_or_else(|| Error::Internal(format!("ticket {} names a missing customer", t.id)))?;
-            let start = timers::Start { ticket_id: t.id, cycle, level: t.level, customer: &cust, at: now };
-            let started = timers::start(work, &[TimerKind::Arrival], &start).await?;
+            let start = timers::Start { cycle, level: t.level, customer: &cust, at: now };
+            let started = timers::start(work, t.id, &[TimerKind::Arrival], &start).await?;
             if !started.is_empty() {
                 timers.retain(|tm| tm.kind != TimerKind::Arrival);
                 timers.extend(started);
