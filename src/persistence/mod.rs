@@ -3,6 +3,7 @@
 
 pub mod bulk;
 pub mod check_bulk;
+pub mod checkpoint;
 pub mod entities;
 pub mod like;
 mod stored;
@@ -100,6 +101,9 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
+                // Checkpoints are the background checkpointer's (`checkpoint`); a writer copies
+                // the log back itself only if that falls this far behind.
+                .pragma("wal_autocheckpoint", checkpoint::WRITER_FALLBACK_PAGES.to_string())
         });
     } else {
         opts.max_connections(settings.max_connections).min_connections(1);

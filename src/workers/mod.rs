@@ -3,6 +3,7 @@
 //! around a `run_once(&state, now)` that tests call directly; the loops only decide when to run
 //! it next.
 
+mod checkpoint;
 mod checks;
 mod delivery;
 mod gauges;
@@ -38,10 +39,14 @@ pub fn spawn(state: AppState) -> Workers {
     Workers { stop, handles }
 }
 
-/// What every instance runs, workers or not: the gauge refresh.
+/// What every instance runs, workers or not: the gauge refresh and, on SQLite, the checkpointer.
 pub fn spawn_always(state: AppState) -> Workers {
     let (stop, rx) = watch::channel(false);
-    Workers { stop, handles: vec![tokio::spawn(gauges::run_until_stopped(state, rx))] }
+    let handles = vec![
+        tokio::spawn(checkpoint::run_until_stopped(state.clone(), rx.clone())),
+        tokio::spawn(gauges::run_until_stopped(state, rx)),
+    ];
+    Workers { stop, handles }
 }
 
 impl Workers {
