@@ -117,7 +117,7 @@ pub async fn bench_customer(db: &DatabaseConnection) -> (i64, i64, i64) {
     (scalar(db, "SELECT MAX(id) FROM customers").await, cal, pol)
 }
 
-/// What [`seed`] writes: `count` open level-I tickets numbered `PREFIX-1…`, one timer each.
+/// What [`seed`] writes: `count` open level-I tickets titled `PREFIX-1…`, one timer each.
 #[derive(Clone, Copy)]
 pub struct Seed<'a> {
     pub prefix: &'a str,
@@ -152,21 +152,25 @@ impl<'a> Seed<'a> {
     }
 }
 
-/// Bulk SQL: the tickets in one statement, their timers in another. The timers' at-risk
-/// instant is 80 % of the way from start to deadline, as the service computes it on `24x7`.
+/// Bulk SQL: the tickets in one statement, their timers in another (for the ids above the
+/// largest before; the bench is the only writer meanwhile). The database numbers the tickets and
+/// counts them into the gauges. The timers' at-risk instant is 80 % of the way from start to
+/// deadline, as the service computes it on `24x7`.
 pub async fn seed(db: &DatabaseConnection, s: Seed<'_>) {
     let risk = s.started + (s.due - s.started) * 4 / 5;
+    let before = scalar(db, "SELECT COALESCE(MAX(id), 0) FROM tickets").await;
     exec(
         db,
         "INSERT INTO tickets (number, customer_id, title, description, level, level_source, classification, status, source, \
          reported_at, created_at, updated_at, version, urgency_bucket, urgency_key, breached) \
          WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < ?) \
-         SELECT ? || x, ?, 'seeded ' || x, '', 'I', 'manual', '{\"level\":\"I\",\"rule\":null,\"matched\":[]}', 'open', 'hotline', \
+         SELECT 'seed-' || ? || x, ?, ? || x, '', 'I', 'manual', '{\"level\":\"I\",\"rule\":null,\"matched\":[]}', 'open', 'hotline', \
          ?, ?, ?, 1, 0, ?, false FROM g",
         vec![
             s.count.into(),
             format!("{}-", s.prefix).into(),
             s.customer.into(),
+            format!("{}-", s.prefix).into(),
             s.started.into(),
             s.started.into(),
             s.started.into(),
@@ -178,7 +182,7 @@ pub async fn seed(db: &DatabaseConnection, s: Seed<'_>) {
         db,
         "INSERT INTO sla_timers (ticket_id, kind, cycle, level, target, plan_target, started_at, calendar_version_id, policy_version_id, \
          state, due_at, breached, history, next_fire_at, risk_at, created_at, updated_at) \
-         SELECT id, ?, 1, 'I', ?, '30m', ?, ?, ?, 'running', ?, false, '[]', ?, ?, ?, ? FROM tickets WHERE number LIKE ?",
+         SELECT id, ?, 1, 'I', ?, '30m', ?, ?, ?, 'running', ?, false, '[]', ?, ?, ?, ? FROM tickets WHERE id > ?",
         vec![
             s.kind.into(),
             s.target.into(),
@@ -190,12 +194,10 @@ pub async fn seed(db: &DatabaseConnection, s: Seed<'_>) {
             risk.into(),
             s.started.into(),
             s.started.into(),
-            format!("{}-%", s.prefix).into(),
+            before.into(),
         ],
     )
     .await;
-    exec(db, "INSERT INTO ticket_count_deltas (level, status, delta) VALUES ('I', 'open', ?)", vec![s.count.into()])
-        .await;
 }
 
 /// CPU ticks (user + system) a process has used.
@@ -385,6 +387,15 @@ async fn build_seed(url: &str, count: i64) {
     let db = sea_orm::Database::connect(url).await.unwrap();
     let started = std::time::Instant::now();
     seed(&db, Seed::background("BG", count, bench_customer(&db).await, Utc::now())).await;
+    // The seed's gauge deltas folded here, once, rather than by the first refresh of every copy.
+    exec(
+        &db,
+        "INSERT INTO ticket_counts (level, status, n) SELECT level, status, SUM(delta) FROM ticket_count_deltas \
+         WHERE true GROUP BY level, status ON CONFLICT (level, status) DO UPDATE SET n = ticket_counts.n + excluded.n",
+        vec![],
+    )
+    .await;
+    exec(&db, "DELETE FROM ticket_count_deltas", vec![]).await;
     let vacuum = if db.get_database_backend() == DatabaseBackend::Postgres { "VACUUM ANALYZE" } else { "VACUUM" };
     db.execute_unprepared(vacuum).await.unwrap();
     if db.get_database_backend() == DatabaseBackend::Sqlite {

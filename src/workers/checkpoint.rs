@@ -3,10 +3,11 @@
 
 use tokio::sync::watch;
 
+use super::Ticker;
 use crate::persistence::checkpoint::{Checkpointer, INTERVAL};
 use crate::state::AppState;
 
-pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>) {
+pub async fn run_until_stopped(state: AppState, stop: watch::Receiver<bool>) {
     let mut checkpointer = match Checkpointer::open(&state.config.settings.database).await {
         Ok(Some(c)) => c,
         Ok(None) => return,
@@ -15,14 +16,9 @@ pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>)
             return;
         }
     };
-    let mut tick = tokio::time::interval(INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticker = Ticker::new(INTERVAL, stop);
     let mut failing = false;
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => if *stop.borrow() { break },
-        }
+    while ticker.next().await {
         match checkpointer.run().await {
             Ok(_) => failing = false,
             // Said once per run of failures, not four times a second.

@@ -5,18 +5,14 @@
 
 use tokio::sync::watch;
 
+use super::Ticker;
 use crate::services::gauges;
 use crate::state::AppState;
 
-pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>) {
+pub async fn run_until_stopped(state: AppState, stop: watch::Receiver<bool>) {
     let period = std::time::Duration::from_secs(state.config.settings.metrics.refresh_secs.max(1));
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => if *stop.borrow() { return },
-        }
+    let mut ticker = Ticker::new(period, stop);
+    while ticker.next().await {
         // The rate limiters forget addresses whose budgets are full again, bounding their memory.
         state.limits.forget_idle();
         if let Err(e) = gauges::refresh(&state, state.clock.now()).await {

@@ -4,20 +4,16 @@
 
 use tokio::sync::watch;
 
+use super::Ticker;
 use crate::services::instances;
 use crate::state::AppState;
 
-pub async fn run_until_stopped(state: AppState, mut stop: watch::Receiver<bool>) {
+pub async fn run_until_stopped(state: AppState, stop: watch::Receiver<bool>) {
     let takeover_ms = state.config.settings.delivery.takeover_secs.saturating_mul(1000);
     let period = std::time::Duration::from_millis((takeover_ms / 3).max(500));
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticker = Ticker::new(period, stop);
     let mut first = true;
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => if *stop.borrow() { return },
-        }
+    while ticker.next().await {
         let now = state.clock.now();
         if std::mem::take(&mut first) {
             match instances::start(&state, now).await {

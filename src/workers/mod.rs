@@ -59,6 +59,30 @@ impl Workers {
     }
 }
 
+/// A steady tick until asked to stop; a late tick delays the next rather than bunching them up.
+struct Ticker {
+    tick: tokio::time::Interval,
+    stop: watch::Receiver<bool>,
+}
+
+impl Ticker {
+    fn new(period: std::time::Duration, stop: watch::Receiver<bool>) -> Self {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self { tick, stop }
+    }
+
+    /// Waits for the next tick (the first comes at once); false once asked to stop.
+    async fn next(&mut self) -> bool {
+        loop {
+            tokio::select! {
+                _ = self.tick.tick() => return true,
+                _ = self.stop.changed() => if *self.stop.borrow() { return false },
+            }
+        }
+    }
+}
+
 /// Sleeps until `until` (at most `cap`), or until woken, or until asked to stop; returns false
 /// when asked to stop.
 async fn pause(
