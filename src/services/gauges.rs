@@ -3,8 +3,8 @@
 //! one holding the lease on the `metrics_snapshot` row computes them — ticket counts folded from
 //! the deltas the database's triggers append whenever a ticket row is inserted, deleted, or
 //! changes level or status (migration m20261206_000012), timer counts served by partial indexes,
-//! nothing that grows with the number of tickets — and stores them; every instance then exports the stored values,
-//! so two instances export the same numbers and boards take `max by`.
+//! nothing that grows with the number of tickets — and stores them; every instance then exports
+//! the stored values, so two instances export the same numbers and boards take `max by`.
 
 use crate::domain::check::Health;
 use crate::domain::delivery::DeliveryStatus;
@@ -86,29 +86,27 @@ pub async fn refresh(state: &AppState, now: DateTime<Utc>) -> Result<Refreshed> 
     Ok(out)
 }
 
-/// Folds the appended deltas into the totals. `DELETE … RETURNING` hands each delta to exactly
-/// one folder, so two instances folding at once still count it once.
+/// Folds the appended deltas into the totals inside the database, however many there are (an
+/// operator's bulk `UPDATE` appends two a row), counting each once even when two instances fold
+/// at once: on PostgreSQL `DELETE … RETURNING` hands each delta to exactly one folder; SQLite
+/// writes one transaction at a time, and a folder whose snapshot went stale fails rather than
+/// count twice.
 async fn fold_counts(db: &sea_orm::DatabaseConnection) -> Result<()> {
     use sea_orm::TransactionTrait;
+    const TOTALS: &str = "INSERT INTO ticket_counts (level, status, n) SELECT level, status, SUM(delta)";
+    const ADD: &str =
+        "GROUP BY level, status ON CONFLICT (level, status) DO UPDATE SET n = ticket_counts.n + excluded.n";
+    let backend = db.get_database_backend();
+    if backend == DatabaseBackend::Postgres {
+        let sql =
+            format!("WITH d AS (DELETE FROM ticket_count_deltas RETURNING level, status, delta) {TOTALS} FROM d {ADD}");
+        db.execute_raw(stmt(backend, &sql, vec![])).await?;
+        return Ok(());
+    }
     let txn = db.begin().await?;
-    let backend = txn.get_database_backend();
-    let mut sums: std::collections::BTreeMap<(String, String), i64> = Default::default();
-    for r in txn
-        .query_all_raw(stmt(backend, "DELETE FROM ticket_count_deltas RETURNING level, status, delta", vec![]))
-        .await?
-    {
-        *sums.entry((r.try_get("", "level")?, r.try_get("", "status")?)).or_default() +=
-            r.try_get::<i64>("", "delta")?;
-    }
-    for ((level, status), n) in sums.into_iter().filter(|(_, n)| *n != 0) {
-        txn.execute_raw(stmt(
-            backend,
-            "INSERT INTO ticket_counts (level, status, n) VALUES ($1, $2, $3) \
-             ON CONFLICT (level, status) DO UPDATE SET n = ticket_counts.n + excluded.n",
-            vec![level.into(), status.into(), n.into()],
-        ))
-        .await?;
-    }
+    // `WHERE true`: SQLite's grammar needs it between a SELECT and an upsert.
+    txn.execute_raw(stmt(backend, &format!("{TOTALS} FROM ticket_count_deltas WHERE true {ADD}"), vec![])).await?;
+    txn.execute_raw(stmt(backend, "DELETE FROM ticket_count_deltas", vec![])).await?;
     txn.commit().await?;
     Ok(())
 }
