@@ -388,14 +388,7 @@ async fn build_seed(url: &str, count: i64) {
     let started = std::time::Instant::now();
     seed(&db, Seed::background("BG", count, bench_customer(&db).await, Utc::now())).await;
     // The seed's gauge deltas folded here, once, rather than by the first refresh of every copy.
-    exec(
-        &db,
-        "INSERT INTO ticket_counts (level, status, n) SELECT level, status, SUM(delta) FROM ticket_count_deltas \
-         WHERE true GROUP BY level, status ON CONFLICT (level, status) DO UPDATE SET n = ticket_counts.n + excluded.n",
-        vec![],
-    )
-    .await;
-    exec(&db, "DELETE FROM ticket_count_deltas", vec![]).await;
+    opsline::services::gauges::fold_counts(&db).await.unwrap();
     let vacuum = if db.get_database_backend() == DatabaseBackend::Postgres { "VACUUM ANALYZE" } else { "VACUUM" };
     db.execute_unprepared(vacuum).await.unwrap();
     if db.get_database_backend() == DatabaseBackend::Sqlite {

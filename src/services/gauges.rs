@@ -91,7 +91,7 @@ pub async fn refresh(state: &AppState, now: DateTime<Utc>) -> Result<Refreshed> 
 /// at once: on PostgreSQL `DELETE … RETURNING` hands each delta to exactly one folder; SQLite
 /// writes one transaction at a time, and a folder whose snapshot went stale fails rather than
 /// count twice.
-async fn fold_counts(db: &sea_orm::DatabaseConnection) -> Result<()> {
+pub async fn fold_counts(db: &sea_orm::DatabaseConnection) -> Result<()> {
     use sea_orm::TransactionTrait;
     const TOTALS: &str = "INSERT INTO ticket_counts (level, status, n) SELECT level, status, SUM(delta)";
     const ADD: &str =
