@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 
 use tokio::sync::Notify;
@@ -12,7 +10,7 @@ use tokio::sync::Notify;
 use crate::checks::probe::Prober;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::metrics::{Metrics, Tally};
+use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::services::versions::Versions;
 
@@ -53,20 +51,5 @@ impl AppState {
     /// `delivery.takeover_secs`: how long a silent instance's leases are still respected.
     pub fn takeover(&self) -> chrono::Duration {
         chrono::Duration::seconds(self.config.settings.delivery.takeover_secs as i64)
-    }
-
-    /// After a committed write that opened a ticket: counts its facts into the metrics, wakes
-    /// the sweep when a timer was scheduled to fire sooner than the sweep looks anyway (it sleeps
-    /// at most `sweep.max_sleep_ms`), and the delivery loops when escalation events fired.
-    pub fn opened(&self, tally: Tally, next_fire: Option<DateTime<Utc>>, now: DateTime<Utc>) {
-        let escalated = tally.has_escalations();
-        self.metrics.record(tally);
-        let horizon = now + chrono::Duration::milliseconds(self.config.settings.sweep.max_sleep_ms as i64);
-        if next_fire.is_some_and(|at| at <= horizon) {
-            self.wake_sweep.notify_one();
-        }
-        if escalated {
-            self.wake_delivery.notify_one();
-        }
     }
 }
