@@ -47,6 +47,12 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
             return Err(persistence::StartupError::NewerSchema { unknown }.into());
         }
     }
+    if persistence::sqlite_keeps_plans(&db).await? == Some(false) {
+        tracing::warn!(
+            "this SQLite was built without SQLITE_ENABLE_QPSG: statements with `LIMIT ?` are compiled \
+             again on every run; build from the repository, whose .cargo/config.toml sets it"
+        );
+    }
     let now = clock.now();
     let installation = crate::services::instances::installation_id(&db).await?;
     let metrics = Metrics::new(env!("CARGO_PKG_VERSION")).map_err(|e| BuildError::Metrics(e.to_string()))?;

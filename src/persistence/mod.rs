@@ -111,6 +111,22 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     Database::connect(opts).await.map_err(|e| refused(&url, &e))
 }
 
+/// Whether this SQLite keeps each prepared statement's plan whatever values are bound (built with
+/// `SQLITE_ENABLE_QPSG`, as `.cargo/config.toml` asks). Without it every statement with `LIMIT ?`
+/// (each sea-orm `.one()`) is compiled again on each execution. `None` on PostgreSQL.
+pub async fn sqlite_keeps_plans(db: &DatabaseConnection) -> Result<Option<bool>, DbErr> {
+    if db.get_database_backend() != DatabaseBackend::Sqlite {
+        return Ok(None);
+    }
+    let rows = db.query_all_raw(Statement::from_string(DatabaseBackend::Sqlite, "PRAGMA compile_options")).await?;
+    for row in rows {
+        if row.try_get_by_index::<String>(0)? == "ENABLE_QPSG" {
+            return Ok(Some(true));
+        }
+    }
+    Ok(Some(false))
+}
+
 fn ensure_sqlite_dir(url: &str) -> Result<(), StartupError> {
     let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or(path);

@@ -36,15 +36,10 @@ async fn ready_is_503_when_the_database_is_gone() {
 /// compiles the statement again on each execution, which cost a fifth of ticket intake's time.
 #[tokio::test]
 async fn sqlite_statements_keep_their_plan_whatever_is_bound() {
-    use sea_orm::{ConnectionTrait, Statement};
     let app = spawn().await;
-    if !app.db.url.starts_with("sqlite:") {
-        return;
-    }
-    let backend = app.state.db.get_database_backend();
-    let rows = app.state.db.query_all_raw(Statement::from_string(backend, "PRAGMA compile_options")).await.unwrap();
-    let options: Vec<String> = rows.iter().map(|r| r.try_get_by_index::<String>(0).unwrap()).collect();
-    assert!(options.iter().any(|o| o == "ENABLE_QPSG"), "SQLite was built without ENABLE_QPSG: {options:?}");
+    let keeps = opsline::persistence::sqlite_keeps_plans(&app.state.db).await.unwrap();
+    let sqlite = app.db.url.starts_with("sqlite:");
+    assert_eq!(keeps, sqlite.then_some(true), "SQLite built without SQLITE_ENABLE_QPSG (.cargo/config.toml)");
 }
 
 /// On SQLite, requests never copy the write-ahead log back themselves (they would wait out a file
