@@ -17,6 +17,7 @@ mod m20261202_000009_sweep_index;
 mod m20261204_000010_delivery;
 mod m20261205_000011_visits;
 mod m20261206_000012_ticket_triggers;
+mod m20261207_000013_reports;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000010_delivery::Migration),
             Box::new(m20261205_000011_visits::Migration),
             Box::new(m20261206_000012_ticket_triggers::Migration),
+            Box::new(m20261207_000013_reports::Migration),
         ]
     }
 }

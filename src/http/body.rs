@@ -89,8 +89,12 @@ fn read<T: DeserializeOwned>(json: Result<web::Json<serde_json::Value>, actix_we
         )
         .with_field(path.trim_start_matches('.')));
     }
-    serde_json::from_value(value)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", e.to_string()))
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", e.into_inner().to_string());
+        // `.` is the document itself (a missing field is named in the message).
+        if path == "." { err } else { err.with_field(&path) }
+    })
 }
 
 /// Where in the document a string (or a key) holds a NUL character, which no text field takes.

@@ -13,6 +13,7 @@ pub mod intake;
 pub mod metrics;
 pub mod multipart;
 mod openapi;
+pub mod reports;
 mod responses;
 pub mod sla;
 pub mod ticket_actions;
@@ -92,6 +93,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, email_limi
                 .service(sla::preview)
                 .service(sla::what_if)
                 .service(sla::report)
+                .service(reports::create)
+                .service(reports::list)
+                .service(reports::get_one)
                 .service(escalations::ack)
                 .service(escalations::list)
                 .service(escalations::retry)

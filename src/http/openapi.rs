@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, checks, escalations, health, intake, metrics, sla, ticket_actions, tickets, visits};
+use super::{admin, checks, escalations, health, intake, metrics, reports, sla, ticket_actions, tickets, visits};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +29,7 @@ use super::{admin, checks, escalations, health, intake, metrics, sla, ticket_act
         visits::propose, visits::for_ticket, visits::get_one, visits::book, visits::rebook, visits::depart,
         visits::arrive, visits::no_access, visits::complete, visits::sign, visits::sign_link, visits::cancel, visits::work_order,
         visits::engineers, visits::set_field, visits::add_block, visits::availability, visits::calendar,
+        reports::create, reports::list, reports::get_one,
     ),
     modifiers(&Bearer)
 )]

@@ -55,6 +55,13 @@ pub async fn refresh(state: &AppState, now: DateTime<Utc>) -> Result<Refreshed> 
         if filled > 0 {
             tracing::info!(timers = filled, "metrics: at-risk instants filled in for timers that lacked them");
         }
+        let figured = crate::services::timers::fill_figures(&state.db, &state.versions, None, BACKFILL_BATCH).await?;
+        if figured > 0 {
+            tracing::info!(
+                outcomes = figured,
+                "reports: working-time figures filled in for outcomes copied by the migration"
+            );
+        }
         let s = compute(state, now).await?;
         let body = serde_json::to_string(&s).map_err(|e| super::Error::Internal(e.to_string()))?;
         state

@@ -340,6 +340,47 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("v_parts_used", "使用的备件", "Parts used"),
     ("v_sign_work_order", "签署上门工作单", "Sign the work order of a visit"),
     ("v_open_work_order", "打开工作单", "Open the work order"),
+    ("rp_title", "服务报告", "Service report"),
+    ("rp_weekly", "周报", "Weekly report"),
+    ("rp_monthly", "月报", "Monthly report"),
+    ("rp_custom", "阶段报告", "Report for the period"),
+    ("rp_summary", "概要", "Summary"),
+    ("rp_overall", "SLA 达成率", "SLA compliance"),
+    ("rp_opened", "新建工单", "Tickets opened"),
+    ("rp_closed", "关闭工单", "Tickets closed"),
+    ("rp_breaches", "超时", "Missed deadlines"),
+    ("rp_tickets", "工单", "Tickets"),
+    ("rp_source", "来源", "Source"),
+    ("rp_none", "本期无数据。", "Nothing in this period."),
+    ("rp_compliance", "各级别 SLA 达成情况", "SLA compliance by level and timer"),
+    ("rp_timer", "时限", "Timer"),
+    ("rp_in_time", "按时", "in time"),
+    ("rp_late", "超时达成", "late"),
+    ("rp_breached", "超时未达成", "breached"),
+    ("rp_auto_resolved", "自动解决", "auto-resolved"),
+    ("rp_cancelled", "已取消", "cancelled"),
+    ("rp_rate", "达成率", "Compliance"),
+    ("rp_due", "截止时间", "Deadline"),
+    ("rp_ended", "结束时间", "Ended"),
+    ("rp_how_late", "超时（工作时间）", "Late by (working time)"),
+    ("rp_no_breaches", "本期所有时限均按时达成。", "Every deadline of this period was met in time."),
+    ("rp_visits", "上门服务", "On-site visits"),
+    ("rp_arrivals", "到场时限", "Arrival"),
+    ("rp_work_orders", "已签字工单", "Work orders signed"),
+    ("rp_trend", "达成率趋势", "Compliance trend"),
+    ("rp_note", "客户经理说明", "From your account lead"),
+    ("rp_sign_provider", "服务方签字", "For the service provider"),
+    ("rp_sign_customer", "客户方签字", "For the customer"),
+    ("rp_hash", "报告 SHA-256", "Report SHA-256"),
+    ("rp_src_hotline", "热线", "hotline"),
+    ("rp_src_portal", "门户", "portal"),
+    ("rp_src_email", "邮件", "e-mail"),
+    ("rp_src_check", "监控检查", "health check"),
+    ("rp_src_integration", "集成", "integration"),
+    ("rp_timer_response", "响应", "Response"),
+    ("rp_timer_plan", "处理方案", "Plan"),
+    ("rp_timer_resolution", "解决", "Resolution"),
+    ("rp_timer_arrival", "到场", "Arrival"),
 ];
 
 #[cfg(test)]
@@ -390,6 +431,7 @@ mod tests {
             include_str!("templates/work_order.html"),
             include_str!("templates/portal_visit.html"),
             include_str!("templates/sign_form.html"),
+            include_str!("templates/report.html"),
         ];
         for src in sources {
             for (i, _) in src.match_indices("t.") {
@@ -406,7 +448,7 @@ mod tests {
                 }
             }
         }
-        for prefix in ["act_", "text_", "health_", "insp_", "nt_", "st_"] {
+        for prefix in ["act_", "text_", "health_", "insp_", "nt_", "st_", "rp_", "rp_src_", "rp_timer_"] {
             assert!(known.iter().any(|k| k.starts_with(prefix)), "{prefix}");
         }
     }

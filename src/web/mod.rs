@@ -11,6 +11,7 @@ mod field;
 mod i18n;
 mod ops;
 mod portal;
+pub mod report;
 mod status;
 mod ticket_page;
 

@@ -22,6 +22,7 @@ mod outbound;
 mod permissions;
 mod portal;
 mod receivers;
+mod reports;
 mod scheduling;
 mod sla_engine;
 mod sla_examples;

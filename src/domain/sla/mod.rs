@@ -1,10 +1,12 @@
 //! The SLA clock engine (docs/sla.md): targets, policies and the three timers per ticket. Pure: every
 //! function takes the instants it needs; nothing here reads a clock or a database.
 
+mod frozen;
 mod policy;
 mod target;
 mod timer;
 
+pub use frozen::{Figures, figures};
 pub use policy::{LevelTargets, SlaPolicy};
 pub use target::{Target, TargetParseError, deadline, format_hms, parse_hms};
 pub use timer::{HistoryEntry, PauseReason, Replayed, Targets, change_level, replay, replay_explained};

@@ -23,10 +23,12 @@ pub mod installation;
 pub mod instance;
 pub mod integration;
 pub mod outbox;
+pub mod report;
 pub mod sla_timer;
 pub mod team;
 pub mod ticket;
 pub mod ticket_event;
+pub mod timer_outcome;
 pub mod user;
 pub mod visit;
 pub mod web_session;
@@ -63,10 +65,12 @@ fn tables() -> Vec<(&'static str, Vec<String>)> {
         of::<instance::Entity>(),
         of::<integration::Entity>(),
         of::<outbox::Entity>(),
+        of::<report::Entity>(),
         of::<sla_timer::Entity>(),
         of::<team::Entity>(),
         of::<ticket::Entity>(),
         of::<ticket_event::Entity>(),
+        of::<timer_outcome::Entity>(),
         of::<user::Entity>(),
         of::<visit::Entity>(),
         of::<web_session::Entity>(),

@@ -24,7 +24,10 @@ use crate::metrics::{Fact, Tally};
 use crate::persistence::entities::{customer, sla_timer, ticket};
 use crate::services::tickets::Work;
 
+mod frozen;
 mod start;
+
+pub use frozen::fill_figures;
 
 pub use start::Start;
 pub(crate) use start::{insert, plan, start};
@@ -59,6 +62,8 @@ pub struct Timer {
     dirty: bool,
     /// Breached and finished as last counted into the metrics (see `take_facts`).
     counted: (bool, bool),
+    /// Its outcome is in `timer_outcomes` (see `frozen::freeze`).
+    frozen: bool,
 }
 
 impl Timer {
@@ -72,6 +77,7 @@ impl Timer {
             plan: model.plan_target.parse().map_err(|_| corrupt("plan target"))?,
             calendar,
             counted: (model.breached, model.outcome.is_some()),
+            frozen: model.outcome.is_some(),
             model,
             dirty: false,
         })
@@ -408,6 +414,10 @@ impl Timer {
         }
         self.model = am.update(db).await?;
         self.dirty = false;
+        if self.model.outcome.is_some() && !self.frozen {
+            frozen::freeze(db, self).await?;
+            self.frozen = true;
+        }
         Ok(true)
     }
 }

@@ -91,6 +91,7 @@ pub(crate) fn plan(work: &mut Work<'_>, kinds: &[TimerKind], s: &Start<'_>) -> R
             dirty: false,
             // A backdated timer may start breached: that breach is this ticket's to count.
             counted: (false, false),
+            frozen: false,
         });
     }
     Ok(planned)

@@ -1,7 +1,10 @@
 //! SLA reports from the system of record: every timer (each cycle) counted by how it ended, per
-//! level and timer, with compliance = in time ÷ (in time + late + breached).
+//! level and timer, with compliance = in time ÷ (in time + late + breached); and each customer's
+//! service report from frozen outcomes (`customer`).
 
-use std::collections::BTreeMap;
+mod customer;
+
+pub use customer::*;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
@@ -10,26 +13,9 @@ use utoipa::ToSchema;
 
 use super::error::Result;
 use crate::domain::level::Level;
+use crate::domain::report::{ComplianceRow, Counted, compliance_table};
 use crate::domain::sla::{Outcome, TimerKind, TimerState};
 use crate::state::AppState;
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ReportRow {
-    #[schema(value_type = String)]
-    pub level: Level,
-    #[schema(value_type = String)]
-    pub timer: TimerKind,
-    pub in_time: u64,
-    pub late: u64,
-    /// Unmet past the deadline: still running, or ended unmet.
-    pub breached: u64,
-    pub auto_resolved: u64,
-    pub cancelled: u64,
-    /// Still running or paused within their deadline.
-    pub open: u64,
-    /// in_time ÷ (in_time + late + breached); null when nothing counts yet.
-    pub compliance: Option<f64>,
-}
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SlaReport {
@@ -37,7 +23,7 @@ pub struct SlaReport {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub generated_at: DateTime<Utc>,
-    pub rows: Vec<ReportRow>,
+    pub rows: Vec<ComplianceRow>,
 }
 
 /// Timers started in `[from, to)`, optionally of one customer's tickets.
@@ -81,45 +67,15 @@ pub async fn sla_report(
             r.try_get::<i64>("", "n")?,
         ));
     }
-    let mut table: BTreeMap<(Level, TimerKind), ReportRow> = BTreeMap::new();
-    for level in Level::ALL {
-        for kind in TimerKind::ALL {
-            let row = ReportRow {
-                level,
-                timer: kind,
-                in_time: 0,
-                late: 0,
-                breached: 0,
-                auto_resolved: 0,
-                cancelled: 0,
-                open: 0,
-                compliance: None,
-            };
-            table.insert((level, kind), row);
-        }
-    }
-    for (level, kind, timer_state, outcome, overdue, n) in rows {
-        let Some(row) = table.get_mut(&(level, kind)) else { continue };
-        let n = n as u64;
-        match outcome {
-            Some(Outcome::InTime) => row.in_time += n,
-            Some(Outcome::Late) => row.late += n,
-            Some(Outcome::Breached) => row.breached += n,
-            Some(Outcome::AutoResolved) => row.auto_resolved += n,
-            Some(Outcome::Cancelled) => row.cancelled += n,
+    let rows = compliance_table(rows.into_iter().map(|(level, kind, timer_state, outcome, overdue, n)| {
+        let how = match outcome {
+            Some(o) => Counted::Ended(o),
             None if timer_state == TimerState::Breached || (timer_state == TimerState::Running && overdue == 1) => {
-                row.breached += n
+                Counted::Overdue
             }
-            None => row.open += n,
-        }
-    }
-    let rows = table
-        .into_values()
-        .map(|mut r| {
-            let denominator = r.in_time + r.late + r.breached;
-            r.compliance = (denominator > 0).then(|| r.in_time as f64 / denominator as f64);
-            r
-        })
-        .collect();
+            None => Counted::Open,
+        };
+        (level, kind, how, n as u64)
+    }));
     Ok(SlaReport { customer_id, from, to, generated_at: now, rows })
 }
