@@ -21,6 +21,8 @@ pub enum SignedFor {
     PortalLink,
     /// An escalation's acknowledge link in a mail.
     Acknowledge,
+    /// A service report's acknowledge / dispute link in a mail.
+    ReportAnswer,
 }
 
 impl SignedFor {
@@ -30,6 +32,7 @@ impl SignedFor {
             SignedFor::Form => "form",
             SignedFor::PortalLink => "portal-link",
             SignedFor::Acknowledge => "ack",
+            SignedFor::ReportAnswer => "report-answer",
         }
     }
 }

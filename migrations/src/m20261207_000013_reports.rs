@@ -5,7 +5,11 @@
 //! later. Timers that had ended before this migration are copied here; their working-time figures
 //! need the calendar engine and are filled in once by the service (`paused_secs` and `late_secs`
 //! are null until then). `reports` holds each generated report: its period, language, the frozen
-//! content as JSON and that content's SHA-256.
+//! content as JSON and that content's SHA-256; a scheduled one its `schedule_key` (unique: made
+//! once per customer and period across instances); and the customer's decision on it —
+//! acknowledged or disputed, by whom, when, on which hash, why, and the ticket a dispute opened.
+//! Each customer gets a report schedule (`weekly`, `monthly` or `none`), its recipients (e-mail
+//! addresses, JSON) and an account lead (the user a dispute is for).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -50,6 +54,21 @@ enum Reports {
     Sha256,
     CreatedBy,
     CreatedAt,
+    ScheduleKey,
+    Decision,
+    DecidedAt,
+    DecidedBy,
+    DecidedSha256,
+    DisputeReason,
+    DisputeTicketId,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum Customers {
+    Table,
+    ReportSchedule,
+    ReportRecipients,
+    AccountLeadId,
 }
 
 /// Every timer that ended before this migration, with its ticket's customer.
@@ -112,14 +131,34 @@ impl MigrationTrait for Migration {
                     .col(string_len(Reports::Sha256, 64))
                     .col(text(Reports::CreatedBy))
                     .col(timestamp_with_time_zone(Reports::CreatedAt))
+                    .col(string_len_null(Reports::ScheduleKey, 64))
+                    .col(string_len_null(Reports::Decision, 16))
+                    .col(timestamp_with_time_zone_null(Reports::DecidedAt))
+                    .col(text_null(Reports::DecidedBy))
+                    .col(string_len_null(Reports::DecidedSha256, 64))
+                    .col(text_null(Reports::DisputeReason))
+                    .col(big_integer_null(Reports::DisputeTicketId))
                     .to_owned(),
             )
             .await?;
         index(manager, Reports::Table, "idx_reports_customer_period", &[Reports::CustomerId, Reports::PeriodStart])
-            .await
+            .await?;
+        // A scheduled report is made once per customer and period, however many instances run.
+        unique_index(manager, Reports::Table, "uq_reports_schedule_key", &[Reports::ScheduleKey]).await?;
+        for col in [
+            ColumnDef::new(Customers::ReportSchedule).string_len(16).not_null().default("weekly").to_owned(),
+            ColumnDef::new(Customers::ReportRecipients).text().not_null().default("[]").to_owned(),
+            ColumnDef::new(Customers::AccountLeadId).big_integer().null().to_owned(),
+        ] {
+            manager.alter_table(Table::alter().table(Customers::Table).add_column(col).to_owned()).await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for col in [Customers::AccountLeadId, Customers::ReportRecipients, Customers::ReportSchedule] {
+            manager.alter_table(Table::alter().table(Customers::Table).drop_column(col).to_owned()).await?;
+        }
         manager.drop_table(Table::drop().table(Reports::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(TimerOutcomes::Table).to_owned()).await
     }

@@ -37,6 +37,7 @@ pub struct Settings {
     pub checks: CheckSettings,
     pub gating: GatingSettings,
     pub inspections: InspectionSettings,
+    pub reports: ReportSettings,
     pub retention: RetentionSettings,
 }
 
@@ -378,6 +379,16 @@ pub struct TicketSettings {
     pub auto_close_after: String,
     /// A ticket with visits is confirmed only once a visit is signed.
     pub require_signed_visit: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSettings {
+    /// When a scheduled report is made and mailed, `HH:MM` in the customer's time zone, on the
+    /// Monday after the week (weekly) or the first after the month (monthly).
+    pub send_at: String,
+    /// How long a report's acknowledge link works, in days.
+    pub ack_link_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -214,6 +214,15 @@ fn ticket_rules(settings: &Settings, problems: &mut Problems) -> Option<TicketRu
             format!("`{}` is not a duration such as 0m, 12h or 1d", settings.visits.max_offline),
         ));
     }
+    if crate::domain::report::time_of_day(&settings.reports.send_at).is_none() {
+        problems.push(Problem::error(
+            "reports.send_at",
+            format!("`{}` is not a time of day such as 09:30", settings.reports.send_at),
+        ));
+    }
+    if !(1..=365).contains(&settings.reports.ack_link_days) {
+        problems.push(Problem::error("reports.ack_link_days", "1 to 365 days"));
+    }
     let alert_reopen = parse_duration(&settings.integrations.reopen_window).filter(|d| *d >= 0);
     if alert_reopen.is_none() {
         problems.push(Problem::error(

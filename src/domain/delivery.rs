@@ -34,6 +34,8 @@ crate::text_enum! {
         Acknowledged = "acknowledged",
         /// A portal sign-in or set-password link for a contact.
         PortalLink = "portal_link",
+        /// A customer's scheduled service report.
+        Report = "report",
     }
 }
 

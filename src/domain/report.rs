@@ -30,6 +30,61 @@ crate::text_enum! {
     }
 }
 
+crate::text_enum! {
+    /// How often a customer's reports are made and sent.
+    pub enum ReportSchedule ("report schedule") {
+        /// Each Monday, for the week before.
+        Weekly = "weekly",
+        /// Each first of the month, for the month before.
+        Monthly = "monthly",
+        None = "none",
+    }
+}
+
+impl ReportSchedule {
+    pub fn kind(self) -> Option<ReportKind> {
+        match self {
+            ReportSchedule::Weekly => Some(ReportKind::Weekly),
+            ReportSchedule::Monthly => Some(ReportKind::Monthly),
+            ReportSchedule::None => None,
+        }
+    }
+}
+
+crate::text_enum! {
+    /// The customer's answer to a report (签字确认).
+    pub enum Decision ("report decision") {
+        Acknowledged = "acknowledged",
+        Disputed = "disputed",
+    }
+}
+
+/// `HH:MM` as seconds of the day.
+pub fn time_of_day(s: &str) -> Option<u32> {
+    let (h, m) = s.split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60 && s.len() == 5).then_some(h * 3600 + m * 60)
+}
+
+/// The latest period a `kind` schedule is due to report on by `now`, and when it fell due: at
+/// `send_at` (seconds of the day) on the day after the period ends, in `tz`.
+pub fn due_period(kind: ReportKind, now: Secs, send_at: u32, tz: &TimeZone) -> Result<(Period, Secs), String> {
+    let today = jiff::Timestamp::from_second(now).map_err(|e| e.to_string())?.to_zoned(tz.clone()).date();
+    let back = match kind {
+        ReportKind::Monthly => today.first_of_month().yesterday(),
+        _ => today.checked_sub(7.days()),
+    }
+    .map_err(|e| e.to_string())?;
+    let mut period = Period::of(kind, back, None, tz)?;
+    loop {
+        let due = period.end + i64::from(send_at);
+        if due <= now {
+            return Ok((period, due));
+        }
+        period = period.previous(tz)?;
+    }
+}
+
 /// How many periods the trend shows, this one included.
 pub const TREND_PERIODS: usize = 8;
 
@@ -439,6 +494,28 @@ mod tests {
         assert_eq!(p.end - p.start, 7 * 86_400);
         let before = p.previous(&shanghai()).unwrap();
         assert_eq!((before.first, before.last), (date("2026-11-16"), date("2026-11-22")));
+    }
+
+    #[test]
+    fn a_schedule_is_due_on_the_first_morning_after_its_period() {
+        let tz = shanghai();
+        let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_second();
+        let nine_thirty = time_of_day("09:30").unwrap();
+        // Monday 09:29 in Shanghai: last week is not due yet, the week before is.
+        let (p, due) = due_period(ReportKind::Weekly, at("2026-11-30T01:29:00Z"), nine_thirty, &tz).unwrap();
+        assert_eq!((p.first, rfc3339(due)), (date("2026-11-16"), "2026-11-23T01:30:00Z".to_string()));
+        let (p, due) = due_period(ReportKind::Weekly, at("2026-11-30T01:30:00Z"), nine_thirty, &tz).unwrap();
+        assert_eq!(
+            (p.first, p.last, rfc3339(due)),
+            (date("2026-11-23"), date("2026-11-29"), "2026-11-30T01:30:00Z".to_string())
+        );
+        let (p, _) = due_period(ReportKind::Monthly, at("2026-12-01T02:00:00Z"), nine_thirty, &tz).unwrap();
+        assert_eq!((p.first, p.last), (date("2026-11-01"), date("2026-11-30")));
+        let (p, _) = due_period(ReportKind::Monthly, at("2026-12-01T01:00:00Z"), nine_thirty, &tz).unwrap();
+        assert_eq!(p.first, date("2026-10-01"));
+        assert_eq!(time_of_day("9:30"), None);
+        assert_eq!(time_of_day("24:00"), None);
+        assert_eq!(time_of_day("00:05"), Some(300));
     }
 
     #[test]

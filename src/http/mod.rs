@@ -96,6 +96,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, email_limi
                 .service(reports::create)
                 .service(reports::list)
                 .service(reports::get_one)
+                .service(reports::answer)
                 .service(escalations::ack)
                 .service(escalations::list)
                 .service(escalations::retry)

@@ -29,7 +29,7 @@ use super::{admin, checks, escalations, health, intake, metrics, reports, sla, t
         visits::propose, visits::for_ticket, visits::get_one, visits::book, visits::rebook, visits::depart,
         visits::arrive, visits::no_access, visits::complete, visits::sign, visits::sign_link, visits::cancel, visits::work_order,
         visits::engineers, visits::set_field, visits::add_block, visits::availability, visits::calendar,
-        reports::create, reports::list, reports::get_one,
+        reports::create, reports::list, reports::get_one, reports::answer,
     ),
     modifiers(&Bearer)
 )]

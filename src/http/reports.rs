@@ -10,9 +10,11 @@ use super::error::{ApiError, ErrorBody};
 use super::responses as errors;
 use crate::domain::actor::Actor;
 use crate::domain::ticket::Role;
+use crate::persistence::entities::contact;
 use crate::services::Error;
-use crate::services::reports::{self, NewReport, ReportView};
+use crate::services::reports::{self, NewDecision, NewReport, ReportView};
 use crate::state::AppState;
+use sea_orm::EntityTrait;
 
 /// Staff, or a contact of `customer_id`; anyone else is told nothing exists.
 fn may_read(auth: &Auth, customer_id: i64) -> Result<(), ApiError> {
@@ -53,6 +55,34 @@ pub async fn list(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>) ->
     Ok(HttpResponse::Ok().json(reports::list(&state, *id).await?))
 }
 
+/// The customer's answer, by their contact: acknowledged, or disputed with a reason (which opens
+/// a level IV ticket for the account lead). Once per report, on the hash the contact saw.
+#[utoipa::path(post, path = "/api/v1/reports/{id}/ack", tag = "reports", request_body = NewDecision,
+    params(("id" = i64, Path, description = "Report id")),
+    responses((status = 200, description = "The report with its answer", body = ReportView), errors::JsonBody,
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not a contact: only the customer answers", body = ErrorBody),
+        (status = 404, description = "No such report of the contact's customer", body = ErrorBody),
+        (status = 409, description = "Answered already", body = ErrorBody)),
+    security(("bearer" = [])))]
+#[post("/reports/{id:\\d+}/ack")]
+pub async fn answer(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<i64>,
+    body: Body<NewDecision>,
+) -> Result<HttpResponse, ApiError> {
+    let Actor::Contact { contact_id, .. } = &auth.0 else {
+        return Err(Error::forbidden("only the customer's contact answers a report").into());
+    };
+    let who = contact::Entity::find_by_id(*contact_id)
+        .one(&state.db)
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(|| Error::not_found("not_found", "report"))?;
+    Ok(HttpResponse::Ok().json(reports::decide(&state, *id, &who, body.into_inner()?, state.clock.now()).await?))
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ReportFormat {
@@ -81,7 +111,7 @@ pub async fn get_one(
         None | Some("json") => HttpResponse::Ok().json(v),
         Some("html") => {
             let base = &state.config.settings.escalation.public_url;
-            let html = crate::web::report::html(&v.content, &v.sha256, base).map_err(Error::internal)?;
+            let html = crate::web::report::html(&v.content, &v.sha256, base, None).map_err(Error::internal)?;
             HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html)
         }
         Some("csv") => HttpResponse::Ok()

@@ -165,6 +165,49 @@ pub fn portal_link(name: &str, password: bool, language: &str, url: &str, minute
     (subject.to_string(), text, html)
 }
 
+/// The subject and text part of a service report's mail (its HTML part is the report itself):
+/// the period, the compliance, the missed deadlines, and the link to answer when the recipient
+/// is the customer's contact.
+pub fn report_mail(c: &crate::domain::report::Content, sha256: &str, answer: Option<&str>) -> (String, String) {
+    let zh = c.language == crate::domain::customer::Language::ZhCn;
+    let p = &c.period;
+    let rate = c.overall.map_or_else(|| "–".to_string(), |r| format!("{:.1} %", r * 100.0));
+    let opened: u64 = c.opened.iter().map(|o| o.tickets).sum();
+    let subject = if zh {
+        format!("[Opsline] 服务报告 {} {} – {}", c.customer.name, p.first_day, p.last_day)
+    } else {
+        format!("[Opsline] Service report {} {} – {}", c.customer.name, p.first_day, p.last_day)
+    };
+    let mut text = if zh {
+        format!(
+            "{}：{} – {}（{}）\nSLA 达成率：{rate}\n新建工单：{opened}\n超时：{}\n",
+            c.customer.name,
+            p.first_day,
+            p.last_day,
+            p.timezone,
+            c.breaches.len()
+        )
+    } else {
+        format!(
+            "{}: {} – {} ({})\nSLA compliance: {rate}\nTickets opened: {opened}\nMissed deadlines: {}\n",
+            c.customer.name,
+            p.first_day,
+            p.last_day,
+            p.timezone,
+            c.breaches.len()
+        )
+    };
+    if let Some(url) = answer {
+        text.push_str(&if zh {
+            format!("\n请确认本报告或提出异议：\n{url}\n")
+        } else {
+            format!("\nAcknowledge or dispute this report:\n{url}\n")
+        });
+    }
+    text.push_str(&format!("\nSHA-256: {sha256}\n"));
+    (subject, text)
+}
+
 /// The text and HTML of a one-time link mail: greeting, the link under `action`, `note`.
 fn link_body(name: &str, zh: bool, action: &str, url: &str, note: &str) -> (String, String) {
     let hello = if zh { format!("{name}，您好：") } else { format!("Hello {name},") };

@@ -9,7 +9,7 @@ use crate::domain::check::{Health, InspectionStatus};
 use crate::domain::customer::{Language, Tier};
 use crate::domain::delivery::{Channel, DeliveryStatus, MessageKind};
 use crate::domain::level::Level;
-use crate::domain::report::ReportKind;
+use crate::domain::report::{Decision, ReportKind, ReportSchedule};
 use crate::domain::sla::{Outcome, TimerKind, TimerState};
 use crate::domain::ticket::{Event, Role, Source, Status, Visibility};
 use crate::domain::visit::{BlockKind, VisitOutcome, VisitState, WindowChooser};
@@ -87,5 +87,7 @@ stored_as_text!(
     VisitOutcome,
     WindowChooser,
     BlockKind,
-    ReportKind
+    ReportKind,
+    ReportSchedule,
+    Decision
 );

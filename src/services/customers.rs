@@ -17,6 +17,7 @@ use super::error::{Error, OrTaken, Result};
 use super::users::{TokenView, insert_token};
 use crate::config::valid_name;
 use crate::domain::customer::{Language, Tier, phone_digits, slug, valid_email};
+use crate::domain::report::ReportSchedule;
 use crate::persistence::entities::{contact, customer};
 use crate::state::AppState;
 
@@ -33,12 +34,20 @@ pub struct CustomerView {
     /// The contact who hears what rules send to "the customer" (`contact:customer`) about
     /// tickets without a contact of their own: opened by alerts, events or checks.
     pub primary_contact_id: Option<i64>,
+    /// `weekly` (the default), `monthly` or `none`: when service reports are made and mailed.
+    #[schema(value_type = String, example = "weekly")]
+    pub report_schedule: ReportSchedule,
+    /// Who the reports are mailed to; empty: the primary contact.
+    pub report_recipients: Vec<String>,
+    /// The user a disputed report's ticket is assigned to.
+    pub account_lead_id: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl From<customer::Model> for CustomerView {
     fn from(c: customer::Model) -> Self {
+        let report_recipients = recipients(&c);
         Self {
             id: c.id,
             name: c.name,
@@ -47,6 +56,9 @@ impl From<customer::Model> for CustomerView {
             calendar: c.calendar,
             sla_policy: c.sla_policy,
             primary_contact_id: c.primary_contact_id,
+            report_schedule: c.report_schedule,
+            report_recipients,
+            account_lead_id: c.account_lead_id,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -79,6 +91,36 @@ pub struct CustomerPatch {
     #[serde(default, deserialize_with = "crate::serde_util::double_option")]
     #[schema(value_type = Option<i64>)]
     pub primary_contact_id: Option<Option<i64>>,
+    #[schema(value_type = Option<String>, pattern = "^(weekly|monthly|none)$")]
+    pub report_schedule: Option<ReportSchedule>,
+    /// E-mail addresses (at most 20); empty: the primary contact.
+    pub report_recipients: Option<Vec<String>>,
+    /// An active staff user; `null` names none.
+    #[serde(default, deserialize_with = "crate::serde_util::double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub account_lead_id: Option<Option<i64>>,
+}
+
+/// The addresses a customer's reports go to (as stored; empty: the primary contact).
+pub fn recipients(c: &customer::Model) -> Vec<String> {
+    serde_json::from_str(&c.report_recipients).unwrap_or_default()
+}
+
+fn check_recipients(list: &[String]) -> Result<String> {
+    if list.len() > 20 {
+        return Err(Error::invalid("report_recipients", "at most 20 addresses"));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(list.len());
+    for (i, a) in list.iter().enumerate() {
+        let a = a.trim().to_lowercase();
+        if !valid_email(&a) {
+            return Err(Error::invalid(&format!("report_recipients[{i}]"), format!("`{a}` is not an e-mail address")));
+        }
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    serde_json::to_string(&out).map_err(Error::internal)
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -207,8 +249,25 @@ pub async fn patch(
             return Err(Error::invalid("primary_contact_id", "not an active contact of this customer"));
         }
     }
-    let before = json!({"tier": c.tier, "calendar": c.calendar, "sla_policy": c.sla_policy, "primary_contact_id": c.primary_contact_id});
+    let recipients_json = p.report_recipients.as_deref().map(check_recipients).transpose()?;
+    if let Some(Some(lead)) = p.account_lead_id {
+        let user = crate::persistence::entities::user::Entity::find_by_id(lead).one(&txn).await?;
+        if !user.is_some_and(|u| u.active) {
+            return Err(Error::invalid("account_lead_id", "not an active user"));
+        }
+    }
+    let before = json!({"tier": c.tier, "calendar": c.calendar, "sla_policy": c.sla_policy, "primary_contact_id": c.primary_contact_id,
+        "report_schedule": c.report_schedule, "report_recipients": recipients(&c), "account_lead_id": c.account_lead_id});
     let mut am: customer::ActiveModel = c.into();
+    if let Some(s) = p.report_schedule {
+        am.report_schedule = Set(s);
+    }
+    if let Some(r) = recipients_json {
+        am.report_recipients = Set(r);
+    }
+    if let Some(lead) = p.account_lead_id {
+        am.account_lead_id = Set(lead);
+    }
     if let Some(primary) = p.primary_contact_id {
         am.primary_contact_id = Set(primary);
     }
@@ -222,7 +281,8 @@ pub async fn patch(
     am.sla_policy = Set(policy);
     am.updated_at = Set(now);
     let c = am.update(&txn).await?;
-    let after = json!({"tier": c.tier, "calendar": c.calendar, "sla_policy": c.sla_policy, "primary_contact_id": c.primary_contact_id});
+    let after = json!({"tier": c.tier, "calendar": c.calendar, "sla_policy": c.sla_policy, "primary_contact_id": c.primary_contact_id,
+        "report_schedule": c.report_schedule, "report_recipients": recipients(&c), "account_lead_id": c.account_lead_id});
     audit::record(
         &txn,
         by,

@@ -87,6 +87,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     portal::configure(cfg);
     status::configure(cfg);
     field::configure(cfg);
+    cfg.service(report::answer_page).service(report::answer_post);
     cfg.route("/static/style.css", web::get().to(|| asset("text/css", include_str!("static/style.css"))))
         .route("/static/console.js", web::get().to(|| asset("text/javascript", include_str!("static/console.js"))))
         .route("/static/field.js", web::get().to(|| asset("text/javascript", include_str!("static/field.js"))))

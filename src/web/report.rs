@@ -1,12 +1,52 @@
-//! A service report as one standalone HTML document — the mail body, the portal's page and what
-//! prints (`@media print`) — and its table of missed deadlines as CSV.
+//! A service report as one standalone HTML document — the mail body, the page its e-mailed link
+//! opens (no sign-in: the signed link is the key) and what prints (`@media print`) — and its table
+//! of missed deadlines as CSV.
 
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
 use minijinja::{Environment, context};
+use serde::{Deserialize, Serialize};
 
-use super::i18n::{Lang, texts};
+use super::i18n::{Lang, text, texts};
 use crate::domain::customer::Language;
-use crate::domain::report::Content;
+use crate::domain::report::{Content, Decision};
 use crate::domain::sla::format_hms;
+use crate::persistence::entities::contact;
+use crate::services::Error;
+use crate::services::reports::{self, NewDecision, ReportView};
+use crate::signing::SignedFor;
+use crate::state::AppState;
+use sea_orm::EntityTrait;
+
+/// The report's answer section: a link to answer (in the mail), the two forms (on the page), or
+/// the answer given.
+#[derive(Debug, Default, Serialize)]
+pub struct Answer {
+    pub link: Option<String>,
+    pub action: Option<String>,
+    pub csrf: Option<String>,
+    pub decision: Option<Decision>,
+    pub by: Option<String>,
+    pub at: Option<String>,
+    pub reason: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Answer {
+    /// The answer given, when there is one; else `open`.
+    pub fn of(v: &ReportView, open: Answer) -> Answer {
+        match v.decision {
+            Some(d) => Answer {
+                decision: Some(d),
+                by: v.decided_by.clone(),
+                at: v.decided_at.map(|t| t.to_rfc3339()),
+                reason: v.dispute_reason.clone(),
+                ..Default::default()
+            },
+            None => open,
+        }
+    }
+}
 
 const TEMPLATE: &str = include_str!("templates/report.html");
 
@@ -18,8 +58,8 @@ fn lang(l: Language) -> Lang {
 }
 
 /// The report in its language; `base` (the public URL) prefixes its links; `sha256` is printed
-/// in the footer.
-pub fn html(content: &Content, sha256: &str, base: &str) -> Result<String, minijinja::Error> {
+/// in the footer; `answer`, when given, is the section to acknowledge or dispute it.
+pub fn html(content: &Content, sha256: &str, base: &str, answer: Option<&Answer>) -> Result<String, minijinja::Error> {
     let mut env = Environment::new();
     env.add_template("report.html", TEMPLATE)?;
     let rows: Vec<_> = content
@@ -47,8 +87,124 @@ pub fn html(content: &Content, sha256: &str, base: &str) -> Result<String, minij
         closed_total => content.closed.iter().map(|c| c.tickets).sum::<u64>(),
         sha256,
         base => base.trim_end_matches('/'),
+        ack => answer,
     };
     env.get_template("report.html")?.render(ctx)
+}
+
+/// The token of contact `contact_id`'s link to answer report `report_id`, working `days` from
+/// `from`.
+pub fn answer_token(state: &AppState, report_id: i64, contact_id: i64, from: i64, days: u32) -> String {
+    let expires = from + i64::from(days) * 86_400;
+    state.signer.sign_until(SignedFor::ReportAnswer, &format!("{report_id}-{contact_id}"), expires)
+}
+
+/// The report and contact a link's token names, while it works.
+async fn link(state: &AppState, token: &str) -> Result<Option<(ReportView, contact::Model)>, Error> {
+    let now = state.clock.now().timestamp();
+    let Some(value) = state.signer.verify_until(SignedFor::ReportAnswer, token, now) else { return Ok(None) };
+    let Some((r, c)) = value.split_once('-') else { return Ok(None) };
+    let (Ok(r), Ok(c)) = (r.parse::<i64>(), c.parse::<i64>()) else { return Ok(None) };
+    let Some(who) = contact::Entity::find_by_id(c).one(&state.db).await?.filter(|k| k.active) else { return Ok(None) };
+    match reports::get(state, r).await {
+        Ok(v) if v.customer_id == who.customer_id => Ok(Some((v, who))),
+        Ok(_) | Err(Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn document(state: &AppState, v: &ReportView, answer: &Answer, status: StatusCode) -> HttpResponse {
+    let base = &state.config.settings.escalation.public_url;
+    match html(&v.content, &v.sha256, base, Some(answer)) {
+        Ok(body) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("Cache-Control", "no-store"))
+            .body(body),
+        Err(e) => {
+            tracing::error!(report = v.id, error = %e, "report page not rendered");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+fn invalid_link(lang: Lang) -> HttpResponse {
+    let (title, hint) = (text(lang, "rp_link_invalid"), text(lang, "rp_link_invalid_hint"));
+    HttpResponse::Gone().content_type("text/html; charset=utf-8").insert_header(("Cache-Control", "no-store")).body(
+        format!(
+            "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+             <body><main><h1>{title}</h1><p>{hint}</p><p><a href=\"/portal\">Portal</a></p></main></body></html>",
+            lang.code()
+        ),
+    )
+}
+
+fn lang_of(req: &actix_web::HttpRequest) -> Lang {
+    Lang::of(req)
+}
+
+/// The page a report mail's link opens: the report and its two answers. GET never answers:
+/// mail scanners follow links.
+#[get("/reports/answer/{token}")]
+pub async fn answer_page(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    token: web::Path<String>,
+) -> HttpResponse {
+    match link(&state, &token).await {
+        Ok(Some((v, _))) => {
+            let open = Answer { action: Some(format!("/reports/answer/{token}")), ..Default::default() };
+            document(&state, &v, &Answer::of(&v, open), StatusCode::OK)
+        }
+        Ok(None) => invalid_link(lang_of(&req)),
+        Err(e) => {
+            tracing::error!(error = %crate::services::chain(&e), "report link not read");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AnswerForm {
+    decision: Decision,
+    sha256: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// An answer through the link: recorded once; the page then shows it.
+#[post("/reports/answer/{token}")]
+pub async fn answer_post(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    token: web::Path<String>,
+    form: web::Form<AnswerForm>,
+) -> HttpResponse {
+    let (v, who) = match link(&state, &token).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return invalid_link(lang_of(&req)),
+        Err(e) => {
+            tracing::error!(error = %crate::services::chain(&e), "report link not read");
+            return HttpResponse::InternalServerError().finish();
+        }
+    };
+    let f = form.into_inner();
+    let d = NewDecision { decision: f.decision, reason: f.reason, sha256: f.sha256 };
+    match reports::decide(&state, v.id, &who, d, state.clock.now()).await {
+        Ok(done) => document(&state, &done, &Answer::of(&done, Answer::default()), StatusCode::OK),
+        Err(Error::Conflict { .. }) => match reports::get(&state, v.id).await {
+            Ok(now) => document(&state, &now, &Answer::of(&now, Answer::default()), StatusCode::CONFLICT),
+            Err(_) => HttpResponse::InternalServerError().finish(),
+        },
+        Err(Error::Invalid { message, .. }) => {
+            let open =
+                Answer { action: Some(format!("/reports/answer/{token}")), error: Some(message), ..Default::default() };
+            document(&state, &v, &open, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(e) => {
+            tracing::error!(report = v.id, error = %crate::services::chain(&e), "report answer failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
 }
 
 /// The missed deadlines, one line each, with a header line.

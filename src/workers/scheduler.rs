@@ -1,5 +1,5 @@
 //! Coarse jobs on tokio-cron-scheduler (its half-second tick is fine at this scale): ticket
-//! upkeep every minute, retention daily, cron checks on their schedules. Every instance runs them; each job's work is claimed through the database,
+//! upkeep and scheduled service reports every minute, retention daily, cron checks on their schedules. Every instance runs them; each job's work is claimed through the database,
 //! so running it on several instances does it once.
 
 use std::collections::HashMap;
@@ -42,6 +42,17 @@ async fn start(state: AppState) -> Result<JobScheduler, tokio_cron_scheduler::Jo
                     }
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = %crate::services::chain(&e), "ticket upkeep failed"),
+                }
+            })
+        })?)
+        .await?;
+    let for_reports = state.clone();
+    sched
+        .add(Job::new_async("30 * * * * *", move |_, _| {
+            let state = for_reports.clone();
+            Box::pin(async move {
+                if let Err(e) = crate::services::reports::run_scheduled(&state, state.clock.now()).await {
+                    tracing::error!(error = %crate::services::chain(&e), "scheduled reports failed");
                 }
             })
         })?)

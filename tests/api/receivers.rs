@@ -41,7 +41,16 @@ impl ReceivedMail {
 
     /// The text/plain part, decoded (quoted-printable or base64).
     pub fn text(&self) -> String {
-        let part = self.raw.split("Content-Type: text/plain").nth(1).unwrap_or(&self.raw);
+        self.part("text/plain")
+    }
+
+    /// The text/html part, decoded.
+    pub fn html(&self) -> String {
+        self.part("text/html")
+    }
+
+    fn part(&self, content_type: &str) -> String {
+        let part = self.raw.split(&format!("Content-Type: {content_type}")).nth(1).unwrap_or(&self.raw);
         let (head, rest) = part.split_once("\r\n\r\n").unwrap_or((part, ""));
         let body = rest.split("\r\n--").next().unwrap_or_default();
         if head.to_ascii_lowercase().contains("base64") {

@@ -348,3 +348,122 @@ async fn the_migration_freezes_the_outcomes_of_timers_that_had_ended() {
         0
     );
 }
+
+/// The weekly schedule at the customers' Monday 09:30: two instances make each customer's report
+/// once, mailed (real SMTP) to its recipients; a contact's link shows the report and
+/// acknowledges it once; another contact's dispute opens a level IV ticket for the account lead.
+#[tokio::test]
+async fn the_weekly_schedule_mails_each_report_once_and_the_customer_answers_it() {
+    use crate::receivers::SmtpServer;
+    use opsline::services::reports::run_scheduled;
+    let smtp = SmtpServer::start().await;
+    let env = vec![("OPSLINE_EMAIL__SMTP_URL".to_string(), smtp.url())];
+    let monday = at("2026-11-16T09:00:00+08:00");
+    let a = spawn_with(Options { env: env.clone(), now: Some(monday), ..Default::default() }).await;
+    let b = spawn_with(Options { env, db_url: Some(a.db.url.clone()), now: Some(monday), ..Default::default() }).await;
+    async fn patch(app: &TestApp, id: i64, body: Value) -> crate::helpers::Resp {
+        app.call(reqwest::Method::PATCH, &format!("/api/v1/customers/{id}"), Some(&app.admin), Some(body)).await
+    }
+    let hx = a.customer("华夏银行", "vip").await;
+    let (hx_contact, _) = a.contact(hx, "it@huaxia.example").await;
+    assert_eq!(patch(&a, hx, json!({"primary_contact_id": hx_contact})).await.status, 200);
+    let acme = a.customer("ACME", "standard").await;
+    let (_, acme_token) = a.contact(acme, "ops@acme.example").await;
+    let lead = a.post("/api/v1/users", &a.admin, json!({"username": "account-lead", "role": "lead"})).await.body;
+    let r = patch(
+        &a,
+        acme,
+        json!({"report_recipients": ["Ops@Acme.example", "lead@opsline.example"], "account_lead_id": lead["id"]}),
+    )
+    .await;
+    assert_eq!(
+        (r.status.as_u16(), &r.body["report_recipients"]),
+        (200, &json!(["ops@acme.example", "lead@opsline.example"])),
+        "{}",
+        r.body
+    );
+    let bad = patch(&a, acme, json!({"report_recipients": ["not an address"]})).await;
+    assert_eq!((bad.status.as_u16(), bad.body["error"]["field"].as_str()), (422, Some("report_recipients[0]")));
+    let quiet = a.customer("Quiet", "vip").await;
+    assert_eq!(patch(&a, quiet, json!({"report_schedule": "none"})).await.body["report_schedule"], "none");
+    let t = a
+        .post("/api/v1/tickets", &a.admin, json!({"customer_id": hx, "title": "核心系统宕机", "level": "I"}))
+        .await
+        .body;
+    a.clock.set(at("2026-11-16T09:30:00+08:00"));
+    assert_eq!(a.act(t["id"].as_i64().unwrap(), "respond", &a.admin, json!({"message": "m"})).await.status, 200);
+
+    // Monday 09:29 a week later: last week is not due yet (and the week before had no customers).
+    for app in [&a, &b] {
+        app.clock.set(at("2026-11-23T09:29:00+08:00"));
+    }
+    assert_eq!(run_scheduled(&a.state, a.clock.now()).await.unwrap(), 0);
+    for app in [&a, &b] {
+        app.clock.set(at("2026-11-23T09:30:00+08:00"));
+    }
+    let (x, y) = tokio::join!(run_scheduled(&a.state, a.clock.now()), run_scheduled(&b.state, b.clock.now()));
+    assert_eq!(x.unwrap() + y.unwrap(), 2, "one report each for the two scheduled customers");
+    assert_eq!(run_scheduled(&b.state, b.clock.now()).await.unwrap(), 0);
+    assert_eq!(a.get(&format!("/api/v1/customers/{quiet}/reports"), &a.admin).await.body, json!([]));
+    opsline::services::delivery::run_once(&a.state, &a.state.notifier, a.clock.now()).await.unwrap();
+    let mails = smtp.mails();
+    let to = |who: &str| mails.iter().filter(|m| m.to.iter().any(|t| t.contains(who))).cloned().collect::<Vec<_>>();
+    assert_eq!(mails.len(), 3, "{:?}", mails.iter().map(|m| &m.to).collect::<Vec<_>>());
+    let hx_mail = to("it@huaxia.example").pop().expect("the primary contact's mail");
+    let subject = hx_mail.header("Subject").unwrap();
+    assert!(subject.contains("2026-11-16"), "{subject}");
+    let html = hx_mail.html();
+    assert!(
+        html.contains("华夏银行") && html.contains("0.0 %") && html.contains(t["number"].as_str().unwrap()),
+        "{html}"
+    );
+    let text = hx_mail.text();
+    let link =
+        text[text.find("/reports/answer/").expect("an answer link")..].split_whitespace().next().unwrap().to_string();
+    assert!(!to("lead@opsline.example")[0].text().contains("/reports/answer/"), "staff get no answer link");
+
+    // The link shows the report and its two answers; GET changes nothing; the first answer stands.
+    let page = a.client.get(format!("{}{link}", a.address)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("确认报告") && page.contains("提出异议") && page.contains("华夏银行"), "{page}");
+    let hx_report = a.get(&format!("/api/v1/customers/{hx}/reports"), &a.admin).await.body[0].clone();
+    assert_eq!((hx_report["scheduled"].as_bool(), &hx_report["decision"]), (Some(true), &Value::Null));
+    let sha = hx_report["sha256"].as_str().unwrap().to_string();
+    let answer = |decision: &'static str, sha: String| {
+        a.client
+            .post(format!("{}{link}", a.address))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("decision={decision}&sha256={sha}"))
+            .send()
+    };
+    assert_eq!(answer("acknowledged", "0".repeat(64)).await.unwrap().status(), 422, "another hash");
+    let ok = answer("acknowledged", sha.clone()).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert!(ok.text().await.unwrap().contains("已确认"));
+    assert_eq!(answer("disputed", sha.clone()).await.unwrap().status(), 409, "answered already");
+    let done = a.get(&format!("/api/v1/reports/{}", hx_report["id"]), &a.admin).await.body;
+    assert_eq!(
+        (done["decision"].as_str(), done["decided_by"].as_str()),
+        (Some("acknowledged"), Some("it@huaxia.example <it@huaxia.example>"))
+    );
+    let forged = format!("{}{}", &link[..link.len() - 2], "xx");
+    assert_eq!(a.client.get(format!("{}{forged}", a.address)).send().await.unwrap().status(), 410);
+
+    // ACME's contact disputes through the API: a reason is needed; the ticket is the lead's.
+    let acme_report = a.get(&format!("/api/v1/customers/{acme}/reports"), &acme_token).await.body[0].clone();
+    let path = format!("/api/v1/reports/{}/ack", acme_report["id"]);
+    let sha = acme_report["sha256"].clone();
+    let r = a.post(&path, &acme_token, json!({"decision": "disputed", "sha256": sha})).await;
+    assert_eq!((r.status.as_u16(), r.body["error"]["field"].as_str()), (422, Some("reason")), "{}", r.body);
+    assert_eq!(a.post(&path, &a.admin, json!({"decision": "acknowledged", "sha256": sha})).await.status, 403);
+    let r = a
+        .post(&path, &acme_token, json!({"decision": "disputed", "sha256": sha, "reason": "工单 3 的响应时间不对"}))
+        .await;
+    assert_eq!((r.status.as_u16(), r.body["decision"].as_str()), (200, Some("disputed")), "{}", r.body);
+    let ticket = a.get(&format!("/api/v1/tickets/{}", r.body["dispute_ticket_id"]), &a.admin).await.body;
+    assert_eq!((ticket["level"].as_str(), ticket["source"].as_str()), (Some("IV"), Some("report")), "{ticket}");
+    assert_eq!(ticket["assignee"]["id"], lead["id"], "{ticket}");
+    assert!(ticket["description"].as_str().unwrap().contains("工单 3 的响应时间不对"));
+    assert_eq!(a.post(&path, &acme_token, json!({"decision": "acknowledged", "sha256": sha})).await.status, 409);
+}

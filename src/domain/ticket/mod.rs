@@ -45,6 +45,8 @@ crate::text_enum! {
         Email = "email",
         Check = "check",
         Integration = "integration",
+        /// A customer disputed a service report.
+        Report = "report",
     }
 }
 
@@ -109,13 +111,16 @@ impl Action {
     }
 
     /// Whether the actor may take the action at all (README: Roles). Opsline itself resolves,
-    /// reopens, resumes and closes tickets on its own schedule and intakes.
+    /// reopens, resumes and closes tickets on its own schedule and intakes, and assigns the ticket
+    /// a disputed report opens to the customer's account lead.
     pub fn permitted(self, actor: &Actor) -> bool {
         match actor {
             Actor::Contact { .. } => {
                 matches!(self, Action::Comment | Action::Attach | Action::Confirm | Action::Reopen)
             }
-            Actor::System { .. } => matches!(self, Action::Resolve | Action::Reopen | Action::Resume | Action::Close),
+            Actor::System { .. } => {
+                matches!(self, Action::Resolve | Action::Reopen | Action::Resume | Action::Close | Action::Assign)
+            }
             Actor::Staff { role, .. } => {
                 let needs = match self {
                     Action::Respond

@@ -3,7 +3,7 @@
 use sea_orm::entity::prelude::*;
 
 use crate::domain::customer::Language;
-use crate::domain::report::ReportKind;
+use crate::domain::report::{Decision, ReportKind};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "reports")]
@@ -21,6 +21,15 @@ pub struct Model {
     pub sha256: String,
     pub created_by: String,
     pub created_at: DateTimeUtc,
+    /// A scheduled report's `kind:first_day:customer`, unique: made once across instances.
+    pub schedule_key: Option<String>,
+    pub decision: Option<Decision>,
+    pub decided_at: Option<DateTimeUtc>,
+    pub decided_by: Option<String>,
+    /// The hash of the content the customer decided on.
+    pub decided_sha256: Option<String>,
+    pub dispute_reason: Option<String>,
+    pub dispute_ticket_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,7 +16,7 @@ use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 
 use super::error::Result;
-use super::{contact_links, instances};
+use super::{contact_links, instances, reports};
 use crate::notify::email::Mail;
 use crate::notify::render::{self, Payload};
 use crate::notify::{Attempt, Failure, Notifier};

@@ -35,9 +35,50 @@ async fn send_link(state: &AppState, notifier: &Notifier, row: &outbox::Model) -
     mailer.send(&mail).await
 }
 
+/// A service report: the report as the HTML part, a summary as the text part, and for the
+/// customer's contact a link to acknowledge or dispute it.
+async fn send_report(state: &AppState, notifier: &Notifier, row: &outbox::Model) -> Attempt {
+    let Ok(m) = serde_json::from_str::<reports::ReportMail>(&row.payload) else {
+        return Attempt::failed(Failure::Permanent, None, "unreadable payload".into());
+    };
+    let Some(mailer) = &notifier.mailer else {
+        return Attempt::failed(Failure::Permanent, None, "e-mail is not configured (email.smtp_url)".into());
+    };
+    let v = match reports::get(state, m.report_id).await {
+        Ok(v) => v,
+        Err(crate::services::Error::NotFound { .. }) => {
+            return Attempt::failed(Failure::Permanent, None, format!("report {} is gone", m.report_id));
+        }
+        Err(e) => return Attempt::failed(Failure::Retry { retry_after: None }, None, crate::services::chain(&e)),
+    };
+    let base = state.config.settings.escalation.public_url.trim_end_matches('/');
+    let days = state.config.settings.reports.ack_link_days;
+    let link = m.contact_id.map(|c| {
+        let token = crate::web::report::answer_token(state, v.id, c, v.created_at.timestamp(), days);
+        format!("{base}/reports/answer/{token}")
+    });
+    let answer = link.as_ref().map(|l| crate::web::report::Answer { link: Some(l.clone()), ..Default::default() });
+    let html = match crate::web::report::html(&v.content, &v.sha256, base, answer.as_ref()) {
+        Ok(h) => h,
+        Err(e) => return Attempt::failed(Failure::Permanent, None, format!("report not rendered: {e}")),
+    };
+    let (subject, text) = render::report_mail(&v.content, &v.sha256, link.as_deref());
+    let mail = Mail {
+        to: row.target.clone(),
+        subject,
+        text,
+        html,
+        message_id: format!("report-{}.{}@{}", row.id, state.installation, id_domain(state)),
+        thread: None,
+    };
+    mailer.send(&mail).await
+}
+
 pub(super) async fn send(state: &AppState, notifier: &Notifier, row: &outbox::Model, now: DateTime<Utc>) -> Attempt {
-    if row.kind == MessageKind::PortalLink {
-        return send_link(state, notifier, row).await;
+    match row.kind {
+        MessageKind::PortalLink => return send_link(state, notifier, row).await,
+        MessageKind::Report => return send_report(state, notifier, row).await,
+        _ => {}
     }
     let Ok(payload) = serde_json::from_str::<Payload>(&row.payload) else {
         return Attempt::failed(Failure::Permanent, None, "unreadable payload".into());

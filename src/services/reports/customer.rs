@@ -17,10 +17,12 @@ use utoipa::ToSchema;
 use crate::domain::actor::Actor;
 use crate::domain::customer::Language;
 use crate::domain::level::Level;
-use crate::domain::report::{self, Content, Facts, FrozenOutcome, LogFact, Period, ReportKind, TREND_PERIODS};
+use crate::domain::report::{
+    self, Content, Decision, Facts, FrozenOutcome, LogFact, Period, ReportKind, TREND_PERIODS,
+};
 use crate::domain::sla::Outcome;
 use crate::domain::ticket::{Event, Source};
-use crate::persistence::entities::{contact, report as stored, ticket, ticket_event, timer_outcome, visit};
+use crate::persistence::entities::{contact, customer, report as stored, ticket, ticket_event, timer_outcome, visit};
 use crate::services::customers;
 use crate::services::error::{Error, Result};
 use crate::services::timers::{fill_figures, secs, utc};
@@ -63,11 +65,21 @@ pub struct ReportView {
     pub sha256: String,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
+    /// Made by the customer's schedule (and mailed), rather than asked for.
+    pub scheduled: bool,
+    /// `acknowledged` or `disputed`; null while neither.
+    #[schema(value_type = Option<String>)]
+    pub decision: Option<Decision>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decided_by: Option<String>,
+    pub dispute_reason: Option<String>,
+    /// The ticket a dispute opened.
+    pub dispute_ticket_id: Option<i64>,
     pub content: Content,
 }
 
 impl ReportView {
-    fn of(m: stored::Model) -> Result<Self> {
+    pub(super) fn of(m: stored::Model) -> Result<Self> {
         let content: Content = serde_json::from_str(&m.content)
             .map_err(|e| Error::Internal(format!("reports, row {}: unreadable content: {e}", m.id)))?;
         Ok(ReportView {
@@ -80,6 +92,12 @@ impl ReportView {
             sha256: m.sha256,
             created_by: m.created_by,
             created_at: m.created_at,
+            scheduled: m.schedule_key.is_some(),
+            decision: m.decision,
+            decided_at: m.decided_at,
+            decided_by: m.decided_by,
+            dispute_reason: m.dispute_reason,
+            dispute_ticket_id: m.dispute_ticket_id,
             content,
         })
     }
@@ -109,11 +127,7 @@ pub async fn generate(
     if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
         return Err(Error::invalid("note", format!("at most {MAX_NOTE} characters")));
     }
-    let calendar = state.config.runtime.calendars.get(&customer.calendar).ok_or_else(|| {
-        Error::Internal(format!("customers, row {}: calendar `{}` is not configured", customer.id, customer.calendar))
-    })?;
-    let zone = calendar.value.timezone().to_string();
-    let tz = TimeZone::get(&zone).map_err(Error::internal)?;
+    let (zone, tz) = zone_of(state, &customer)?;
     let from = day("from", &req.from)?;
     let to = req.to.as_deref().map(|t| day("to", t)).transpose()?;
     let period = Period::of(req.period, from, to, &tz).map_err(|e| Error::invalid("period", e))?;
@@ -127,10 +141,37 @@ pub async fn generate(
         Some(l) => l,
         None => primary_language(state, &customer).await?,
     };
-    let facts = gather(state, &customer, &zone, &tz, period, language, note).await?;
+    let row = compose(state, &customer, (&zone, &tz), period, language, note, by.name(), None, now).await?;
+    ReportView::of(row.insert(&state.db).await?)
+}
+
+/// The customer's time zone: their calendar's.
+pub(super) fn zone_of(state: &AppState, customer: &customer::Model) -> Result<(String, TimeZone)> {
+    let calendar = state.config.runtime.calendars.get(&customer.calendar).ok_or_else(|| {
+        Error::Internal(format!("customers, row {}: calendar `{}` is not configured", customer.id, customer.calendar))
+    })?;
+    let zone = calendar.value.timezone().to_string();
+    let tz = TimeZone::get(&zone).map_err(Error::internal)?;
+    Ok((zone, tz))
+}
+
+/// The row of the customer's report on `period`, built from its frozen facts, ready to insert.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn compose(
+    state: &AppState,
+    customer: &customer::Model,
+    (zone, tz): (&str, &TimeZone),
+    period: Period,
+    language: Language,
+    note: Option<String>,
+    by: &str,
+    schedule_key: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<stored::ActiveModel> {
+    let facts = gather(state, customer, zone, tz, period, language, note).await?;
     let content = report::build(&facts);
     let json = serde_json::to_string(&content).map_err(Error::internal)?;
-    let row = stored::ActiveModel {
+    Ok(stored::ActiveModel {
         customer_id: Set(customer.id),
         kind: Set(facts.period.kind),
         period_start: Set(utc(facts.period.start)),
@@ -138,19 +179,14 @@ pub async fn generate(
         language: Set(language),
         sha256: Set(content.sha256()),
         content: Set(json),
-        created_by: Set(by.name().to_string()),
+        created_by: Set(by.to_string()),
         created_at: Set(now),
+        schedule_key: Set(schedule_key),
         ..Default::default()
-    }
-    .insert(&state.db)
-    .await?;
-    ReportView::of(row)
+    })
 }
 
-async fn primary_language(
-    state: &AppState,
-    customer: &crate::persistence::entities::customer::Model,
-) -> Result<Language> {
+pub(super) async fn primary_language(state: &AppState, customer: &customer::Model) -> Result<Language> {
     let Some(id) = customer.primary_contact_id else { return Ok(Language::ZhCn) };
     let c = contact::Entity::find_by_id(id).one(&state.db).await?;
     Ok(c.and_then(|c| Language::parse(&c.language)).unwrap_or(Language::ZhCn))
@@ -158,7 +194,7 @@ async fn primary_language(
 
 async fn gather(
     state: &AppState,
-    customer: &crate::persistence::entities::customer::Model,
+    customer: &customer::Model,
     zone: &str,
     tz: &TimeZone,
     period: Period,

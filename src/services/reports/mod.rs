@@ -3,8 +3,12 @@
 //! service report from frozen outcomes (`customer`).
 
 mod customer;
+mod decide;
+mod schedule;
 
 pub use customer::*;
+pub use decide::{NewDecision, decide};
+pub use schedule::{ReportMail, run_scheduled};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
