@@ -1,7 +1,8 @@
 // Opsline in a real browser: Debian's Chromium driven by playwright-core, as a new hotline agent
 // and a customer would use it. Every page is screenshotted at 1280 px and 375 px (no horizontal
 // scroll at 375 px) and checked with axe-core (no serious or critical violations). Also: a
-// customer cannot reach another customer's ticket, and a form without its CSRF token is refused.
+// customer cannot reach another customer's ticket, and a form without its CSRF token is refused;
+// the customer reads a service report in the portal and acknowledges it.
 //
 // Run by the api test `browser` with: BASE (the app), LINK (the customer's e-mailed set-password
 // link), AGENT_USER / AGENT_PASSWORD, CALLER_PHONE (digits to type), OTHER_TICKET (a ticket of
@@ -217,6 +218,20 @@ try {
   check((await customer.textContent("#status")).includes("closed"), "confirmed: the ticket is closed");
   await customer.goto(`${BASE}/portal/new`);
   await inspect(customer, "portal-new");
+
+  // The customer reads last week's service report in the portal and acknowledges it.
+  await customer.goto(`${BASE}/portal/reports`);
+  await inspect(customer, "portal-reports");
+  await Promise.all([customer.waitForURL(/\/portal\/reports\/\d+$/), customer.click("a.report-link")]);
+  check((await customer.textContent("h1")).includes("Acme Bank"), "the report names the customer");
+  await inspect(customer, "portal-report");
+  await Promise.all([
+    customer.waitForURL(/\/portal\/reports\/\d+/),
+    customer.click("button[value=acknowledged]"),
+  ]);
+  const answered = (await customer.textContent("#answer")).replace(/\s+/g, " ").trim();
+  check(answered.includes("Acknowledged") && answered.includes("Wang Fang"), `the report is acknowledged: ${answered}`);
+  seen.report_answer = answered;
 
   // A customer cannot reach another customer's ticket through any page.
   const other = env("OTHER_TICKET");

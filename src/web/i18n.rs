@@ -386,6 +386,10 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("rp_decided_disputed", "有异议", "Disputed"),
     ("rp_link_invalid", "链接无效或已过期", "This link is invalid or has expired"),
     ("rp_link_invalid_hint", "请登录客户门户查看并确认报告。", "Sign in to the portal to see and answer the report."),
+    ("rp_reports", "服务报告", "Service reports"),
+    ("rp_period", "周期", "Period"),
+    ("rp_to_answer", "待确认", "to answer"),
+    ("rp_no_reports", "暂无服务报告。", "No service reports yet."),
     ("rp_src_hotline", "热线", "hotline"),
     ("rp_src_portal", "门户", "portal"),
     ("rp_src_email", "邮件", "e-mail"),
@@ -447,6 +451,7 @@ mod tests {
             include_str!("templates/portal_visit.html"),
             include_str!("templates/sign_form.html"),
             include_str!("templates/report.html"),
+            include_str!("templates/portal_reports.html"),
         ];
         for src in sources {
             for (i, _) in src.match_indices("t.") {

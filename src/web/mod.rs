@@ -54,6 +54,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("dispatch.html", include_str!("templates/dispatch.html")),
     ("work_order.html", include_str!("templates/work_order.html")),
     ("portal_visit.html", include_str!("templates/portal_visit.html")),
+    ("portal_reports.html", include_str!("templates/portal_reports.html")),
     ("sign_form.html", include_str!("templates/sign_form.html")),
 ];
 
@@ -87,7 +88,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     portal::configure(cfg);
     status::configure(cfg);
     field::configure(cfg);
-    cfg.service(report::answer_page).service(report::answer_post);
+    cfg.service(report::answer_page)
+        .service(report::answer_post)
+        .service(report::portal_list)
+        .service(report::portal_show)
+        .service(report::portal_answer);
     cfg.route("/static/style.css", web::get().to(|| asset("text/css", include_str!("static/style.css"))))
         .route("/static/console.js", web::get().to(|| asset("text/javascript", include_str!("static/console.js"))))
         .route("/static/field.js", web::get().to(|| asset("text/javascript", include_str!("static/field.js"))))

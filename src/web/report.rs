@@ -60,6 +60,17 @@ fn lang(l: Language) -> Lang {
 /// The report in its language; `base` (the public URL) prefixes its links; `sha256` is printed
 /// in the footer; `answer`, when given, is the section to acknowledge or dispute it.
 pub fn html(content: &Content, sha256: &str, base: &str, answer: Option<&Answer>) -> Result<String, minijinja::Error> {
+    page(content, sha256, base, answer, None)
+}
+
+/// [`html`] with a link back to `back` (the portal's list).
+fn page(
+    content: &Content,
+    sha256: &str,
+    base: &str,
+    answer: Option<&Answer>,
+    back: Option<&str>,
+) -> Result<String, minijinja::Error> {
     let mut env = Environment::new();
     env.add_template("report.html", TEMPLATE)?;
     let rows: Vec<_> = content
@@ -88,6 +99,7 @@ pub fn html(content: &Content, sha256: &str, base: &str, answer: Option<&Answer>
         sha256,
         base => base.trim_end_matches('/'),
         ack => answer,
+        back,
     };
     env.get_template("report.html")?.render(ctx)
 }
@@ -113,9 +125,9 @@ async fn link(state: &AppState, token: &str) -> Result<Option<(ReportView, conta
     }
 }
 
-fn document(state: &AppState, v: &ReportView, answer: &Answer, status: StatusCode) -> HttpResponse {
+fn document(state: &AppState, v: &ReportView, answer: &Answer, back: Option<&str>, status: StatusCode) -> HttpResponse {
     let base = &state.config.settings.escalation.public_url;
-    match html(&v.content, &v.sha256, base, Some(answer)) {
+    match page(&v.content, &v.sha256, base, Some(answer), back) {
         Ok(body) => HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
             .insert_header(("Cache-Control", "no-store"))
@@ -153,7 +165,7 @@ pub async fn answer_page(
     match link(&state, &token).await {
         Ok(Some((v, _))) => {
             let open = Answer { action: Some(format!("/reports/answer/{token}")), ..Default::default() };
-            document(&state, &v, &Answer::of(&v, open), StatusCode::OK)
+            document(&state, &v, &Answer::of(&v, open), None, StatusCode::OK)
         }
         Ok(None) => invalid_link(lang_of(&req)),
         Err(e) => {
@@ -190,20 +202,131 @@ pub async fn answer_post(
     let f = form.into_inner();
     let d = NewDecision { decision: f.decision, reason: f.reason, sha256: f.sha256 };
     match reports::decide(&state, v.id, &who, d, state.clock.now()).await {
-        Ok(done) => document(&state, &done, &Answer::of(&done, Answer::default()), StatusCode::OK),
+        Ok(done) => document(&state, &done, &Answer::of(&done, Answer::default()), None, StatusCode::OK),
         Err(Error::Conflict { .. }) => match reports::get(&state, v.id).await {
-            Ok(now) => document(&state, &now, &Answer::of(&now, Answer::default()), StatusCode::CONFLICT),
+            Ok(now) => document(&state, &now, &Answer::of(&now, Answer::default()), None, StatusCode::CONFLICT),
             Err(_) => HttpResponse::InternalServerError().finish(),
         },
         Err(Error::Invalid { message, .. }) => {
             let open =
                 Answer { action: Some(format!("/reports/answer/{token}")), error: Some(message), ..Default::default() };
-            document(&state, &v, &open, StatusCode::UNPROCESSABLE_ENTITY)
+            document(&state, &v, &open, None, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(e) => {
             tracing::error!(report = v.id, error = %crate::services::chain(&e), "report answer failed");
             HttpResponse::InternalServerError().finish()
         }
+    }
+}
+
+#[derive(Serialize)]
+struct Row {
+    id: i64,
+    first_day: String,
+    last_day: String,
+    overall: String,
+    breaches: usize,
+    decision: Option<Decision>,
+}
+
+/// The customer's reports in the portal, newest first, with what each still needs.
+#[get("/portal/reports")]
+pub async fn portal_list(state: web::Data<AppState>, req: actix_web::HttpRequest) -> HttpResponse {
+    let (s, v) = match super::portal_page(&state, &req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(customer_id) = s.principal.customer_id() else { return super::redirect("/console") };
+    let list = match reports::list(&state, customer_id).await {
+        Ok(l) => l,
+        Err(e) => return v.failed(e, "/portal"),
+    };
+    let rows: Vec<Row> = list
+        .into_iter()
+        .map(|r| Row {
+            id: r.id,
+            first_day: r.content.period.first_day.clone(),
+            last_day: r.content.period.last_day.clone(),
+            overall: r.content.overall.map_or_else(|| "–".into(), |o| format!("{:.1} %", o * 100.0)),
+            breaches: r.content.breaches.len(),
+            decision: r.decision,
+        })
+        .collect();
+    v.page("portal_reports.html", StatusCode::OK, context! { reports => rows })
+}
+
+/// One of the customer's reports, with its answer (the portal's session and CSRF token).
+#[get("/portal/reports/{id}")]
+pub async fn portal_show(state: web::Data<AppState>, req: actix_web::HttpRequest, id: web::Path<i64>) -> HttpResponse {
+    let (s, v) = match super::portal_page(&state, &req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match own(&state, &s.principal, *id).await {
+        Ok(r) => {
+            let open = Answer {
+                action: Some(format!("/portal/reports/{}/answer", r.id)),
+                csrf: Some(s.csrf.clone()),
+                ..Default::default()
+            };
+            document(&state, &r, &Answer::of(&r, open), Some("/portal/reports"), StatusCode::OK)
+        }
+        Err(e) => v.failed(e, "/portal/reports"),
+    }
+}
+
+/// Report `id` when it is the principal's customer's; else not found, as a missing one.
+async fn own(state: &AppState, p: &crate::services::auth::Principal, id: i64) -> Result<ReportView, Error> {
+    let r = reports::get(state, id).await?;
+    if p.customer_id() == Some(r.customer_id) { Ok(r) } else { Err(Error::not_found("not_found", "report")) }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PortalAnswerForm {
+    #[serde(default)]
+    csrf_token: String,
+    decision: Decision,
+    sha256: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[post("/portal/reports/{id}/answer")]
+pub async fn portal_answer(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    id: web::Path<i64>,
+    form: web::Form<PortalAnswerForm>,
+) -> HttpResponse {
+    let back = format!("/portal/reports/{id}");
+    let (s, v) = match super::portal_form(&state, &req, &form.csrf_token, &back).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let contact = match &s.principal {
+        crate::domain::actor::Actor::Contact { contact_id, .. } => {
+            contact::Entity::find_by_id(*contact_id).one(&state.db).await.ok().flatten()
+        }
+        _ => None,
+    };
+    let Some(who) = contact else { return v.failed(Error::not_found("not_found", "report"), "/portal/reports") };
+    let f = form.into_inner();
+    let d = NewDecision { decision: f.decision, reason: f.reason, sha256: f.sha256 };
+    match reports::decide(&state, *id, &who, d, state.clock.now()).await {
+        Ok(_) | Err(Error::Conflict { .. }) => super::redirect(&format!("{back}#answer")),
+        Err(Error::Invalid { message, .. }) => match own(&state, &s.principal, *id).await {
+            Ok(r) => {
+                let open = Answer {
+                    action: Some(format!("/portal/reports/{}/answer", r.id)),
+                    csrf: Some(s.csrf.clone()),
+                    error: Some(message),
+                    ..Default::default()
+                };
+                document(&state, &r, &open, Some("/portal/reports"), StatusCode::UNPROCESSABLE_ENTITY)
+            }
+            Err(e) => v.failed(e, "/portal/reports"),
+        },
+        Err(e) => v.failed(e, &back),
     }
 }
 

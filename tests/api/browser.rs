@@ -2,7 +2,7 @@
 //! Chromium with playwright-core as a hotline agent and a customer would, screenshots every page
 //! at 1280 and 375 px and runs axe-core on each. This test seeds the data, serves the app, hands
 //! the browser the customer's e-mailed link (through a real SMTP server), runs the script and then
-//! checks what the database says happened.
+//! checks what the database says happened (the customer's ticket, visit and service report).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -90,6 +90,16 @@ async fn a_caller_another_customers_ticket_an_engineer_and_a_public_check(app: &
             &format!("/api/v1/customers/{acme}/contacts"),
             &app.admin,
             json!({"name": "Wang Fang", "email": "wang@acme.example", "phone": "+86 138-0013-8000", "language": "en"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // Last week's service report, for the customer to read and acknowledge in the portal.
+    let last_week = (chrono::Utc::now() - chrono::Duration::days(8)).format("%Y-%m-%d").to_string();
+    let r = app
+        .post(
+            &format!("/api/v1/customers/{acme}/reports"),
+            &app.admin,
+            json!({"period": "weekly", "from": last_week, "language": "en"}),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
@@ -185,6 +195,9 @@ async fn the_database_shows_what_the_browser_did(app: &TestApp, seed: &Seed, see
     assert!(actors.contains(&"Wang Fang") && actors.contains(&"Li Lei"), "{actors:?}");
     let inspections = app.get("/api/v1/inspections", &app.admin).await.body;
     assert_eq!(inspections.as_array().map(Vec::len), Some(1), "one inspection, from the button: {inspections}");
+    let reports = app.get(&format!("/api/v1/customers/{acme}/reports"), &app.admin).await.body;
+    assert_eq!(reports[0]["decision"], "acknowledged", "{reports}");
+    assert!(reports[0]["decided_by"].as_str().unwrap().contains("Wang Fang"), "{reports}");
     let theirs_now = app.get(&format!("/api/v1/tickets/{}", theirs["id"]), &app.admin).await.body;
     assert_eq!(theirs_now["status"], "in_progress", "the other customer's ticket untouched");
     assert_eq!(theirs_now["version"], responded.body["version"], "the other customer's ticket untouched");

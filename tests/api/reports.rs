@@ -467,3 +467,76 @@ async fn the_weekly_schedule_mails_each_report_once_and_the_customer_answers_it(
     assert!(ticket["description"].as_str().unwrap().contains("工单 3 的响应时间不对"));
     assert_eq!(a.post(&path, &acme_token, json!({"decision": "acknowledged", "sha256": sha})).await.status, 409);
 }
+
+/// The portal lists a customer's reports only; a report's page carries the answer forms with the
+/// session's CSRF token; a form without it changes nothing.
+#[tokio::test]
+async fn the_portal_shows_the_customers_reports_and_takes_their_answer() {
+    use crate::portal::Jar;
+    use crate::receivers::SmtpServer;
+    use crate::web::csrf;
+    let smtp = SmtpServer::start().await;
+    let app = spawn_with(Options {
+        env: vec![("OPSLINE_EMAIL__SMTP_URL".into(), smtp.url())],
+        now: Some(at("2026-11-24T09:00:00+08:00")),
+        ..Default::default()
+    })
+    .await;
+    let c = app.customer("华夏银行", "vip").await;
+    let other = app.customer("Other", "vip").await;
+    app.contact(c, "it@huaxia.example").await;
+    let mine = app
+        .post(&format!("/api/v1/customers/{c}/reports"), &app.admin, json!({"period": "weekly", "from": "2026-11-18"}))
+        .await
+        .body;
+    let theirs = app
+        .post(
+            &format!("/api/v1/customers/{other}/reports"),
+            &app.admin,
+            json!({"period": "weekly", "from": "2026-11-18"}),
+        )
+        .await
+        .body;
+    opsline::services::contact_links::request(
+        &app.state,
+        "it@huaxia.example",
+        opsline::services::contact_links::Purpose::SignIn,
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    opsline::services::delivery::run_once(&app.state, &app.state.notifier, app.clock.now()).await.unwrap();
+    let text = smtp.mails().pop().expect("the sign-in mail").text();
+    let link = text[text.find("/portal/link/").unwrap()..].split_whitespace().next().unwrap().to_string();
+    let mut jar = Jar::default();
+    let (_, _, page) = jar.get(&app, &link).await;
+    let (s, _, _) = jar.post(&app, &link, &[("csrf_token", &csrf(&page))]).await;
+    assert_eq!(s, 303);
+
+    let (s, _, list) = jar.get(&app, "/portal/reports").await;
+    assert_eq!(s, 200);
+    assert!(list.contains(&format!("/portal/reports/{}", mine["id"])), "{list}");
+    assert!(!list.contains(&format!("/portal/reports/{}", theirs["id"])), "{list}");
+    let (s, _, _) = jar.get(&app, &format!("/portal/reports/{}", theirs["id"])).await;
+    assert_eq!(s, 404, "another customer's report is not found");
+    let path = format!("/portal/reports/{}", mine["id"]);
+    let (s, _, page) = jar.get(&app, &path).await;
+    assert_eq!(s, 200);
+    assert!(page.contains("华夏银行") && page.contains("name=\"decision\""), "{page}");
+    let sha = mine["sha256"].as_str().unwrap();
+    let answer = format!("{path}/answer");
+    let (s, _, _) = jar.post(&app, &answer, &[("decision", "acknowledged"), ("sha256", sha)]).await;
+    assert_eq!(s, 403, "no answer without the form's token");
+    assert_eq!(app.get(&format!("/api/v1/reports/{}", mine["id"]), &app.admin).await.body["decision"], Value::Null);
+    let (s, _, again) =
+        jar.post(&app, &answer, &[("csrf_token", &csrf(&page)), ("decision", "disputed"), ("sha256", sha)]).await;
+    assert_eq!(s, 422, "a dispute needs a reason");
+    assert!(again.contains("role=\"alert\""), "{again}");
+    let (s, loc, _) =
+        jar.post(&app, &answer, &[("csrf_token", &csrf(&page)), ("decision", "acknowledged"), ("sha256", sha)]).await;
+    assert_eq!((s, loc), (303, format!("{path}#answer")));
+    let (_, _, done) = jar.get(&app, &path).await;
+    assert!(done.contains("已确认") && !done.contains("name=\"decision\""), "{done}");
+    let (_, _, list) = jar.get(&app, "/portal/reports").await;
+    assert!(list.contains("已确认") || list.contains("Acknowledged"), "{list}");
+}
