@@ -3,8 +3,9 @@
 //! Scheduled service reports on PostgreSQL: 500 customers on a weekly schedule, 200,000 frozen
 //! timer outcomes over the eight weeks each report's trend covers (and the tickets and log
 //! entries they belong to). At Monday 09:30 `reports::run_scheduled` makes every customer's
-//! report and queues its mail; then each report is rendered as the mail's HTML. Goal: all made
-//! and queued within 60 s on the benchmark machine.
+//! report and queues its mail; then each report is rendered as the mail's HTML and, in a build
+//! with the `pdf` feature, as its PDF. Goals: all made and queued within 60 s on the benchmark
+//! machine; each PDF ≤ 500 KB (the largest is written to `$CARGO_TARGET_DIR/bench-report-sample.pdf`).
 //!
 //! `cargo bench --bench reports -- [--quick]` (quick: 50 customers, 20,100 outcomes). PostgreSQL
 //! from `BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`). Prints a
@@ -144,6 +145,24 @@ async fn main() {
         total += html.len();
     }
     let render_secs = started.elapsed().as_secs_f64();
+    // The PDF each mail attaches (a build with the `pdf` feature); the largest is kept to look at.
+    let started = Instant::now();
+    let (mut pdf_largest, mut pdf_total, mut pdfs) = (Vec::new(), 0usize, 0usize);
+    for id in &ids {
+        let v = opsline::services::reports::get(&state, *id).await.unwrap();
+        let Some(pdf) = state.pdf.render(&v.content, &v.sha256) else { break };
+        let pdf = pdf.unwrap();
+        pdf_total += pdf.len();
+        pdfs += 1;
+        if pdf.len() > pdf_largest.len() {
+            pdf_largest = pdf;
+        }
+    }
+    let pdf_secs = started.elapsed().as_secs_f64();
+    if pdfs > 0 {
+        let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+        std::fs::write(std::path::Path::new(&target).join("bench-report-sample.pdf"), &pdf_largest).unwrap();
+    }
     let sample = opsline::services::reports::get(&state, ids[0]).await.unwrap();
     let counted: u64 = sample.content.compliance.iter().map(|r| r.in_time + r.late + r.breached).sum();
     eprintln!(
@@ -174,6 +193,27 @@ async fn main() {
             peer: "—".into(),
             ratio: "—".into(),
             verdict: "reported".into(),
+        },
+        if pdfs > 0 {
+            let kb = pdf_largest.len() as f64 / 1024.0;
+            Row {
+                goal: "each report's PDF ≤ 500 KB (A4, CJK font subset)".into(),
+                opsline: format!(
+                    "largest {kb:.0} KB, mean {:.0} KB; {pdfs} rendered in {pdf_secs:.1} s",
+                    pdf_total as f64 / 1024.0 / pdfs as f64
+                ),
+                peer: "—".into(),
+                ratio: "—".into(),
+                verdict: if kb <= 500.0 { "pass" } else { "fail" }.into(),
+            }
+        } else {
+            Row {
+                goal: "each report's PDF ≤ 500 KB".into(),
+                opsline: "not built (--features pdf)".into(),
+                peer: "—".into(),
+                ratio: "—".into(),
+                verdict: "skipped".into(),
+            }
         },
     ];
     common::report("reports", &rows);

@@ -88,6 +88,7 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
         signer: Arc::new(signer),
         installation: installation.into(),
         instance: Arc::new(crate::services::instances::Instance::new(&config_instance)),
+        pdf: Arc::new(crate::web::report::Pdf::default()),
     };
     crate::services::checks::sync_config(&state, now).await?;
     Ok(state)

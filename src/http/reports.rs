@@ -14,6 +14,7 @@ use crate::persistence::entities::contact;
 use crate::services::Error;
 use crate::services::reports::{self, NewDecision, NewReport, ReportView};
 use crate::state::AppState;
+use crate::web::report::file_name;
 use sea_orm::EntityTrait;
 
 /// Staff, or a contact of `customer_id`; anyone else is told nothing exists.
@@ -86,13 +87,13 @@ pub async fn answer(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ReportFormat {
-    /// json (default) | html | csv (the missed deadlines)
+    /// json (default) | html | pdf (a build with the `pdf` feature) | csv (the missed deadlines)
     pub format: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/reports/{id}", tag = "reports",
     params(("id" = i64, Path, description = "Report id"), ReportFormat),
-    responses((status = 200, description = "The report: JSON, an HTML document, or CSV", body = ReportView),
+    responses((status = 200, description = "The report: JSON, an HTML document, a PDF, or CSV", body = ReportView),
         (status = 400, description = "Bad query", body = ErrorBody), errors::Caller,
         (status = 404, description = "No such report", body = ErrorBody),
         (status = 422, description = "Unknown format", body = ErrorBody)),
@@ -106,7 +107,6 @@ pub async fn get_one(
 ) -> Result<HttpResponse, ApiError> {
     let v = reports::get(&state, *id).await?;
     may_read(&auth, v.customer_id)?;
-    let name = format!("report-{}-{}", v.id, v.content.period.first_day);
     Ok(match q.format.as_deref() {
         None | Some("json") => HttpResponse::Ok().json(v),
         Some("html") => {
@@ -116,8 +116,18 @@ pub async fn get_one(
         }
         Some("csv") => HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
-            .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}.csv\"")))
+            .insert_header(("Content-Disposition", format!("attachment; filename=\"{}\"", file_name(&v, "csv"))))
             .body(crate::web::report::csv(&v.content)),
-        Some(_) => return Err(Error::invalid("format", "json, html or csv").into()),
+        Some("pdf") => match state.pdf.render(&v.content, &v.sha256) {
+            Some(pdf) => HttpResponse::Ok()
+                .content_type("application/pdf")
+                .insert_header(("Content-Disposition", format!("inline; filename=\"{}\"", file_name(&v, "pdf"))))
+                .body(pdf.map_err(Error::internal)?),
+            None => {
+                let why = "this build makes no PDF (build with --features pdf); use html, which prints";
+                return Err(Error::invalid("format", why).into());
+            }
+        },
+        Some(_) => return Err(Error::invalid("format", "json, html, pdf or csv").into()),
     })
 }

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -25,6 +26,8 @@ pub struct Mail {
     pub message_id: String,
     /// The thread root this mail replies to, without angle brackets.
     pub thread: Option<String>,
+    /// Files after the text and HTML parts: (file name, MIME type, bytes).
+    pub attachments: Vec<(String, String, Vec<u8>)>,
 }
 
 impl Mailer {
@@ -62,7 +65,20 @@ impl Mailer {
         if let Some(root) = &mail.thread {
             b = b.in_reply_to(format!("<{root}>")).references(format!("<{root}>"));
         }
-        let msg = match b.multipart(MultiPart::alternative_plain_html(mail.text.clone(), mail.html.clone())) {
+        let body = MultiPart::alternative_plain_html(mail.text.clone(), mail.html.clone());
+        let body = if mail.attachments.is_empty() {
+            body
+        } else {
+            let mut mixed = MultiPart::mixed().multipart(body);
+            for (name, mime, bytes) in &mail.attachments {
+                let Ok(kind) = ContentType::parse(mime) else {
+                    return Attempt::failed(Failure::Permanent, None, format!("bad attachment type {mime}"));
+                };
+                mixed = mixed.singlepart(Attachment::new(name.clone()).body(bytes.clone(), kind));
+            }
+            mixed
+        };
+        let msg = match b.multipart(body) {
             Ok(m) => m,
             Err(e) => return Attempt::failed(Failure::Permanent, None, format!("cannot build the message: {e}")),
         };

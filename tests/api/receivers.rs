@@ -49,6 +49,16 @@ impl ReceivedMail {
         self.part("text/html")
     }
 
+    /// The bytes of the first attachment of `content_type` (base64 in the mail).
+    pub fn attachment(&self, content_type: &str) -> Option<Vec<u8>> {
+        use base64::Engine;
+        let part = self.raw.split(&format!("Content-Type: {content_type}")).nth(1)?;
+        let (_, rest) = part.split_once("\r\n\r\n")?;
+        let body = rest.split("\r\n--").next().unwrap_or_default();
+        let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+        base64::engine::general_purpose::STANDARD.decode(compact).ok()
+    }
+
     fn part(&self, content_type: &str) -> String {
         let part = self.raw.split(&format!("Content-Type: {content_type}")).nth(1).unwrap_or(&self.raw);
         let (head, rest) = part.split_once("\r\n\r\n").unwrap_or((part, ""));

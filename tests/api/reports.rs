@@ -17,6 +17,23 @@ const LEVELS: [&str; 4] = ["I", "II", "III", "IV"];
 const ACTIONS: &[&str] =
     &["respond", "plan", "wait-customer", "resume", "resolve", "close", "reopen", "cancel", "level"];
 
+/// The text of a PDF as a reader extracts it (poppler's `pdftotext`, which the test command
+/// installs).
+pub fn pdf_text(pdf: &[u8]) -> String {
+    use std::io::Write;
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+    let mut child = std::process::Command::new("pdftotext")
+        .args(["-layout", "-", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("pdftotext (poppler-utils) is installed: the test command installs it");
+    child.stdin.take().unwrap().write_all(pdf).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "pdftotext read the PDF");
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn body(action: &str, rng: &mut StdRng) -> Value {
     match action {
         "respond" => json!({"message": "we are on it"}),
@@ -254,6 +271,20 @@ async fn a_report_reads_as_html_and_csv_by_its_customer_and_staff_only() {
         assert!(text.contains(expected), "{expected} in {text}");
     }
     assert!(!text.contains("<b>"), "the note is text, not markup");
+    let pdf = app.client.get(format!("{}/api/v1/reports/{rid}?format=pdf", app.address)).bearer_auth(&app.admin);
+    let pdf = pdf.send().await.unwrap();
+    if cfg!(feature = "pdf") {
+        assert_eq!(pdf.status(), 200);
+        assert_eq!(pdf.headers()["content-type"], "application/pdf");
+        let text = pdf_text(&pdf.bytes().await.unwrap());
+        let hash = r.body["sha256"].as_str().unwrap();
+        for expected in ["华夏银行", "服务报告", "2026-11-01", "15m", "0.0 %", hash, "下周二 <b>升级</b>"]
+        {
+            assert!(text.contains(expected), "{expected} in the PDF's text:\n{text}");
+        }
+    } else {
+        assert_eq!(pdf.status(), 422, "a build without the pdf feature says so");
+    }
     let csv = app
         .client
         .get(format!("{}/api/v1/reports/{rid}?format=csv", app.address))
@@ -417,6 +448,12 @@ async fn the_weekly_schedule_mails_each_report_once_and_the_customer_answers_it(
         html.contains("华夏银行") && html.contains("0.0 %") && html.contains(t["number"].as_str().unwrap()),
         "{html}"
     );
+    let attached = hx_mail.attachment("application/pdf");
+    assert_eq!(attached.is_some(), cfg!(feature = "pdf"), "a build with PDF reports attaches the PDF");
+    if let Some(pdf) = attached {
+        let text = pdf_text(&pdf);
+        assert!(text.contains("华夏银行") && text.contains("0.0 %") && text.contains("服务报告"), "{text}");
+    }
     let text = hx_mail.text();
     let link =
         text[text.find("/reports/answer/").expect("an answer link")..].split_whitespace().next().unwrap().to_string();

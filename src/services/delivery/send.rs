@@ -31,6 +31,7 @@ async fn send_link(state: &AppState, notifier: &Notifier, row: &outbox::Model) -
         html,
         message_id: format!("portal-link-{}.{}@{}", link.link_id, state.installation, id_domain(state)),
         thread: None,
+        attachments: Vec::new(),
     };
     mailer.send(&mail).await
 }
@@ -63,6 +64,11 @@ async fn send_report(state: &AppState, notifier: &Notifier, row: &outbox::Model)
         Err(e) => return Attempt::failed(Failure::Permanent, None, format!("report not rendered: {e}")),
     };
     let (subject, text) = render::report_mail(&v.content, &v.sha256, link.as_deref());
+    let attachments = match state.pdf.render(&v.content, &v.sha256) {
+        None => Vec::new(),
+        Some(Ok(pdf)) => vec![(crate::web::report::file_name(&v, "pdf"), "application/pdf".to_string(), pdf)],
+        Some(Err(e)) => return Attempt::failed(Failure::Permanent, None, format!("report PDF not rendered: {e}")),
+    };
     let mail = Mail {
         to: row.target.clone(),
         subject,
@@ -70,6 +76,7 @@ async fn send_report(state: &AppState, notifier: &Notifier, row: &outbox::Model)
         html,
         message_id: format!("report-{}.{}@{}", row.id, state.installation, id_domain(state)),
         thread: None,
+        attachments,
     };
     mailer.send(&mail).await
 }
@@ -141,6 +148,7 @@ async fn digest_mail(state: &AppState, row: &outbox::Model, payload: &Payload) -
         html,
         message_id: format!("{}@{}", payload.id, id_domain(state)),
         thread: None,
+        attachments: Vec::new(),
     })
 }
 
@@ -179,5 +187,6 @@ async fn notification_mail(
         html,
         message_id: format!("{}@{domain}", payload.id),
         thread: Some(thread_id(payload.ticket.id, &state.installation, &domain)),
+        attachments: Vec::new(),
     })
 }
