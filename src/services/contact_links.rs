@@ -4,7 +4,7 @@
 //! signed with `web.secret_key` (made when the mail is sent, so no usable secret is stored). A
 //! link works once, for `LINK_MINUTES`, and only while its contact is active.
 
-use crate::domain::delivery::{Channel, DeliveryStatus, MessageKind};
+use crate::domain::delivery::MessageKind;
 use crate::signing::SignedFor;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::hash_password;
 use super::error::{Error, Result};
 use super::web_sessions;
-use crate::persistence::entities::{contact, contact_link, outbox};
+use crate::persistence::entities::{contact, contact_link};
 use crate::state::AppState;
 
 /// How long an e-mailed link works.
@@ -133,24 +133,8 @@ async fn queue(
         ticket_number: visit.map(|(_, n)| n.to_string()),
     };
     let payload = serde_json::to_string(&mail).map_err(|e| Error::Internal(e.to_string()))?;
-    outbox::ActiveModel {
-        outbox_key: Set(format!("portal-link:{}", link.id)),
-        event_id: Set(None),
-        escalation_id: Set(None),
-        ticket_id: Set(None),
-        channel: Set(Channel::Email),
-        target: Set(c.email.clone()),
-        kind: Set(MessageKind::PortalLink),
-        payload: Set(payload),
-        status: Set(DeliveryStatus::Pending),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(txn)
-    .await?;
+    let key = format!("portal-link:{}", link.id);
+    super::delivery::queue_mail(txn, key, c.email.clone(), MessageKind::PortalLink, payload, now).await?;
     Ok(link.id)
 }
 

@@ -44,6 +44,38 @@ const RECORD_MAX: usize = 256;
 /// Results that land within this window of the first are recorded with it.
 const RECORD_WINDOW: std::time::Duration = std::time::Duration::from_millis(10);
 
+/// Queues a mail that belongs to no ticket (a portal link, a service report) in the caller's
+/// transaction: sent by the delivery loop like every outbox row, once per `key`.
+pub(crate) async fn queue_mail(
+    db: &impl sea_orm::ConnectionTrait,
+    key: String,
+    to: String,
+    kind: MessageKind,
+    payload: String,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    outbox::ActiveModel {
+        outbox_key: Set(key),
+        event_id: Set(None),
+        escalation_id: Set(None),
+        ticket_id: Set(None),
+        channel: Set(Channel::Email),
+        target: Set(to),
+        kind: Set(kind),
+        payload: Set(payload),
+        status: Set(DeliveryStatus::Pending),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
 /// Claims and sends one batch of due deliveries. Each result is recorded as soon as it lands —
 /// with the others that land within `RECORD_WINDOW` — while the rest are still being sent, so
 /// that a crash sends again only what was in flight (and what landed in the last few

@@ -4,17 +4,16 @@
 //! recipients through the outbox in the same transaction.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
 use super::customer::{compose, primary_language, zone_of};
-use crate::domain::delivery::{Channel, DeliveryStatus, MessageKind};
+use crate::domain::delivery::MessageKind;
 use crate::domain::report::{ReportSchedule, due_period, time_of_day};
-use crate::persistence::entities::{contact, customer, outbox, report as stored};
+use crate::persistence::entities::{contact, customer, report as stored};
 use crate::persistence::is_unique_violation;
 use crate::services::customers::recipients;
+use crate::services::delivery::queue_mail;
 use crate::services::error::{Error, Result, chain};
 use crate::services::timers::{secs, utc};
 use crate::state::AppState;
@@ -77,24 +76,8 @@ async fn one(state: &AppState, c: &customer::Model, send_at: u32, now: DateTime<
     for (email, contact_id) in to {
         let payload =
             serde_json::to_string(&ReportMail { report_id: report.id, contact_id }).map_err(Error::internal)?;
-        outbox::ActiveModel {
-            outbox_key: Set(format!("report:{}:{email}", report.id)),
-            event_id: Set(None),
-            escalation_id: Set(None),
-            ticket_id: Set(None),
-            channel: Set(Channel::Email),
-            target: Set(email),
-            kind: Set(MessageKind::Report),
-            payload: Set(payload),
-            status: Set(DeliveryStatus::Pending),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        let key = format!("report:{}:{email}", report.id);
+        queue_mail(&txn, key, email, MessageKind::Report, payload, now).await?;
     }
     txn.commit().await?;
     Ok(true)
