@@ -251,10 +251,6 @@ fn invalid_link(lang: Lang) -> HttpResponse {
     )
 }
 
-fn lang_of(req: &actix_web::HttpRequest) -> Lang {
-    Lang::of(req)
-}
-
 /// The page a report mail's link opens: the report and its two answers. GET never answers:
 /// mail scanners follow links.
 #[get("/reports/answer/{token}")]
@@ -268,7 +264,7 @@ pub async fn answer_page(
             let open = Answer { action: Some(format!("/reports/answer/{token}")), ..Default::default() };
             document(&state, &v, &Answer::of(&v, open), None, StatusCode::OK)
         }
-        Ok(None) => invalid_link(lang_of(&req)),
+        Ok(None) => invalid_link(Lang::of(&req)),
         Err(e) => {
             tracing::error!(error = %crate::services::chain(&e), "report link not read");
             HttpResponse::InternalServerError().finish()
@@ -294,7 +290,7 @@ pub async fn answer_post(
 ) -> HttpResponse {
     let (v, who) = match link(&state, &token).await {
         Ok(Some(found)) => found,
-        Ok(None) => return invalid_link(lang_of(&req)),
+        Ok(None) => return invalid_link(Lang::of(&req)),
         Err(e) => {
             tracing::error!(error = %crate::services::chain(&e), "report link not read");
             return HttpResponse::InternalServerError().finish();
@@ -348,7 +344,7 @@ pub async fn portal_list(state: web::Data<AppState>, req: actix_web::HttpRequest
             id: r.id,
             first_day: r.content.period.first_day.clone(),
             last_day: r.content.period.last_day.clone(),
-            overall: r.content.overall.map_or_else(|| "–".into(), |o| format!("{:.1} %", o * 100.0)),
+            overall: percent(r.content.overall),
             breaches: r.content.breaches.len(),
             decision: r.decision,
         })
