@@ -209,14 +209,20 @@ impl Calendar {
             });
         }
         let (_, hours) = self.day(date);
-        let (sod, why) = if hours.iter().any(|&(s, e)| s <= tod && tod < e) {
+        let within = hours.iter().find(|&&(s, e)| s <= tod && tod < e).map(|&(_, e)| e);
+        let (sod, why) = if within.is_some() {
             (tod, "the time of day carried over")
         } else if let Some(end) = hours.iter().map(|&(_, e)| e).filter(|&e| e <= tod).max() {
             (end, "the time of day is not working time: the end of the last interval before it")
         } else {
             (hours.first().map_or(0, |&(s, _)| s), "the time of day is before the first interval: its start")
         };
-        let due = self.instant(date, sod)?;
+        let mut due = self.instant(date, sod)?;
+        // A time of day in a DST gap is read an hour on; the interval holding it still ends where
+        // it ends, and the deadline never falls past that.
+        if let Some(end) = within {
+            due = due.min(self.instant(date, end)?);
+        }
         trace.push(|| Step {
             kind: StepKind::Interval,
             from: due,

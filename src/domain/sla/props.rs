@@ -49,6 +49,16 @@ fn at_working_time_or_interval_end(cal: &Calendar, t: Secs) -> bool {
     next == t || cal.working_between(t - 1, t).unwrap() == 1
 }
 
+/// Found by the property below: Saturday 2027-03-27 02:30:01 in Berlin plus `1d` carries 02:30:01
+/// into Sunday's DST gap, read as 03:30:01 — a second past the 01:30–03:30 interval.
+#[test]
+fn a_day_target_carried_into_a_dst_gap_ends_with_its_interval() {
+    let start = at("2027-03-27T01:30:01Z");
+    let due = super::deadline(&berlin(), TimerKind::Resolution, start, Target::Days(1), Target::Working(1800)).unwrap();
+    assert_eq!(due, at("2027-03-28T01:30:00Z"), "Sunday 03:30 CEST, the interval's end");
+    assert!(at_working_time_or_interval_end(&berlin(), due));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
