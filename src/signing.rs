@@ -23,6 +23,8 @@ pub enum SignedFor {
     Acknowledge,
     /// A service report's acknowledge / dispute link in a mail.
     ReportAnswer,
+    /// A closed ticket's rating link in a mail.
+    Rating,
 }
 
 impl SignedFor {
@@ -33,6 +35,7 @@ impl SignedFor {
             SignedFor::PortalLink => "portal-link",
             SignedFor::Acknowledge => "ack",
             SignedFor::ReportAnswer => "report-answer",
+            SignedFor::Rating => "rating",
         }
     }
 }

@@ -18,6 +18,7 @@ mod m20261204_000010_delivery;
 mod m20261205_000011_visits;
 mod m20261206_000012_ticket_triggers;
 mod m20261207_000013_reports;
+mod m20261208_000014_ratings;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000011_visits::Migration),
             Box::new(m20261206_000012_ticket_triggers::Migration),
             Box::new(m20261207_000013_reports::Migration),
+            Box::new(m20261208_000014_ratings::Migration),
         ]
     }
 }

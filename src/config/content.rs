@@ -27,7 +27,7 @@ pub struct CalendarContent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyContent {
     pub pause_exempt: Vec<String>,
-    /// `I` … `IV` to `{response, plan, resolution[, arrival]}` in canonical form.
+    /// `I` … `IV` to `{response, plan, resolution[, arrival][, callback]}` in canonical form.
     pub levels: BTreeMap<String, BTreeMap<String, String>>,
 }
 
@@ -82,6 +82,7 @@ impl PolicyContent {
                 plan: get("plan")?,
                 resolution: get("resolution")?,
                 arrival: t.get("arrival").map(|a| a.parse::<Target>()).transpose().map_err(|e| e.to_string())?,
+                callback: t.get("callback").map(|a| a.parse::<Target>()).transpose().map_err(|e| e.to_string())?,
             });
         }
         let levels: [LevelTargets; 4] = levels.try_into().map_err(|_| "four levels are needed".to_string())?;

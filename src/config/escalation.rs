@@ -115,6 +115,9 @@ fn rule(i: usize, r: &RuleSettings, settings: &Settings, problems: &mut Problems
         problems.push(Problem::error(format!("{key}.timer"), "only warning and breach rules name a timer"));
     }
     let repeat = r.repeat.as_deref().and_then(|v| working(&format!("{key}.repeat"), v, problems));
+    if on == Some(On::ReportUnacknowledged) && !levels.is_empty() {
+        problems.push(Problem::error(format!("{key}.levels"), "a report has no level: name tiers or customers"));
+    }
     if repeat.is_some() && on.is_some_and(|o| !o.is_timed()) {
         problems.push(Problem::error(format!("{key}.repeat"), "only warning and breach rules repeat"));
     }

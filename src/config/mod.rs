@@ -135,6 +135,10 @@ pub struct TicketRules {
     pub require_signed_visit: bool,
     /// `visits.max_offline`.
     pub visit_max_offline_secs: i64,
+    /// `ratings.expire_after`.
+    pub rating_expire_secs: i64,
+    /// `reports.ack_within`.
+    pub report_ack_within: Target,
 }
 
 /// The configuration compiled into what the service runs on.

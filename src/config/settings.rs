@@ -38,6 +38,7 @@ pub struct Settings {
     pub gating: GatingSettings,
     pub inspections: InspectionSettings,
     pub reports: ReportSettings,
+    pub ratings: RatingSettings,
     pub retention: RetentionSettings,
 }
 
@@ -389,6 +390,36 @@ pub struct ReportSettings {
     pub send_at: String,
     /// How long a report's acknowledge link works, in days.
     pub ack_link_days: u32,
+    /// Working time on the customer's calendar (`3d`, `4h`) after which a report neither
+    /// acknowledged nor disputed fires the `report_unacknowledged` rules.
+    pub ack_within: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatingSettings {
+    /// How long a rating link (and the portal's form) works after the ticket closed (`14d`).
+    pub expire_after: String,
+    /// A score at or below this (or any score from a VIP customer) asks for a follow-up call.
+    pub callback_below: u8,
+    /// Percent of closed tickets whose contact is asked, per customer tier.
+    pub sample_percent: SamplePercent,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamplePercent {
+    pub vip: u8,
+    pub standard: u8,
+}
+
+impl SamplePercent {
+    pub fn of(&self, tier: crate::domain::customer::Tier) -> u8 {
+        match tier {
+            crate::domain::customer::Tier::Vip => self.vip,
+            crate::domain::customer::Tier::Standard => self.standard,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -467,6 +498,10 @@ pub struct LevelTargetSettings {
     /// On-site arrival (`4h`, `1d`); without it the level has no arrival timer.
     #[serde(default)]
     pub arrival: Option<String>,
+    /// The follow-up call after a low rating (`4h`, `1d`); without it the level has no
+    /// callback timer (the callback is still asked for, untimed).
+    #[serde(default)]
+    pub callback: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -223,6 +223,24 @@ fn ticket_rules(settings: &Settings, problems: &mut Problems) -> Option<TicketRu
     if !(1..=365).contains(&settings.reports.ack_link_days) {
         problems.push(Problem::error("reports.ack_link_days", "1 to 365 days"));
     }
+    let ack_within = settings.reports.ack_within.parse::<Target>();
+    if let Err(e) = &ack_within {
+        problems.push(Problem::error("reports.ack_within", e.to_string()));
+    }
+    let r = &settings.ratings;
+    let rating_expire = parse_duration(&r.expire_after).filter(|d| *d > 0);
+    if rating_expire.is_none() {
+        let message = format!("`{}` is not a duration such as 7d or 14d", r.expire_after);
+        problems.push(Problem::error("ratings.expire_after", message));
+    }
+    if r.callback_below > 5 {
+        problems.push(Problem::error("ratings.callback_below", "a score from 0 (never) to 5"));
+    }
+    for (tier, p) in [("vip", r.sample_percent.vip), ("standard", r.sample_percent.standard)] {
+        if p > 100 {
+            problems.push(Problem::error(format!("ratings.sample_percent.{tier}"), "0 to 100"));
+        }
+    }
     let alert_reopen = parse_duration(&settings.integrations.reopen_window).filter(|d| *d >= 0);
     if alert_reopen.is_none() {
         problems.push(Problem::error(
@@ -245,6 +263,8 @@ fn ticket_rules(settings: &Settings, problems: &mut Problems) -> Option<TicketRu
         alert_reopen_window_secs: alert_reopen?,
         require_signed_visit: t.require_signed_visit,
         visit_max_offline_secs: max_offline?,
+        rating_expire_secs: rating_expire?,
+        report_ack_within: ack_within.ok()?,
     })
 }
 
@@ -426,6 +446,7 @@ pub fn compile_policy(name: &str, p: &PolicySettings, problems: &mut Problems) -
         };
         let (r, pl, res) = (get("response", &t.response), get("plan", &t.plan), get("resolution", &t.resolution));
         let arrival = t.arrival.as_ref().and_then(|a| get("arrival", a));
+        let callback = t.callback.as_ref().and_then(|a| get("callback", a));
         if let (Some(response), Some(plan), Some(resolution)) = (r, pl, res) {
             if resolution_can_precede_plan(plan, resolution) {
                 problems.push(Problem::warning(
@@ -433,7 +454,7 @@ pub fn compile_policy(name: &str, p: &PolicySettings, problems: &mut Problems) -
                     format!("resolution `{resolution}` can fall before plan `{plan}`; both are computed independently"),
                 ));
             }
-            levels.push(crate::domain::sla::LevelTargets { response, plan, resolution, arrival });
+            levels.push(crate::domain::sla::LevelTargets { response, plan, resolution, arrival, callback });
         }
     }
     if problems.errors_since(start) {
@@ -480,6 +501,7 @@ mod tests {
                 plan: plan.into(),
                 resolution: resolution.into(),
                 arrival: None,
+                callback: None,
             };
             levels.insert(lk.to_string(), t);
         }

@@ -36,6 +36,10 @@ crate::text_enum! {
         PortalLink = "portal_link",
         /// A customer's scheduled service report.
         Report = "report",
+        /// A closed ticket's satisfaction rating request to its contact.
+        Rating = "rating",
+        /// A service report unanswered past `reports.ack_within` (a rule's mail or webhook).
+        ReportUnacknowledged = "report_unacknowledged",
     }
 }
 

@@ -27,10 +27,14 @@ pub enum On {
     Resumed,
     /// The engineer is on the way to the site.
     EnRoute,
+    /// A service report neither acknowledged nor disputed within `reports.ack_within`: about a
+    /// report, not a ticket (`role:assignee` is the customer's account lead, `contact:customer`
+    /// the primary contact).
+    ReportUnacknowledged,
 }
 
 impl On {
-    pub const ALL: [On; 12] = [
+    pub const ALL: [On; 13] = [
         On::Warning,
         On::Breach,
         On::Opened,
@@ -43,6 +47,7 @@ impl On {
         On::Flapping,
         On::Resumed,
         On::EnRoute,
+        On::ReportUnacknowledged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +64,7 @@ impl On {
             On::Flapping => "flapping",
             On::Resumed => "resumed",
             On::EnRoute => "en_route",
+            On::ReportUnacknowledged => "report_unacknowledged",
         }
     }
 
@@ -82,6 +88,7 @@ impl On {
             On::Flapping => "check.flapping",
             On::Resumed => "ticket.resumed",
             On::EnRoute => "visit.en_route",
+            On::ReportUnacknowledged => "report.unacknowledged",
         }
     }
 }
@@ -91,7 +98,7 @@ impl FromStr for On {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         On::ALL.into_iter().find(|o| o.as_str() == s).ok_or_else(|| {
-            format!("`{s}` is not an event: use warning, breach, opened, responded, planned, resolved, reopened, closed, level_changed, flapping, resumed or en_route")
+            format!("`{s}` is not an event: use warning, breach, opened, responded, planned, resolved, reopened, closed, level_changed, flapping, resumed, en_route or report_unacknowledged")
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod customer;
 pub mod delivery;
 pub mod escalation;
 pub mod level;
+pub mod rating;
 pub mod report;
 pub mod sla;
 pub mod text;

@@ -13,6 +13,7 @@ pub mod intake;
 pub mod metrics;
 pub mod multipart;
 mod openapi;
+pub mod ratings;
 pub mod reports;
 mod responses;
 pub mod sla;
@@ -97,6 +98,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, email_limi
                 .service(reports::list)
                 .service(reports::get_one)
                 .service(reports::answer)
+                .service(ratings::list)
+                .service(ratings::get_one)
+                .service(ratings::rate)
+                .service(ratings::callback)
                 .service(escalations::ack)
                 .service(escalations::list)
                 .service(escalations::retry)

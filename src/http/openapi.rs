@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, checks, escalations, health, intake, metrics, reports, sla, ticket_actions, tickets, visits};
+use super::{
+    admin, checks, escalations, health, intake, metrics, ratings, reports, sla, ticket_actions, tickets, visits,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,6 +32,7 @@ use super::{admin, checks, escalations, health, intake, metrics, reports, sla, t
         visits::arrive, visits::no_access, visits::complete, visits::sign, visits::sign_link, visits::cancel, visits::work_order,
         visits::engineers, visits::set_field, visits::add_block, visits::availability, visits::calendar,
         reports::create, reports::list, reports::get_one, reports::answer,
+        ratings::list, ratings::get_one, ratings::rate, ratings::callback,
     ),
     modifiers(&Bearer)
 )]

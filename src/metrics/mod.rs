@@ -40,6 +40,7 @@ pub const ON: [&str; 11] = [
 pub const CHANNELS: [&str; 2] = ["email", "webhook"];
 pub const DELIVERY_OUTCOMES: [&str; 3] = ["delivered", "retried", "dead"];
 pub const INSPECTION_STATUSES: [&str; 3] = ["passed", "failed", "inconclusive"];
+pub const SCORES: [&str; 5] = ["1", "2", "3", "4", "5"];
 
 /// Seconds from a timer's start to when it was met: ten minutes to five days and beyond.
 const TIME_TO_MET_BUCKETS: [f64; 14] = [
@@ -57,6 +58,7 @@ pub struct Metrics {
     pub(crate) escalations: IntCounterVec,
     pub(crate) notifications: IntCounterVec,
     pub(crate) inspections: IntCounterVec,
+    pub(crate) ratings: IntCounterVec,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     pub(crate) tickets_open: IntGaugeVec,
@@ -159,6 +161,12 @@ impl Metrics {
                 &["channel", "outcome"],
             )?,
             inspections: counter(&r, "opsline_inspections_total", "Inspections finished, by status.", &["status"])?,
+            ratings: counter(
+                &r,
+                "opsline_ratings_total",
+                "Satisfaction ratings given, by score (1-5) and customer tier.",
+                &["score", "tier"],
+            )?,
             http_requests: counter(
                 &r,
                 "opsline_http_requests_total",
@@ -267,6 +275,9 @@ impl Metrics {
         for s in INSPECTION_STATUSES {
             self.inspections.with_label_values(&[s]);
         }
+        for c in combos(&[&SCORES, &TIERS]) {
+            self.ratings.with_label_values(&c);
+        }
         for c in combos(&[&LEVELS, &OPEN_STATUSES]) {
             self.tickets_open.with_label_values(&c);
         }
@@ -297,6 +308,15 @@ impl Metrics {
     pub fn inspection(&self, status: &str) {
         if INSPECTION_STATUSES.contains(&status) {
             self.inspections.with_label_values(&[status]).inc();
+        }
+    }
+
+    /// A satisfaction rating given.
+    pub fn rating(&self, score: u8, tier: &str) {
+        if let Some(s) = SCORES.get(usize::from(score).wrapping_sub(1))
+            && TIERS.contains(&tier)
+        {
+            self.ratings.with_label_values(&[s, tier]).inc();
         }
     }
 

@@ -46,6 +46,8 @@ fn event_words(kind: &str, timer: Option<&str>, zh: bool) -> String {
         ("plan", false) => "fault-handling plan",
         ("arrival", true) => "上门到场",
         ("arrival", false) => "on-site arrival",
+        ("callback", true) => "满意度回访",
+        ("callback", false) => "satisfaction callback",
         (_, false) => "resolution",
         (_, true) => "解决",
     };
@@ -235,6 +237,84 @@ pub fn visit_sign_link(name: &str, ticket: &str, language: &str, url: &str, minu
     } else {
         format!("This link works once, for {minutes} minutes.")
     };
+    let (text, html) = link_body(name, zh, action, url, &note);
+    (subject, text, html)
+}
+
+/// A closed ticket's rating request: subject, text and HTML in the contact's language, with one
+/// link per score (`{url}?score=N` opens the rating page with that score chosen).
+pub fn rating_mail(
+    name: &str,
+    ticket: &str,
+    title: &str,
+    language: &str,
+    url: &str,
+    until: &str,
+) -> (String, String, String) {
+    let zh = zh(Some(language));
+    let hello = if zh { format!("{name}，您好：") } else { format!("Hello {name},") };
+    let (subject, ask, note) = if zh {
+        (
+            format!("[Opsline] {ticket} 已关闭，请评价我们的服务"),
+            format!(
+                "您的工单 {ticket}「{title}」已关闭。您对这次服务满意吗？点击一个分数（1 = 很不满意，5 = 很满意）："
+            ),
+            format!("评价链接有效期至 {until}。"),
+        )
+    } else {
+        (
+            format!("[Opsline] {ticket} is closed: how did we do?"),
+            format!(
+                "Your ticket {ticket} \"{title}\" is closed. How satisfied are you? Click a score (1 = very dissatisfied, 5 = very satisfied):"
+            ),
+            format!("The rating link works until {until}."),
+        )
+    };
+    let links: Vec<(u8, String)> = (1..=5).map(|s| (s, format!("{url}?score={s}"))).collect();
+    let text_links: String = links.iter().map(|(s, l)| format!("{s}: {l}\n")).collect();
+    let text = format!("{hello}\n\n{ask}\n\n{text_links}\n{note}\n");
+    let html_links: String = links
+        .iter()
+        .map(|(s, l)| {
+            format!("<a href=\"{}\" style=\"padding:6px 12px;margin:2px;border:1px solid #888\">{s}</a> ", escape(l))
+        })
+        .collect();
+    let html = format!(
+        "<!doctype html><html><body><p>{}</p><p>{}</p><p>{html_links}</p><p>{}</p></body></html>",
+        escape(&hello),
+        escape(&ask),
+        escape(&note)
+    );
+    (subject, text, html)
+}
+
+/// A report its customer has not answered: subject, text and HTML for a rule's recipient.
+pub fn report_unanswered(
+    customer: &str,
+    first: &str,
+    last: &str,
+    language: &str,
+    url: &str,
+) -> (String, String, String) {
+    let zh = zh(Some(language));
+    let (subject, action, note) = if zh {
+        (
+            format!("[Opsline] {customer} 的服务报告（{first} – {last}）尚未确认"),
+            "查看报告",
+            format!(
+                "{customer} 的服务报告（{first} – {last}）在规定时间内既未确认也未提出异议（reports.ack_within）。请联系客户。"
+            ),
+        )
+    } else {
+        (
+            format!("[Opsline] {customer}'s service report ({first} – {last}) is unanswered"),
+            "Read the report",
+            format!(
+                "{customer} neither acknowledged nor disputed the service report of {first} – {last} in time (reports.ack_within). Please follow up."
+            ),
+        )
+    };
+    let name = if zh { "您" } else { "there" };
     let (text, html) = link_body(name, zh, action, url, &note);
     (subject, text, html)
 }

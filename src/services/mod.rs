@@ -15,6 +15,7 @@ pub mod handoff;
 pub mod instances;
 pub mod intake;
 pub mod notifications;
+pub mod ratings;
 pub mod reports;
 pub mod sla;
 pub mod tickets;

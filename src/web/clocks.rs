@@ -67,6 +67,8 @@ fn plain(v: &Viewer, t: &TimerView, waiting: Option<&str>, now: DateTime<Utc>) -
         (TimerKind::Resolution, false) => "resolution",
         (TimerKind::Arrival, true) => "上门到场",
         (TimerKind::Arrival, false) => "arrival",
+        (TimerKind::Callback, true) => "回访",
+        (TimerKind::Callback, false) => "callback",
     };
     match t.state {
         TimerState::Met => {
@@ -80,6 +82,8 @@ fn plain(v: &Viewer, t: &TimerView, waiting: Option<&str>, now: DateTime<Utc>) -
                 (TimerKind::Resolution, false) => "resolved",
                 (TimerKind::Arrival, true) => "已到场",
                 (TimerKind::Arrival, false) => "on site",
+                (TimerKind::Callback, true) => "已回访",
+                (TimerKind::Callback, false) => "called back",
             };
             format!("{done} ✓ {at}")
         }
@@ -159,6 +163,9 @@ pub fn clocks(v: &Viewer, sla: &SlaSet, waiting: Option<&str>, now: DateTime<Utc
     ];
     if sla.arrival.is_some() {
         out.push(clock(v, "arrival", sla.arrival.as_ref(), waiting, now));
+    }
+    if sla.callback.is_some() {
+        out.push(clock(v, "callback", sla.callback.as_ref(), waiting, now));
     }
     out
 }

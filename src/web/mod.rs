@@ -11,6 +11,7 @@ mod field;
 mod i18n;
 mod ops;
 mod portal;
+pub mod rating;
 pub mod report;
 mod status;
 mod ticket_page;
@@ -56,6 +57,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("portal_visit.html", include_str!("templates/portal_visit.html")),
     ("portal_reports.html", include_str!("templates/portal_reports.html")),
     ("sign_form.html", include_str!("templates/sign_form.html")),
+    ("rate.html", include_str!("templates/rate.html")),
 ];
 
 pub use field::work_order_page;
@@ -86,6 +88,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ticket_page::configure(cfg);
     ops::configure(cfg);
     portal::configure(cfg);
+    rating::configure(cfg);
     status::configure(cfg);
     field::configure(cfg);
     cfg.service(report::answer_page)

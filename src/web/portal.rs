@@ -73,7 +73,9 @@ async fn load(state: &AppState, p: &Principal, r: &str, v: &Viewer) -> Result<mi
     );
     let clocks: Vec<Clock> =
         clocks(v, &t.sla, t.waiting_reason.as_deref(), now).into_iter().filter(|c| c.present).collect();
+    let rating = super::rating::portal_section(state, p, t.id).await?;
     Ok(context! {
+        rating => rating,
         tk => minijinja::Value::from_serialize(&t), status_text => v.t(status_key(t.status)), clocks => clocks,
         timeline => entries, reported => v.time(t.reported_at), base => base, allowed => t.allowed_actions,
         can_comment => !t.status.is_final(),

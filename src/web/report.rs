@@ -200,6 +200,18 @@ pub fn pdf_data(c: &Content, sha256: &str) -> serde_json::Value {
         "arrivals": format!("{} {} · {} {}", c.visits.arrivals_in_time, t.get("rp_in_time").copied().unwrap_or_default(),
             c.visits.arrivals_late, t.get("rp_late").copied().unwrap_or_default()),
         "work_orders": c.visits.work_orders_signed,
+        "satisfaction": c.satisfaction.as_ref().map(|s| {
+            let word = |k: &str| t.get(k).copied().unwrap_or_default();
+            let mean = s.mean.map_or("–".to_string(), |m| format!("{m:.2}"));
+            json!({
+                "summary": format!("{}: {} / {} · {}: {mean} · {}: {} ({} {} {} · {} {})", word("rp_rated"), s.rated, s.asked,
+                    word("rp_mean"), word("rp_callbacks"), s.callbacks_asked, word("rp_callbacks_ended"),
+                    s.callbacks_in_time, word("rp_in_time"), s.callbacks_late, word("rp_late")),
+                "scores": s.scores,
+                "engineers": s.engineers.iter().map(|e| json!({"engineer": e.engineer, "ratings": e.ratings,
+                    "mean": format!("{:.2}", e.mean)})).collect::<Vec<_>>(),
+            })
+        }),
         "trend": trend,
         "note": c.note,
     })

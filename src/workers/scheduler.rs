@@ -54,6 +54,9 @@ async fn start(state: AppState) -> Result<JobScheduler, tokio_cron_scheduler::Jo
                 if let Err(e) = crate::services::reports::run_scheduled(&state, state.clock.now()).await {
                     tracing::error!(error = %crate::services::chain(&e), "scheduled reports failed");
                 }
+                if let Err(e) = crate::services::reports::run_unacknowledged(&state, state.clock.now()).await {
+                    tracing::error!(error = %crate::services::chain(&e), "unanswered reports failed");
+                }
             })
         })?)
         .await?;

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use super::calendar::Secs;
 use super::customer::Language;
 use super::level::Level;
+use super::rating::{RatingFacts, Satisfaction, satisfaction};
 use super::sla::{Outcome, TimerKind, rfc3339};
 use super::ticket::Source;
 
@@ -70,6 +71,8 @@ pub struct Facts {
     /// The numbers of the tickets whose timers missed their deadline.
     pub ticket_numbers: BTreeMap<i64, String>,
     pub note: Option<String>,
+    /// The period's satisfaction ratings.
+    pub ratings: RatingFacts,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -142,7 +145,8 @@ pub enum Counted {
 pub fn compliance_table(items: impl IntoIterator<Item = (Level, TimerKind, Counted, u64)>) -> Vec<ComplianceRow> {
     let mut table: BTreeMap<(Level, TimerKind), ComplianceRow> = BTreeMap::new();
     for level in Level::ALL {
-        for timer in TimerKind::ALL {
+        // The callback follows a rating, not the fault: the satisfaction section counts it.
+        for timer in TimerKind::ALL.into_iter().filter(|k| *k != TimerKind::Callback) {
             let row = ComplianceRow {
                 level,
                 timer,
@@ -234,6 +238,9 @@ pub struct Content {
     pub trend: Vec<TrendPoint>,
     /// The account lead's words, added before sending.
     pub note: Option<String>,
+    /// Satisfaction ratings and callbacks (absent from reports made before ratings existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub satisfaction: Option<Satisfaction>,
 }
 
 impl Content {
@@ -251,7 +258,7 @@ fn day(d: Date) -> String {
 
 fn counted(outcomes: &[FrozenOutcome]) -> (u64, Option<f64>) {
     let (mut good, mut all) = (0, 0);
-    for o in outcomes {
+    for o in outcomes.iter().filter(|o| o.timer != TimerKind::Callback) {
         match o.outcome {
             Outcome::InTime => (good, all) = (good + 1, all + 1),
             Outcome::Late | Outcome::Breached => all += 1,
@@ -264,9 +271,11 @@ fn counted(outcomes: &[FrozenOutcome]) -> (u64, Option<f64>) {
 /// The report the facts make.
 pub fn build(facts: &Facts) -> Content {
     let p = &facts.period;
-    let compliance = compliance_table(facts.outcomes.iter().map(|o| (o.level, o.timer, Counted::Ended(o.outcome), 1)));
-    let mut breaches: Vec<Breach> = facts
-        .outcomes
+    // Callbacks follow a rating, not the fault: they count in the satisfaction section only.
+    let (callbacks, sla): (Vec<FrozenOutcome>, Vec<FrozenOutcome>) =
+        facts.outcomes.iter().cloned().partition(|o| o.timer == TimerKind::Callback);
+    let compliance = compliance_table(sla.iter().map(|o| (o.level, o.timer, Counted::Ended(o.outcome), 1)));
+    let mut breaches: Vec<Breach> = sla
         .iter()
         .filter(|o| matches!(o.outcome, Outcome::Late | Outcome::Breached))
         .map(|o| Breach {
@@ -288,7 +297,7 @@ pub fn build(facts: &Facts) -> Content {
     breaches.sort_by(|a, b| {
         (a.ended_at.as_str(), a.ticket_id, a.timer, a.cycle).cmp(&(b.ended_at.as_str(), b.ticket_id, b.timer, b.cycle))
     });
-    let arrivals = facts.outcomes.iter().filter(|o| o.timer == TimerKind::Arrival);
+    let arrivals = sla.iter().filter(|o| o.timer == TimerKind::Arrival);
     let (mut arrivals_in_time, mut arrivals_late) = (0, 0);
     for o in arrivals {
         match o.outcome {
@@ -299,7 +308,10 @@ pub fn build(facts: &Facts) -> Content {
     }
     let (opened, closed) = flow(&facts.log, p);
     let mut trend: Vec<TrendPoint> = facts.earlier.iter().map(|(period, outcomes)| point(period, outcomes)).collect();
-    trend.push(point(p, &facts.outcomes));
+    trend.push(point(p, &sla));
+    let callbacks_in_time = callbacks.iter().filter(|o| o.outcome == Outcome::InTime).count() as u64;
+    let callbacks_late =
+        callbacks.iter().filter(|o| matches!(o.outcome, Outcome::Late | Outcome::Breached)).count() as u64;
     Content {
         customer: CustomerRef { id: facts.customer_id, name: facts.customer_name.clone() },
         period: PeriodView {
@@ -314,11 +326,12 @@ pub fn build(facts: &Facts) -> Content {
         opened,
         closed,
         compliance,
-        overall: counted(&facts.outcomes).1,
+        overall: counted(&sla).1,
         breaches,
         visits: VisitSummary { arrivals_in_time, arrivals_late, work_orders_signed: facts.signed_work_orders },
         trend,
         note: facts.note.clone(),
+        satisfaction: Some(satisfaction(&facts.ratings, (callbacks_in_time, callbacks_late))),
     }
 }
 
@@ -399,6 +412,8 @@ mod tests {
                 outcome(2, Level::II, TimerKind::Resolution, Outcome::Breached, t + 20),
                 outcome(2, Level::II, TimerKind::Arrival, Outcome::InTime, t + 30),
                 outcome(3, Level::III, TimerKind::Response, Outcome::Cancelled, t + 40),
+                // A callback late: counted in the satisfaction section, not in compliance.
+                outcome(3, Level::III, TimerKind::Callback, Outcome::Late, t + 50),
             ],
             log: vec![
                 LogFact::Opened { ticket_id: 9, at: period.start - 10, level: Level::III, source: Source::Email },
@@ -412,6 +427,7 @@ mod tests {
             ticket_numbers: BTreeMap::from([(1, "T-1".to_string())]),
             period,
             note: None,
+            ratings: Default::default(),
         };
         let c = build(&facts);
         assert_eq!(c.opened, vec![OpenedCount { level: Level::II, source: Source::Hotline, tickets: 1 }]);
@@ -423,8 +439,10 @@ mod tests {
         assert_eq!((row(Level::I, TimerKind::Plan).late, row(Level::I, TimerKind::Plan).compliance), (1, Some(0.0)));
         assert_eq!(row(Level::II, TimerKind::Resolution).breached, 1);
         assert_eq!(row(Level::III, TimerKind::Response).cancelled, 1);
-        assert_eq!(c.compliance.len(), Level::ALL.len() * TimerKind::ALL.len());
+        assert_eq!(c.compliance.len(), Level::ALL.len() * (TimerKind::ALL.len() - 1), "no callback rows");
         assert_eq!(c.overall, Some(2.0 / 4.0));
+        let s = c.satisfaction.clone().unwrap();
+        assert_eq!((s.callbacks_in_time, s.callbacks_late), (0, 1));
         let numbers: Vec<&str> = c.breaches.iter().map(|b| b.ticket_number.as_str()).collect();
         assert_eq!(numbers, vec!["T-1", "#2"]);
         assert_eq!((c.visits.arrivals_in_time, c.visits.arrivals_late, c.visits.work_orders_signed), (1, 0, 2));

@@ -18,13 +18,15 @@ use crate::domain::calendar::Secs;
 
 crate::text_enum! {
     /// The timers of a ticket (docs/sla.md §2). `arrival` runs only while on-site service is
-    /// asked for, and only where the contract sets a target for it.
+    /// asked for, `callback` only after a low (or a VIP's) satisfaction rating, and each only
+    /// where the contract sets a target for it.
     #[derive(PartialOrd, Ord)]
     pub enum TimerKind ("timer") {
         Response = "response",
         Plan = "plan",
         Resolution = "resolution",
         Arrival = "arrival",
+        Callback = "callback",
     }
 }
 

@@ -12,6 +12,8 @@ pub struct LevelTargets {
     pub resolution: Target,
     /// On-site arrival; a level without it starts no arrival timer.
     pub arrival: Option<Target>,
+    /// The follow-up call after a low rating; a level without it starts no callback timer.
+    pub callback: Option<Target>,
 }
 
 impl LevelTargets {
@@ -22,6 +24,7 @@ impl LevelTargets {
             TimerKind::Plan => Some(self.plan),
             TimerKind::Resolution => Some(self.resolution),
             TimerKind::Arrival => self.arrival,
+            TimerKind::Callback => self.callback,
         }
     }
 }
@@ -53,6 +56,7 @@ impl SlaPolicy {
             plan: Target::Working(p),
             resolution: res,
             arrival: None,
+            callback: None,
         };
         Self {
             pause_exempt: Vec::new(),

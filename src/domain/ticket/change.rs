@@ -68,6 +68,17 @@ pub enum Change {
     },
     /// On-site service: a visit proposed, or a step of one (README: On-site visits).
     Visit(Box<VisitChange>),
+    /// The contact's satisfaction rating of the closed ticket (README: Satisfaction); `callback`
+    /// (decided by [`crate::domain::rating::needs_callback`]) starts the follow-up call's timer.
+    Rate {
+        score: u8,
+        comment: Option<String>,
+        callback: bool,
+    },
+    /// Staff called the customer back about their rating: the callback timer is met.
+    CallBack {
+        note: String,
+    },
     /// Something Opsline learnt about the ticket (an alert, a check, an acknowledgement), for its
     /// log; `comment` also adds an internal comment.
     Note {
@@ -136,6 +147,8 @@ crate::text_enum! {
         VisitSigned = "visit_signed",
         VisitRebooked = "visit_rebooked",
         VisitCancelled = "visit_cancelled",
+        Rated = "rated",
+        CalledBack = "called_back",
     }
 }
 
@@ -191,6 +204,8 @@ pub enum TimerEffect {
     NewResolutionCycle,
     /// What a visit does to the arrival (and resolution) clocks.
     Visit(VisitClock),
+    /// A low (or a VIP's) rating: the callback timer starts, if the contract has one.
+    StartCallback,
 }
 
 /// A visit's effect on the clocks (README: On-site visits).
@@ -258,7 +273,11 @@ impl Change {
             Change::Link { .. } => Action::Link,
             Change::Comment { .. } => Action::Comment,
             Change::Attach(_) => Action::Attach,
-            Change::PublicTitle { .. } | Change::Note { .. } | Change::Visit(_) => return None,
+            Change::PublicTitle { .. }
+            | Change::Note { .. }
+            | Change::Visit(_)
+            | Change::Rate { .. }
+            | Change::CallBack { .. } => return None,
         })
     }
 
@@ -279,6 +298,13 @@ impl Change {
                 Err(Refusal::Invalid { field: "file", message: "the file is empty".into() })
             }
             Change::Visit(v) => validate_visit(v),
+            Change::Rate { score, comment, .. } => {
+                if !(1..=5).contains(score) {
+                    return Err(Refusal::Invalid { field: "score", message: "a score is 1 to 5".into() });
+                }
+                comment.as_ref().map_or(Ok(()), |c| text("comment", c, MAX_REASON))
+            }
+            Change::CallBack { note } => text("note", note, MAX_TEXT),
             _ => Ok(()),
         }
     }
@@ -367,6 +393,11 @@ pub fn decide(facts: Facts, actor: &Actor, change: &Change) -> Result<Decision, 
             keep(TimerEffect::None, note.event(), announce)
         }
         Change::Visit(v) => visit_decision(facts, actor, v)?,
+        Change::Rate { callback, .. } => {
+            let timers = if *callback { TimerEffect::StartCallback } else { TimerEffect::None };
+            keep(timers, Event::Rated, None)
+        }
+        Change::CallBack { .. } => keep(TimerEffect::Meet(&[TimerKind::Callback]), Event::CalledBack, None),
     })
 }
 
@@ -577,6 +608,17 @@ fn permit(facts: Facts, actor: &Actor, change: &Change) -> Result<(), Refusal> {
             Change::PublicTitle { .. } => match actor {
                 Actor::Staff { role, .. } if *role >= Role::Engineer => Ok(()),
                 _ => Err(Refusal::Forbidden("the public title needs the engineer role or higher".into())),
+            },
+            Change::Rate { .. } if !actor.is_contact() => {
+                Err(Refusal::Forbidden("the customer's contact rates a ticket".into()))
+            }
+            Change::Rate { .. } if status != Status::Closed => {
+                Err(Refusal::NotNow(format!("a ticket is rated once it is closed; it is {status}")))
+            }
+            Change::Rate { .. } => Ok(()),
+            Change::CallBack { .. } => match actor {
+                Actor::Staff { role, .. } if *role >= Role::Engineer => Ok(()),
+                _ => Err(Refusal::Forbidden("logging a callback needs the engineer role or higher".into())),
             },
             _ if actor.is_contact() => Err(Refusal::Forbidden("customers cannot add notes to a ticket".into())),
             _ => Ok(()),

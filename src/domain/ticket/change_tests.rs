@@ -202,3 +202,46 @@ fn notes_change_nothing_and_flapping_tells_its_rules() {
     );
     assert!(matches!(decide(facts(Status::Open), &contact(), &note(Note::AlertFiring)), Err(Refusal::Forbidden(_))));
 }
+
+#[test]
+fn the_contact_rates_a_closed_ticket_and_a_callback_starts_its_timer_until_staff_log_the_call() {
+    let rate = |score, callback| Change::Rate { score, comment: None, callback };
+    for status in Status::ALL {
+        let d = decide(facts(status), &contact(), &rate(1, true));
+        if status == Status::Closed {
+            let d = d.unwrap();
+            assert_eq!(
+                (d.status, d.timers, d.events),
+                (Status::Closed, TimerEffect::StartCallback, vec![Event::Rated])
+            );
+        } else {
+            assert!(matches!(d, Err(Refusal::NotNow(_))), "{status}: {d:?}");
+        }
+    }
+    let d = decide(facts(Status::Closed), &contact(), &rate(4, false)).unwrap();
+    assert_eq!(d.timers, TimerEffect::None, "no callback asked for: no timer");
+    for who in [staff(Role::Admin), system()] {
+        assert!(matches!(decide(facts(Status::Closed), &who, &rate(5, false)), Err(Refusal::Forbidden(_))));
+    }
+    for score in [0, 6] {
+        let d = decide(facts(Status::Closed), &contact(), &rate(score, false));
+        assert!(matches!(d, Err(Refusal::Invalid { field: "score", .. })), "{score}: {d:?}");
+    }
+
+    let call = Change::CallBack { note: "客户接受".into() };
+    for status in Status::ALL {
+        let d = decide(facts(status), &staff(Role::Engineer), &call).unwrap();
+        assert_eq!(
+            (d.status, d.timers, d.events),
+            (status, TimerEffect::Meet(&[TimerKind::Callback]), vec![Event::CalledBack])
+        );
+    }
+    for who in [staff(Role::Agent), contact(), system()] {
+        assert!(matches!(decide(facts(Status::Closed), &who, &call), Err(Refusal::Forbidden(_))));
+    }
+    let empty = Change::CallBack { note: " ".into() };
+    assert!(matches!(
+        decide(facts(Status::Closed), &staff(Role::Lead), &empty),
+        Err(Refusal::Invalid { field: "note", .. })
+    ));
+}

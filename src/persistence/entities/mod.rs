@@ -23,6 +23,7 @@ pub mod installation;
 pub mod instance;
 pub mod integration;
 pub mod outbox;
+pub mod rating;
 pub mod report;
 pub mod sla_timer;
 pub mod team;
@@ -65,6 +66,7 @@ fn tables() -> Vec<(&'static str, Vec<String>)> {
         of::<instance::Entity>(),
         of::<integration::Entity>(),
         of::<outbox::Entity>(),
+        of::<rating::Entity>(),
         of::<report::Entity>(),
         of::<sla_timer::Entity>(),
         of::<team::Entity>(),

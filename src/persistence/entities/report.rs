@@ -30,6 +30,8 @@ pub struct Model {
     pub decided_sha256: Option<String>,
     pub dispute_reason: Option<String>,
     pub dispute_ticket_id: Option<i64>,
+    /// When the `report_unacknowledged` rules fired for it (once).
+    pub escalated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

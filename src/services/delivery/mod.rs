@@ -21,7 +21,7 @@ use crate::notify::email::Mail;
 use crate::notify::render::{self, Payload};
 use crate::notify::{Attempt, Failure, Notifier};
 use crate::persistence::bulk::{by_lease, id_in};
-use crate::persistence::entities::{contact, delivery_attempt, outbox};
+use crate::persistence::entities::{contact, delivery_attempt, outbox, rating, ticket};
 use crate::persistence::pick_ids;
 use crate::services::handoff::Handed;
 use crate::signing::SignedFor;
@@ -54,13 +54,26 @@ pub(crate) async fn queue_mail(
     payload: String,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    queue(db, key, Channel::Email, to, kind, payload, now).await
+}
+
+/// [`queue_mail`] for either channel: `to` is an address or a webhook endpoint's name.
+pub(crate) async fn queue(
+    db: &impl sea_orm::ConnectionTrait,
+    key: String,
+    channel: Channel,
+    to: String,
+    kind: MessageKind,
+    payload: String,
+    now: DateTime<Utc>,
+) -> Result<()> {
     use sea_orm::{ActiveModelTrait, ActiveValue::Set};
     outbox::ActiveModel {
         outbox_key: Set(key),
         event_id: Set(None),
         escalation_id: Set(None),
         ticket_id: Set(None),
-        channel: Set(Channel::Email),
+        channel: Set(channel),
         target: Set(to),
         kind: Set(kind),
         payload: Set(payload),

@@ -4,14 +4,38 @@
 
 use super::*;
 
+/// How a send ends before it reaches the notifier: the attempt to record.
+type Early<T> = std::result::Result<T, Attempt>;
+
+/// The row's payload; an unreadable one fails for good.
+fn payload_of<T: serde::de::DeserializeOwned>(row: &outbox::Model) -> Early<T> {
+    serde_json::from_str(&row.payload)
+        .map_err(|_| Attempt::failed(Failure::Permanent, None, "unreadable payload".into()))
+}
+
+/// The mailer; without one (no `email.smtp_url`) a mail fails for good.
+fn mailer_of(notifier: &Notifier) -> Early<&crate::notify::email::Mailer> {
+    notifier
+        .mailer
+        .as_ref()
+        .ok_or_else(|| Attempt::failed(Failure::Permanent, None, "e-mail is not configured (email.smtp_url)".into()))
+}
+
+/// The report a row names: one that is gone fails for good; a database error is tried again.
+async fn report_of(state: &AppState, id: i64) -> Early<reports::ReportView> {
+    match reports::get(state, id).await {
+        Ok(v) => Ok(v),
+        Err(crate::services::Error::NotFound { .. }) => {
+            Err(Attempt::failed(Failure::Permanent, None, format!("report {id} is gone")))
+        }
+        Err(e) => Err(Attempt::failed(Failure::Retry { retry_after: None }, None, crate::services::chain(&e))),
+    }
+}
+
 /// A portal link mail: the token is signed now, from the row's link id and expiry.
-async fn send_link(state: &AppState, notifier: &Notifier, row: &outbox::Model) -> Attempt {
-    let Ok(link) = serde_json::from_str::<contact_links::LinkMail>(&row.payload) else {
-        return Attempt::failed(Failure::Permanent, None, "unreadable payload".into());
-    };
-    let Some(mailer) = &notifier.mailer else {
-        return Attempt::failed(Failure::Permanent, None, "e-mail is not configured (email.smtp_url)".into());
-    };
+async fn send_link(state: &AppState, notifier: &Notifier, row: &outbox::Model) -> Early<Attempt> {
+    let link: contact_links::LinkMail = payload_of(row)?;
+    let mailer = mailer_of(notifier)?;
     let base = state.config.settings.escalation.public_url.trim_end_matches('/');
     let token = state.signer.sign(SignedFor::PortalLink, &contact_links::token_value(link.link_id, link.expires_at));
     let url = format!("{base}/portal/link/{token}");
@@ -33,25 +57,15 @@ async fn send_link(state: &AppState, notifier: &Notifier, row: &outbox::Model) -
         thread: None,
         attachments: Vec::new(),
     };
-    mailer.send(&mail).await
+    Ok(mailer.send(&mail).await)
 }
 
 /// A service report: the report as the HTML part, a summary as the text part, and for the
 /// customer's contact a link to acknowledge or dispute it.
-async fn send_report(state: &AppState, notifier: &Notifier, row: &outbox::Model) -> Attempt {
-    let Ok(m) = serde_json::from_str::<reports::ReportMail>(&row.payload) else {
-        return Attempt::failed(Failure::Permanent, None, "unreadable payload".into());
-    };
-    let Some(mailer) = &notifier.mailer else {
-        return Attempt::failed(Failure::Permanent, None, "e-mail is not configured (email.smtp_url)".into());
-    };
-    let v = match reports::get(state, m.report_id).await {
-        Ok(v) => v,
-        Err(crate::services::Error::NotFound { .. }) => {
-            return Attempt::failed(Failure::Permanent, None, format!("report {} is gone", m.report_id));
-        }
-        Err(e) => return Attempt::failed(Failure::Retry { retry_after: None }, None, crate::services::chain(&e)),
-    };
+async fn send_report(state: &AppState, notifier: &Notifier, row: &outbox::Model) -> Early<Attempt> {
+    let m: reports::ReportMail = payload_of(row)?;
+    let mailer = mailer_of(notifier)?;
+    let v = report_of(state, m.report_id).await?;
     let base = state.config.settings.escalation.public_url.trim_end_matches('/');
     let days = state.config.settings.reports.ack_link_days;
     let link = m.contact_id.map(|c| {
@@ -59,15 +73,13 @@ async fn send_report(state: &AppState, notifier: &Notifier, row: &outbox::Model)
         format!("{base}/reports/answer/{token}")
     });
     let answer = link.as_ref().map(|l| crate::web::report::Answer { link: Some(l.clone()), ..Default::default() });
-    let html = match crate::web::report::html(&v.content, &v.sha256, base, answer.as_ref()) {
-        Ok(h) => h,
-        Err(e) => return Attempt::failed(Failure::Permanent, None, format!("report not rendered: {e}")),
-    };
+    let html = crate::web::report::html(&v.content, &v.sha256, base, answer.as_ref())
+        .map_err(|e| Attempt::failed(Failure::Permanent, None, format!("report not rendered: {e}")))?;
     let (subject, text) = render::report_mail(&v.content, &v.sha256, link.as_deref());
     let attachments = match state.pdf.render(&v.content, &v.sha256) {
         None => Vec::new(),
         Some(Ok(pdf)) => vec![(crate::web::report::file_name(&v, "pdf"), "application/pdf".to_string(), pdf)],
-        Some(Err(e)) => return Attempt::failed(Failure::Permanent, None, format!("report PDF not rendered: {e}")),
+        Some(Err(e)) => return Err(Attempt::failed(Failure::Permanent, None, format!("report PDF not rendered: {e}"))),
     };
     let mail = Mail {
         to: row.target.clone(),
@@ -78,17 +90,106 @@ async fn send_report(state: &AppState, notifier: &Notifier, row: &outbox::Model)
         thread: None,
         attachments,
     };
-    mailer.send(&mail).await
+    Ok(mailer.send(&mail).await)
+}
+
+/// A closed ticket's rating request, in the ticket's mail thread: the link is signed now.
+async fn send_rating(state: &AppState, notifier: &Notifier, row: &outbox::Model) -> Early<Attempt> {
+    let m: crate::services::ratings::RatingMail = payload_of(row)?;
+    let mailer = mailer_of(notifier)?;
+    let found = async {
+        let Some(r) = rating::Entity::find_by_id(m.rating_id).one(&state.db).await? else { return Ok(None) };
+        let t = ticket::Entity::find_by_id(r.ticket_id).one(&state.db).await?;
+        let c = contact::Entity::find_by_id(r.contact_id).one(&state.db).await?;
+        Ok::<_, sea_orm::DbErr>(t.zip(c).map(|(t, c)| (r, t, c)))
+    };
+    let (r, t, c) = match found.await {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(Attempt::failed(Failure::Permanent, None, format!("rating {} is gone", m.rating_id))),
+        Err(e) => return Err(database(e)),
+    };
+    let base = state.config.settings.escalation.public_url.trim_end_matches('/');
+    let url = format!("{base}/ratings/{}", crate::web::rating::token(state, r.id));
+    let until = r.expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
+    let (subject, text, html) = render::rating_mail(&c.name, &t.number, &t.title, &c.language, &url, &until);
+    let domain = id_domain(state);
+    let mail = Mail {
+        to: row.target.clone(),
+        subject,
+        text,
+        html,
+        message_id: format!("rating-{}.{}@{domain}", r.id, state.installation),
+        thread: Some(thread_id(t.id, &state.installation, &domain)),
+        attachments: Vec::new(),
+    };
+    Ok(mailer.send(&mail).await)
+}
+
+/// A service report nobody answered, to a rule's recipient: a mail naming the report, or a
+/// signed webhook of type `report.unacknowledged`.
+async fn send_unanswered(
+    state: &AppState,
+    notifier: &Notifier,
+    row: &outbox::Model,
+    now: DateTime<Utc>,
+) -> Early<Attempt> {
+    let m: reports::Unanswered = payload_of(row)?;
+    let v = report_of(state, m.report_id).await?;
+    let base = state.config.settings.escalation.public_url.trim_end_matches('/');
+    let p = &v.content.period;
+    let link = format!("{base}/api/v1/reports/{}?format=html", v.id);
+    match row.channel {
+        Channel::Webhook => {
+            let Some(endpoint) = state.config.runtime.escalation.endpoints.get(&row.target) else {
+                let why = format!("no endpoint named `{}` is configured", row.target);
+                return Err(Attempt::failed(Failure::Permanent, None, why));
+            };
+            let body = serde_json::json!({
+                "type": "report.unacknowledged",
+                "id": m.id,
+                "occurred_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "rule": m.rule,
+                "report": {
+                    "id": v.id, "customer_id": v.customer_id, "customer": v.content.customer.name,
+                    "first_day": p.first_day, "last_day": p.last_day, "sha256": v.sha256,
+                    "made_at": v.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "url": link,
+                },
+            });
+            let body = serde_json::to_vec(&body)
+                .map_err(|e| Attempt::failed(Failure::Permanent, None, format!("unserialisable payload: {e}")))?;
+            Ok(notifier.webhooks.send(endpoint, &m.id, now.timestamp(), &body).await)
+        }
+        _ => {
+            let mailer = mailer_of(notifier)?;
+            let (subject, text, html) =
+                render::report_unanswered(&v.content.customer.name, &p.first_day, &p.last_day, &m.language, &link);
+            let mail = Mail {
+                to: row.target.clone(),
+                subject,
+                text,
+                html,
+                message_id: format!("report-unanswered-{}.{}@{}", row.id, state.installation, id_domain(state)),
+                thread: None,
+                attachments: Vec::new(),
+            };
+            Ok(mailer.send(&mail).await)
+        }
+    }
 }
 
 pub(super) async fn send(state: &AppState, notifier: &Notifier, row: &outbox::Model, now: DateTime<Utc>) -> Attempt {
     match row.kind {
-        MessageKind::PortalLink => return send_link(state, notifier, row).await,
-        MessageKind::Report => return send_report(state, notifier, row).await,
+        MessageKind::PortalLink => return send_link(state, notifier, row).await.unwrap_or_else(|a| a),
+        MessageKind::Report => return send_report(state, notifier, row).await.unwrap_or_else(|a| a),
+        MessageKind::Rating => return send_rating(state, notifier, row).await.unwrap_or_else(|a| a),
+        MessageKind::ReportUnacknowledged => {
+            return send_unanswered(state, notifier, row, now).await.unwrap_or_else(|a| a);
+        }
         _ => {}
     }
-    let Ok(payload) = serde_json::from_str::<Payload>(&row.payload) else {
-        return Attempt::failed(Failure::Permanent, None, "unreadable payload".into());
+    let payload: Payload = match payload_of(row) {
+        Ok(p) => p,
+        Err(a) => return a,
     };
     match row.channel {
         Channel::Webhook => {
@@ -104,8 +205,9 @@ pub(super) async fn send(state: &AppState, notifier: &Notifier, row: &outbox::Mo
             }
         }
         Channel::Email => {
-            let Some(mailer) = &notifier.mailer else {
-                return Attempt::failed(Failure::Permanent, None, "e-mail is not configured (email.smtp_url)".into());
+            let mailer = match mailer_of(notifier) {
+                Ok(m) => m,
+                Err(a) => return a,
             };
             let mail = if row.kind == MessageKind::Digest {
                 digest_mail(state, row, &payload).await

@@ -257,7 +257,7 @@ impl Messages {
     ) -> Result<()> {
         let payload = payload(event, rule, occ);
         for target in &rule.notify {
-            let found = self.recipients.resolve(db, state, target, occ.ticket, occ.fire_at).await?;
+            let found = self.recipients.resolve(db, state, target, &occ.ticket.into(), occ.fire_at).await?;
             if found.is_empty() {
                 let key = format!("{}:none:{target}", event.event_key);
                 let m = Message {

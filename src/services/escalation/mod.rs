@@ -3,7 +3,7 @@
 
 pub mod ack;
 pub mod enqueue;
-mod recipients;
+pub(crate) mod recipients;
 pub mod sweep;
 
 pub(crate) use enqueue::announce;

@@ -21,6 +21,22 @@ pub enum Recipient {
     Webhook(String),
 }
 
+/// What the ticket-bound targets mean: for a ticket its assignee, team and contact; for a
+/// service report the customer's account lead and primary contact.
+#[derive(Debug, Clone, Copy)]
+pub struct Whom {
+    pub customer_id: i64,
+    pub assignee_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub contact_id: Option<i64>,
+}
+
+impl From<&ticket::Model> for Whom {
+    fn from(t: &ticket::Model) -> Self {
+        Whom { customer_id: t.customer_id, assignee_id: t.assignee_id, team_id: t.team_id, contact_id: t.contact_id }
+    }
+}
+
 /// Recipient lookups shared by one batch: the same role or team is read once.
 #[derive(Default)]
 pub struct RecipientCache {
@@ -46,7 +62,7 @@ impl RecipientCache {
         db: &impl ConnectionTrait,
         state: &AppState,
         target: &Notify,
-        t: &ticket::Model,
+        t: &Whom,
         at: DateTime<Utc>,
     ) -> Result<Vec<Recipient>> {
         Ok(match target {

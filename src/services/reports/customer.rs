@@ -253,6 +253,7 @@ async fn gather(
             .await?;
         ticket_numbers.extend(rows);
     }
+    let ratings = crate::services::ratings::facts(db, customer.id, utc(period.start), utc(period.end)).await?;
     Ok(Facts {
         customer_id: customer.id,
         customer_name: customer.name.clone(),
@@ -265,6 +266,7 @@ async fn gather(
         signed_work_orders,
         ticket_numbers,
         note,
+        ratings,
     })
 }
 

@@ -5,10 +5,12 @@
 mod customer;
 mod decide;
 mod schedule;
+mod unacknowledged;
 
 pub use customer::*;
 pub use decide::{NewDecision, decide};
 pub use schedule::{ReportMail, run_scheduled};
+pub use unacknowledged::{Unanswered, run_unacknowledged};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};

@@ -97,6 +97,9 @@ pub(crate) async fn apply(
         let entry = entry(work, actor, *event, change, &ctx);
         log::write(&work.txn, t.id, actor, *event, entry, work.now).await?;
     }
+    if decision.status == Status::Closed && t.status != Status::Closed {
+        crate::services::ratings::ask(work, &after, &timers).await?;
+    }
     if let Some(on) = decision.announce {
         crate::services::escalation::announce(work, on, &after).await?;
     }
@@ -114,7 +117,7 @@ async fn carry_out(work: &mut Work<'_>, t: &ticket::Model, timers: &mut Vec<Time
             }
         }
         TimerEffect::Pause => {
-            for tm in timers.iter_mut() {
+            for tm in timers.iter_mut().filter(|tm| ticket_clock(tm)) {
                 let policy = work.state.versions.policy(&work.txn, tm.model.policy_version_id).await?;
                 if policy.pauses(tm.kind) {
                     tm.pause(n)?;
@@ -122,18 +125,18 @@ async fn carry_out(work: &mut Work<'_>, t: &ticket::Model, timers: &mut Vec<Time
             }
         }
         TimerEffect::Resume => {
-            for tm in timers.iter_mut() {
+            for tm in timers.iter_mut().filter(|tm| ticket_clock(tm)) {
                 tm.resume(n)?;
             }
         }
         TimerEffect::End(outcome) => {
-            for tm in timers.iter_mut() {
+            for tm in timers.iter_mut().filter(|tm| ticket_clock(tm)) {
                 tm.end(*outcome, n)?;
             }
         }
         TimerEffect::Retarget { from, to } => {
             let before = deadlines(timers);
-            for tm in timers.iter_mut() {
+            for tm in timers.iter_mut().filter(|tm| ticket_clock(tm)) {
                 let policy = work.state.versions.policy(&work.txn, tm.model.policy_version_id).await?;
                 tm.retarget(&policy, *from, *to, n)?;
             }
@@ -144,8 +147,35 @@ async fn carry_out(work: &mut Work<'_>, t: &ticket::Model, timers: &mut Vec<Time
             let counted = d.visit.as_ref().and_then(|(_, c)| c.as_ref());
             visit_apply::clock(work, t, timers, c, counted).await?
         }
+        TimerEffect::StartCallback => start_callback(work, t, timers).await?,
     }
     Ok(moved)
+}
+
+/// The clocks of the ticket's own work: every timer but the callback, which follows a rating of
+/// the closed ticket and runs until the call is logged, whatever the ticket does meanwhile.
+fn ticket_clock(tm: &Timer) -> bool {
+    tm.kind != TimerKind::Callback
+}
+
+/// A rating that calls for a follow-up call: a callback timer starts now on the customer's
+/// current contract, unless one is running already.
+async fn start_callback(work: &mut Work<'_>, t: &ticket::Model, timers: &mut Vec<Timer>) -> Result<()> {
+    let current = timers.iter().find(|tm| tm.kind == TimerKind::Callback);
+    if current.is_some_and(|tm| tm.is_active()) {
+        return Ok(());
+    }
+    let cycle = current.map_or(1, |tm| tm.model.cycle + 1);
+    let cust = customer::Entity::find_by_id(t.customer_id).one(&work.txn).await?.ok_or_else(|| {
+        Error::Internal(format!("ticket {} names customer {}, which does not exist", t.id, t.customer_id))
+    })?;
+    let start = timers::Start { cycle, level: t.level, customer: &cust, at: secs(work.now) };
+    let started = timers::start(work, t.id, &[TimerKind::Callback], &start).await?;
+    if !started.is_empty() {
+        timers.retain(|tm| tm.kind != TimerKind::Callback);
+        timers.extend(started);
+    }
+    Ok(())
 }
 
 fn deadlines(timers: &[Timer]) -> Value {
@@ -195,6 +225,9 @@ async fn write_content(
         }
         Change::Note { comment: Some(body), .. } if !t.status.is_final() => {
             comment = Some(super::comments::insert(txn, t.id, actor, body, Visibility::Internal, now).await?)
+        }
+        Change::CallBack { note } => {
+            comment = Some(super::comments::insert(txn, t.id, actor, note, Visibility::Internal, now).await?)
         }
         Change::Plan { plan } => am.plan = Set(Some(plan.clone())),
         Change::Resolve { resolution } => am.resolution = Set(Some(resolution.clone())),
@@ -384,6 +417,14 @@ fn entry(work: &Work<'_>, actor: &Actor, event: Event, change: &Change, c: &Entr
     }
     if let (Change::Visit(v), Some((before, after))) = (change, c.visit) {
         return visit_apply::entry(v, before, after);
+    }
+    match change {
+        Change::Rate { score, comment, callback } => {
+            let new = json!({"score": score, "callback": callback});
+            return Entry { new: Some(new), note: comment.clone(), ..Default::default() };
+        }
+        Change::CallBack { note } => return Entry { note: Some(note.clone()), ..Default::default() },
+        _ => {}
     }
     match event {
         Event::Responded

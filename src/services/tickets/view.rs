@@ -124,6 +124,9 @@ pub struct SlaSet {
     /// On-site arrival, while a visit is asked for and the contract has a target for it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arrival: Option<TimerView>,
+    /// The follow-up call after a low (or a VIP's) rating, while one is asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback: Option<TimerView>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -340,6 +343,7 @@ impl ViewContext {
                     TimerKind::Plan => sla.plan = v,
                     TimerKind::Resolution => sla.resolution = v,
                     TimerKind::Arrival => sla.arrival = v,
+                    TimerKind::Callback => sla.callback = v,
                 }
             }
         }
