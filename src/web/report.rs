@@ -200,6 +200,25 @@ pub fn pdf_data(c: &Content, sha256: &str) -> serde_json::Value {
         "arrivals": format!("{} {} · {} {}", c.visits.arrivals_in_time, t.get("rp_in_time").copied().unwrap_or_default(),
             c.visits.arrivals_late, t.get("rp_late").copied().unwrap_or_default()),
         "work_orders": c.visits.work_orders_signed,
+        "operations": c.operations.as_ref().map(|o| {
+            let word = |k: &str| t.get(k).copied().unwrap_or_default();
+            let levels: Vec<String> =
+                ["I", "II", "III", "IV"].iter().zip(o.backlog.open).map(|(l, n)| format!("{l} {n}")).collect();
+            let down: Vec<String> = o
+                .inspections
+                .iter()
+                .filter(|i| !i.down.is_empty())
+                .map(|i| format!("#{} {}: {}", i.id, word("rp_down"), i.down.join(", ")))
+                .collect();
+            json!({
+                "backlog": format!("{}: {} · {}: {}", word("rp_backlog"), levels.join(" · "), word("rp_waiting_customer"),
+                    o.backlog.waiting_customer),
+                "checks": o.checks.iter().map(|c| json!({"name": c.name, "uptime": c.uptime.map_or("–".to_string(),
+                    |u| format!("{:.2} %", u * 100.0)), "failures": c.failures})).collect::<Vec<_>>(),
+                "inspections": std::iter::once(format!("{}: {}", word("rp_inspections"), o.inspections_total))
+                    .chain(down).collect::<Vec<_>>().join(" · "),
+            })
+        }),
         "satisfaction": c.satisfaction.as_ref().map(|s| {
             let word = |k: &str| t.get(k).copied().unwrap_or_default();
             let mean = s.mean.map_or("–".to_string(), |m| format!("{m:.2}"));

@@ -24,6 +24,7 @@ mod portal;
 mod ratings;
 mod receivers;
 mod report_reminders;
+mod report_sections;
 mod reports;
 mod scheduling;
 mod sla_engine;

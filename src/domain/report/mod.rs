@@ -17,8 +17,10 @@ use super::rating::{RatingFacts, Satisfaction, satisfaction};
 use super::sla::{Outcome, TimerKind, rfc3339};
 use super::ticket::Source;
 
+mod operations;
 mod period;
 
+pub use operations::{Backlog, CheckUptime, InspectionRow, Operations, Stood, backlog, uptime};
 pub use period::{Period, ReportKind, ReportSchedule, due_period, time_of_day};
 
 /// How many periods the trend shows, this one included.
@@ -73,6 +75,8 @@ pub struct Facts {
     pub note: Option<String>,
     /// The period's satisfaction ratings.
     pub ratings: RatingFacts,
+    /// Checks, inspections and the backlog at the end.
+    pub operations: Operations,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -241,6 +245,10 @@ pub struct Content {
     /// Satisfaction ratings and callbacks (absent from reports made before ratings existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub satisfaction: Option<Satisfaction>,
+    /// Health checks' uptime, inspections and the open backlog at the end (absent from reports
+    /// made before this section existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations: Option<Operations>,
 }
 
 impl Content {
@@ -332,6 +340,7 @@ pub fn build(facts: &Facts) -> Content {
         trend,
         note: facts.note.clone(),
         satisfaction: Some(satisfaction(&facts.ratings, (callbacks_in_time, callbacks_late))),
+        operations: Some(facts.operations.clone()),
     }
 }
 
@@ -428,6 +437,7 @@ mod tests {
             period,
             note: None,
             ratings: Default::default(),
+            operations: Default::default(),
         };
         let c = build(&facts);
         assert_eq!(c.opened, vec![OpenedCount { level: Level::II, source: Source::Hotline, tickets: 1 }]);

@@ -254,6 +254,7 @@ async fn gather(
         ticket_numbers.extend(rows);
     }
     let ratings = crate::services::ratings::facts(db, customer.id, utc(period.start), utc(period.end)).await?;
+    let operations = super::operations::operations(db, customer.id, &period).await?;
     Ok(Facts {
         customer_id: customer.id,
         customer_name: customer.name.clone(),
@@ -267,6 +268,7 @@ async fn gather(
         ticket_numbers,
         note,
         ratings,
+        operations,
     })
 }
 

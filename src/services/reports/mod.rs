@@ -4,6 +4,7 @@
 
 mod customer;
 mod decide;
+mod operations;
 mod schedule;
 mod unacknowledged;
 
