@@ -13,6 +13,7 @@ mod ops;
 mod portal;
 pub mod rating;
 pub mod report;
+mod report_pdf;
 mod status;
 mod ticket_page;
 

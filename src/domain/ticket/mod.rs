@@ -2,6 +2,7 @@
 //! Roles), and what each change does to a ticket (`change`).
 
 mod change;
+mod change_visit;
 mod text;
 
 pub use change::{

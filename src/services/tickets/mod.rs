@@ -10,6 +10,7 @@ mod open;
 mod public;
 mod query;
 mod seen_by;
+mod timer_effects;
 mod view;
 mod visit_apply;
 mod work;
