@@ -184,6 +184,8 @@ async fn an_expired_rating_link_is_refused_with_a_clear_page() {
         app.get(&format!("/api/v1/tickets/{id}"), &app.admin).await.body["number"].as_str().unwrap().to_string();
     opsline::services::delivery::run_once(&app.state, &app.state.notifier, app.clock.now()).await.unwrap();
     let link = rating_link(&smtp, "ops@acme.example", &number);
+    let mail = smtp.mails().into_iter().find(|m| m.text().contains("/ratings/")).unwrap().text();
+    assert!(mail.contains("2026-12-01 10:00"), "the closing time in the customer's zone: {mail}");
 
     // ratings.expire_after is 14 days.
     app.clock.set(at("2026-12-01T10:00:01+08:00"));

@@ -110,7 +110,13 @@ async fn send_rating(state: &AppState, notifier: &Notifier, row: &outbox::Model)
     };
     let base = state.config.settings.escalation.public_url.trim_end_matches('/');
     let url = format!("{base}/ratings/{}", crate::web::rating::token(state, r.id));
-    let until = r.expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
+    // When the link stops working, in the time zone of the customer's calendar.
+    let calendar = crate::services::customers::find(&state.db, t.customer_id).await.ok().map(|c| c.calendar);
+    let zone = crate::web::calendar_zone(state, calendar.as_deref());
+    let until = match (jiff::Timestamp::from_second(r.expires_at.timestamp()), jiff::tz::TimeZone::get(&zone)) {
+        (Ok(at), Ok(tz)) => at.to_zoned(tz).strftime("%Y-%m-%d %H:%M (%Z)").to_string(),
+        _ => r.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+    };
     let (subject, text, html) = render::rating_mail(&c.name, &t.number, &t.title, &c.language, &url, &until);
     let domain = id_domain(state);
     let mail = Mail {
