@@ -5,6 +5,7 @@ pub mod checks;
 pub mod content;
 pub mod escalation;
 mod load;
+mod rules;
 pub mod secret;
 pub mod settings;
 mod validate;

@@ -168,7 +168,13 @@ pub async fn list(state: &AppState, actor: &Actor, f: RatingFilter) -> Result<Ve
         .into_iter()
         .map(|t| (t.id, t))
         .collect();
-    Ok(rows.into_iter().filter_map(|r| tickets.get(&r.ticket_id).map(|t| view(r.clone(), t))).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let t = tickets.get(&r.ticket_id)?;
+            Some(view(r, t))
+        })
+        .collect())
 }
 
 /// The rating of a closed ticket, by its contact.
@@ -189,7 +195,7 @@ pub enum Closed {
     Rated,
 }
 
-/// The rating a contact is asked for on a ticket: the latest, if it still takes one.
+/// The latest rating asked of a contact on a ticket, taken or not ([`closed`] says which).
 pub async fn open_for(state: &AppState, who: &contact::Model, ticket_id: i64) -> Result<Option<rating::Model>> {
     Ok(rating::Entity::find()
         .filter(rating::Column::TicketId.eq(ticket_id))

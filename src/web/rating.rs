@@ -203,12 +203,12 @@ async fn portal_post(
         Err(resp) => return resp,
     };
     let found = async {
-        let t = crate::services::tickets::get(&state, &s.principal, &r, state.clock.now()).await?;
+        let given = crate::services::tickets::TicketRef::Given(r.to_string());
+        let t = crate::services::tickets::load_visible(&state.db, &s.principal, &given).await?;
         let Actor::Contact { contact_id, .. } = &s.principal else { return Ok(None) };
         let Some(c) = contact::Entity::find_by_id(*contact_id).one(&state.db).await? else { return Ok(None) };
-        let Some(rt) = ratings::open_for(&state, &c, t.id).await? else { return Ok(None) };
-        let tm = ticket::Entity::find_by_id(t.id).one(&state.db).await?;
-        Ok::<_, Error>(tm.map(|tm| (rt, tm, c)))
+        let rt = ratings::open_for(&state, &c, t.id).await?;
+        Ok::<_, Error>(rt.map(|rt| (rt, t, c)))
     };
     let (rt, t, who) = match found.await {
         Ok(Some(x)) => x,

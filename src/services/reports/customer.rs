@@ -325,24 +325,35 @@ async fn log(db: &impl ConnectionTrait, customer_id: i64, period: &Period) -> Re
     let mut out = Vec::with_capacity(rows.len());
     for e in rows {
         let (ticket_id, at) = (e.ticket_id, secs(e.created_at));
-        let corrupt = |what: &str| Error::Internal(format!("ticket_events, row {}: {what}", e.id));
-        let new: serde_json::Value = match &e.new_value {
-            Some(v) => serde_json::from_str(v).map_err(|_| corrupt("unreadable new_value"))?,
-            None => serde_json::Value::Null,
-        };
-        let level = || -> Result<Level> {
-            new["level"].as_str().and_then(Level::parse).ok_or_else(|| corrupt("no level in new_value"))
-        };
         out.push(match e.action {
             Event::Created => {
-                let source = new["source"].as_str().and_then(Source::parse).ok_or_else(|| corrupt("no source"))?;
-                LogFact::Opened { ticket_id, at, level: level()?, source }
+                let new = new_value(&e)?;
+                let source = new["source"].as_str().and_then(Source::parse).ok_or_else(|| corrupt(&e, "no source"))?;
+                LogFact::Opened { ticket_id, at, level: level_in(&e, &new)?, source }
             }
-            Event::LevelChanged => LogFact::LevelChanged { ticket_id, at, level: level()? },
+            Event::LevelChanged => LogFact::LevelChanged { ticket_id, at, level: level_in(&e, &new_value(&e)?)? },
             _ => LogFact::Closed { ticket_id, at },
         });
     }
     Ok(out)
+}
+
+/// A log entry a report cannot read: an error naming its row, never a guess.
+pub(super) fn corrupt(e: &ticket_event::Model, what: &str) -> Error {
+    Error::Internal(format!("ticket_events, row {}: {what}", e.id))
+}
+
+/// A log entry's `new_value` as JSON (null when it has none).
+pub(super) fn new_value(e: &ticket_event::Model) -> Result<serde_json::Value> {
+    match &e.new_value {
+        Some(v) => serde_json::from_str(v).map_err(|_| corrupt(e, "unreadable new_value")),
+        None => Ok(serde_json::Value::Null),
+    }
+}
+
+/// The level a `created` or `level_changed` entry records.
+pub(super) fn level_in(e: &ticket_event::Model, new: &serde_json::Value) -> Result<Level> {
+    new["level"].as_str().and_then(Level::parse).ok_or_else(|| corrupt(e, "no level in new_value"))
 }
 
 /// A stored report.

@@ -19,6 +19,8 @@ use crate::persistence::entities::{check, check_rollup, inspection, ticket, tick
 use crate::services::error::{Error, Result};
 use crate::services::timers::{secs, utc};
 
+use super::customer::{level_in, new_value};
+
 /// The report lists at most this many inspections, the latest.
 const MAX_INSPECTIONS: usize = 20;
 
@@ -137,19 +139,13 @@ async fn open_at_end(
         .await?;
     let mut at_end: BTreeMap<i64, (Level, Stood)> = BTreeMap::new();
     for e in rows {
-        let corrupt = |what: &str| Error::Internal(format!("ticket_events, row {}: {what}", e.id));
-        let level = || -> Result<Level> {
-            let new: serde_json::Value = serde_json::from_str(e.new_value.as_deref().unwrap_or("null"))
-                .map_err(|_| corrupt("unreadable new_value"))?;
-            new["level"].as_str().and_then(Level::parse).ok_or_else(|| corrupt("no level in new_value"))
-        };
         if e.action == Event::Created {
-            at_end.insert(e.ticket_id, (level()?, Stood::Open));
+            at_end.insert(e.ticket_id, (level_in(&e, &new_value(&e)?)?, Stood::Open));
             continue;
         }
         let Some(x) = at_end.get_mut(&e.ticket_id) else { continue };
         match e.action {
-            Event::LevelChanged => x.0 = level()?,
+            Event::LevelChanged => x.0 = level_in(&e, &new_value(&e)?)?,
             Event::WaitingCustomer => x.1 = Stood::WaitingCustomer,
             Event::Resolved | Event::Confirmed | Event::Closed | Event::Cancelled => x.1 = Stood::Done,
             _ => x.1 = Stood::Open,

@@ -77,7 +77,8 @@ async fn one(state: &AppState, r: &stored::Model, now: DateTime<Utc>) -> Result<
         .one(&state.db)
         .await?
         .ok_or_else(|| Error::Internal(format!("report {} names a missing customer", r.id)))?;
-    if secs(now) <= answer_due(state, &c, r)? {
+    let due = answer_due(state, &c, r)?;
+    if secs(now) <= due {
         return Ok(false);
     }
     let subject = Subject { timer: None, level: Level::IV, tier: c.tier, customer_key: &c.key };
@@ -116,6 +117,6 @@ async fn one(state: &AppState, r: &stored::Model, now: DateTime<Utc>) -> Result<
         }
     }
     txn.commit().await?;
-    tracing::info!(report = r.id, customer = c.id, due = %utc(answer_due(state, &c, r)?), "report unanswered: rules fired");
+    tracing::info!(report = r.id, customer = c.id, due = %utc(due), "report unanswered: rules fired");
     Ok(true)
 }

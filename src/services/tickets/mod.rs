@@ -23,7 +23,7 @@ pub use public::{PublicIncident, public_incidents, set_public_title};
 pub use query::{AssigneeFilter, EventView, ListQuery, Page, Sort, get, list, list_events, timer_views};
 pub use view::{ClassificationView, ExplainView, SlaSet, StepView, TicketView, TimerView, timer_view};
 
-pub(crate) use change::{Also, change_with};
+pub(crate) use change::{Also, change_with, load_visible};
 pub(crate) use log::{Entry, write as write_log};
 pub(crate) use open::{open_all, open_with};
 pub(crate) use visit_apply::HOLDING;
