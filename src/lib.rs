@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod notify;
 pub mod outbound;
 pub mod persistence;
+pub mod search;
 pub mod serde_util;
 pub mod services;
 pub mod signing;

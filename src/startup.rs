@@ -72,6 +72,7 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
     let prober = Prober::new(denied, config.settings.checks.max_redirects).map_err(BuildError::Notify)?;
     // Room for a few rounds of every sweep loop's batch.
     let handoff_cap = 4 * (config.settings.sweep.batch as usize) * (config.settings.sweep.loops.max(1) as usize);
+    let segmenter = crate::search::Segmenter::new(&config.settings.search.dictionary);
     let state = AppState {
         db,
         config: Arc::new(config),
@@ -89,6 +90,7 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
         installation: installation.into(),
         instance: Arc::new(crate::services::instances::Instance::new(&config_instance)),
         pdf: Arc::new(crate::web::report::Pdf::default()),
+        search: Arc::new(segmenter),
     };
     crate::services::checks::sync_config(&state, now).await?;
     Ok(state)

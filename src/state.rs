@@ -41,6 +41,8 @@ pub struct AppState {
     pub installation: Arc<str>,
     /// This instance's name and heartbeat, which its outbox leases name.
     pub instance: Arc<crate::services::instances::Instance>,
+    /// Cuts text into search words (`search.dictionary`).
+    pub search: Arc<crate::search::Segmenter>,
     /// Service reports as PDF (a build with the `pdf` feature).
     pub pdf: Arc<crate::web::report::Pdf>,
 }

@@ -87,7 +87,16 @@ try {
   await agent.click("#matches .match");
   await agent.waitForFunction(() => document.querySelector("#contact_id").value !== "");
   await agent.fill("#title", "Core banking system down");
+  const typed = Date.now();
   await agent.fill("#description", "All branches see an outage: the core banking service is unavailable since 09:55.");
+  // The similar resolved ticket shows while the agent is still on the call: within a second.
+  await agent.waitForFunction(
+    (similar) => [...document.querySelectorAll("#similar-tickets a")].some((a) => a.textContent.includes(similar)),
+    env("SIMILAR_TICKET"),
+    { timeout: 1000 },
+  );
+  seen.similar_ms = Date.now() - typed;
+  seen.similar_article = (await agent.textContent("#similar-articles")).includes(env("SIMILAR_ARTICLE"));
   await agent.waitForFunction(() => document.querySelector("#suggested-level").textContent.trim() === "I");
   await agent.waitForFunction(() => document.querySelector("#q-response").textContent.trim() !== "–");
   seen.quoted = {
@@ -132,6 +141,15 @@ try {
   const before = await customer.textContent("#clocks");
   check(/response due/.test(before) && /plan due/.test(before), `clocks in plain words before the response: ${before}`);
   await inspect(customer, "portal-ticket");
+
+  // Help: the customer finds the published article and answers it.
+  await customer.goto(`${BASE}/portal/help?q=${encodeURIComponent("core banking")}`);
+  await inspect(customer, "portal-help");
+  await Promise.all([customer.waitForURL(/\/portal\/help\/\d+$/), customer.click(".kb-list a")]);
+  await inspect(customer, "portal-article");
+  await Promise.all([customer.waitForURL(/answered=1$/), customer.click("button[name=helpful][value=yes]")]);
+  seen.answered = (await customer.textContent("main")).includes("Thank you");
+  await customer.goto(`${BASE}/portal/tickets/${number}`);
 
   // The status page names the public check and the public title, and nothing about the customer.
   const anon = await (await browser.newContext({ locale: "en-US", bypassCSP: true })).newPage();

@@ -19,6 +19,7 @@ mod m20261205_000011_visits;
 mod m20261206_000012_ticket_triggers;
 mod m20261207_000013_reports;
 mod m20261208_000014_ratings;
+mod m20261209_000015_knowledge;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000012_ticket_triggers::Migration),
             Box::new(m20261207_000013_reports::Migration),
             Box::new(m20261208_000014_ratings::Migration),
+            Box::new(m20261209_000015_knowledge::Migration),
         ]
     }
 }

@@ -39,6 +39,8 @@ pub struct Settings {
     pub inspections: InspectionSettings,
     pub reports: ReportSettings,
     pub ratings: RatingSettings,
+    pub search: SearchSettings,
+    pub kb: KbSettings,
     pub retention: RetentionSettings,
 }
 
@@ -404,6 +406,21 @@ pub struct RatingSettings {
     pub callback_below: u8,
     /// Percent of closed tickets whose contact is asked, per customer tier.
     pub sample_percent: SamplePercent,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSettings {
+    /// Product and module names, error codes: words the segmenter keeps whole (NC65, 凭证生成).
+    /// Changing it applies to what is indexed from then on.
+    pub dictionary: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KbSettings {
+    /// Hide other customers' names from agents in similar-ticket suggestions.
+    pub hide_customer_from_agents: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -10,6 +10,7 @@ pub mod error;
 pub mod escalations;
 pub mod health;
 pub mod intake;
+pub mod kb;
 pub mod metrics;
 pub mod multipart;
 mod openapi;
@@ -98,6 +99,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, email_limi
                 .service(reports::list)
                 .service(reports::get_one)
                 .service(reports::answer)
+                .service(kb::list)
+                .service(kb::create)
+                .service(kb::from_ticket)
+                .service(kb::get_one)
+                .service(kb::update)
+                .service(kb::versions)
+                .service(kb::feedback)
+                .service(kb::move_to)
+                .service(kb::event)
+                .service(kb::suggest_now)
                 .service(ratings::list)
                 .service(ratings::get_one)
                 .service(ratings::rate)

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, checks, escalations, health, intake, metrics, ratings, reports, sla, ticket_actions, tickets, visits,
+    admin, checks, escalations, health, intake, kb, metrics, ratings, reports, sla, ticket_actions, tickets, visits,
 };
 
 #[derive(OpenApi)]
@@ -33,6 +33,8 @@ use super::{
         visits::engineers, visits::set_field, visits::add_block, visits::availability, visits::calendar,
         reports::create, reports::list, reports::get_one, reports::answer,
         ratings::list, ratings::get_one, ratings::rate, ratings::callback,
+        kb::list, kb::create, kb::from_ticket, kb::get_one, kb::update, kb::move_to, kb::versions, kb::feedback,
+        kb::event, kb::suggest_now,
     ),
     modifiers(&Bearer)
 )]

@@ -59,6 +59,7 @@ pub struct Metrics {
     pub(crate) notifications: IntCounterVec,
     pub(crate) inspections: IntCounterVec,
     pub(crate) ratings: IntCounterVec,
+    pub(crate) kb: IntCounterVec,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     pub(crate) tickets_open: IntGaugeVec,
@@ -166,6 +167,13 @@ impl Metrics {
                 "opsline_ratings_total",
                 "Satisfaction ratings given, by score (1-5) and customer tier.",
                 &["score", "tier"],
+            )?,
+            kb: counter(
+                &r,
+                "opsline_knowledge_suggestions_total",
+                "Knowledge-base suggestions and articles, by outcome: shown, opened, used (linked to a ticket), \
+                 solved_by (cited by a resolution), helpful, not_helpful.",
+                &["outcome"],
             )?,
             http_requests: counter(
                 &r,
@@ -278,6 +286,9 @@ impl Metrics {
         for c in combos(&[&SCORES, &TIERS]) {
             self.ratings.with_label_values(&c);
         }
+        for o in crate::domain::kb::KbOutcome::ALL {
+            self.kb.with_label_values(&[o.as_str()]);
+        }
         for c in combos(&[&LEVELS, &OPEN_STATUSES]) {
             self.tickets_open.with_label_values(&c);
         }
@@ -318,6 +329,11 @@ impl Metrics {
         {
             self.ratings.with_label_values(&[s, tier]).inc();
         }
+    }
+
+    /// Knowledge-base suggestions or articles with `outcome`.
+    pub fn kb(&self, outcome: crate::domain::kb::KbOutcome, n: u64) {
+        self.kb.with_label_values(&[outcome.as_str()]).inc_by(n);
     }
 
     pub fn set_config_mismatch(&self, mismatch: bool) {

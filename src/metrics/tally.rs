@@ -33,6 +33,8 @@ pub enum Fact {
         timer: Option<TimerKind>,
         level: Level,
     },
+    /// A knowledge-base outcome recorded inside a ticket change (`solved_by`).
+    Knowledge(crate::domain::kb::KbOutcome),
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -89,6 +91,7 @@ impl Metrics {
                         self.warnings.with_label_values(&[level.as_str(), timer.as_str()]).inc();
                     }
                 }
+                Fact::Knowledge(outcome) => self.kb(outcome, 1),
             }
         }
     }

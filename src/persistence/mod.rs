@@ -6,6 +6,7 @@ pub mod check_bulk;
 pub mod checkpoint;
 pub mod entities;
 pub mod like;
+pub mod raw;
 mod stored;
 
 use std::time::Duration;
@@ -228,4 +229,19 @@ pub async fn pick_ids<E: sea_orm::EntityTrait>(
         q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
     q.into_tuple::<i64>().all(db).await
+}
+
+/// The rows of `E` whose `column` is one of `ids`, by the id `id` reads from each (one query;
+/// none for no ids).
+pub async fn by_id<E: sea_orm::EntityTrait>(
+    db: &impl sea_orm::ConnectionTrait,
+    column: E::Column,
+    ids: Vec<i64>,
+    id: fn(&E::Model) -> i64,
+) -> Result<std::collections::HashMap<i64, E::Model>, DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    Ok(E::find().filter(column.is_in(ids)).all(db).await?.into_iter().map(|m| (id(&m), m)).collect())
 }

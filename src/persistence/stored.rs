@@ -8,6 +8,7 @@ use sea_orm::{ColIdx, DbErr, QueryResult, TryGetError, TryGetable};
 use crate::domain::check::{Health, InspectionStatus};
 use crate::domain::customer::{Language, Tier};
 use crate::domain::delivery::{Channel, DeliveryStatus, MessageKind};
+use crate::domain::kb::{ArticleState, ArticleVisibility, DocKind, KbOutcome};
 use crate::domain::level::Level;
 use crate::domain::report::{Decision, ReportKind, ReportSchedule};
 use crate::domain::sla::{Outcome, TimerKind, TimerState};
@@ -89,5 +90,9 @@ stored_as_text!(
     BlockKind,
     ReportKind,
     ReportSchedule,
-    Decision
+    Decision,
+    ArticleState,
+    ArticleVisibility,
+    KbOutcome,
+    DocKind
 );

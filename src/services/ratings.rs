@@ -161,13 +161,7 @@ pub async fn list(state: &AppState, actor: &Actor, f: RatingFilter) -> Result<Ve
     }
     let rows = q.all(&state.db).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.ticket_id).collect();
-    let tickets: std::collections::HashMap<i64, ticket::Model> = ticket::Entity::find()
-        .filter(ticket::Column::Id.is_in(ids))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|t| (t.id, t))
-        .collect();
+    let tickets = crate::persistence::by_id::<ticket::Entity>(&state.db, ticket::Column::Id, ids, |t| t.id).await?;
     Ok(rows
         .into_iter()
         .filter_map(|r| {

@@ -41,7 +41,7 @@ impl Lang {
 
 /// The page texts of one language, by key.
 pub fn texts(lang: Lang) -> std::collections::BTreeMap<&'static str, &'static str> {
-    TEXTS.iter().map(|(k, zh, en)| (*k, if lang == Lang::En { *en } else { *zh })).collect()
+    all().map(|(k, zh, en)| (*k, if lang == Lang::En { *en } else { *zh })).collect()
 }
 
 /// One text; an unknown key is shown as itself (and a unit test keeps templates and code honest).
@@ -51,7 +51,12 @@ pub fn text(lang: Lang, key: &'static str) -> &'static str {
 
 /// A text by a key made at run time (an event's name), if there is one.
 pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
-    TEXTS.iter().find(|(k, _, _)| *k == key).map(|(_, zh, en)| if lang == Lang::En { *en } else { *zh })
+    all().find(|(k, _, _)| *k == key).map(|(_, zh, en)| if lang == Lang::En { *en } else { *zh })
+}
+
+/// Every page text: the general table and the knowledge base's.
+fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+    TEXTS.iter().chain(super::i18n_kb::KB_TEXTS)
 }
 
 const TEXTS: &[(&str, &str, &str)] = &[
@@ -446,8 +451,8 @@ mod tests {
 
     #[test]
     fn every_text_exists_in_both_languages_and_accept_language_chooses() {
-        assert!(TEXTS.iter().all(|(_, zh, en)| !zh.is_empty() && !en.is_empty()));
-        let mut keys: Vec<&str> = TEXTS.iter().map(|(k, _, _)| *k).collect();
+        assert!(all().all(|(_, zh, en)| !zh.is_empty() && !en.is_empty()));
+        let mut keys: Vec<&str> = all().map(|(k, _, _)| *k).collect();
         keys.sort_unstable();
         let n = keys.len();
         keys.dedup();
@@ -466,7 +471,7 @@ mod tests {
     /// Every `t.key` a template names, and every key code asks for, has a text.
     #[test]
     fn templates_and_code_name_only_known_texts() {
-        let known: std::collections::BTreeSet<&str> = TEXTS.iter().map(|(k, _, _)| *k).collect();
+        let known: std::collections::BTreeSet<&str> = all().map(|(k, _, _)| *k).collect();
         let sources = [
             include_str!("templates/base.html"),
             include_str!("templates/message.html"),
@@ -490,6 +495,8 @@ mod tests {
             include_str!("templates/sign_form.html"),
             include_str!("templates/report.html"),
             include_str!("templates/portal_reports.html"),
+            include_str!("templates/kb_list.html"),
+            include_str!("templates/kb_article.html"),
         ];
         for src in sources {
             for (i, _) in src.match_indices("t.") {
@@ -506,7 +513,20 @@ mod tests {
                 }
             }
         }
-        for prefix in ["act_", "text_", "health_", "insp_", "nt_", "st_", "rp_", "rp_src_", "rp_timer_"] {
+        for prefix in [
+            "act_",
+            "text_",
+            "health_",
+            "insp_",
+            "nt_",
+            "st_",
+            "rp_",
+            "rp_src_",
+            "rp_timer_",
+            "kb_state_",
+            "kb_move_",
+            "kb_vis_",
+        ] {
             assert!(known.iter().any(|k| k.starts_with(prefix)), "{prefix}");
         }
     }

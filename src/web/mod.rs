@@ -9,6 +9,8 @@ mod console;
 mod field;
 
 mod i18n;
+mod i18n_kb;
+mod kb;
 mod ops;
 mod portal;
 pub mod rating;
@@ -59,6 +61,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("portal_reports.html", include_str!("templates/portal_reports.html")),
     ("sign_form.html", include_str!("templates/sign_form.html")),
     ("rate.html", include_str!("templates/rate.html")),
+    ("kb_list.html", include_str!("templates/kb_list.html")),
+    ("kb_article.html", include_str!("templates/kb_article.html")),
 ];
 
 pub use field::work_order_page;
@@ -92,6 +96,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     rating::configure(cfg);
     status::configure(cfg);
     field::configure(cfg);
+    kb::configure(cfg);
     cfg.service(report::answer_page)
         .service(report::answer_post)
         .service(report::portal_list)
@@ -100,6 +105,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/static/style.css", web::get().to(|| asset("text/css", include_str!("static/style.css"))))
         .route("/static/console.js", web::get().to(|| asset("text/javascript", include_str!("static/console.js"))))
         .route("/static/field.js", web::get().to(|| asset("text/javascript", include_str!("static/field.js"))))
+        .route("/static/similar.js", web::get().to(|| asset("text/javascript", include_str!("static/similar.js"))))
         .route(
             "/static/new_ticket.js",
             web::get().to(|| asset("text/javascript", include_str!("static/new_ticket.js"))),

@@ -116,6 +116,12 @@ pub fn pdf_data(c: &Content, sha256: &str) -> serde_json::Value {
                     "mean": format!("{:.2}", e.mean)})).collect::<Vec<_>>(),
             })
         }),
+        "knowledge": c.knowledge.as_ref().map(|k| {
+            let word = |key: &str| t.get(key).copied().unwrap_or_default();
+            format!("{}: {} / {} · {}: {} · {}: {} · {}: {}", word("kb_counts"), k.helpful, k.not_helpful,
+                word("rp_kb_opened"), k.articles_opened, word("rp_kb_used"), k.suggestions_used, word("rp_kb_solved"),
+                k.solved_by_articles)
+        }),
         "trend": trend,
         "note": c.note,
     })

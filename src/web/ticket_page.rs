@@ -15,7 +15,7 @@ use super::console::status_key;
 use super::{Viewer, calendar_zone, console_form, console_page, redirect, session};
 use crate::domain::level::Level;
 use crate::domain::ticket::Role;
-use crate::domain::ticket::{Action, Change, NewFile, Visibility};
+use crate::domain::ticket::{Action, Change, NewFile, Status, Visibility};
 use crate::http::multipart::{self, Posted, Unreadable};
 use crate::services::auth::Principal;
 use crate::services::tickets::{self, AttachmentView, ChangeRequest, CommentView, EventView, NewComment, TicketRef};
@@ -158,7 +158,16 @@ async fn load(state: &AppState, p: &Principal, r: &str, v: &Viewer) -> Result<mi
             })
         })
         .collect();
+    let ask = crate::services::kb::suggest::SuggestInput {
+        title: t.title.clone(),
+        description: t.description.clone(),
+        customer_id: Some(t.customer.id),
+        ticket_id: Some(t.id),
+    };
+    let similar = crate::services::kb::suggest::suggest(state, p, ask, now).await?;
+    let can_draft = matches!(t.status, Status::Resolved | Status::Closed) && p.require(Role::Engineer).is_ok();
     Ok(context! {
+        similar => similar, can_draft => can_draft,
         visits => visits,
         tk => minijinja::Value::from_serialize(&t), status_text => v.t(status_key(t.status)), clocks => clocks,
         timeline => entries, reported => v.time(t.reported_at), users => users, teams => teams,

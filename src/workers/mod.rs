@@ -35,7 +35,13 @@ pub fn spawn(state: AppState) -> Workers {
     }
     handles.push(tokio::spawn(checks::run_until_stopped(state.clone(), rx.clone())));
     handles.push(tokio::spawn(heartbeat::run_until_stopped(state.clone(), rx.clone())));
-    handles.push(tokio::spawn(scheduler::run_until_stopped(state, rx)));
+    handles.push(tokio::spawn(scheduler::run_until_stopped(state.clone(), rx)));
+    // Tickets opened before the search index existed are indexed once, in the background.
+    handles.push(tokio::spawn(async move {
+        if let Err(e) = crate::services::search::backfill(&state, state.clock.now()).await {
+            tracing::error!(error = %e, "search index: indexing older tickets failed; it is tried again at the next start");
+        }
+    }));
     Workers { stop, handles }
 }
 

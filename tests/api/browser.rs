@@ -81,6 +81,8 @@ struct Seed {
     acme: i64,
     theirs: Value,
     responded: Resp,
+    /// The resolved ticket the new-ticket form suggests.
+    similar: String,
 }
 
 async fn a_caller_another_customers_ticket_an_engineer_and_a_public_check(app: &TestApp) -> Seed {
@@ -110,6 +112,23 @@ async fn a_caller_another_customers_ticket_an_engineer_and_a_public_check(app: &
     // would fall due seconds before that one's in the business calendar's working hours.
     let responded = app.act(theirs["id"].as_i64().unwrap(), "respond", &app.admin, json!({"message": "looking"})).await;
     assert!(responded.status.is_success(), "{}", responded.body);
+    // Last month's fault like the one the agent is about to hear, and its published article.
+    let similar = app.ticket(other, "Core banking system down after a database failover").await;
+    let resolved = app
+        .act(
+            similar["id"].as_i64().unwrap(),
+            "resolve",
+            &app.admin,
+            json!({"resolution": "Restarted the core banking service on the standby node."}),
+        )
+        .await;
+    assert!(resolved.status.is_success(), "{}", resolved.body);
+    let article = json!({"title": "Core banking unavailable after a failover", "symptom": "Branches cannot reach the core banking service.",
+        "resolution": "Restart the core banking service on the new primary.", "visibility": "customer", "language": "en"});
+    let a = app.post("/api/v1/kb/articles", &app.admin, article).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let p = app.post(&format!("/api/v1/kb/articles/{}/publish", a.body["id"]), &app.admin, json!({})).await;
+    assert_eq!(p.status, 200, "{}", p.body);
     let r = app
         .post("/api/v1/users", &app.admin, json!({"username": "li", "display_name": "Li Lei", "role": "engineer", "password": "correct horse battery"}))
         .await;
@@ -128,7 +147,7 @@ async fn a_caller_another_customers_ticket_an_engineer_and_a_public_check(app: &
     assert_eq!(r.status, 201, "{}", r.body);
     let r = app.post(&format!("/api/v1/checks/{}/run", r.body["id"]), &app.admin, json!({})).await;
     assert!(r.status.is_success(), "{}", r.body);
-    Seed { acme, theirs, responded }
+    Seed { acme, theirs, responded, similar: similar["number"].as_str().unwrap().to_string() }
 }
 
 /// The customer asked for a set-password link; it arrives by mail.
@@ -167,6 +186,8 @@ async fn the_browser_run_succeeds(
         .env("CALLER_PHONE", "0013 8000")
         .env("OTHER_TICKET", seed.theirs["number"].as_str().unwrap())
         .env("CHECK_NAME", "Online banking")
+        .env("SIMILAR_TICKET", &seed.similar)
+        .env("SIMILAR_ARTICLE", "Core banking unavailable after a failover")
         .env("CHECK_ID_NAME", "acme-web")
         .env("ARTIFACTS", out)
         .env("CHROMIUM", browser)
@@ -184,6 +205,11 @@ async fn the_browser_run_succeeds(
 async fn the_database_shows_what_the_browser_did(app: &TestApp, seed: &Seed, seen: &Value) {
     let (acme, theirs, responded) = (seed.acme, &seed.theirs, &seed.responded);
     let number = seen["number"].as_str().expect("a ticket number");
+    // Typing showed the similar ticket within a second, and its article; the customer answered it.
+    assert!(seen["similar_ms"].as_u64().is_some_and(|ms| ms <= 1000), "{seen}");
+    assert_eq!((&seen["similar_article"], &seen["answered"]), (&json!(true), &json!(true)), "{seen}");
+    let articles = app.get("/api/v1/kb/articles?q=failover", &app.admin).await.body;
+    assert_eq!(articles[0]["helpful"].as_i64(), Some(1), "{articles}");
     let t = app.get(&format!("/api/v1/tickets/{number}"), &app.admin).await.body;
     assert_eq!(t["customer"]["id"].as_i64(), Some(acme));
     assert_eq!(t["contact"]["email"], "wang@acme.example", "the caller found by phone");

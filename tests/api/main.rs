@@ -16,6 +16,7 @@ mod hardening;
 mod health;
 mod helpers;
 mod intake;
+mod kb;
 mod malformed;
 mod metrics;
 mod outbound;

@@ -36,6 +36,8 @@ enum Rule {
     VisitEngineerOrContact,
     /// The engineer named in the path (the engineer caller), or staff from this rank up.
     ThemselvesOr(u8),
+    /// Staff from this rank up; to contacts the thing does not exist (404).
+    StaffElseHidden(u8),
 }
 
 fn rank(w: Who) -> u8 {
@@ -64,6 +66,12 @@ fn expected(rule: Rule, who: Who, ticket_scoped: bool) -> u16 {
         Rule::VisitEngineer => who == Who::Engineer,
         Rule::VisitEngineerOrContact => contact || who == Who::Engineer,
         Rule::ThemselvesOr(min) => who == Who::Engineer || (!contact && rank(who) >= min),
+        Rule::StaffElseHidden(min) => {
+            if contact {
+                return 404;
+            }
+            rank(who) >= min
+        }
     };
     if allowed { 200 } else { 403 }
 }
@@ -91,6 +99,8 @@ struct Ctx {
     user: i64,
     token_id: i64,
     check: i64,
+    /// A published customer article (knowledge-base rows only).
+    published: i64,
     n: std::cell::Cell<u32>,
 }
 
@@ -117,6 +127,7 @@ fn cases() -> Vec<Case> {
         tickets_and_their_actions(),
         checks_inspections_and_integrations(),
         visits_and_engineers(),
+        knowledge_base(),
     ]
     .into_iter()
     .flatten()
@@ -279,6 +290,45 @@ fn visits_and_engineers() -> Vec<Case> {
     ]
 }
 
+/// Articles (`{a}`: a fresh internal draft; `{p}`: a fresh published customer article),
+/// drafts from resolved tickets, suggestions and their outcomes.
+fn knowledge_base() -> Vec<Case> {
+    use Rule::*;
+    vec![
+        c(Method::GET, "/api/v1/kb/articles", None, StaffOrContact(1), none),
+        c(Method::POST, "/api/v1/kb/articles", None, Staff(2), |_, _| Some(json!({"title": "凭证生成报错"}))),
+        c(Method::GET, "/api/v1/kb/articles/{a}", None, StaffElseHidden(1), none),
+        c(Method::GET, "/api/v1/kb/articles/{p}", None, StaffOrContact(1), none),
+        c(Method::PATCH, "/api/v1/kb/articles/{a}", None, Staff(2), |_, _| Some(json!({"cause": "undo"}))),
+        c(Method::GET, "/api/v1/kb/articles/{a}/versions", None, StaffElseHidden(1), none),
+        c(Method::POST, "/api/v1/kb/articles/{a}/submit", None, Staff(2), none),
+        c(Method::POST, "/api/v1/kb/articles/{a}/publish", None, Staff(3), none),
+        c(Method::POST, "/api/v1/kb/articles/{p}/retire", None, Staff(3), none),
+        c(Method::POST, "/api/v1/kb/articles/{p}/feedback", None, StaffOrContact(1), |_, _| {
+            Some(json!({"helpful": true}))
+        }),
+        c(Method::POST, "/api/v1/kb/articles/from-ticket/{t}", Some("resolved"), Staff(2), none),
+        c(Method::POST, "/api/v1/suggest", None, StaffOrContact(1), |_, _| Some(json!({"title": "凭证生成报错"}))),
+        c(Method::POST, "/api/v1/kb/events", None, StaffOrContact(1), |x, _| {
+            Some(json!({"outcome": "opened", "article_id": x.published}))
+        }),
+    ]
+}
+
+/// A new article as admin: a draft, or published for customers.
+async fn article(app: &TestApp, published: bool) -> i64 {
+    let visibility = if published { "customer" } else { "internal" };
+    let r =
+        app.post("/api/v1/kb/articles", &app.admin, json!({"title": "凭证生成报错", "visibility": visibility})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_i64().unwrap();
+    if published {
+        let p = app.post(&format!("/api/v1/kb/articles/{id}/publish"), &app.admin, json!({})).await;
+        assert_eq!(p.status, 200, "{}", p.body);
+    }
+    id
+}
+
 /// A ticket with a visit in `state`, booked with the engineer: (ticket, visit).
 async fn visit_in(app: &TestApp, ctx: &Ctx, engineer_token: &str, state: &str) -> (i64, i64) {
     let t = app.ticket(ctx.customer, "on site").await["id"].as_i64().unwrap();
@@ -310,6 +360,7 @@ async fn visit_in(app: &TestApp, ctx: &Ctx, engineer_token: &str, state: &str) -
         user: ctx.user,
         token_id: ctx.token_id,
         check: ctx.check,
+        published: ctx.published,
         n: Default::default(),
     };
     for (action, by_engineer, body) in steps {
@@ -392,8 +443,14 @@ async fn every_endpoint_answers_every_role_as_the_design_says() {
                 user: victim["id"].as_i64().unwrap(),
                 token_id: victim_token["id"].as_i64().unwrap(),
                 check: check["id"].as_i64().unwrap(),
+                published: if case.path.contains("{p}") || case.path.contains("/kb/events") {
+                    article(&app, true).await
+                } else {
+                    0
+                },
                 n: Default::default(),
             };
+            let draft = if case.path.contains("{a}") { article(&app, false).await } else { 0 };
             let (ticket, visit) = match case.status {
                 Some(s) => match s.strip_prefix("visit:") {
                     Some(state) => visit_in(&app, &ctx, &engineer_token, state).await,
@@ -410,7 +467,9 @@ async fn every_endpoint_answers_every_role_as_the_design_says() {
                 .replace("{x}", &ctx.check.to_string())
                 .replace("{i}", &inspection.to_string())
                 .replace("{v}", &visit.to_string())
-                .replace("{e}", &engineer.to_string());
+                .replace("{e}", &engineer.to_string())
+                .replace("{a}", &draft.to_string())
+                .replace("{p}", &ctx.published.to_string());
             let token = tokens.iter().find(|(w, _)| *w == who).map(|(_, t)| t.as_str());
             let r = app.call(case.method.clone(), &path, token, (case.body)(&ctx, who)).await;
             let got = if r.status.is_success() { 200 } else { r.status.as_u16() };

@@ -77,6 +77,20 @@ pub struct Facts {
     pub ratings: RatingFacts,
     /// Checks, inspections and the backlog at the end.
     pub operations: Operations,
+    /// What the knowledge base did for the customer.
+    pub knowledge: Knowledge,
+}
+
+/// What the knowledge base did for a customer in a period, from events written once: their
+/// contacts' answers to "did this solve your problem?" and the articles they opened, and the
+/// suggestions used on their tickets and the articles their resolutions cited.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Knowledge {
+    pub helpful: u64,
+    pub not_helpful: u64,
+    pub articles_opened: u64,
+    pub suggestions_used: u64,
+    pub solved_by_articles: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -249,6 +263,9 @@ pub struct Content {
     /// made before this section existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operations: Option<Operations>,
+    /// The knowledge base's help (absent from reports made before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knowledge: Option<Knowledge>,
 }
 
 impl Content {
@@ -341,6 +358,7 @@ pub fn build(facts: &Facts) -> Content {
         note: facts.note.clone(),
         satisfaction: Some(satisfaction(&facts.ratings, (callbacks_in_time, callbacks_late))),
         operations: Some(facts.operations.clone()),
+        knowledge: Some(facts.knowledge.clone()),
     }
 }
 
@@ -438,8 +456,16 @@ mod tests {
             note: None,
             ratings: Default::default(),
             operations: Default::default(),
+            knowledge: Knowledge {
+                helpful: 2,
+                not_helpful: 1,
+                articles_opened: 3,
+                suggestions_used: 1,
+                solved_by_articles: 1,
+            },
         };
         let c = build(&facts);
+        assert_eq!(c.knowledge.as_ref().map(|k| (k.helpful, k.solved_by_articles)), Some((2, 1)));
         assert_eq!(c.opened, vec![OpenedCount { level: Level::II, source: Source::Hotline, tickets: 1 }]);
         assert_eq!(
             c.closed,

@@ -22,9 +22,14 @@ pub mod inspection;
 pub mod installation;
 pub mod instance;
 pub mod integration;
+pub mod kb_article;
+pub mod kb_article_source;
+pub mod kb_article_version;
+pub mod kb_event;
 pub mod outbox;
 pub mod rating;
 pub mod report;
+pub mod search_doc;
 pub mod sla_timer;
 pub mod team;
 pub mod ticket;
@@ -65,9 +70,14 @@ fn tables() -> Vec<(&'static str, Vec<String>)> {
         of::<installation::Entity>(),
         of::<instance::Entity>(),
         of::<integration::Entity>(),
+        of::<kb_article::Entity>(),
+        of::<kb_article_source::Entity>(),
+        of::<kb_article_version::Entity>(),
+        of::<kb_event::Entity>(),
         of::<outbox::Entity>(),
         of::<rating::Entity>(),
         of::<report::Entity>(),
+        of::<search_doc::Entity>(),
         of::<sla_timer::Entity>(),
         of::<team::Entity>(),
         of::<ticket::Entity>(),

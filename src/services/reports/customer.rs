@@ -255,6 +255,8 @@ async fn gather(
     }
     let ratings = crate::services::ratings::facts(db, customer.id, utc(period.start), utc(period.end)).await?;
     let operations = super::operations::operations(db, customer.id, &period).await?;
+    let knowledge =
+        crate::services::kb::events::for_report(db, customer.id, utc(period.start), utc(period.end)).await?;
     Ok(Facts {
         customer_id: customer.id,
         customer_name: customer.name.clone(),
@@ -269,6 +271,7 @@ async fn gather(
         note,
         ratings,
         operations,
+        knowledge,
     })
 }
 

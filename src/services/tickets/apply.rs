@@ -92,6 +92,12 @@ pub(crate) async fn apply(
     if decision.status == Status::Closed && t.status != Status::Closed {
         crate::services::ratings::ask(work, &after, &timers).await?;
     }
+    if let (Change::Resolve { resolution }, false) = (change, record_only) {
+        let cited = crate::services::kb::events::cited_by_resolution(&work.txn, actor, after.id, resolution, work.now);
+        for _ in 0..cited.await? {
+            work.tally.push(crate::metrics::Fact::Knowledge(crate::domain::kb::KbOutcome::SolvedBy));
+        }
+    }
     if let Some(on) = decision.announce {
         crate::services::escalation::announce(work, on, &after).await?;
     }
@@ -265,6 +271,7 @@ async fn save(
         Err(DbErr::RecordNotUpdated) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
+    work.written(&after, false);
     // The ticket gauges follow a change of level or status by the database's trigger.
     let mut tier = None;
     for tm in timers.iter_mut() {

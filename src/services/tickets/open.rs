@@ -289,6 +289,7 @@ async fn insert(
     .insert(&work.txn)
     .await?;
     let t = ticket::Model { number: number_for(t.id), ..t };
+    work.written(&t, true);
     let mut started = timers::insert(work, t.id, planned).await?;
     work.tally.push(Fact::Opened { level: t.level, source: t.source, tier: customer.tier });
     for tm in started.iter_mut() {

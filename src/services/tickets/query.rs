@@ -152,20 +152,29 @@ async fn filtered(
         query = query.filter(if b { breached } else { breached.not() });
     }
     if let Some(text) = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        query = query.filter(matching(text)?);
+        query = query.filter(matching(state, text)?);
     }
     Ok(query)
 }
 
-/// Titles and descriptions containing `text` (case-insensitive), or the ticket it names.
-fn matching(text: &str) -> Result<Condition> {
+/// Tickets holding every word of `text` in their title, description, plan, resolution or public
+/// comments (the search index: Chinese words wherever their characters stand together,
+/// identifiers such as `ORA-12170` whole), or the ticket it names. Text without a word to search
+/// for (`%_`) is looked for as written in titles and descriptions.
+fn matching(state: &AppState, text: &str) -> Result<Condition> {
     if text.chars().count() > 200 {
         return Err(Error::invalid("q", "at most 200 characters"));
     }
-    let pattern = || containing(&text.to_lowercase());
-    let mut any = Condition::any()
-        .add(Expr::expr(Func::lower(Expr::col(ticket::Column::Title))).like(pattern()))
-        .add(Expr::expr(Func::lower(Expr::col(ticket::Column::Description))).like(pattern()));
+    let mut any = Condition::any();
+    match crate::services::search::tickets_holding(state.backend(), &state.search, text) {
+        Some(holding) => any = any.add(holding),
+        None => {
+            let pattern = || containing(&text.to_lowercase());
+            any = any
+                .add(Expr::expr(Func::lower(Expr::col(ticket::Column::Title))).like(pattern()))
+                .add(Expr::expr(Func::lower(Expr::col(ticket::Column::Description))).like(pattern()));
+        }
+    }
     if let Some(id) = parse_ref(text) {
         any = any.add(ticket::Column::Id.eq(id));
     }

@@ -228,19 +228,6 @@ pub(crate) struct ViewContext {
     waiting: HashMap<i64, String>,
 }
 
-/// The rows of `E` with these ids, by id; no read when there are none.
-async fn by_id<E: EntityTrait>(
-    db: &impl ConnectionTrait,
-    column: E::Column,
-    ids: Vec<i64>,
-    id: fn(&E::Model) -> i64,
-) -> Result<HashMap<i64, E::Model>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(E::find().filter(column.is_in(ids)).all(db).await?.into_iter().map(|m| (id(&m), m)).collect())
-}
-
 impl ViewContext {
     pub async fn load(db: &impl ConnectionTrait, versions: &Versions, tickets: &[ticket::Model]) -> Result<Self> {
         let ids: Vec<i64> = tickets.iter().map(|t| t.id).collect();
@@ -250,11 +237,20 @@ impl ViewContext {
             v.dedup();
             v
         };
-        let customers =
-            by_id::<customer::Entity>(db, customer::Column::Id, pick(|t| Some(t.customer_id)), |c| c.id).await?;
-        let contacts = by_id::<contact::Entity>(db, contact::Column::Id, pick(|t| t.contact_id), |c| c.id).await?;
-        let users = by_id::<user::Entity>(db, user::Column::Id, pick(|t| t.assignee_id), |u| u.id).await?;
-        let teams = by_id::<team::Entity>(db, team::Column::Id, pick(|t| t.team_id), |t| t.id).await?;
+        let customers = crate::persistence::by_id::<customer::Entity>(
+            db,
+            customer::Column::Id,
+            pick(|t| Some(t.customer_id)),
+            |c| c.id,
+        )
+        .await?;
+        let contacts =
+            crate::persistence::by_id::<contact::Entity>(db, contact::Column::Id, pick(|t| t.contact_id), |c| c.id)
+                .await?;
+        let users =
+            crate::persistence::by_id::<user::Entity>(db, user::Column::Id, pick(|t| t.assignee_id), |u| u.id).await?;
+        let teams =
+            crate::persistence::by_id::<team::Entity>(db, team::Column::Id, pick(|t| t.team_id), |t| t.id).await?;
         let mut latest: HashMap<(i64, TimerKind), sla_timer::Model> = HashMap::new();
         for m in sla_timer::Entity::find().filter(sla_timer::Column::TicketId.is_in(ids.clone())).all(db).await? {
             let key = (m.ticket_id, m.kind);
@@ -273,11 +269,12 @@ impl ViewContext {
                 children.entry(p).or_default().push((c.id, c.customer_id));
             }
         }
-        let parents = by_id::<ticket::Entity>(db, ticket::Column::Id, pick(|t| t.parent_id), |t| t.id)
-            .await?
-            .into_iter()
-            .map(|(id, t)| (id, t.customer_id))
-            .collect();
+        let parents =
+            crate::persistence::by_id::<ticket::Entity>(db, ticket::Column::Id, pick(|t| t.parent_id), |t| t.id)
+                .await?
+                .into_iter()
+                .map(|(id, t)| (id, t.customer_id))
+                .collect();
         let waiting_ids: Vec<i64> =
             tickets.iter().filter(|t| t.status == Status::WaitingCustomer).map(|t| t.id).collect();
         let mut waiting = HashMap::new();

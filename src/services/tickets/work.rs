@@ -7,6 +7,7 @@ use sea_orm::{DatabaseTransaction, TransactionTrait};
 
 use super::super::error::Result;
 use crate::metrics::Tally;
+use crate::persistence::entities::ticket;
 use crate::state::AppState;
 
 pub(crate) struct Work<'s> {
@@ -19,11 +20,22 @@ pub(crate) struct Work<'s> {
     next_fire: Option<DateTime<Utc>>,
     /// Messages were queued for delivery.
     queued: bool,
+    /// Tickets written (as saved; `true`: opened by this work, so without comments yet), whose
+    /// search documents are rewritten before the commit.
+    written: Vec<(ticket::Model, bool)>,
 }
 
 impl<'s> Work<'s> {
     pub async fn begin(state: &'s AppState, now: DateTime<Utc>) -> Result<Self> {
-        Ok(Self { state, txn: state.db.begin().await?, now, tally: Tally::default(), next_fire: None, queued: false })
+        Ok(Self {
+            state,
+            txn: state.db.begin().await?,
+            now,
+            tally: Tally::default(),
+            next_fire: None,
+            queued: false,
+            written: Vec::new(),
+        })
     }
 
     /// A timer was written that the sweep must look at by `at`.
@@ -34,16 +46,26 @@ impl<'s> Work<'s> {
         };
     }
 
+    /// Ticket `t` was written (`opened`: by this work): its search document follows in the same
+    /// transaction.
+    pub fn written(&mut self, t: &ticket::Model, opened: bool) {
+        self.written.retain(|(w, _)| w.id != t.id);
+        self.written.push((t.clone(), opened));
+    }
+
     /// Messages were written to the outbox outside the rules (which count their own).
     pub fn queued(&mut self) {
         self.queued = true;
     }
 
-    /// Commits, counts what was done into the metrics, and wakes this instance's sweep when a
+    /// Rewrites the search documents of the tickets written, then commits, counts what was done into the metrics, and wakes this instance's sweep when a
     /// timer now fires sooner than the sweep looks anyway (it sleeps at most
     /// `sweep.max_sleep_ms`), and its delivery loops when rules fired.
     pub async fn commit(self) -> Result<()> {
-        let Work { state, txn, now, tally, next_fire, queued } = self;
+        let Work { state, txn, now, tally, next_fire, queued, written } = self;
+        for (t, opened) in &written {
+            crate::services::search::index_ticket(&txn, &state.search, t, !opened, now).await?;
+        }
         txn.commit().await?;
         let escalated = queued || tally.has_escalations();
         state.metrics.record(tally);

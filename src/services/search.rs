@@ -1,0 +1,358 @@
+//! The search index in the database: every ticket's and article's tokens ([`crate::search`]) in
+//! `search_docs`, written in the transaction that changed them, so every instance sees one index
+//! and nothing else runs. Keyword search (a ticket list's `q=`) requires every word; similar
+//! documents (suggestions) are ranked by BM25 ([`crate::search::rank`]) over candidates the
+//! database's full-text index finds for the query's rarest words.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict, SimpleExpr};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+
+use super::error::Result;
+use crate::domain::kb::{ArticleState, ArticleVisibility, DocKind};
+use crate::domain::ticket::{Status, Visibility};
+use crate::persistence::entities::{comment, kb_article, search_doc, ticket};
+use crate::persistence::raw::Sql;
+use crate::search::rank::{self, Stats};
+use crate::search::{QueryWord, Segmenter};
+use crate::state::AppState;
+
+/// Document frequencies are counted up to this; rarer words are told apart exactly, and a word
+/// in more documents than this weighs next to nothing anyway.
+const FREQUENCY_CAP: u64 = 1000;
+/// How many of the query's rarest words find the candidates.
+const SEEKING_WORDS: usize = 6;
+/// How many candidates the database's own ranking passes on to BM25.
+const CANDIDATES: u64 = 200;
+/// At most this many words of a text rank.
+const MAX_WORDS: usize = 48;
+
+/// The text a ticket is found by: what staff and its customer can both read.
+fn ticket_text(t: &ticket::Model, comments: &[String]) -> String {
+    let mut text = format!("{}\n{}", t.title, t.description);
+    for part in [&t.public_title, &t.plan, &t.resolution].into_iter().flatten() {
+        text.push('\n');
+        text.push_str(part);
+    }
+    for c in comments {
+        text.push('\n');
+        text.push_str(c);
+    }
+    text
+}
+
+/// Indexes ticket `t` as saved (its title, description, plan, resolution and, with
+/// `comments`, its public comments), in the caller's transaction.
+pub async fn index_ticket(
+    db: &impl ConnectionTrait,
+    seg: &Segmenter,
+    t: &ticket::Model,
+    comments: bool,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let bodies: Vec<String> = if comments {
+        comment::Entity::find()
+            .filter(comment::Column::TicketId.eq(t.id))
+            .filter(comment::Column::Visibility.eq(Visibility::Public))
+            .order_by_asc(comment::Column::Id)
+            .select_only()
+            .column(comment::Column::Body)
+            .into_tuple()
+            .all(db)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let doc = Doc {
+        kind: DocKind::Ticket,
+        ref_id: t.id,
+        customer_id: Some(t.customer_id),
+        status: t.status.as_str(),
+        visibility: None,
+    };
+    upsert(db, seg, doc, &ticket_text(t, &bodies), now).await
+}
+
+/// The text an article is found by.
+pub fn article_text(a: &kb_article::Model) -> String {
+    let tags: Vec<String> = serde_json::from_str(&a.tags).unwrap_or_default();
+    format!(
+        "{}\n{}\n{}\n{}\n{}\n{}\n{}",
+        a.title,
+        a.symptom,
+        a.cause,
+        a.resolution,
+        a.body,
+        tags.join(" "),
+        a.product.as_deref().unwrap_or("")
+    )
+}
+
+/// Indexes an article as it now is, in the caller's transaction.
+pub async fn index_article(
+    db: &impl ConnectionTrait,
+    seg: &Segmenter,
+    a: &kb_article::Model,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let doc = Doc {
+        kind: DocKind::Article,
+        ref_id: a.id,
+        customer_id: None,
+        status: a.state.as_str(),
+        visibility: Some(a.visibility.as_str()),
+    };
+    upsert(db, seg, doc, &article_text(a), now).await
+}
+
+/// What a search document says of what it finds.
+struct Doc {
+    kind: DocKind,
+    ref_id: i64,
+    customer_id: Option<i64>,
+    status: &'static str,
+    visibility: Option<&'static str>,
+}
+
+/// Writes (or rewrites) the document of `doc` with the tokens of `text`.
+async fn upsert(db: &impl ConnectionTrait, seg: &Segmenter, doc: Doc, text: &str, now: DateTime<Utc>) -> Result<()> {
+    let (tokens, terms) = seg.index_text(text);
+    let row = search_doc::ActiveModel {
+        kind: Set(doc.kind),
+        ref_id: Set(doc.ref_id),
+        customer_id: Set(doc.customer_id),
+        status: Set(doc.status.to_string()),
+        visibility: Set(doc.visibility.map(str::to_string)),
+        tokens: Set(tokens),
+        terms: Set(i32::try_from(terms).unwrap_or(i32::MAX)),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    use search_doc::Column as C;
+    search_doc::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([C::Kind, C::RefId])
+                .update_columns([C::CustomerId, C::Status, C::Visibility, C::Tokens, C::Terms, C::UpdatedAt])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// The full-text condition that a document holds every token (`all`) or any.
+fn matching(sql: &mut Sql, tokens: &[&str], all: bool) {
+    if sql.is_postgres() {
+        let joined = tokens.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(if all { " & " } else { " | " });
+        sql.push("d.tsv @@ CAST(").bind(joined).push(" AS tsquery)");
+    } else {
+        let joined =
+            tokens.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(if all { " AND " } else { " OR " });
+        sql.push("search_fts MATCH ").bind(joined);
+    }
+}
+
+/// `FROM` the documents, joined to SQLite's full-text table. `CROSS JOIN` keeps the full-text
+/// match the outer loop: SQLite's planner would otherwise scan the documents and evaluate the
+/// match once per row.
+fn from(sql: &mut Sql) {
+    if sql.is_postgres() {
+        sql.push(" FROM search_docs d WHERE ");
+    } else {
+        sql.push(" FROM search_fts CROSS JOIN search_docs d ON d.id = search_fts.rowid WHERE ");
+    }
+}
+
+/// The condition "the ticket holds every word of `text`", for a ticket query; `None` when the
+/// text has no word to search for.
+pub fn tickets_holding(backend: DatabaseBackend, seg: &Segmenter, text: &str) -> Option<SimpleExpr> {
+    holding(backend, seg, text, DocKind::Ticket, "\"tickets\".\"id\"")
+}
+
+/// [`tickets_holding`] for articles.
+pub fn articles_holding(backend: DatabaseBackend, seg: &Segmenter, text: &str) -> Option<SimpleExpr> {
+    holding(backend, seg, text, DocKind::Article, "\"kb_articles\".\"id\"")
+}
+
+fn holding(backend: DatabaseBackend, seg: &Segmenter, text: &str, kind: DocKind, id: &str) -> Option<SimpleExpr> {
+    let words = seg.required(text);
+    if words.is_empty() {
+        return None;
+    }
+    let tokens: Vec<&str> = words.iter().map(|w| w.token.as_str()).collect();
+    let mut sql = Sql::new(backend);
+    sql.push(id).push(" IN (SELECT d.ref_id");
+    from(&mut sql);
+    matching(&mut sql, &tokens, true);
+    sql.push(" AND d.kind = ").bind(kind.as_str()).push(")");
+    let (text, values) = sql.into_parts();
+    Some(Expr::cust_with_values(text, values))
+}
+
+/// Which documents a search may return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Resolved and closed tickets, of any customer.
+    ResolvedTickets,
+    /// Articles not retired (staff).
+    Articles,
+    /// Published customer articles (contacts, the portal).
+    CustomerArticles,
+}
+
+/// A ranked document: its id, customer, score and the words it matched.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub id: i64,
+    pub customer_id: Option<i64>,
+    pub score: f64,
+    pub matched: Vec<String>,
+}
+
+/// How many documents hold each token (up to [`FREQUENCY_CAP`]), and how many there are.
+async fn stats(db: &impl ConnectionTrait, tokens: &[&str]) -> Result<Stats> {
+    let backend = db.get_database_backend();
+    let mut holding = HashMap::new();
+    let mut sql = Sql::new(backend);
+    if sql.is_postgres() {
+        sql.push("SELECT t.term, (SELECT count(*) FROM (SELECT 1 FROM search_docs d WHERE d.tsv @@ CAST(quote_literal(t.term) AS tsquery) LIMIT ")
+            .push(&FREQUENCY_CAP.to_string())
+            .push(") x) AS n FROM (VALUES ");
+        for (i, t) in tokens.iter().enumerate() {
+            sql.push(if i == 0 { "(CAST(" } else { ", (CAST(" }).bind(t.to_string()).push(" AS text))");
+        }
+        sql.push(") AS t(term)");
+    } else {
+        sql.push("SELECT term, doc AS n FROM search_vocab WHERE term IN ")
+            .bind_list(tokens.iter().map(|t| t.to_string()));
+    }
+    for r in db.query_all_raw(sql.statement()).await? {
+        let term: String = r.try_get("", "term")?;
+        let n: i64 = r.try_get("", "n")?;
+        holding.insert(term, (n.max(0) as u64).min(FREQUENCY_CAP));
+    }
+    let count = if backend == DatabaseBackend::Postgres {
+        "SELECT CASE WHEN c.reltuples > 10000 THEN CAST(c.reltuples AS bigint) \
+         ELSE (SELECT count(*) FROM search_docs) END AS n FROM pg_class c WHERE c.oid = CAST('search_docs' AS regclass)"
+    } else {
+        "SELECT count(*) AS n FROM search_docs"
+    };
+    let documents = match db.query_one_raw(Sql::new(backend).push(count).statement()).await? {
+        Some(r) => r.try_get::<i64>("", "n")?.max(0) as u64,
+        None => 0,
+    };
+    Ok(Stats { documents, holding })
+}
+
+/// The documents of `scope` most similar to `text`, best first, at most `limit`.
+pub async fn similar(state: &AppState, text: &str, scope: Scope, limit: usize) -> Result<Vec<Hit>> {
+    let mut words = state.search.ranking(text);
+    words.truncate(MAX_WORDS);
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tokens: Vec<&str> = words.iter().map(|w| w.token.as_str()).collect();
+    let stats = stats(&state.db, &tokens).await?;
+    let mut seeking: Vec<&str> =
+        tokens.iter().copied().filter(|t| stats.holding.get(*t).is_some_and(|n| *n > 0)).collect();
+    if seeking.is_empty() {
+        return Ok(Vec::new());
+    }
+    seeking.sort_by_key(|t| stats.holding.get(*t).copied().unwrap_or(0));
+    seeking.truncate(SEEKING_WORDS);
+    let rows = candidates(&state.db, &seeking, scope).await?;
+    Ok(ranked(&words, rows, &stats, limit))
+}
+
+/// Candidates: documents of `scope` holding any of `seeking`, best by the database's own rank.
+async fn candidates(
+    db: &impl ConnectionTrait,
+    seeking: &[&str],
+    scope: Scope,
+) -> Result<Vec<(i64, Option<i64>, String)>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT d.ref_id, d.customer_id, d.tokens");
+    from(&mut sql);
+    matching(&mut sql, seeking, false);
+    match scope {
+        Scope::ResolvedTickets => {
+            sql.push(" AND d.kind = 'ticket' AND d.status IN ")
+                .bind_list([Status::Resolved.as_str(), Status::Closed.as_str()]);
+        }
+        Scope::Articles => {
+            sql.push(" AND d.kind = 'article' AND d.status <> ").bind(ArticleState::Retired.as_str());
+        }
+        Scope::CustomerArticles => {
+            sql.push(" AND d.kind = 'article' AND d.status = ")
+                .bind(ArticleState::Published.as_str())
+                .push(" AND d.visibility = ")
+                .bind(ArticleVisibility::Customer.as_str());
+        }
+    }
+    if sql.is_postgres() {
+        sql.push(" ORDER BY ts_rank(d.tsv, CAST(");
+        let joined = seeking.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(" | ");
+        sql.bind(joined).push(" AS tsquery)) DESC, d.ref_id DESC");
+    } else {
+        sql.push(" ORDER BY search_fts.rank, d.ref_id DESC");
+    }
+    sql.push(&format!(" LIMIT {CANDIDATES}"));
+    let mut out = Vec::new();
+    for r in db.query_all_raw(sql.statement()).await? {
+        out.push((r.try_get("", "ref_id")?, r.try_get("", "customer_id")?, r.try_get("", "tokens")?));
+    }
+    Ok(out)
+}
+
+/// BM25 over the candidates; ties go to the newer document.
+fn ranked(words: &[QueryWord], rows: Vec<(i64, Option<i64>, String)>, stats: &Stats, limit: usize) -> Vec<Hit> {
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    let average = rows.iter().map(|(_, _, t)| t.split(' ').count()).sum::<usize>() as f64 / rows.len() as f64;
+    let mut hits: Vec<Hit> = rows
+        .iter()
+        .map(|(id, customer_id, tokens)| {
+            let set: BTreeSet<&str> = tokens.split(' ').collect();
+            let (score, matched) = rank::score(words, &set, average, stats);
+            Hit { id: *id, customer_id: *customer_id, score, matched }
+        })
+        .filter(|h| h.score > 0.0)
+        .collect();
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.id.cmp(&a.id)));
+    hits.truncate(limit);
+    hits
+}
+
+/// Tickets with no search document yet (those opened before the index existed), oldest first.
+pub async fn unindexed_tickets(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<i64>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push(
+        "SELECT t.id FROM tickets t WHERE NOT EXISTS \
+         (SELECT 1 FROM search_docs d WHERE d.kind = 'ticket' AND d.ref_id = t.id) ORDER BY t.id",
+    );
+    sql.push(&format!(" LIMIT {limit}"));
+    let mut out = Vec::new();
+    for r in db.query_all_raw(sql.statement()).await? {
+        out.push(r.try_get::<i64>("", "id")?);
+    }
+    Ok(out)
+}
+
+/// Indexes every ticket that has no search document, in batches; how many it indexed.
+pub async fn backfill(state: &AppState, now: DateTime<Utc>) -> Result<u64> {
+    let mut done = 0u64;
+    loop {
+        let ids = unindexed_tickets(&state.db, 500).await?;
+        if ids.is_empty() {
+            return Ok(done);
+        }
+        for t in ticket::Entity::find().filter(ticket::Column::Id.is_in(ids.iter().copied())).all(&state.db).await? {
+            index_ticket(&state.db, &state.search, &t, true, now).await?;
+        }
+        done += ids.len() as u64;
+        tracing::info!(indexed = done, "search index: indexed tickets opened before it existed");
+    }
+}
