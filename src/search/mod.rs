@@ -14,6 +14,13 @@
 
 pub mod rank;
 
+/// Longer runs of letters and digits (a pasted blob, a hash) are not words anyone searches for,
+/// and PostgreSQL refuses lexemes past 2 KB.
+const MAX_TOKEN_BYTES: usize = 64;
+/// A document keeps at most this many bytes of tokens (PostgreSQL's `tsvector` holds at most
+/// 1 MB).
+const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
+
 use std::collections::BTreeSet;
 
 use jieba_rs::Jieba;
@@ -76,13 +83,20 @@ fn pairs(chars: &[char]) -> impl Iterator<Item = String> + '_ {
 fn latin(text: &str) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
     for chunk in text.split(|c: char| !(c.is_alphanumeric() || matches!(c, '-' | '.' | '_' | '/'))) {
-        let parts: Vec<String> =
-            chunk.split(|c: char| !c.is_alphanumeric()).filter(|p| !p.is_empty()).map(str::to_lowercase).collect();
+        let parts: Vec<String> = chunk
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|p| !p.is_empty() && p.len() <= MAX_TOKEN_BYTES)
+            .map(str::to_lowercase)
+            .collect();
         if parts.is_empty() {
             continue;
         }
         let whole = parts.concat();
-        out.push((whole, parts));
+        if whole.len() <= MAX_TOKEN_BYTES {
+            out.push((whole, parts));
+        } else {
+            out.extend(parts.into_iter().map(|p| (p.clone(), vec![p])));
+        }
     }
     out
 }
@@ -108,7 +122,7 @@ impl Segmenter {
             match run {
                 Run::Han(s) => {
                     for t in self.jieba.cut_for_search(s, false) {
-                        if t.word.chars().count() > 1 {
+                        if t.word.chars().count() > 1 && t.word.len() <= MAX_TOKEN_BYTES {
                             out.insert(t.word.to_string());
                         }
                     }
@@ -128,11 +142,22 @@ impl Segmenter {
         out
     }
 
-    /// A document's tokens as the database stores them: space-separated.
+    /// A document's tokens as the database stores them: space-separated, at most
+    /// [`MAX_DOCUMENT_BYTES`] of them.
     pub fn index_text(&self, text: &str) -> (String, usize) {
-        let tokens = self.index_tokens(text);
-        let n = tokens.len();
-        (tokens.into_iter().collect::<Vec<_>>().join(" "), n)
+        let mut out = String::new();
+        let mut n = 0;
+        for t in self.index_tokens(text) {
+            if out.len() + t.len() + 1 > MAX_DOCUMENT_BYTES {
+                break;
+            }
+            if n > 0 {
+                out.push(' ');
+            }
+            out.push_str(&t);
+            n += 1;
+        }
+        (out, n)
     }
 
     /// jieba's precise words of a Chinese run, each with the tokens it stands for: a two-character
@@ -234,6 +259,18 @@ mod tests {
                 assert!(doc.contains(&word.token), "{q}: {} not in {doc:?}", word.token);
             }
         }
+    }
+
+    #[test]
+    fn blobs_are_not_words_and_a_document_is_bounded() {
+        let s = seg();
+        let blob = "x".repeat(200);
+        let t = s.index_tokens(&format!("log {blob} end id-{blob}"));
+        assert!(t.iter().all(|w| w.len() <= MAX_TOKEN_BYTES), "{t:?}");
+        assert!(t.contains("log") && t.contains("end") && t.contains("id"), "{t:?}");
+        let huge: String = (0..200_000).map(|i| format!("w{i} ")).collect();
+        let (stored, n) = s.index_text(&huge);
+        assert!(stored.len() <= MAX_DOCUMENT_BYTES && n > 50_000, "{n} tokens, {} bytes", stored.len());
     }
 
     #[test]

@@ -8,7 +8,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict, SimpleExpr};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
+};
 
 use super::error::Result;
 use crate::domain::kb::{ArticleState, ArticleVisibility, DocKind};
@@ -22,8 +25,14 @@ use crate::state::AppState;
 /// Document frequencies are counted up to this; rarer words are told apart exactly, and a word
 /// in more documents than this weighs next to nothing anyway.
 const FREQUENCY_CAP: u64 = 1000;
-/// How many of the query's rarest words find the candidates.
+/// How many of the query's rarest words find the candidates, at most…
 const SEEKING_WORDS: usize = 6;
+/// …and at most this many documents holding them together: past the rarest word, a word common
+/// enough to blow this adds little but time.
+const SEEKING_BUDGET: u64 = 3 * FREQUENCY_CAP;
+/// When even the rarest word is common, documents holding several of the rarest words together
+/// are sought first; this many are enough.
+const ENOUGH_TOGETHER: usize = 20;
 /// How many candidates the database's own ranking passes on to BM25.
 const CANDIDATES: u64 = 200;
 /// At most this many words of a text rank.
@@ -233,14 +242,11 @@ async fn stats(db: &impl ConnectionTrait, tokens: &[&str]) -> Result<Stats> {
         let n: i64 = r.try_get("", "n")?;
         holding.insert(term, (n.max(0) as u64).min(FREQUENCY_CAP));
     }
-    let count = if backend == DatabaseBackend::Postgres {
-        "SELECT CASE WHEN c.reltuples > 10000 THEN CAST(c.reltuples AS bigint) \
-         ELSE (SELECT count(*) FROM search_docs) END AS n FROM pg_class c WHERE c.oid = CAST('search_docs' AS regclass)"
-    } else {
-        "SELECT count(*) AS n FROM search_docs"
-    };
+    // The highest id stands for the number of documents (rows are rarely deleted): one index
+    // lookup, where counting reads them all.
+    let count = "SELECT COALESCE(MAX(id), 0) AS n FROM search_docs";
     let documents = match db.query_one_raw(Sql::new(backend).push(count).statement()).await? {
-        Some(r) => r.try_get::<i64>("", "n")?.max(0) as u64,
+        Some(r) => u64::try_from(r.try_get::<i64>("", "n")?).unwrap_or(0),
         None => 0,
     };
     Ok(Stats { documents, holding })
@@ -255,27 +261,53 @@ pub async fn similar(state: &AppState, text: &str, scope: Scope, limit: usize) -
     }
     let tokens: Vec<&str> = words.iter().map(|w| w.token.as_str()).collect();
     let stats = stats(&state.db, &tokens).await?;
-    let mut seeking: Vec<&str> =
-        tokens.iter().copied().filter(|t| stats.holding.get(*t).is_some_and(|n| *n > 0)).collect();
-    if seeking.is_empty() {
+    let mut rarest: Vec<(&str, u64)> =
+        tokens.iter().map(|t| (*t, stats.holding.get(*t).copied().unwrap_or(0))).filter(|(_, n)| *n > 0).collect();
+    if rarest.is_empty() {
         return Ok(Vec::new());
     }
-    seeking.sort_by_key(|t| stats.holding.get(*t).copied().unwrap_or(0));
-    seeking.truncate(SEEKING_WORDS);
-    let rows = candidates(&state.db, &seeking, scope).await?;
+    rarest.sort_by_key(|(_, n)| *n);
+    rarest.truncate(SEEKING_WORDS);
+    let rows = if rarest[0].1 < FREQUENCY_CAP {
+        // The usual case: the rarest words are rare; any of them makes a candidate.
+        let mut budget = 0;
+        let seeking: Vec<&str> = rarest
+            .iter()
+            .take_while(|(_, n)| {
+                budget += n;
+                *n < FREQUENCY_CAP && budget <= SEEKING_BUDGET
+            })
+            .map(|(t, _)| *t)
+            .collect();
+        let seeking = if seeking.is_empty() { vec![rarest[0].0] } else { seeking };
+        candidates(&state.db, &seeking, false, scope).await?
+    } else {
+        // Every word is common: documents holding the three rarest together, else two, else one.
+        let mut rows = Vec::new();
+        for n in (1..=rarest.len().min(3)).rev() {
+            let seeking: Vec<&str> = rarest[..n].iter().map(|(t, _)| *t).collect();
+            rows = candidates(&state.db, &seeking, true, scope).await?;
+            if rows.len() >= ENOUGH_TOGETHER {
+                break;
+            }
+        }
+        rows
+    };
     Ok(ranked(&words, rows, &stats, limit))
 }
 
-/// Candidates: documents of `scope` holding any of `seeking`, best by the database's own rank.
+/// Candidates: documents of `scope` holding any of `seeking` (or, with `all`, every one), best
+/// by the database's own rank.
 async fn candidates(
     db: &impl ConnectionTrait,
     seeking: &[&str],
+    all: bool,
     scope: Scope,
 ) -> Result<Vec<(i64, Option<i64>, String)>> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT d.ref_id, d.customer_id, d.tokens");
     from(&mut sql);
-    matching(&mut sql, seeking, false);
+    matching(&mut sql, seeking, all);
     match scope {
         Scope::ResolvedTickets => {
             sql.push(" AND d.kind = 'ticket' AND d.status IN ")
@@ -293,7 +325,7 @@ async fn candidates(
     }
     if sql.is_postgres() {
         sql.push(" ORDER BY ts_rank(d.tsv, CAST(");
-        let joined = seeking.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(" | ");
+        let joined = seeking.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(if all { " & " } else { " | " });
         sql.bind(joined).push(" AS tsquery)) DESC, d.ref_id DESC");
     } else {
         sql.push(" ORDER BY search_fts.rank, d.ref_id DESC");
@@ -341,7 +373,8 @@ pub async fn unindexed_tickets(db: &impl ConnectionTrait, limit: u64) -> Result<
     Ok(out)
 }
 
-/// Indexes every ticket that has no search document, in batches; how many it indexed.
+/// Indexes every ticket that has no search document, a batch per transaction; how many it
+/// indexed.
 pub async fn backfill(state: &AppState, now: DateTime<Utc>) -> Result<u64> {
     let mut done = 0u64;
     loop {
@@ -349,9 +382,11 @@ pub async fn backfill(state: &AppState, now: DateTime<Utc>) -> Result<u64> {
         if ids.is_empty() {
             return Ok(done);
         }
-        for t in ticket::Entity::find().filter(ticket::Column::Id.is_in(ids.iter().copied())).all(&state.db).await? {
-            index_ticket(&state.db, &state.search, &t, true, now).await?;
+        let txn = state.db.begin().await?;
+        for t in ticket::Entity::find().filter(ticket::Column::Id.is_in(ids.iter().copied())).all(&txn).await? {
+            index_ticket(&txn, &state.search, &t, true, now).await?;
         }
+        txn.commit().await?;
         done += ids.len() as u64;
         tracing::info!(indexed = done, "search index: indexed tickets opened before it existed");
     }

@@ -23,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(console_list)
         .service(console_article)
         .service(console_move)
+        .service(console_edit)
         .service(draft_from_ticket)
         .service(use_on_ticket)
         .service(portal_list)
@@ -197,6 +198,63 @@ async fn console_move(
         return v.failed(Error::invalid("action", "submit, publish, retire or reopen"), &back);
     };
     match kb::move_to(&state, &s.principal, *id, mv, form.version, state.clock.now()).await {
+        Ok(_) => redirect(&back),
+        Err(e) => v.failed(e, &back),
+    }
+}
+
+#[derive(Deserialize)]
+struct EditForm {
+    #[serde(default)]
+    csrf_token: String,
+    version: i32,
+    title: String,
+    #[serde(default)]
+    symptom: String,
+    #[serde(default)]
+    cause: String,
+    #[serde(default)]
+    resolution: String,
+    #[serde(default)]
+    body: String,
+    /// Comma-separated.
+    #[serde(default)]
+    tags: String,
+    visibility: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// A draft or an article in review edited in the console: a new version.
+#[post("/console/kb/{id:\\d+}/edit")]
+async fn console_edit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    form: web::Form<EditForm>,
+) -> HttpResponse {
+    let back = format!("/console/kb/{id}");
+    let (s, v) = match console_form(&state, &req, Role::Agent, &form.csrf_token, &back).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let f = form.into_inner();
+    let Ok(visibility) = f.visibility.parse() else {
+        return v.failed(Error::invalid("visibility", "internal or customer"), &back);
+    };
+    let patch = kb::ArticlePatch {
+        version: Some(f.version),
+        title: Some(f.title),
+        symptom: Some(f.symptom),
+        cause: Some(f.cause),
+        resolution: Some(f.resolution),
+        body: Some(f.body),
+        tags: Some(f.tags.split([',', '，']).map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()),
+        visibility: Some(visibility),
+        note: Some(f.note).filter(|n| !n.trim().is_empty()),
+        ..Default::default()
+    };
+    match kb::update(&state, &s.principal, *id, patch, state.clock.now()).await {
         Ok(_) => redirect(&back),
         Err(e) => v.failed(e, &back),
     }

@@ -428,6 +428,25 @@ async fn the_console_and_the_portal_show_what_each_may_see() {
     assert!(loc.starts_with("/console/kb/"), "{loc}");
     let (s, _, draft) = staff.get(&app, &loc).await;
     assert!(s == 200 && draft.contains("扩容 undo 表空间后重跑") && !draft.contains("Other 证券"), "{draft}");
+    // Edited on its page: a new version.
+    let edit = [
+        ("csrf_token", crate::web::csrf(&draft)),
+        ("version", "1".into()),
+        ("title", "凭证生成报错 ORA-01555".into()),
+        ("cause", "undo 表空间太小".into()),
+        ("resolution", "扩容 undo 表空间后重跑".into()),
+        ("tags", "凭证, 数据库".into()),
+        ("visibility", "customer".into()),
+    ];
+    let pairs: Vec<(&str, &str)> = edit.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (s, _, _) = staff.post(&app, &format!("{loc}/edit"), &pairs).await;
+    assert_eq!(s, 303);
+    let id = loc.trim_start_matches("/console/kb/");
+    let saved = app.get(&format!("/api/v1/kb/articles/{id}"), &app.admin).await.body;
+    assert_eq!((saved["version"].as_i64(), saved["cause"].as_str()), (Some(2), Some("undo 表空间太小")), "{saved}");
+    assert_eq!(saved["tags"], json!(["凭证", "数据库"]));
+    let (s, _, _) = staff.post(&app, &format!("{loc}/edit"), &pairs).await;
+    assert_eq!(s, 409, "an edit of an older version is refused");
     // The customer: their help lists the published customer article only; suggestions too.
     let mut jar = portal_session(&app, &smtp, "it@acme.example").await;
     let (s, _, help) = jar.get(&app, &format!("/portal/help?{}", q("凭证"))).await;
@@ -444,4 +463,29 @@ async fn the_console_and_the_portal_show_what_each_may_see() {
     assert_eq!(s, 404, "a draft is not found in the portal");
     let (s, loc, _) = jar.get(&app, "/console/suggest?title=x").await;
     assert_eq!((s, loc.as_str()), (303, "/portal"), "contacts do not reach the console");
+}
+
+#[tokio::test]
+async fn agents_can_be_kept_from_other_customers_names_in_suggestions() {
+    let overlay = "[kb]\nhide_customer_from_agents = true\n".to_string();
+    let app =
+        crate::helpers::spawn_with(crate::helpers::Options { overlay: Some(overlay), ..Default::default() }).await;
+    let (mine, theirs) = (app.customer("本方银行", "standard").await, app.customer("他方证券", "standard").await);
+    for (customer, title) in [(mine, "打印模板错位 本方"), (theirs, "打印模板错位 他方")] {
+        let t = app.open_ticket(customer, title).await;
+        assert_eq!(app.change(&t, &app.admin, Act::Resolve("重新上传打印模板")).await.status, 200);
+    }
+    let ask = json!({"title": "打印模板 错位", "customer_id": mine});
+    let names = |s: &Value| -> BTreeSet<String> {
+        s["tickets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["customer"].as_str().unwrap_or("(hidden)").to_string())
+            .collect()
+    };
+    let agent = app.post("/api/v1/suggest", &app.staff("agent").await, ask.clone()).await.body;
+    assert_eq!(names(&agent), ["(hidden)".to_string(), "本方银行".to_string()].into(), "{agent}");
+    let engineer = app.post("/api/v1/suggest", &app.staff("engineer").await, ask).await.body;
+    assert_eq!(names(&engineer), ["他方证券".to_string(), "本方银行".to_string()].into(), "{engineer}");
 }
