@@ -9,7 +9,7 @@
 //!   (`solved_by`), and readers' answers — what the reuse figures count.
 //! - `search_docs`: one row per ticket and per article with its search tokens (cut in the
 //!   application, space-separated), indexed by the database: SQLite FTS5 (`unicode61`, an external
-//!   content table kept by triggers, and an `fts5vocab` table of document frequencies);
+//!   content table kept by triggers);
 //!   PostgreSQL a `tsvector` of the tokens as written (`array_to_tsvector`, no parser, no
 //!   locale) with a GIN index. Existing tickets are indexed when the service starts.
 
@@ -96,7 +96,6 @@ enum SearchDocs {
 
 const SQLITE_UP: &[&str] = &[
     "CREATE VIRTUAL TABLE search_fts USING fts5(tokens, content='search_docs', content_rowid='id', tokenize='unicode61')",
-    "CREATE VIRTUAL TABLE search_vocab USING fts5vocab(search_fts, row)",
     "CREATE TRIGGER search_docs_ai AFTER INSERT ON search_docs BEGIN \
        INSERT INTO search_fts(rowid, tokens) VALUES (NEW.id, NEW.tokens); \
      END",
@@ -228,9 +227,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         if db.get_database_backend() != DatabaseBackend::Postgres {
-            for sql in ["DROP TABLE search_vocab", "DROP TABLE search_fts"] {
-                db.execute_unprepared(sql).await?;
-            }
+            db.execute_unprepared("DROP TABLE search_fts").await?;
         }
         for t in ["search_docs", "kb_events", "kb_article_sources", "kb_article_versions", "kb_articles"] {
             manager.drop_table(Table::drop().table(Alias::new(t)).to_owned()).await?;

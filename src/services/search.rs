@@ -225,17 +225,14 @@ async fn stats(db: &impl ConnectionTrait, tokens: &[&str]) -> Result<Stats> {
     let backend = db.get_database_backend();
     let mut holding = HashMap::new();
     let mut sql = Sql::new(backend);
-    if sql.is_postgres() {
-        sql.push("SELECT t.term, (SELECT count(*) FROM (SELECT 1 FROM search_docs d WHERE d.tsv @@ CAST(quote_literal(t.term) AS tsquery) LIMIT ")
-            .push(&FREQUENCY_CAP.to_string())
-            .push(") x) AS n FROM (VALUES ");
-        for (i, t) in tokens.iter().enumerate() {
-            sql.push(if i == 0 { "(CAST(" } else { ", (CAST(" }).bind(t.to_string()).push(" AS text))");
-        }
-        sql.push(") AS t(term)");
-    } else {
-        sql.push("SELECT term, doc AS n FROM search_vocab WHERE term IN ")
-            .bind_list(tokens.iter().map(|t| t.to_string()));
+    // Each word's documents counted up to the cap, so that a common word costs no more than a
+    // rare one (counting them all would read every posting of it).
+    for (i, t) in tokens.iter().enumerate() {
+        sql.push(if i == 0 { "SELECT " } else { " UNION ALL SELECT " }).bind(t.to_string());
+        sql.push(" AS term, (SELECT count(*) FROM (SELECT 1");
+        sql.push(if sql.is_postgres() { " FROM search_docs d WHERE " } else { " FROM search_fts WHERE " });
+        matching(&mut sql, &[t], true);
+        sql.push(&format!(" LIMIT {FREQUENCY_CAP}) x) AS n"));
     }
     for r in db.query_all_raw(sql.statement()).await? {
         let term: String = r.try_get("", "term")?;
@@ -252,48 +249,67 @@ async fn stats(db: &impl ConnectionTrait, tokens: &[&str]) -> Result<Stats> {
     Ok(Stats { documents, holding })
 }
 
-/// The documents of `scope` most similar to `text`, best first, at most `limit`.
-pub async fn similar(state: &AppState, text: &str, scope: Scope, limit: usize) -> Result<Vec<Hit>> {
-    let mut words = state.search.ranking(text);
-    words.truncate(MAX_WORDS);
-    if words.is_empty() {
-        return Ok(Vec::new());
-    }
-    let tokens: Vec<&str> = words.iter().map(|w| w.token.as_str()).collect();
-    let stats = stats(&state.db, &tokens).await?;
-    let mut rarest: Vec<(&str, u64)> =
-        tokens.iter().map(|t| (*t, stats.holding.get(*t).copied().unwrap_or(0))).filter(|(_, n)| *n > 0).collect();
-    if rarest.is_empty() {
-        return Ok(Vec::new());
-    }
-    rarest.sort_by_key(|(_, n)| *n);
-    rarest.truncate(SEEKING_WORDS);
-    let rows = if rarest[0].1 < FREQUENCY_CAP {
-        // The usual case: the rarest words are rare; any of them makes a candidate.
-        let mut budget = 0;
-        let seeking: Vec<&str> = rarest
-            .iter()
-            .take_while(|(_, n)| {
-                budget += n;
-                *n < FREQUENCY_CAP && budget <= SEEKING_BUDGET
-            })
-            .map(|(t, _)| *t)
-            .collect();
-        let seeking = if seeking.is_empty() { vec![rarest[0].0] } else { seeking };
-        candidates(&state.db, &seeking, false, scope).await?
-    } else {
-        // Every word is common: documents holding the three rarest together, else two, else one.
-        let mut rows = Vec::new();
-        for n in (1..=rarest.len().min(3)).rev() {
-            let seeking: Vec<&str> = rarest[..n].iter().map(|(t, _)| *t).collect();
-            rows = candidates(&state.db, &seeking, true, scope).await?;
-            if rows.len() >= ENOUGH_TOGETHER {
-                break;
-            }
+/// A text's ranking words and how many documents hold each: asked once, then for each scope.
+pub struct Similar {
+    words: Vec<QueryWord>,
+    stats: Stats,
+    /// The words documents hold, rarest first, at most [`SEEKING_WORDS`].
+    rarest: Vec<(String, u64)>,
+}
+
+impl Similar {
+    pub async fn of(state: &AppState, text: &str) -> Result<Self> {
+        let mut words = state.search.ranking(text);
+        words.truncate(MAX_WORDS);
+        if words.is_empty() {
+            return Ok(Similar { words, stats: Stats::default(), rarest: Vec::new() });
         }
-        rows
-    };
-    Ok(ranked(&words, rows, &stats, limit))
+        let tokens: Vec<&str> = words.iter().map(|w| w.token.as_str()).collect();
+        let stats = stats(&state.db, &tokens).await?;
+        let mut rarest: Vec<(String, u64)> = tokens
+            .iter()
+            .map(|t| (t.to_string(), stats.holding.get(*t).copied().unwrap_or(0)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        rarest.sort_by_key(|(_, n)| *n);
+        rarest.truncate(SEEKING_WORDS);
+        Ok(Similar { words, stats, rarest })
+    }
+
+    /// The documents of `scope` most like the text, best first, at most `limit`.
+    pub async fn in_scope(&self, db: &impl ConnectionTrait, scope: Scope, limit: usize) -> Result<Vec<Hit>> {
+        let Some((first, n_first)) = self.rarest.first() else { return Ok(Vec::new()) };
+        let rows = if *n_first < FREQUENCY_CAP {
+            // The usual case: the rarest words are rare; any of them makes a candidate.
+            let mut budget = 0;
+            let mut seeking: Vec<&str> = self
+                .rarest
+                .iter()
+                .take_while(|(_, n)| {
+                    budget += n;
+                    *n < FREQUENCY_CAP && budget <= SEEKING_BUDGET
+                })
+                .map(|(t, _)| t.as_str())
+                .collect();
+            if seeking.is_empty() {
+                seeking.push(first);
+            }
+            candidates(db, &seeking, false, scope).await?
+        } else {
+            // Every word is common: documents holding the three rarest together, else two, else
+            // one.
+            let mut rows = Vec::new();
+            for n in (1..=self.rarest.len().min(3)).rev() {
+                let seeking: Vec<&str> = self.rarest[..n].iter().map(|(t, _)| t.as_str()).collect();
+                rows = candidates(db, &seeking, true, scope).await?;
+                if rows.len() >= ENOUGH_TOGETHER {
+                    break;
+                }
+            }
+            rows
+        };
+        Ok(ranked(&self.words, rows, &self.stats, limit))
+    }
 }
 
 /// Candidates: documents of `scope` holding any of `seeking` (or, with `all`, every one), best

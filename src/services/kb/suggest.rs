@@ -106,12 +106,13 @@ pub async fn suggest(
         Principal::System { .. } => return Err(Error::forbidden("suggestions are for people")),
     };
     let mut out = Suggestions::default();
+    let similar = search::Similar::of(state, &text).await?;
     if tickets {
-        let hits = search::similar(state, &text, Scope::ResolvedTickets, SUGGESTED + 1).await?;
+        let hits = similar.in_scope(&state.db, Scope::ResolvedTickets, SUGGESTED + 1).await?;
         let hits: Vec<Hit> = hits.into_iter().filter(|h| Some(h.id) != input.ticket_id).take(SUGGESTED).collect();
         out.tickets = similar_tickets(state, actor, &input, hits).await?;
     }
-    let hits = search::similar(state, &text, article_scope, SUGGESTED).await?;
+    let hits = similar.in_scope(&state.db, article_scope, SUGGESTED).await?;
     out.articles = articles(state, hits).await?;
     let mut shown: Vec<Happened> = out
         .tickets
