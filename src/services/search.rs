@@ -61,27 +61,27 @@ pub async fn index_ticket(
     comments: bool,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let bodies: Vec<String> = if comments {
-        comment::Entity::find()
-            .filter(comment::Column::TicketId.eq(t.id))
-            .filter(comment::Column::Visibility.eq(Visibility::Public))
-            .order_by_asc(comment::Column::Id)
-            .select_only()
-            .column(comment::Column::Body)
-            .into_tuple()
-            .all(db)
-            .await?
-    } else {
-        Vec::new()
-    };
-    let doc = Doc {
-        kind: DocKind::Ticket,
-        ref_id: t.id,
-        customer_id: Some(t.customer_id),
-        status: t.status.as_str(),
-        visibility: None,
-    };
-    upsert(db, seg, doc, &ticket_text(t, &bodies), now).await
+    let bodies =
+        if comments { public_comments(db, &[t.id]).await?.remove(&t.id).unwrap_or_default() } else { Vec::new() };
+    upsert(db, vec![row(seg, ticket_doc(t), &ticket_text(t, &bodies), now)]).await
+}
+
+/// The public comments of tickets `ids`, oldest first, by ticket.
+async fn public_comments(db: &impl ConnectionTrait, ids: &[i64]) -> Result<HashMap<i64, Vec<String>>> {
+    let rows: Vec<(i64, String)> = comment::Entity::find()
+        .filter(comment::Column::TicketId.is_in(ids.iter().copied()))
+        .filter(comment::Column::Visibility.eq(Visibility::Public))
+        .order_by_asc(comment::Column::Id)
+        .select_only()
+        .columns([comment::Column::TicketId, comment::Column::Body])
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    for (id, body) in rows {
+        out.entry(id).or_default().push(body);
+    }
+    Ok(out)
 }
 
 /// The text an article is found by.
@@ -113,7 +113,7 @@ pub async fn index_article(
         status: a.state.as_str(),
         visibility: Some(a.visibility.as_str()),
     };
-    upsert(db, seg, doc, &article_text(a), now).await
+    upsert(db, vec![row(seg, doc, &article_text(a), now)]).await
 }
 
 /// What a search document says of what it finds.
@@ -125,10 +125,43 @@ struct Doc {
     visibility: Option<&'static str>,
 }
 
-/// Writes (or rewrites) the document of `doc` with the tokens of `text`.
-async fn upsert(db: &impl ConnectionTrait, seg: &Segmenter, doc: Doc, text: &str, now: DateTime<Utc>) -> Result<()> {
-    let (tokens, terms) = seg.index_text(text);
-    let row = search_doc::ActiveModel {
+impl Doc {
+    /// The scopes the document is in, as tokens of its own: the full-text index then finds a
+    /// scope's documents itself (the 300 articles among 100,000 tickets without reading the
+    /// tickets' postings). No typed word is made of these letters.
+    fn scopes(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        for scope in [Scope::ResolvedTickets, Scope::Articles, Scope::CustomerArticles] {
+            let holds = match (scope, self.kind) {
+                (Scope::ResolvedTickets, DocKind::Ticket) => {
+                    matches!(self.status, "resolved" | "closed")
+                }
+                (Scope::Articles, DocKind::Article) => self.status != ArticleState::Retired.as_str(),
+                (Scope::CustomerArticles, DocKind::Article) => {
+                    self.status == ArticleState::Published.as_str()
+                        && self.visibility == Some(ArticleVisibility::Customer.as_str())
+                }
+                _ => false,
+            };
+            if holds {
+                out.push(scope.token());
+            }
+        }
+        out
+    }
+}
+
+/// The row of `doc` with the tokens of `text` and of its scopes.
+fn row(seg: &Segmenter, doc: Doc, text: &str, now: DateTime<Utc>) -> search_doc::ActiveModel {
+    let (mut tokens, mut terms) = seg.index_text(text);
+    for scope in doc.scopes() {
+        if !tokens.is_empty() {
+            tokens.push(' ');
+        }
+        tokens.push_str(scope);
+        terms += 1;
+    }
+    search_doc::ActiveModel {
         kind: Set(doc.kind),
         ref_id: Set(doc.ref_id),
         customer_id: Set(doc.customer_id),
@@ -138,9 +171,16 @@ async fn upsert(db: &impl ConnectionTrait, seg: &Segmenter, doc: Doc, text: &str
         terms: Set(i32::try_from(terms).unwrap_or(i32::MAX)),
         updated_at: Set(now),
         ..Default::default()
-    };
+    }
+}
+
+/// Writes (or rewrites) the documents.
+async fn upsert(db: &impl ConnectionTrait, rows: Vec<search_doc::ActiveModel>) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     use search_doc::Column as C;
-    search_doc::Entity::insert(row)
+    search_doc::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([C::Kind, C::RefId])
                 .update_columns([C::CustomerId, C::Status, C::Visibility, C::Tokens, C::Terms, C::UpdatedAt])
@@ -149,6 +189,16 @@ async fn upsert(db: &impl ConnectionTrait, seg: &Segmenter, doc: Doc, text: &str
         .exec_without_returning(db)
         .await?;
     Ok(())
+}
+
+fn ticket_doc(t: &ticket::Model) -> Doc {
+    Doc {
+        kind: DocKind::Ticket,
+        ref_id: t.id,
+        customer_id: Some(t.customer_id),
+        status: t.status.as_str(),
+        visibility: None,
+    }
 }
 
 /// The full-text condition that a document holds every token (`all`) or any.
@@ -160,6 +210,19 @@ fn matching(sql: &mut Sql, tokens: &[&str], all: bool) {
         let joined =
             tokens.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(if all { " AND " } else { " OR " });
         sql.push("search_fts MATCH ").bind(joined);
+    }
+}
+
+/// The full-text condition that a document of `scope` holds every token (`all`) or any.
+fn scoped(sql: &mut Sql, tokens: &[&str], all: bool, scope: Scope) {
+    let (and, or, quote) = if sql.is_postgres() { (" & ", " | ", '\'') } else { (" AND ", " OR ", '"') };
+    let words =
+        tokens.iter().map(|t| format!("{quote}{t}{quote}")).collect::<Vec<_>>().join(if all { and } else { or });
+    let query = format!("{quote}{}{quote}{and}({words})", scope.token());
+    if sql.is_postgres() {
+        sql.push("d.tsv @@ CAST(").bind(query).push(" AS tsquery)");
+    } else {
+        sql.push("search_fts MATCH ").bind(query);
     }
 }
 
@@ -209,6 +272,17 @@ pub enum Scope {
     Articles,
     /// Published customer articles (contacts, the portal).
     CustomerArticles,
+}
+
+impl Scope {
+    /// The token every document of the scope holds.
+    fn token(self) -> &'static str {
+        match self {
+            Scope::ResolvedTickets => "qxqscoperesolvedtickets",
+            Scope::Articles => "qxqscopearticles",
+            Scope::CustomerArticles => "qxqscopecustomerarticles",
+        }
+    }
 }
 
 /// A ranked document: its id, customer, score and the words it matched.
@@ -323,7 +397,7 @@ async fn candidates(
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT d.ref_id, d.customer_id, d.tokens");
     from(&mut sql);
-    matching(&mut sql, seeking, all);
+    scoped(&mut sql, seeking, all, scope);
     match scope {
         Scope::ResolvedTickets => {
             sql.push(" AND d.kind = 'ticket' AND d.status IN ")
@@ -389,8 +463,8 @@ pub async fn unindexed_tickets(db: &impl ConnectionTrait, limit: u64) -> Result<
     Ok(out)
 }
 
-/// Indexes every ticket that has no search document, a batch per transaction; how many it
-/// indexed.
+/// Indexes every ticket that has no search document, a batch of 500 per transaction (one read
+/// of the tickets, one of their comments, one write); how many it indexed.
 pub async fn backfill(state: &AppState, now: DateTime<Utc>) -> Result<u64> {
     let mut done = 0u64;
     loop {
@@ -399,9 +473,16 @@ pub async fn backfill(state: &AppState, now: DateTime<Utc>) -> Result<u64> {
             return Ok(done);
         }
         let txn = state.db.begin().await?;
-        for t in ticket::Entity::find().filter(ticket::Column::Id.is_in(ids.iter().copied())).all(&txn).await? {
-            index_ticket(&txn, &state.search, &t, true, now).await?;
-        }
+        let tickets = ticket::Entity::find().filter(ticket::Column::Id.is_in(ids.iter().copied())).all(&txn).await?;
+        let mut comments = public_comments(&txn, &ids).await?;
+        let rows = tickets
+            .iter()
+            .map(|t| {
+                let bodies = comments.remove(&t.id).unwrap_or_default();
+                row(&state.search, ticket_doc(t), &ticket_text(t, &bodies), now)
+            })
+            .collect();
+        upsert(&txn, rows).await?;
         txn.commit().await?;
         done += ids.len() as u64;
         tracing::info!(indexed = done, "search index: indexed tickets opened before it existed");
