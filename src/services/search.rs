@@ -448,12 +448,12 @@ fn ranked(words: &[QueryWord], rows: Vec<(i64, Option<i64>, String)>, stats: &St
     hits
 }
 
-/// Tickets with no search document yet (those opened before the index existed), oldest first.
-pub async fn unindexed_tickets(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<i64>> {
+/// Tickets after id `after` with no search document yet (those opened before the index
+/// existed), oldest first: a cursor, so that each batch reads on from the last.
+pub async fn unindexed_tickets(db: &impl ConnectionTrait, after: i64, limit: u64) -> Result<Vec<i64>> {
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push(
-        "SELECT t.id FROM tickets t WHERE NOT EXISTS \
-         (SELECT 1 FROM search_docs d WHERE d.kind = 'ticket' AND d.ref_id = t.id) ORDER BY t.id",
+    sql.push("SELECT t.id FROM tickets t WHERE t.id > ").bind(after).push(
+        " AND NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.kind = 'ticket' AND d.ref_id = t.id) ORDER BY t.id",
     );
     sql.push(&format!(" LIMIT {limit}"));
     let mut out = Vec::new();
@@ -466,12 +466,11 @@ pub async fn unindexed_tickets(db: &impl ConnectionTrait, limit: u64) -> Result<
 /// Indexes every ticket that has no search document, a batch of 500 per transaction (one read
 /// of the tickets, one of their comments, one write); how many it indexed.
 pub async fn backfill(state: &AppState, now: DateTime<Utc>) -> Result<u64> {
-    let mut done = 0u64;
+    let (mut done, mut after) = (0u64, 0i64);
     loop {
-        let ids = unindexed_tickets(&state.db, 500).await?;
-        if ids.is_empty() {
-            return Ok(done);
-        }
+        let ids = unindexed_tickets(&state.db, after, 500).await?;
+        let Some(last) = ids.last() else { return Ok(done) };
+        after = *last;
         let txn = state.db.begin().await?;
         let tickets = ticket::Entity::find().filter(ticket::Column::Id.is_in(ids.iter().copied())).all(&txn).await?;
         let mut comments = public_comments(&txn, &ids).await?;
