@@ -7,13 +7,19 @@
 //! - Indexing rate: the search index built for every ticket by the path the service itself uses
 //!   for tickets opened before the index existed (`services::search::backfill`: read the ticket
 //!   and its comments, segment, write the document in the database's full-text index).
+//! - The similarity index's build at start: every document read from the database and indexed
+//!   in memory (`services::search::Feed`), as each instance does when it starts.
 //! - Suggestion time: `services::kb::suggest::suggest` — what `POST /api/v1/suggest` runs — for
-//!   300 twelve-word hotline descriptions, server time in process (ranking, the ticket and
-//!   article rows, the `shown` events written). Goal: p95 ≤ 50 ms at 100,000 tickets.
+//!   300 twelve-word hotline descriptions, server time in process (reading on the documents
+//!   written since, ranking, the ticket and article rows, the `shown` events written). Goal: p95
+//!   ≤ 50 ms at 100,000 tickets.
+//! - Beside them, django-helpdesk's ticket search over the same tickets (its ticket list's
+//!   filter, given each call's title), when `benches/run-all` set django-helpdesk up.
 //!
 //! `cargo bench --bench knowledge -- [--quick]` (quick: 3,000 tickets, 30 queries). PostgreSQL
 //! from `BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`). Prints a
-//! Markdown table and writes it to `$CARGO_TARGET_DIR/bench-knowledge.md`.
+//! Markdown table and writes it to `$CARGO_TARGET_DIR/bench-knowledge.md`. With `BENCH_KEEP` set,
+//! the databases are left in place, to study the queries with `EXPLAIN ANALYZE`.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -135,19 +141,30 @@ fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-/// `n` resolved tickets of the bench customer, written as rows (no search documents yet).
-async fn seed(state: &opsline::state::AppState, customer: i64, n: usize) {
+/// The title, description and resolution of `n` resolved tickets.
+fn corpus(n: usize) -> Vec<[String; 3]> {
     let mut g = Lcg(42);
+    (0..n).map(|_| [g.text(5), g.text(14), g.text(8)]).collect()
+}
+
+/// `queries` hotline calls: a title of three words and a description of nine.
+fn calls(queries: usize) -> Vec<(String, String)> {
+    let mut q = Lcg(99);
+    (0..queries).map(|_| (q.text(3), q.text(9))).collect()
+}
+
+/// The tickets of `corpus` for the bench customer, written as rows (no search documents yet).
+async fn seed(state: &opsline::state::AppState, customer: i64, corpus: &[[String; 3]]) {
     let t0 = at("2026-06-01T00:00:00Z");
     let mut batch = Vec::new();
-    for i in 0..n {
+    for (i, [title, description, resolution]) in corpus.iter().enumerate() {
         let when = t0 + chrono::Duration::seconds(i as i64 * 60);
         batch.push(ticket::ActiveModel {
             number: Set(format!("KB-BENCH-{i}")),
             customer_id: Set(customer),
             contact_id: Set(None),
-            title: Set(g.text(5)),
-            description: Set(g.text(14)),
+            title: Set(title.clone()),
+            description: Set(description.clone()),
             level: Set(Level::ALL[i % 4]),
             level_source: Set("manual".into()),
             classification: Set(r#"{"level":"III","rule":null,"matched":[]}"#.into()),
@@ -157,7 +174,7 @@ async fn seed(state: &opsline::state::AppState, customer: i64, n: usize) {
             source: Set(Source::Hotline),
             parent_id: Set(None),
             plan: Set(None),
-            resolution: Set(Some(g.text(8))),
+            resolution: Set(Some(resolution.clone())),
             public_title: Set(None),
             created_by_user_id: Set(None),
             created_by_contact_id: Set(None),
@@ -186,8 +203,18 @@ fn admin() -> Actor {
     Actor::Staff { user_id: 1, username: "bench".into(), display_name: "Bench".into(), role: Role::Admin }
 }
 
-/// (tickets indexed per second, suggestion times in µs sorted, queries that found a ticket).
-async fn measure(store: Store, tickets: usize, queries: usize) -> Option<(f64, Vec<i64>, usize)> {
+struct Measured {
+    /// Tickets indexed per second.
+    rate: f64,
+    /// The similarity index's build at start: documents, seconds.
+    build: (u64, f64),
+    /// Suggestion times in µs, sorted.
+    times: Vec<i64>,
+    /// Queries that found a ticket.
+    found: usize,
+}
+
+async fn measure(store: Store, corpus: &[[String; 3]], calls: &[(String, String)]) -> Option<Measured> {
     let url = common::seeded(store, DB, 0).await?;
     let dir = common::config_dir("[log]\nlevel = \"warn\"\n");
     let mut env = BTreeMap::new();
@@ -196,11 +223,11 @@ async fn measure(store: Store, tickets: usize, queries: usize) -> Option<(f64, V
         Config::load(&ConfigSource { dir: dir.path().to_path_buf(), environment: "development".into(), env }).unwrap();
     let state = opsline::startup::prepare(config, Clock::System, true).await.unwrap();
     let (customer, _, _) = common::bench_contract(&state.db).await;
-    seed(&state, customer, tickets).await;
+    seed(&state, customer, corpus).await;
     let started = Instant::now();
     let indexed = opsline::services::search::backfill(&state, Utc::now()).await.unwrap();
     let rate = indexed as f64 / started.elapsed().as_secs_f64();
-    assert!(indexed as usize >= tickets, "{indexed} of {tickets} indexed");
+    assert!(indexed as usize >= corpus.len(), "{indexed} of {} indexed", corpus.len());
     let mut g = Lcg(7);
     for i in 0..300 {
         let a = opsline::services::kb::NewArticle {
@@ -223,11 +250,15 @@ async fn measure(store: Store, tickets: usize, queries: usize) -> Option<(f64, V
     if store == Store::Postgres {
         common::exec(&state.db, "VACUUM ANALYZE", vec![]).await;
     }
+    // What each instance does when it starts: the similarity index read whole from the database.
+    let started = Instant::now();
+    let (_, documents) = state.similar.current(&state.db).await.unwrap();
+    let build = (documents, started.elapsed().as_secs_f64());
     let mut times = Vec::new();
     let mut found = 0;
-    let mut q = Lcg(99);
-    for _ in 0..queries {
-        let input = SuggestInput { title: q.text(3), description: q.text(9), customer_id: None, ticket_id: None };
+    for (title, description) in calls {
+        let input =
+            SuggestInput { title: title.clone(), description: description.clone(), customer_id: None, ticket_id: None };
         let started = Instant::now();
         let s = suggest(&state, &admin(), input, Utc::now()).await.unwrap();
         times.push(started.elapsed().as_micros() as i64);
@@ -235,12 +266,41 @@ async fn measure(store: Store, tickets: usize, queries: usize) -> Option<(f64, V
     }
     times.sort_unstable();
     state.db.close().await.ok();
-    if store == Store::Postgres {
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        eprintln!("BENCH_KEEP: kept {url}");
+    } else if store == Store::Postgres {
         common::drop_database(DB).await;
     } else if let Some(path) = url.strip_prefix("sqlite://") {
         let _ = std::fs::remove_file(path);
     }
-    Some((rate, times, found))
+    Some(Measured { rate, build, times, found })
+}
+
+/// django-helpdesk's ticket search over the same tickets, given each call's title (what one types
+/// into its search box), if `benches/run-all` set it up: (times in µs sorted, calls that found a
+/// ticket).
+fn helpdesk_search(corpus: &[[String; 3]], calls: &[(String, String)]) -> Option<(Vec<i64>, usize)> {
+    let dir = std::path::PathBuf::from(std::env::var_os("BENCH_DJANGO_DIR")?);
+    let input = dir.join("search-corpus.json");
+    let queries: Vec<&str> = calls.iter().map(|(title, _)| title.as_str()).collect();
+    std::fs::write(&input, serde_json::json!({ "tickets": corpus, "queries": queries }).to_string()).ok()?;
+    let script = std::env::current_dir().ok()?.join("benches/peers/helpdesk/search.py");
+    let out = std::process::Command::new(dir.join("venv/bin/python"))
+        .arg(script)
+        .arg(&input)
+        .current_dir(dir.join("project"))
+        .env("DH_DATA", &dir)
+        .env("DH_DB", dir.join("search.sqlite3"))
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!("django-helpdesk search failed: {}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let mut times: Vec<i64> = v["times"].as_array()?.iter().filter_map(|t| t.as_i64()).collect();
+    times.sort_unstable();
+    Some((times, v["found"].as_u64()? as usize))
 }
 
 #[tokio::main]
@@ -248,9 +308,21 @@ async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let quick = std::env::args().any(|a| a == "--quick");
     let (tickets, queries) = if quick { (3_000, 30) } else { (100_000, 300) };
+    let (corpus, calls) = (corpus(tickets), calls(queries));
+    let peer = if quick { None } else { helpdesk_search(&corpus, &calls) };
+    let ms = |times: &[i64], q: f64| common::percentile(times, q) as f64 / 1000.0;
+    let peer_text = match &peer {
+        Some((times, found)) => format!(
+            "django-helpdesk's ticket search (SQLite, the call's title as typed): p50 {:.1} ms, p95 {:.1} ms; {found} of {queries} found a ticket",
+            ms(times, 0.5),
+            ms(times, 0.95)
+        ),
+        None if quick => "—".into(),
+        None => "skipped (django-helpdesk not set up: benches/run-all)".into(),
+    };
     let mut rows = Vec::new();
     for (store, name) in [(Store::Sqlite, "SQLite"), (Store::Postgres, "PostgreSQL")] {
-        let Some((rate, times, found)) = measure(store, tickets, queries).await else {
+        let Some(Measured { rate, build, times, found }) = measure(store, &corpus, &calls).await else {
             rows.push(Row {
                 goal: format!("suggestions p95 ≤ 50 ms at {tickets} resolved tickets ({name})"),
                 opsline: "PostgreSQL unavailable".into(),
@@ -260,7 +332,7 @@ async fn main() {
             });
             continue;
         };
-        let p = |q: f64| common::percentile(&times, q) as f64 / 1000.0;
+        let p = |q: f64| ms(&times, q);
         eprintln!(
             "{name}: indexed {rate:.0} tickets/s; suggestions p50 {:.1} ms p95 {:.1} ms; {found}/{queries} found a ticket",
             p(0.5),
@@ -275,13 +347,20 @@ async fn main() {
                 p(0.5),
                 p(0.95)
             ),
-            peer: "—".into(),
-            ratio: "—".into(),
+            peer: peer_text.clone(),
+            ratio: peer.as_ref().map_or("—".into(), |(t, _)| format!("{:.1}× faster at p95", ms(t, 0.95) / p(0.95))),
             verdict: if p(0.95) <= 50.0 { "pass" } else { "fail" }.into(),
         });
         rows.push(Row {
             goal: format!("search indexing rate ({name}: read, segment, write the document)"),
             opsline: format!("{rate:.0} tickets/s"),
+            peer: "—".into(),
+            ratio: "—".into(),
+            verdict: "reported".into(),
+        });
+        rows.push(Row {
+            goal: format!("similarity index built at start ({name}: every document read and indexed in memory)"),
+            opsline: format!("{} documents in {:.2} s ({:.0}/s)", build.0, build.1, build.0 as f64 / build.1.max(1e-9)),
             peer: "—".into(),
             ratio: "—".into(),
             verdict: "reported".into(),

@@ -91,6 +91,7 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
         instance: Arc::new(crate::services::instances::Instance::new(&config_instance)),
         pdf: Arc::new(crate::web::report::Pdf::default()),
         search: Arc::new(segmenter),
+        similar: Arc::default(),
     };
     crate::services::checks::sync_config(&state, now).await?;
     Ok(state)

@@ -43,6 +43,8 @@ pub struct AppState {
     pub instance: Arc<crate::services::instances::Instance>,
     /// Cuts text into search words (`search.dictionary`).
     pub search: Arc<crate::search::Segmenter>,
+    /// This instance's similarity index, fed from the database (`services::search::Feed`).
+    pub similar: Arc<crate::services::search::Feed>,
     /// Service reports as PDF (a build with the `pdf` feature).
     pub pdf: Arc<crate::web::report::Pdf>,
 }

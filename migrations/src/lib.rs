@@ -20,6 +20,7 @@ mod m20261206_000012_ticket_triggers;
 mod m20261207_000013_reports;
 mod m20261208_000014_ratings;
 mod m20261209_000015_knowledge;
+mod m20261210_000016_search_feed;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_reports::Migration),
             Box::new(m20261208_000014_ratings::Migration),
             Box::new(m20261209_000015_knowledge::Migration),
+            Box::new(m20261210_000016_search_feed::Migration),
         ]
     }
 }

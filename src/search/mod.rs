@@ -12,7 +12,7 @@
 //! Tokens hold only letters and digits, so they are the database's own words: SQLite FTS5's
 //! `unicode61` and PostgreSQL's `tsvector` store them as written.
 
-pub mod rank;
+pub mod similar;
 
 /// Longer runs of letters and digits (a pasted blob, a hash) are not words anyone searches for,
 /// and PostgreSQL refuses lexemes past 2 KB.

@@ -100,6 +100,12 @@ impl From<DbErr> for Error {
     }
 }
 
+impl From<tantivy::TantivyError> for Error {
+    fn from(e: tantivy::TantivyError) -> Self {
+        Error::Internal(format!("similarity index: {e}"))
+    }
+}
+
 impl From<crate::limits::Spent> for Error {
     fn from(s: crate::limits::Spent) -> Self {
         Error::TooMany { what: s.what, retry_after_secs: s.retry_after_secs }

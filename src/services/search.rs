@@ -1,10 +1,12 @@
 //! The search index in the database: every ticket's and article's tokens ([`crate::search`]) in
 //! `search_docs`, written in the transaction that changed them, so every instance sees one index
-//! and nothing else runs. Keyword search (a ticket list's `q=`) requires every word; similar
-//! documents (suggestions) are ranked by BM25 ([`crate::search::rank`]) over candidates the
-//! database's full-text index finds for the query's rarest words.
+//! and nothing else runs. Keyword search (a ticket list's `q=`) requires every word, in the
+//! database's full-text index. Similar documents (suggestions) are ranked by BM25 in each
+//! instance's similarity index ([`crate::search::similar`]), a projection of `search_docs` that
+//! [`Feed`] brings up to date from the database before every search.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict, SimpleExpr};
@@ -13,30 +15,20 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::error::Result;
+use super::error::{Error, Result};
 use crate::domain::kb::{ArticleState, ArticleVisibility, DocKind};
 use crate::domain::ticket::{Status, Visibility};
 use crate::persistence::entities::{comment, kb_article, search_doc, ticket};
 use crate::persistence::raw::Sql;
-use crate::search::rank::{self, Stats};
+pub use crate::search::similar::Scope;
+use crate::search::similar::{Entry, SimilarIndex};
 use crate::search::{QueryWord, Segmenter};
 use crate::state::AppState;
 
-/// Document frequencies are counted up to this; rarer words are told apart exactly, and a word
-/// in more documents than this weighs next to nothing anyway.
-const FREQUENCY_CAP: u64 = 1000;
-/// How many of the query's rarest words find the candidates, at most…
-const SEEKING_WORDS: usize = 6;
-/// …and at most this many documents holding them together: past the rarest word, a word common
-/// enough to blow this adds little but time.
-const SEEKING_BUDGET: u64 = 3 * FREQUENCY_CAP;
-/// When even the rarest word is common, documents holding several of the rarest words together
-/// are sought first; this many are enough.
-const ENOUGH_TOGETHER: usize = 20;
-/// How many candidates the database's own ranking passes on to BM25.
-const CANDIDATES: u64 = 200;
 /// At most this many words of a text rank.
 const MAX_WORDS: usize = 48;
+/// The similarity index reads this many changed documents at a time.
+const FEED_PAGE: u64 = 2000;
 
 /// The text a ticket is found by: what staff and its customer can both read.
 fn ticket_text(t: &ticket::Model, comments: &[String]) -> String {
@@ -125,42 +117,26 @@ struct Doc {
     visibility: Option<&'static str>,
 }
 
-impl Doc {
-    /// The scopes the document is in, as tokens of its own: the full-text index then finds a
-    /// scope's documents itself (the 300 articles among 100,000 tickets without reading the
-    /// tickets' postings). No typed word is made of these letters.
-    fn scopes(&self) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        for scope in [Scope::ResolvedTickets, Scope::Articles, Scope::CustomerArticles] {
-            let holds = match (scope, self.kind) {
-                (Scope::ResolvedTickets, DocKind::Ticket) => {
-                    matches!(self.status, "resolved" | "closed")
-                }
-                (Scope::Articles, DocKind::Article) => self.status != ArticleState::Retired.as_str(),
-                (Scope::CustomerArticles, DocKind::Article) => {
-                    self.status == ArticleState::Published.as_str()
-                        && self.visibility == Some(ArticleVisibility::Customer.as_str())
-                }
-                _ => false,
-            };
-            if holds {
-                out.push(scope.token());
+/// The scopes a document is in.
+fn scopes(kind: DocKind, status: &str, visibility: Option<&str>) -> Vec<Scope> {
+    Scope::ALL
+        .into_iter()
+        .filter(|scope| match (scope, kind) {
+            (Scope::ResolvedTickets, DocKind::Ticket) => {
+                status == Status::Resolved.as_str() || status == Status::Closed.as_str()
             }
-        }
-        out
-    }
+            (Scope::Articles, DocKind::Article) => status != ArticleState::Retired.as_str(),
+            (Scope::CustomerArticles, DocKind::Article) => {
+                status == ArticleState::Published.as_str() && visibility == Some(ArticleVisibility::Customer.as_str())
+            }
+            _ => false,
+        })
+        .collect()
 }
 
-/// The row of `doc` with the tokens of `text` and of its scopes.
+/// The row of `doc` with the tokens of `text`.
 fn row(seg: &Segmenter, doc: Doc, text: &str, now: DateTime<Utc>) -> search_doc::ActiveModel {
-    let (mut tokens, mut terms) = seg.index_text(text);
-    for scope in doc.scopes() {
-        if !tokens.is_empty() {
-            tokens.push(' ');
-        }
-        tokens.push_str(scope);
-        terms += 1;
-    }
+    let (tokens, terms) = seg.index_text(text);
     search_doc::ActiveModel {
         kind: Set(doc.kind),
         ref_id: Set(doc.ref_id),
@@ -213,19 +189,6 @@ fn matching(sql: &mut Sql, tokens: &[&str], all: bool) {
     }
 }
 
-/// The full-text condition that a document of `scope` holds every token (`all`) or any.
-fn scoped(sql: &mut Sql, tokens: &[&str], all: bool, scope: Scope) {
-    let (and, or, quote) = if sql.is_postgres() { (" & ", " | ", '\'') } else { (" AND ", " OR ", '"') };
-    let words =
-        tokens.iter().map(|t| format!("{quote}{t}{quote}")).collect::<Vec<_>>().join(if all { and } else { or });
-    let query = format!("{quote}{}{quote}{and}({words})", scope.token());
-    if sql.is_postgres() {
-        sql.push("d.tsv @@ CAST(").bind(query).push(" AS tsquery)");
-    } else {
-        sql.push("search_fts MATCH ").bind(query);
-    }
-}
-
 /// `FROM` the documents, joined to SQLite's full-text table. `CROSS JOIN` keeps the full-text
 /// match the outer loop: SQLite's planner would otherwise scan the documents and evaluate the
 /// match once per row.
@@ -263,28 +226,6 @@ fn holding(backend: DatabaseBackend, seg: &Segmenter, text: &str, kind: DocKind,
     Some(Expr::cust_with_values(text, values))
 }
 
-/// Which documents a search may return.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// Resolved and closed tickets, of any customer.
-    ResolvedTickets,
-    /// Articles not retired (staff).
-    Articles,
-    /// Published customer articles (contacts, the portal).
-    CustomerArticles,
-}
-
-impl Scope {
-    /// The token every document of the scope holds.
-    fn token(self) -> &'static str {
-        match self {
-            Scope::ResolvedTickets => "qxqscoperesolvedtickets",
-            Scope::Articles => "qxqscopearticles",
-            Scope::CustomerArticles => "qxqscopecustomerarticles",
-        }
-    }
-}
-
 /// A ranked document: its id, customer, score and the words it matched.
 #[derive(Debug, Clone)]
 pub struct Hit {
@@ -294,41 +235,96 @@ pub struct Hit {
     pub matched: Vec<String>,
 }
 
-/// How many documents hold each token (up to [`FREQUENCY_CAP`]), and how many there are.
-async fn stats(db: &impl ConnectionTrait, tokens: &[&str]) -> Result<Stats> {
-    let backend = db.get_database_backend();
-    let mut holding = HashMap::new();
-    let mut sql = Sql::new(backend);
-    // Each word's documents counted up to the cap, so that a common word costs no more than a
-    // rare one (counting them all would read every posting of it).
-    for (i, t) in tokens.iter().enumerate() {
-        sql.push(if i == 0 { "SELECT " } else { " UNION ALL SELECT " }).bind(t.to_string());
-        sql.push(" AS term, (SELECT count(*) FROM (SELECT 1");
-        sql.push(if sql.is_postgres() { " FROM search_docs d WHERE " } else { " FROM search_fts WHERE " });
-        matching(&mut sql, &[t], true);
-        sql.push(&format!(" LIMIT {FREQUENCY_CAP}) x) AS n"));
-    }
-    for r in db.query_all_raw(sql.statement()).await? {
-        let term: String = r.try_get("", "term")?;
-        let n: i64 = r.try_get("", "n")?;
-        holding.insert(term, (n.max(0) as u64).min(FREQUENCY_CAP));
-    }
-    // The highest id stands for the number of documents (rows are rarely deleted): one index
-    // lookup, where counting reads them all.
-    let count = "SELECT COALESCE(MAX(id), 0) AS n FROM search_docs";
-    let documents = match db.query_one_raw(Sql::new(backend).push(count).statement()).await? {
-        Some(r) => u64::try_from(r.try_get::<i64>("", "n")?).unwrap_or(0),
-        None => 0,
-    };
-    Ok(Stats { documents, holding })
+/// What the similarity index needs of a document row.
+fn entry(d: search_doc::Model) -> Entry {
+    let scopes = scopes(d.kind, &d.status, d.visibility.as_deref());
+    // Documents written before the index existed held their scopes as tokens of their own.
+    let tokens = d.tokens.split(' ').filter(|t| !t.starts_with("qxqscope")).collect::<Vec<_>>().join(" ");
+    Entry { kind: d.kind, ref_id: d.ref_id, customer_id: d.customer_id, scopes, tokens }
 }
 
-/// A text's ranking words and how many documents hold each: asked once, then for each scope.
+/// Keeps this instance's similarity index up to date with `search_docs`: before each search it
+/// reads the documents written since it last read (all of them the first time) and writes them
+/// into the index. Every instance sharing the database thus sees every document committed
+/// before its search began, whichever instance wrote it.
+#[derive(Default)]
+pub struct Feed {
+    fed: tokio::sync::Mutex<Option<Fed>>,
+}
+
+impl std::fmt::Debug for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Feed")
+    }
+}
+
+struct Fed {
+    index: Arc<SimilarIndex>,
+    /// The `(written, id)` of the last document read: the next read starts after it.
+    after: (i64, i64),
+}
+
+/// Runs index work (CPU, no I/O) off the async workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> tantivy::Result<T> + Send + 'static) -> Result<T> {
+    Ok(tokio::task::spawn_blocking(f).await.map_err(Error::internal)??)
+}
+
+impl Feed {
+    /// The index holding every document committed before this call; how many documents it read.
+    pub async fn current(&self, db: &impl ConnectionTrait) -> Result<(Arc<SimilarIndex>, u64)> {
+        let mut fed = self.fed.lock().await;
+        let fed = match &mut *fed {
+            Some(f) => f,
+            None => fed.insert(Fed { index: Arc::new(blocking(SimilarIndex::new).await?), after: (0, 0) }),
+        };
+        // PostgreSQL's transactions commit out of order: a transaction still running may have
+        // written a lower `written` than one seen now. Everything older than the oldest one
+        // running is complete, so the next read starts there (reading some documents again).
+        let horizon = if db.get_database_backend() == DatabaseBackend::Postgres {
+            let sql = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon";
+            let row = db.query_one_raw(Sql::new(DatabaseBackend::Postgres).push(sql).statement()).await?;
+            Some(row.map(|r| r.try_get::<i64>("", "horizon")).transpose()?.unwrap_or(0))
+        } else {
+            None
+        };
+        let mut read = 0u64;
+        loop {
+            let docs = written_after(db, fed.after, FEED_PAGE).await?;
+            let Some(last) = docs.last() else { break };
+            fed.after = (last.written, last.id);
+            let full = docs.len() as u64 == FEED_PAGE;
+            read += docs.len() as u64;
+            let entries: Vec<Entry> = docs.into_iter().map(entry).collect();
+            let index = fed.index.clone();
+            blocking(move || index.write(&entries)).await?;
+            if !full {
+                break;
+            }
+        }
+        if read > 0 {
+            let index = fed.index.clone();
+            blocking(move || index.publish()).await?;
+        }
+        if let Some(horizon) = horizon {
+            fed.after = fed.after.min((horizon, 0));
+        }
+        Ok((fed.index.clone(), read))
+    }
+}
+
+/// Documents written after `(written, id)`, in that order.
+async fn written_after(db: &impl ConnectionTrait, after: (i64, i64), limit: u64) -> Result<Vec<search_doc::Model>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT * FROM search_docs WHERE (written, id) > (").bind(after.0).push(", ").bind(after.1);
+    sql.push(&format!(") ORDER BY written, id LIMIT {limit}"));
+    Ok(search_doc::Entity::find().from_raw_sql(sql.statement()).all(db).await?)
+}
+
+/// A text's ranking words, and the similarity index brought up to date: asked once, then for
+/// each scope.
 pub struct Similar {
     words: Vec<QueryWord>,
-    stats: Stats,
-    /// The words documents hold, rarest first, at most [`SEEKING_WORDS`].
-    rarest: Vec<(String, u64)>,
+    index: Option<Arc<SimilarIndex>>,
 }
 
 impl Similar {
@@ -336,116 +332,46 @@ impl Similar {
         let mut words = state.search.ranking(text);
         words.truncate(MAX_WORDS);
         if words.is_empty() {
-            return Ok(Similar { words, stats: Stats::default(), rarest: Vec::new() });
+            return Ok(Similar { words, index: None });
         }
-        let tokens: Vec<&str> = words.iter().map(|w| w.token.as_str()).collect();
-        let stats = stats(&state.db, &tokens).await?;
-        let mut rarest: Vec<(String, u64)> = tokens
-            .iter()
-            .map(|t| (t.to_string(), stats.holding.get(*t).copied().unwrap_or(0)))
-            .filter(|(_, n)| *n > 0)
-            .collect();
-        rarest.sort_by_key(|(_, n)| *n);
-        rarest.truncate(SEEKING_WORDS);
-        Ok(Similar { words, stats, rarest })
+        let (index, _) = state.similar.current(&state.db).await?;
+        Ok(Similar { words, index: Some(index) })
     }
 
-    /// The documents of `scope` most like the text, best first, at most `limit`.
+    /// The documents of `scope` most like the text, best first, at most `limit`, each with the
+    /// words it matched.
     pub async fn in_scope(&self, db: &impl ConnectionTrait, scope: Scope, limit: usize) -> Result<Vec<Hit>> {
-        let Some((first, n_first)) = self.rarest.first() else { return Ok(Vec::new()) };
-        let rows = if *n_first < FREQUENCY_CAP {
-            // The usual case: the rarest words are rare; any of them makes a candidate.
-            let mut budget = 0;
-            let mut seeking: Vec<&str> = self
-                .rarest
-                .iter()
-                .take_while(|(_, n)| {
-                    budget += n;
-                    *n < FREQUENCY_CAP && budget <= SEEKING_BUDGET
-                })
-                .map(|(t, _)| t.as_str())
-                .collect();
-            if seeking.is_empty() {
-                seeking.push(first);
-            }
-            candidates(db, &seeking, false, scope).await?
-        } else {
-            // Every word is common: documents holding the three rarest together, else two, else
-            // one.
-            let mut rows = Vec::new();
-            for n in (1..=self.rarest.len().min(3)).rev() {
-                let seeking: Vec<&str> = self.rarest[..n].iter().map(|(t, _)| t.as_str()).collect();
-                rows = candidates(db, &seeking, true, scope).await?;
-                if rows.len() >= ENOUGH_TOGETHER {
-                    break;
+        let Some(index) = &self.index else { return Ok(Vec::new()) };
+        let mut tokens: Vec<&str> = self.words.iter().map(|w| w.token.as_str()).collect();
+        tokens.sort_unstable();
+        tokens.dedup();
+        let found = index.search(scope, &tokens, limit)?;
+        let kind = if scope == Scope::ResolvedTickets { DocKind::Ticket } else { DocKind::Article };
+        let held: HashMap<i64, String> = search_doc::Entity::find()
+            .filter(search_doc::Column::Kind.eq(kind))
+            .filter(search_doc::Column::RefId.is_in(found.iter().map(|f| f.id)))
+            .select_only()
+            .columns([search_doc::Column::RefId, search_doc::Column::Tokens])
+            .into_tuple::<(i64, String)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+        let mut hits = Vec::new();
+        for f in found {
+            // A document deleted since the index last read is not found.
+            let Some(tokens) = held.get(&f.id) else { continue };
+            let set: BTreeSet<&str> = tokens.split(' ').collect();
+            let mut matched: Vec<String> = Vec::new();
+            for w in self.words.iter().filter(|w| set.contains(w.token.as_str())) {
+                if !matched.contains(&w.typed) {
+                    matched.push(w.typed.clone());
                 }
             }
-            rows
-        };
-        Ok(ranked(&self.words, rows, &self.stats, limit))
-    }
-}
-
-/// Candidates: documents of `scope` holding any of `seeking` (or, with `all`, every one), best
-/// by the database's own rank.
-async fn candidates(
-    db: &impl ConnectionTrait,
-    seeking: &[&str],
-    all: bool,
-    scope: Scope,
-) -> Result<Vec<(i64, Option<i64>, String)>> {
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT d.ref_id, d.customer_id, d.tokens");
-    from(&mut sql);
-    scoped(&mut sql, seeking, all, scope);
-    match scope {
-        Scope::ResolvedTickets => {
-            sql.push(" AND d.kind = 'ticket' AND d.status IN ")
-                .bind_list([Status::Resolved.as_str(), Status::Closed.as_str()]);
+            hits.push(Hit { id: f.id, customer_id: f.customer_id, score: f64::from(f.score), matched });
         }
-        Scope::Articles => {
-            sql.push(" AND d.kind = 'article' AND d.status <> ").bind(ArticleState::Retired.as_str());
-        }
-        Scope::CustomerArticles => {
-            sql.push(" AND d.kind = 'article' AND d.status = ")
-                .bind(ArticleState::Published.as_str())
-                .push(" AND d.visibility = ")
-                .bind(ArticleVisibility::Customer.as_str());
-        }
+        Ok(hits)
     }
-    if sql.is_postgres() {
-        sql.push(" ORDER BY ts_rank(d.tsv, CAST(");
-        let joined = seeking.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(if all { " & " } else { " | " });
-        sql.bind(joined).push(" AS tsquery)) DESC, d.ref_id DESC");
-    } else {
-        sql.push(" ORDER BY search_fts.rank, d.ref_id DESC");
-    }
-    sql.push(&format!(" LIMIT {CANDIDATES}"));
-    let mut out = Vec::new();
-    for r in db.query_all_raw(sql.statement()).await? {
-        out.push((r.try_get("", "ref_id")?, r.try_get("", "customer_id")?, r.try_get("", "tokens")?));
-    }
-    Ok(out)
-}
-
-/// BM25 over the candidates; ties go to the newer document.
-fn ranked(words: &[QueryWord], rows: Vec<(i64, Option<i64>, String)>, stats: &Stats, limit: usize) -> Vec<Hit> {
-    if rows.is_empty() {
-        return Vec::new();
-    }
-    let average = rows.iter().map(|(_, _, t)| t.split(' ').count()).sum::<usize>() as f64 / rows.len() as f64;
-    let mut hits: Vec<Hit> = rows
-        .iter()
-        .map(|(id, customer_id, tokens)| {
-            let set: BTreeSet<&str> = tokens.split(' ').collect();
-            let (score, matched) = rank::score(words, &set, average, stats);
-            Hit { id: *id, customer_id: *customer_id, score, matched }
-        })
-        .filter(|h| h.score > 0.0)
-        .collect();
-    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.id.cmp(&a.id)));
-    hits.truncate(limit);
-    hits
 }
 
 /// Tickets after id `after` with no search document yet (those opened before the index

@@ -45,12 +45,31 @@ pub fn spawn(state: AppState) -> Workers {
     Workers { stop, handles }
 }
 
-/// What every instance runs, workers or not: the gauge refresh and, on SQLite, the checkpointer.
+/// What every instance runs, workers or not: the gauge refresh, on SQLite the checkpointer, and
+/// the first build of the similarity index.
 pub fn spawn_always(state: AppState) -> Workers {
     let (stop, rx) = watch::channel(false);
+    let warm = state.clone();
     let handles = vec![
         tokio::spawn(checkpoint::run_until_stopped(state.clone(), rx.clone())),
         tokio::spawn(gauges::run_until_stopped(state, rx)),
+        // The similarity index is built at start, so that the first suggestion is not the one
+        // that waits for it (each search still reads on what was written since).
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            match warm.similar.current(&warm.db).await {
+                Ok((_, read)) => {
+                    tracing::info!(
+                        documents = read,
+                        ms = started.elapsed().as_millis() as u64,
+                        "similarity index built"
+                    )
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "similarity index: building it at start failed; the first search builds it")
+                }
+            }
+        }),
     ];
     Workers { stop, handles }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -488,4 +489,58 @@ async fn agents_can_be_kept_from_other_customers_names_in_suggestions() {
     assert_eq!(names(&agent), ["(hidden)".to_string(), "本方银行".to_string()].into(), "{agent}");
     let engineer = app.post("/api/v1/suggest", &app.staff("engineer").await, ask).await.body;
     assert_eq!(names(&engineer), ["他方证券".to_string(), "本方银行".to_string()].into(), "{engineer}");
+}
+
+/// The ids of the resolved tickets `app` suggests for `title`.
+async fn suggested(app: &TestApp, title: &str) -> Vec<i64> {
+    let r = app.post("/api/v1/suggest", &app.admin, json!({ "title": title })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["tickets"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn every_instance_suggests_what_any_instance_resolved_and_drops_what_was_reopened() {
+    // Each instance ranks in an index of its own, fed from the shared database.
+    let a = spawn().await;
+    let b =
+        crate::helpers::spawn_with(crate::helpers::Options { db_url: Some(a.db.url.clone()), ..Default::default() })
+            .await;
+    let customer = a.customer("共享银行", "standard").await;
+    let t = a.open_ticket(customer, "影像扫描上传失败 ORA-12541").await;
+    assert!(suggested(&b, "影像扫描 上传失败").await.is_empty(), "an open ticket is not a solution");
+    assert_eq!(a.change(&t, &a.admin, Act::Resolve("重启影像服务后恢复")).await.status, 200);
+    assert_eq!(suggested(&b, "影像扫描 上传失败").await, [t.id], "resolved on a, suggested by b");
+    assert_eq!(suggested(&a, "ORA-12541").await, [t.id]);
+    assert_eq!(a.change(&t, &a.admin, Act::Reopen("又出现了")).await.status, 200);
+    assert!(suggested(&b, "影像扫描 上传失败").await.is_empty(), "reopened on a, no longer a solution on b");
+    assert_eq!(b.change(&t, &b.admin, Act::Resolve("清理影像缓存目录")).await.status, 200);
+    assert_eq!(suggested(&a, "影像缓存").await, [t.id], "the new resolution's words, resolved on b, found on a");
+}
+
+#[tokio::test]
+async fn a_document_committed_after_a_later_one_is_still_suggested() {
+    // PostgreSQL commits transactions out of order: one that began first may commit last. On
+    // SQLite there is one writer at a time, so the order cannot invert.
+    let app = spawn().await;
+    if !app.db.url.starts_with("postgres") {
+        return;
+    }
+    let customer = app.customer("晚提交银行", "standard").await;
+    let early = app.open_ticket(customer, "总账月结 卡住").await;
+    assert_eq!(app.change(&early, &app.admin, Act::Resolve("重建月结任务")).await.status, 200);
+    assert_eq!(suggested(&app, "总账月结").await, [early.id]);
+    // A transaction takes its id and rewrites the early ticket's document, and stays open while a
+    // later ticket is resolved and suggested (the index reads on past the later one)…
+    let other = sea_orm::Database::connect(&app.db.url).await.unwrap();
+    let txn = other.begin().await.unwrap();
+    let sql =
+        format!("UPDATE search_docs SET tokens = tokens || ' 迟到' WHERE kind = 'ticket' AND ref_id = {}", early.id);
+    txn.execute_unprepared(&sql).await.unwrap();
+    let later = app.open_ticket(customer, "薪资计算 报错").await;
+    assert_eq!(app.change(&later, &app.admin, Act::Resolve("更新薪资方案")).await.status, 200);
+    assert_eq!(suggested(&app, "薪资计算").await, [later.id]);
+    assert!(suggested(&app, "迟到").await.is_empty(), "not committed yet");
+    // …then commits: its lower transaction id is read all the same.
+    txn.commit().await.unwrap();
+    assert_eq!(suggested(&app, "迟到").await, [early.id]);
 }

@@ -24,6 +24,9 @@ pub struct Model {
     /// How many tokens.
     pub terms: i32,
     pub updated_at: DateTimeUtc,
+    /// When it was last written, in the order the similarity index reads on in (set by a
+    /// trigger: see the `search_feed` migration).
+    pub written: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

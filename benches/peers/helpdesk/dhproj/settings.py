@@ -1,5 +1,6 @@
-"""django-helpdesk 2.6.1 as the intake peer of Opsline's benchmarks: SQLite in WAL mode, DEBUG
-off, token authentication for its REST API, mail discarded. Set up by benches/run-all."""
+"""django-helpdesk 2.6.1 as the peer of Opsline's benchmarks: SQLite in WAL mode, DEBUG off,
+token authentication for its REST API, mail discarded. Set up by benches/run-all. `DH_DB` names
+another database file (the search peer keeps its 100,000 tickets apart from the intake peer's)."""
 
 import os
 from pathlib import Path
@@ -49,7 +50,7 @@ WSGI_APPLICATION = "dhproj.wsgi.application"
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": BASE_DIR / "helpdesk.sqlite3",
+        "NAME": os.environ.get("DH_DB") or BASE_DIR / "helpdesk.sqlite3",
         "OPTIONS": {
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             "transaction_mode": "IMMEDIATE",
