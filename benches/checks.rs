@@ -7,7 +7,10 @@
 //!    with its package defaults (`http_2xx`, on CPU1) driven by `wrk -c32` on CPU0; the target, an
 //!    HTTP server in this process, on CPU0.
 //! 2. **TCP probes per second**, the same with `tcp_connect`.
-//! 3. **Start jitter**: the release service with 1,000 http checks at a 1 s interval (PostgreSQL);
+//! 3. **Exporter probes per second**: what node_exporter served on a test machine
+//!    (`tests/fixtures/`), served by the target, fetched over a new connection each, parsed whole
+//!    and judged by ten conditions (no peer: Prometheus scrapes on its interval).
+//! 4. **Start jitter**: the release service with 1,000 http checks at a 1 s interval (PostgreSQL);
 //!    the target timestamps every request; jitter = |gap between two requests of a check − 1 s|;
 //!    p99 and the service's CPU.
 //!
@@ -31,8 +34,28 @@ use opsline::checks::spec::CheckSpec;
 
 type Arrivals = Arc<Mutex<HashMap<String, Vec<i64>>>>;
 
+/// What node_exporter 1.5.0 served on a test machine (57 KB, 461 series).
+const NODE_EXPORTER: &str = include_str!("../tests/fixtures/node_exporter-1.5.0.prom");
+
+/// Ten conditions an environment check would ask of a host, all true of [`NODE_EXPORTER`].
+const NODE_CONDITIONS: [&str; 10] = [
+    r#"[METRIC node_filesystem_avail_bytes{mountpoint="/"}] > 1GB"#,
+    "[RATIO node_filesystem_avail_bytes / node_filesystem_size_bytes] > 1%",
+    "[METRIC node_memory_MemTotal_bytes] >= 1GiB",
+    "[RATIO node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes] > 5%",
+    "[METRIC node_timex_offset_seconds] < 0.5",
+    "[METRIC node_filefd_maximum] >= 65535",
+    "[METRIC node_load1] < 1000",
+    r#"[METRIC node_uname_info{sysname="Linux"}] == 1"#,
+    r#"[METRIC node_os_info{id="debian"}] == 1"#,
+    "[METRIC node_exporter_build_info] == 1",
+];
+
 async fn target(state: web::Data<Arrivals>, req: HttpRequest) -> HttpResponse {
     let path = req.path();
+    if path == "/node" {
+        return HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(NODE_EXPORTER);
+    }
     if path.starts_with("/c/") {
         state.lock().unwrap().entry(path.to_string()).or_default().push(now_ms());
     }
@@ -43,6 +66,9 @@ async fn target(state: web::Data<Arrivals>, req: HttpRequest) -> HttpResponse {
 async fn prober_mode(kind: &str, target: &str, secs: u64) {
     let spec: CheckSpec = serde_json::from_value(match kind {
         "http" => serde_json::json!({"kind": "http", "url": target, "interval": "1s"}),
+        "exporter" => {
+            serde_json::json!({"kind": "exporter", "url": target, "interval": "1s", "conditions": NODE_CONDITIONS})
+        }
         _ => {
             let (h, p) = target.rsplit_once(':').unwrap();
             serde_json::json!({"kind": "tcp", "host": h, "port": p.parse::<u16>().unwrap(), "interval": "1s"})
@@ -264,6 +290,24 @@ async fn main() {
         rows.push(rate_row(&format!("{} probes per second, new connection each", kind.to_uppercase()), ours, theirs));
     }
     drop(bb);
+    if !args.iter().any(|a| a == "--jitter-only") {
+        let url = format!("http://127.0.0.1:{tport}/node");
+        let mut ours = Vec::new();
+        for round in 0..rounds {
+            let u = url.clone();
+            ours.push(tokio::task::spawn_blocking(move || opsline_rate("exporter", &u, secs)).await.unwrap());
+            eprintln!("exporter round {}: opsline {:.0}/s", round + 1, ours[round]);
+        }
+        rows.push(Row {
+            goal: "exporter probes per second: node_exporter's body (57 KB, 461 series) served locally, a new \
+                   connection each, parsed whole, 10 conditions"
+                .into(),
+            opsline: format!("{:.0}/s", median(ours)),
+            peer: "— (Prometheus scrapes on its interval: its scrape rate cannot be driven)".into(),
+            ratio: "—".into(),
+            verdict: "reported".into(),
+        });
+    }
     rows.push(jitter(checks, jitter_secs, tport, &arrivals).await);
     common::report("checks", &rows);
     handle.stop(false).await;

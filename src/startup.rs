@@ -69,7 +69,9 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
         config.settings.http.trusted_proxies.iter().filter_map(|p| crate::http::client::network(p)).collect();
     let signer = crate::signing::Signer::new(config.settings.web.secret_key.as_ref().map(|k| k.expose()));
     let denied = config.runtime.checks.denied_networks.clone();
-    let prober = Prober::new(denied, config.settings.checks.max_redirects).map_err(BuildError::Notify)?;
+    let prober = Prober::new(denied, config.settings.checks.max_redirects)
+        .map_err(BuildError::Notify)?
+        .exporter_max_bytes(config.settings.checks.exporter_max_bytes);
     // Room for a few rounds of every sweep loop's batch.
     let handoff_cap = 4 * (config.settings.sweep.batch as usize) * (config.settings.sweep.loops.max(1) as usize);
     let segmenter = crate::search::Segmenter::new(&config.settings.search.dictionary);

@@ -4,6 +4,7 @@
 pub mod dns;
 pub mod host;
 pub mod probe;
+pub mod promql;
 pub mod secret;
 pub mod spec;
 pub mod tls;

@@ -1,4 +1,6 @@
-//! Running one probe: http (reqwest, a new connection each time, as blackbox_exporter does), tcp
+//! Running one probe: http (reqwest, a new connection each time, as blackbox_exporter does),
+//! exporter (an http scrape read as Prometheus's text format), prometheus (a PromQL instant
+//! query), tcp
 //! and tls (connect, handshake, optional send and expect), dns (one query to the given server),
 //! postgres (connect and `SELECT 1`) and host (disk free per mount, memory, load). Where a probe
 //! may go is `crate::outbound`'s to say: every target, every redirect hop, checked against
@@ -13,8 +15,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::secret::scrub;
 use super::spec::{CheckDef, CheckKind};
-use super::{dns, host, tls};
+use super::{dns, host, promql, tls};
 use crate::domain::check::conditions::{OBSERVED_MAX, Observation, Unmet, clip, first_unmet};
+use crate::domain::check::exposition;
 use crate::domain::check::health::Verdict;
 use crate::outbound::{Outbound, Rule};
 
@@ -28,17 +31,37 @@ pub struct ProbeResult {
     pub observation: Observation,
 }
 
+/// `checks.exporter_max_bytes` unless configured: node_exporter serves 100–300 KB.
+pub const EXPORTER_MAX_BYTES: usize = 16 << 20;
+
+/// An http check reads at most this much of a body.
+const HTTP_BODY_MAX: usize = 1 << 20;
+
+/// A body as read: at most the limit, and whether there was more.
+struct Body {
+    bytes: Vec<u8>,
+    over: bool,
+}
+
 /// The probing machinery, built once at start.
 pub struct Prober {
     http: reqwest::Client,
     tls: tokio_rustls::TlsConnector,
     outbound: Outbound,
+    /// `checks.exporter_max_bytes`.
+    exporter_max_bytes: usize,
 }
 
 impl Prober {
     /// Checks may reach anything but `denied`, following at most `max_redirects` redirects.
     pub fn new(denied: Vec<IpNet>, max_redirects: usize) -> Result<Self, String> {
         Self::with_outbound(Outbound::new(Rule::AllBut(denied)), max_redirects)
+    }
+
+    /// Exporter bodies past `bytes` are refused (`checks.exporter_max_bytes`).
+    pub fn exporter_max_bytes(mut self, bytes: usize) -> Self {
+        self.exporter_max_bytes = bytes;
+        self
     }
 
     pub fn with_outbound(outbound: Outbound, max_redirects: usize) -> Result<Self, String> {
@@ -52,7 +75,7 @@ impl Prober {
             .tls_info(true)
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Self { http, tls: tls::connector()?, outbound })
+        Ok(Self { http, tls: tls::connector()?, outbound, exporter_max_bytes: EXPORTER_MAX_BYTES })
     }
 
     /// Runs the check once; `now` (unix seconds) is what certificate expiry counts from.
@@ -63,6 +86,8 @@ impl Prober {
         let probe = async {
             match def.spec.kind {
                 CheckKind::Http => self.http(def, timeout, now).await,
+                CheckKind::Exporter => self.exporter(def, timeout, now).await,
+                CheckKind::Prometheus => self.prometheus(def, timeout, now).await,
                 CheckKind::Tcp | CheckKind::Tls => self.tcp(def, timeout, now).await,
                 CheckKind::Postgres => self.postgres(def, timeout).await,
                 CheckKind::Host => (host::observe(), None),
@@ -109,18 +134,94 @@ impl Prober {
     }
 
     async fn http(&self, def: &CheckDef, timeout: Duration, now: i64) -> (Observation, Option<String>) {
+        // Bodies are read up to 1 MiB: enough for any health answer, bounded for a target that
+        // streams forever.
+        let url = def.spec.url.clone().unwrap_or_default();
+        let (mut obs, error, body) = self.fetch(def, &url, timeout, now, HTTP_BODY_MAX).await;
+        if let Some(body) = body {
+            obs.body = Some(String::from_utf8_lossy(&body.bytes).into_owned());
+        }
+        (obs, error)
+    }
+
+    /// Scrapes an exporter: its whole body, refused past `checks.exporter_max_bytes`, read as
+    /// Prometheus's text format on a blocking thread.
+    async fn exporter(&self, def: &CheckDef, timeout: Duration, now: i64) -> (Observation, Option<String>) {
+        let url = def.spec.url.clone().unwrap_or_default();
+        let (mut obs, error, body) = self.fetch(def, &url, timeout, now, self.exporter_max_bytes).await;
+        let Some(body) = body else { return (obs, error) };
+        if body.over {
+            let limit = self.exporter_max_bytes;
+            return (obs, Some(format!("the body is larger than checks.exporter_max_bytes ({limit} bytes)")));
+        }
+        let refused = obs.status.filter(|s| *s >= 400).map(|s| format!("the exporter answered {s}"));
+        if let Some(e) = error.or(refused) {
+            return (obs, Some(e));
+        }
+        let parsed = tokio::task::spawn_blocking(move || {
+            let text = String::from_utf8(body.bytes).map_err(|_| "the body is not UTF-8".to_string())?;
+            exposition::parse(&text).map_err(|e| e.to_string())
+        })
+        .await;
+        match parsed {
+            Ok(Ok(series)) => {
+                obs.series = series;
+                (obs, None)
+            }
+            Ok(Err(e)) => (obs, Some(e)),
+            Err(panicked) => (obs, Some(format!("reading the body failed: {panicked}"))),
+        }
+    }
+
+    /// Runs the check's PromQL instant query against a Prometheus (`url` is its base, as
+    /// `http://prometheus:9090`); the result's series, each named by its labels.
+    async fn prometheus(&self, def: &CheckDef, timeout: Duration, now: i64) -> (Observation, Option<String>) {
+        let base = def.spec.url.as_deref().unwrap_or_default().trim_end_matches('/');
+        let query = def.spec.query.as_deref().unwrap_or_default();
+        let Ok(url) = reqwest::Url::parse_with_params(&format!("{base}/api/v1/query"), [("query", query)]) else {
+            return (Observation::default(), Some("not a URL".into()));
+        };
+        let (mut obs, error, body) = self.fetch(def, url.as_str(), timeout, now, HTTP_BODY_MAX).await;
+        let Some(body) = body else { return (obs, error) };
+        if body.over {
+            return (obs, Some(format!("the answer is larger than {HTTP_BODY_MAX} bytes")));
+        }
+        match promql::series(&body.bytes) {
+            Ok(series) if error.is_none() => {
+                obs.series = series;
+                (obs, None)
+            }
+            Ok(_) => (obs, error),
+            Err(e) => (obs, Some(e)),
+        }
+    }
+
+    /// One request as the check says (method, headers, body), through the outbound policy; the
+    /// answer's status, address and certificate in the observation, and its body up to `limit`
+    /// bytes (`over`: there was more).
+    async fn fetch(
+        &self,
+        def: &CheckDef,
+        url: &str,
+        timeout: Duration,
+        now: i64,
+        limit: usize,
+    ) -> (Observation, Option<String>, Option<Body>) {
         let mut obs = Observation::default();
-        let Some(url) = def.spec.url.as_deref() else { return (obs, Some("no url".into())) };
         let url = match reqwest::Url::parse(url) {
             Ok(u) => u,
-            Err(e) => return (obs, Some(format!("not a URL: {e}"))),
+            Err(e) => return (obs, Some(format!("not a URL: {e}")), None),
         };
         if let Err(refused) = self.outbound.check_url(&url) {
-            return (obs, Some(refused.to_string()));
+            return (obs, Some(refused.to_string()), None);
         }
         let method = reqwest::Method::from_bytes(def.spec.method.as_deref().unwrap_or("GET").as_bytes())
             .unwrap_or(reqwest::Method::GET);
         let mut req = self.http.request(method, url).timeout(timeout);
+        if def.spec.kind == CheckKind::Exporter && !def.spec.headers.keys().any(|k| k.eq_ignore_ascii_case("accept")) {
+            // The text format, never protobuf.
+            req = req.header("Accept", "text/plain;version=0.0.4;q=1.0,*/*;q=0.1");
+        }
         for (k, v) in &def.spec.headers {
             req = req.header(k, v);
         }
@@ -128,38 +229,38 @@ impl Prober {
             req = req.body(b.clone());
         }
         let started = Instant::now();
-        match req.send().await {
-            Ok(r) => {
-                obs.connected = true;
-                obs.status = Some(r.status().as_u16());
-                obs.ip = r.remote_addr().map(|a| a.ip().to_string());
-                obs.certificate_expires_in_secs = r
-                    .extensions()
-                    .get::<reqwest::tls::TlsInfo>()
-                    .and_then(|i| i.peer_certificate())
-                    .and_then(|der| tls::earliest_expiry([&rustls::pki_types::CertificateDer::from(der)]))
-                    .map(|at| at - now);
-                // Bodies are read up to 1 MiB: enough for any health answer, bounded for a
-                // target that streams forever.
-                let mut body = Vec::new();
-                let mut r = r;
-                let mut error = None;
-                loop {
-                    match r.chunk().await {
-                        Ok(Some(c)) if body.len() < 1 << 20 => body.extend_from_slice(&c),
-                        Ok(_) => break,
-                        Err(e) => {
-                            error = Some(format!("reading the body: {e}"));
-                            break;
-                        }
-                    }
+        let mut r = match req.send().await {
+            Ok(r) => r,
+            Err(e) => return (obs, Some(crate::outbound::request_failure(e)), None),
+        };
+        obs.connected = true;
+        obs.status = Some(r.status().as_u16());
+        obs.ip = r.remote_addr().map(|a| a.ip().to_string());
+        obs.certificate_expires_in_secs = r
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|i| i.peer_certificate())
+            .and_then(|der| tls::earliest_expiry([&rustls::pki_types::CertificateDer::from(der)]))
+            .map(|at| at - now);
+        let mut body = Body { bytes: Vec::new(), over: false };
+        let mut error = None;
+        loop {
+            match r.chunk().await {
+                Ok(Some(c)) if body.bytes.len() + c.len() <= limit => body.bytes.extend_from_slice(&c),
+                Ok(Some(c)) => {
+                    body.bytes.extend_from_slice(&c[..limit - body.bytes.len()]);
+                    body.over = true;
+                    break;
                 }
-                obs.response_time_ms = Some(started.elapsed().as_millis() as u64);
-                obs.body = Some(String::from_utf8_lossy(&body).into_owned());
-                (obs, error)
+                Ok(None) => break,
+                Err(e) => {
+                    error = Some(format!("reading the body: {e}"));
+                    break;
+                }
             }
-            Err(e) => (obs, Some(crate::outbound::request_failure(e))),
         }
+        obs.response_time_ms = Some(started.elapsed().as_millis() as u64);
+        (obs, error, Some(body))
     }
 
     async fn tcp(&self, def: &CheckDef, timeout: Duration, now: i64) -> (Observation, Option<String>) {
@@ -314,7 +415,7 @@ fn redact(msg: &str, secret_url: &str) -> String {
 /// Without conditions: http wants a status below 400; tcp, tls and postgres a connection.
 fn default_unmet(kind: CheckKind, o: &Observation) -> Option<Unmet> {
     match kind {
-        CheckKind::Http => match o.status {
+        CheckKind::Http | CheckKind::Exporter | CheckKind::Prometheus => match o.status {
             Some(s) if s < 400 => None,
             s => Some(Unmet {
                 condition: "[STATUS] < 400".into(),

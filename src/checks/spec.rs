@@ -16,6 +16,11 @@ use crate::domain::sla::parse_hms;
 #[serde(rename_all = "snake_case")]
 pub enum CheckKind {
     Http,
+    /// A Prometheus exporter's `/metrics` (node_exporter, windows_exporter…): conditions on its
+    /// series.
+    Exporter,
+    /// A PromQL instant query against a customer's Prometheus: conditions on the answer.
+    Prometheus,
     Tcp,
     Tls,
     Dns,
@@ -28,6 +33,8 @@ impl CheckKind {
     pub fn as_str(self) -> &'static str {
         match self {
             CheckKind::Http => "http",
+            CheckKind::Exporter => "exporter",
+            CheckKind::Prometheus => "prometheus",
             CheckKind::Tcp => "tcp",
             CheckKind::Tls => "tls",
             CheckKind::Dns => "dns",
@@ -55,7 +62,8 @@ pub struct CheckSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub kind: CheckKind,
-    /// http: the URL. postgres: a connection URL — a secret, never shown again.
+    /// http, exporter: the URL (its user and password, for basic auth, are secrets). postgres: a
+    /// connection URL — a secret, never shown again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// http: GET (default), HEAD, POST, PUT …
@@ -65,6 +73,9 @@ pub struct CheckSpec {
     pub headers: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// prometheus: the PromQL instant query (`url` is the Prometheus, as `http://prom:9090`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
     /// tcp, tls, dns (a name to resolve is `query_name`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
@@ -150,10 +161,12 @@ impl CheckSpec {
         let mut bad = |f: &str, m: String| p.push((f.to_string(), m));
         let need = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
         match self.kind {
-            CheckKind::Http => match self.url.as_deref().map(reqwest::Url::parse) {
-                Some(Ok(u)) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
-                _ => bad("url", "an http:// or https:// URL is required".into()),
-            },
+            CheckKind::Http | CheckKind::Exporter | CheckKind::Prometheus => {
+                match self.url.as_deref().map(reqwest::Url::parse) {
+                    Some(Ok(u)) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+                    _ => bad("url", "an http:// or https:// URL is required".into()),
+                }
+            }
             CheckKind::Postgres => {
                 if !self.url.as_deref().is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
                 {
@@ -182,6 +195,12 @@ impl CheckSpec {
                 }
             }
             CheckKind::Host | CheckKind::Heartbeat => {}
+        }
+        match (&self.query, self.kind) {
+            (Some(q), CheckKind::Prometheus) if !q.trim().is_empty() && q.len() <= 4096 => {}
+            (_, CheckKind::Prometheus) => bad("query", "a PromQL query of at most 4096 bytes is required".into()),
+            (Some(_), _) => bad("query", "only prometheus checks have a query".into()),
+            (None, _) => {}
         }
         if let Some(m) = &self.method
             && (self.kind != CheckKind::Http || m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()))

@@ -62,6 +62,9 @@ pub struct CheckSettings {
     /// Redirects an http check follows, each checked against `denied_networks`.
     #[serde(default = "default_check_redirects")]
     pub max_redirects: usize,
+    /// An exporter check refuses a body larger than this.
+    #[serde(default = "default_exporter_max_bytes")]
+    pub exporter_max_bytes: usize,
     /// Checks one instance runs at once.
     pub concurrency: u32,
     /// Due checks claimed at once.
@@ -213,6 +216,10 @@ pub struct EndpointSettings {
 
 fn default_check_redirects() -> usize {
     5
+}
+
+fn default_exporter_max_bytes() -> usize {
+    crate::checks::probe::EXPORTER_MAX_BYTES
 }
 
 fn default_webhook_timeout() -> u64 {

@@ -12,6 +12,7 @@ mod docs;
 mod edges;
 mod email_intake;
 mod escalation;
+mod exporter;
 mod hardening;
 mod health;
 mod helpers;

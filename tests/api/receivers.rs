@@ -401,6 +401,17 @@ impl Program {
         config: &str,
         args: impl Fn(&std::path::Path, u16) -> Vec<String>,
     ) -> Program {
+        Program::spawn(candidates, package, file, config, args).ready("/-/ready", package).await
+    }
+
+    /// [`Program::start`] without waiting.
+    pub fn spawn(
+        candidates: &[&str],
+        package: &str,
+        file: &str,
+        config: &str,
+        args: impl Fn(&std::path::Path, u16) -> Vec<String>,
+    ) -> Program {
         let in_path = |name: &str| {
             std::env::var_os("PATH")
                 .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file()))
@@ -417,11 +428,15 @@ impl Program {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("start {package}: {e}"));
-        let p = Program { child, url: format!("http://127.0.0.1:{port}"), _dir: dir };
+        Program { child, url: format!("http://127.0.0.1:{port}"), _dir: dir }
+    }
+
+    /// Waits until `GET path` answers 200.
+    pub async fn ready(self, path: &str, package: &str) -> Program {
         let client = reqwest::Client::new();
         for _ in 0..300 {
-            if client.get(format!("{}/-/ready", p.url)).send().await.is_ok_and(|r| r.status() == 200) {
-                return p;
+            if client.get(format!("{}{path}", self.url)).send().await.is_ok_and(|r| r.status() == 200) {
+                return self;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }

@@ -6,7 +6,8 @@
 //! Left: `[STATUS]`, `[RESPONSE_TIME]` (ms), `[BODY]` with an optional path (`[BODY].a.b[0]`),
 //! `[CONNECTED]`, `[CERTIFICATE_EXPIRATION]` (a duration), `[DNS_RCODE]`, `[IP]`,
 //! `[DISK_FREE_PERCENT]` (the fullest mount), `[MEMORY_FREE_PERCENT]`, `[LOAD]` (one-minute load
-//! per core), or `len(…)` / `has(…)` of a body path. Right: a literal, `any(a, b, …)` or
+//! per core), or `len(…)` / `has(…)` of a body path; for exporter checks `[METRIC …]` and
+//! `[RATIO …]` over the series served ([`super::metric`]). Right: a literal, `any(a, b, …)` or
 //! `pat(glob)` (the last two with `==` and `!=` only).
 //!
 //! Bounded so that a check cannot burn the machine: a `pat()` pattern has at most
@@ -17,6 +18,8 @@ use std::fmt;
 
 use serde_json::Value;
 
+use super::exposition::Series;
+use super::metric;
 use crate::domain::sla::parse_hms;
 
 /// The longest `pat()` pattern, in characters.
@@ -59,7 +62,7 @@ impl Op {
     const ALL: [(&'static str, Op); 6] =
         [(" == ", Op::Eq), (" != ", Op::Ne), (" <= ", Op::Le), (" >= ", Op::Ge), (" < ", Op::Lt), (" > ", Op::Gt)];
 
-    fn holds(self, ord: std::cmp::Ordering) -> bool {
+    pub(super) fn holds(self, ord: std::cmp::Ordering) -> bool {
         use std::cmp::Ordering::*;
         match self {
             Op::Eq => ord == Equal,
@@ -97,6 +100,8 @@ pub enum Left {
     Value(Placeholder),
     Len(Vec<PathSeg>),
     Has(Vec<PathSeg>),
+    /// Series an exporter served; the right-hand side is a number with an optional unit.
+    Series(metric::Query),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +140,8 @@ pub struct Observation {
     pub disk_free: Option<(String, f64)>,
     pub memory_free_percent: Option<f64>,
     pub load_per_core: Option<f64>,
+    /// exporter: the series served.
+    pub series: Vec<Series>,
 }
 
 /// A condition that did not hold, and what was seen instead.
@@ -160,10 +167,17 @@ pub fn parse(text: &str) -> Result<Condition, String> {
     if r.is_empty() {
         return Err("the right-hand side is empty".into());
     }
+    if let Left::Series(_) = left {
+        let Right::Literal(lit) = &right else { return Err("a series is compared with a number".into()) };
+        metric::threshold(lit)?;
+    }
     Ok(Condition { text: text.to_string(), left, op, right })
 }
 
 fn parse_left(s: &str) -> Result<Left, String> {
+    if let Some(query) = metric::parse_query(s) {
+        return query.map(Left::Series);
+    }
     if let Some(inner) = s.strip_prefix("len(").and_then(|x| x.strip_suffix(')')) {
         return Ok(Left::Len(body_path(inner.trim())?));
     }
@@ -310,6 +324,7 @@ fn read(left: &Left, o: &Observation) -> Seen {
             _ => Seen::Missing,
         },
         Left::Has(path) => Seen::Text(lookup(o.body.as_deref(), path).is_some().to_string()),
+        Left::Series(_) => Seen::Missing,
     }
 }
 
@@ -346,6 +361,12 @@ fn literal_num(left: &Left, lit: &str) -> Option<f64> {
 
 impl Condition {
     pub fn check(&self, o: &Observation) -> Result<(), Unmet> {
+        let unmet = |observed: String| Unmet { condition: self.text.clone(), observed: clip(observed, OBSERVED_MAX) };
+        if let (Left::Series(q), Right::Literal(lit)) = (&self.left, &self.right) {
+            // The threshold was read when the condition was parsed.
+            let t = metric::threshold(lit).map_err(unmet)?;
+            return metric::check(q, self.op, &t, &o.series).map_err(unmet);
+        }
         let seen = read(&self.left, o);
         let eq = |lit: &str| match &seen {
             Seen::Num(v, _) => literal_num(&self.left, lit).is_some_and(|l| *v == l),
@@ -367,11 +388,7 @@ impl Condition {
                 _ => false,
             },
         };
-        if ok {
-            Ok(())
-        } else {
-            Err(Unmet { condition: self.text.clone(), observed: clip(seen.shown(), OBSERVED_MAX) })
-        }
+        if ok { Ok(()) } else { Err(unmet(seen.shown())) }
     }
 }
 

@@ -1,0 +1,138 @@
+//! `exporter` and `prometheus` checks: conditions on the series a Prometheus exporter serves and
+//! on a PromQL answer — against a real node_exporter (Debian's `prometheus-node-exporter`) and a
+//! real Prometheus scraping it (once, on PostgreSQL), and against bodies served by a local target
+//! (the format's edges, the size limit) on both databases.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, eventually, spawn};
+use crate::receivers::{Program, TargetServer};
+
+async fn run_check(app: &TestApp, spec: Value) -> Value {
+    let c = app.post("/api/v1/checks", &app.admin, spec).await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    let r = app.post(&format!("/api/v1/checks/{}/run", c.body["id"]), &app.admin, json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body
+}
+
+fn exporter(name: &str, url: &str, conditions: &[&str]) -> Value {
+    json!({"name": name, "kind": "exporter", "url": url, "interval": "1m", "conditions": conditions})
+}
+
+#[tokio::test]
+async fn a_real_node_exporter_passes_this_machines_facts_and_fails_an_impossible_one_naming_it() {
+    let app = spawn().await;
+    if !app.db.url.starts_with("postgres") {
+        return; // A test that drives an external program runs once, on PostgreSQL.
+    }
+    let node = Program::spawn(
+        &["prometheus-node-exporter", "node_exporter"],
+        "prometheus-node-exporter",
+        "unused",
+        "",
+        |_, port| vec![format!("--web.listen-address=127.0.0.1:{port}")],
+    )
+    .ready("/metrics", "prometheus-node-exporter")
+    .await;
+    let url = format!("{}/metrics", node.url);
+    let facts = [
+        r#"[METRIC node_filesystem_avail_bytes{mountpoint="/"}] > 1MB"#,
+        r#"[RATIO node_filesystem_avail_bytes / node_filesystem_size_bytes {mountpoint="/"}] > 0.1%"#,
+        "[METRIC node_memory_MemTotal_bytes] >= 256MiB",
+        "[METRIC node_filefd_maximum] >= 1024",
+        r#"[METRIC node_uname_info{sysname="Linux"}] == 1"#,
+        "[METRIC node_exporter_build_info] == 1",
+    ];
+    let up = run_check(&app, exporter("node", &url, &facts)).await;
+    assert_eq!(up["outcome"], "up", "{up}");
+
+    let down = run_check(&app, exporter("node-huge", &url, &["[METRIC node_memory_MemTotal_bytes] > 100TB"])).await;
+    assert_eq!(down["outcome"], "down", "{down}");
+    assert_eq!(down["failed_condition"], "[METRIC node_memory_MemTotal_bytes] > 100TB");
+    let observed = down["observed"].as_str().unwrap();
+    assert!(observed.starts_with("node_memory_MemTotal_bytes = 0.0") && observed.ends_with(" TB"), "{observed}");
+
+    // Every mount at once: fails on the fullest, named with its labels.
+    let mounts = run_check(
+        &app,
+        exporter("mounts", &url, &["[RATIO node_filesystem_avail_bytes / node_filesystem_size_bytes] > 200%"]),
+    )
+    .await;
+    let observed = mounts["observed"].as_str().unwrap();
+    assert!(observed.starts_with("node_filesystem_avail_bytes{") && observed.contains("mountpoint="), "{observed}");
+
+    // A real Prometheus scraping the same node_exporter, asked in PromQL.
+    let target = node.url.trim_start_matches("http://").to_string();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['{target}']\n"
+    );
+    let prom = Program::start(&["prometheus"], "prometheus", "prometheus.yml", &config, |dir, port| {
+        vec![
+            format!("--config.file={}", dir.join("prometheus.yml").display()),
+            format!("--storage.tsdb.path={}", dir.join("data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+        ]
+    })
+    .await;
+    let promql = |name: &str, query: &str, condition: &str| {
+        json!({"name": name, "kind": "prometheus", "url": prom.url, "query": query, "interval": "1m",
+               "conditions": [condition]})
+    };
+    let c = app.post("/api/v1/checks", &app.admin, promql("scraped", r#"up{job="node"}"#, "[VALUE] == 1")).await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    let run = format!("/api/v1/checks/{}/run", c.body["id"]);
+    // Prometheus scrapes every second: the series appears within a few.
+    eventually("Prometheus to see the node_exporter up", std::time::Duration::from_secs(30), || async {
+        let r = app.post(&run, &app.admin, json!({})).await;
+        (r.body["outcome"] == "up").then_some(())
+    })
+    .await;
+    let memory = run_check(&app, promql("memory", "node_memory_MemTotal_bytes", "[VALUE] > 100TB")).await;
+    assert_eq!(memory["outcome"], "down", "{memory}");
+    let observed = memory["observed"].as_str().unwrap();
+    assert!(
+        observed.starts_with("node_memory_MemTotal_bytes{instance=") && observed.contains(r#"job="node""#),
+        "{observed}"
+    );
+    let firing = run_check(&app, promql("none-up", r#"up{job="node"}"#, "[SERIES] == 0")).await;
+    assert_eq!(firing["outcome"], "down", "{firing}");
+    assert!(firing["observed"].as_str().unwrap().starts_with(r#"1 series: up{instance=""#), "{firing}");
+    let bad = run_check(&app, promql("bad-query", "sum(", "[SERIES] == 0")).await;
+    assert!(bad["error"].as_str().unwrap_or_default().contains("Prometheus refused the query"), "{bad}");
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_the_format_or_too_large_are_refused_with_the_reason() {
+    let app = spawn().await;
+    let target = TargetServer::start().await;
+    let url = target.url("/metrics");
+
+    target.answer(200, "# TYPE up gauge\nup 1\nbroken{job=unquoted} 1\n");
+    let r = run_check(&app, exporter("broken", &url, &["[METRIC up] == 1"])).await;
+    assert_eq!(r["outcome"], "down", "{r}");
+    let error = r["error"].as_str().unwrap_or_default();
+    assert!(error.contains("line 3") && error.contains("expected `\"`"), "{r}");
+
+    // 50 MB, past the default checks.exporter_max_bytes (16 MiB): refused, not parsed.
+    let line = "node_big_series{a=\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"} 1\n";
+    target.answer(200, &line.repeat(50_000_000 / line.len()));
+    let r = run_check(&app, exporter("big", &url, &["[METRIC up] == 1"])).await;
+    assert_eq!(r["outcome"], "down", "{r}");
+    assert!(r["error"].as_str().unwrap_or_default().contains("exporter_max_bytes"), "{r}");
+
+    // The format's edges read as documented: escapes, NaN, +Inf, an exemplar, `# EOF`.
+    target.answer(
+        200,
+        "app_info{version=\"1.0 \\\"beta\\\"\"} 1\nratio NaN\nhist_bucket{le=\"+Inf\"} 7 # {trace_id=\"a\"} 1\n# EOF\n",
+    );
+    let ok = ["[METRIC app_info{version=\"1.0 \\\"beta\\\"\"}] == 1", "[METRIC hist_bucket{le=\"+Inf\"}] >= 7"];
+    assert_eq!(run_check(&app, exporter("edges", &url, &ok)).await["outcome"], "up");
+    let nan = run_check(&app, exporter("nan", &url, &["[METRIC ratio] < 1"])).await;
+    assert_eq!((nan["outcome"].as_str(), nan["observed"].as_str()), (Some("down"), Some("ratio = NaN")), "{nan}");
+
+    // A bad condition is refused when the check is made, naming it.
+    let r = app.post("/api/v1/checks", &app.admin, exporter("bad", &url, &["[METRIC up] > ten"])).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.to_string().contains("not a number"), "{}", r.body);
+}
