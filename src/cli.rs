@@ -61,6 +61,10 @@ pub enum Command {
         /// Only this check (repeatable).
         #[arg(long = "check")]
         checks: Vec<String>,
+        /// Environment detection: judge the selected exporter checks' hosts against this profile
+        /// (`[environments.NAME]`).
+        #[arg(long)]
+        environment: Option<String>,
         /// markdown (default) | json | html
         #[arg(long, default_value = "markdown")]
         format: String,
@@ -237,15 +241,21 @@ pub async fn run(cli: Cli, source: ConfigSource) -> anyhow::Result<i32> {
             println!("{}", serde_json::to_string_pretty(&p)?);
             Ok(0)
         }
-        Command::Inspect { tags, checks, format } => inspect(config, clock, tags, checks, &format).await,
+        Command::Inspect { tags, checks, environment, format } => {
+            let req = crate::services::checks::inspections::NewInspection {
+                tags: (!tags.is_empty()).then_some(tags),
+                checks: (!checks.is_empty()).then_some(checks),
+                environment,
+            };
+            inspect(config, clock, req, &format).await
+        }
     }
 }
 
 async fn inspect(
     config: Config,
     clock: Clock,
-    tags: Vec<String>,
-    checks: Vec<String>,
+    req: crate::services::checks::inspections::NewInspection,
     format: &str,
 ) -> anyhow::Result<i32> {
     use crate::services::checks::{inspections, report};
@@ -253,10 +263,6 @@ async fn inspect(
         anyhow::bail!("--format: markdown, json or html");
     }
     let state = prepare(config, clock.clone(), false).await?;
-    let req = inspections::NewInspection {
-        tags: (!tags.is_empty()).then_some(tags),
-        checks: (!checks.is_empty()).then_some(checks),
-    };
     let (started, mine) = inspections::start(&state, "cli", req, clock.now()).await?;
     if !mine {
         eprintln!("inspection {} was already running; following it", started.id);

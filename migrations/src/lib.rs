@@ -21,6 +21,7 @@ mod m20261207_000013_reports;
 mod m20261208_000014_ratings;
 mod m20261209_000015_knowledge;
 mod m20261210_000016_search_feed;
+mod m20261211_000017_hosts;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000014_ratings::Migration),
             Box::new(m20261209_000015_knowledge::Migration),
             Box::new(m20261210_000016_search_feed::Migration),
+            Box::new(m20261211_000017_hosts::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
-//! The `[checks]`, `[gating]`, `[inspections]` and `[retention]` sections, checked and compiled:
-//! every config-defined check compiles (a bad condition is an error pointing at it), canaries
-//! name defined checks, durations parse.
+//! The `[checks]`, `[gating]`, `[inspections]`, `[environments]` and `[retention]` sections,
+//! checked and compiled: every config-defined check compiles (a bad condition is an error pointing
+//! at it), canaries name defined checks, environment profiles hold conditions on series only,
+//! durations parse.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,7 @@ use super::settings::Settings;
 use super::validate::{parse_duration, valid_name};
 use super::{Problem, Problems};
 use crate::checks::spec::{CheckDef, CheckKind};
+use crate::domain::check::conditions::{self, Condition};
 
 #[derive(Debug, Clone)]
 pub struct ChecksRuntime {
@@ -18,6 +20,43 @@ pub struct ChecksRuntime {
     /// The checks of `[checks.NAME]`, by name.
     pub defined: BTreeMap<String, CheckDef>,
     pub retention: Retention,
+    /// The environment profiles of `[environments.NAME]`, by name.
+    pub environments: BTreeMap<String, Environment>,
+}
+
+/// An environment profile, compiled.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub description: String,
+    pub conditions: Vec<Condition>,
+}
+
+fn environments(settings: &Settings, problems: &mut Problems) -> BTreeMap<String, Environment> {
+    let mut out = BTreeMap::new();
+    for (name, e) in &settings.environments {
+        let key = format!("environments.{name}");
+        if !valid_name(name) {
+            problems.push(Problem::error(&key, "names match [a-z0-9][a-z0-9_-]*"));
+        }
+        if e.conditions.is_empty() {
+            problems.push(Problem::error(format!("{key}.conditions"), "at least one condition"));
+        }
+        let mut compiled = Vec::new();
+        for (i, text) in e.conditions.iter().enumerate() {
+            match conditions::parse(text) {
+                Ok(c) if c.reads_series() => compiled.push(c),
+                Ok(_) => problems.push(Problem::error(
+                    format!("{key}.conditions[{i}]"),
+                    format!(
+                        "`{text}`: a profile's conditions read series ([METRIC …], [RATIO …], [COUNT …], [LABEL …])"
+                    ),
+                )),
+                Err(why) => problems.push(Problem::error(format!("{key}.conditions[{i}]"), format!("`{text}`: {why}"))),
+            }
+        }
+        out.insert(name.clone(), Environment { description: e.description.clone(), conditions: compiled });
+    }
+    out
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -113,8 +152,9 @@ pub fn compile(settings: &Settings, problems: &mut Problems) -> Option<ChecksRun
             problems.push(Problem::error("gating.canaries", format!("`{canary}` is not a check defined in [checks]")));
         }
     }
+    let environments = environments(settings, problems);
     if problems.errors_since(before) {
         return None;
     }
-    Some(ChecksRuntime { denied_networks, flap_window_secs, defined, retention })
+    Some(ChecksRuntime { denied_networks, flap_window_secs, defined, retention, environments })
 }

@@ -42,6 +42,19 @@ pub struct Settings {
     pub search: SearchSettings,
     pub kb: KbSettings,
     pub retention: RetentionSettings,
+    /// Environment profiles: `[environments.NAME]`.
+    #[serde(default)]
+    pub environments: BTreeMap<String, EnvironmentSettings>,
+}
+
+/// What a kind of host or product version needs, judged on an exporter's series.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentSettings {
+    #[serde(default)]
+    pub description: String,
+    /// Conditions on series (`[METRIC …]`, `[RATIO …]`, `[COUNT …]`, `[LABEL …]`).
+    pub conditions: Vec<String>,
 }
 
 impl Settings {

@@ -1,4 +1,4 @@
-//! Health checks, heartbeats and inspections. Agents read; engineers run checks and inspections;
+//! Health checks, heartbeats, inspections and the hosts inventory. Agents read; engineers run checks and inspections;
 //! leads create, change and delete checks. Config-defined checks are read-only (409
 //! `config_managed`). Heartbeats authenticate by the token in the path.
 
@@ -12,6 +12,7 @@ use super::responses as errors;
 use crate::checks::spec::CheckSpec;
 use crate::domain::ticket::Role;
 use crate::services::Error;
+use crate::services::checks::hosts::{self, HostQuery, HostView};
 use crate::services::checks::inspections::{self, InspectionView, NewInspection};
 use crate::services::checks::{self, CheckQuery, CheckView, CreatedCheck, ResultView, report, runner};
 use crate::state::AppState;
@@ -193,4 +194,20 @@ pub async fn get_inspection(
             .body(report::html(&v)),
         Some(_) => return Err(Error::invalid("format", "json, markdown or html").into()),
     })
+}
+
+/// The inventory: each exporter check's host as last seen (OS, kernel, CPUs, memory, mounts, the
+/// exporter), with the last environment detection that judged it.
+#[utoipa::path(get, path = "/api/v1/hosts", tag = "checks", params(HostQuery),
+    responses((status = 200, description = "Hosts, by check name", body = Vec<HostView>),
+        (status = 400, description = "Bad query", body = ErrorBody), errors::Staff),
+    security(("bearer" = [])))]
+#[get("/hosts")]
+pub async fn list_hosts(
+    state: web::Data<AppState>,
+    auth: Auth,
+    q: web::Query<HostQuery>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Role::Agent)?;
+    Ok(HttpResponse::Ok().json(hosts::list(&state, q.into_inner()).await?))
 }

@@ -127,6 +127,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, email_limi
                 .service(checks::start_inspection)
                 .service(checks::list_inspections)
                 .service(checks::get_inspection)
+                .service(checks::list_hosts)
                 .service(intake::create_integration)
                 .service(intake::list_integrations)
                 .service(intake::alertmanager_intake)

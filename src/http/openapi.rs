@@ -24,7 +24,7 @@ use super::{
         admin::list_tokens, admin::create_token, admin::patch_token, admin::delete_token,
         escalations::ack, escalations::list, escalations::retry,
         checks::list, checks::create, checks::get_one, checks::update, checks::remove, checks::run, checks::results,
-        checks::heartbeat, checks::start_inspection, checks::list_inspections, checks::get_inspection,
+        checks::heartbeat, checks::start_inspection, checks::list_inspections, checks::get_inspection, checks::list_hosts,
         intake::create_integration, intake::list_integrations, intake::alertmanager_intake, intake::events_intake,
         intake::email_intake,
         intake::audit_log,

@@ -26,15 +26,7 @@ async fn a_real_node_exporter_passes_this_machines_facts_and_fails_an_impossible
     if !app.db.url.starts_with("postgres") {
         return; // A test that drives an external program runs once, on PostgreSQL.
     }
-    let node = Program::spawn(
-        &["prometheus-node-exporter", "node_exporter"],
-        "prometheus-node-exporter",
-        "unused",
-        "",
-        |_, port| vec![format!("--web.listen-address=127.0.0.1:{port}")],
-    )
-    .ready("/metrics", "prometheus-node-exporter")
-    .await;
+    let node = node_exporter().ready("/metrics", "prometheus-node-exporter").await;
     let url = format!("{}/metrics", node.url);
     let facts = [
         r#"[METRIC node_filesystem_avail_bytes{mountpoint="/"}] > 1MB"#,
@@ -135,4 +127,141 @@ async fn bodies_that_are_not_the_format_or_too_large_are_refused_with_the_reason
     let r = app.post("/api/v1/checks", &app.admin, exporter("bad", &url, &["[METRIC up] > ten"])).await;
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.to_string().contains("not a number"), "{}", r.body);
+}
+
+const PROFILES: &str = r#"
+[environments.this-host]
+description = "what any Linux test machine has"
+conditions = [
+  '[LABEL node_uname_info sysname] == Linux',
+  '[LABEL node_uname_info release] >= 3.10',
+  '[COUNT node_cpu_seconds_total{mode="idle"}] >= 1',
+  '[METRIC node_memory_MemTotal_bytes] >= 256MiB',
+  '[RATIO node_filesystem_avail_bytes / node_filesystem_size_bytes {mountpoint="/"}] > 0.1%',
+  '[METRIC node_filefd_maximum] >= 1024',
+]
+
+[environments.impossible]
+conditions = [
+  '[METRIC node_memory_MemTotal_bytes] >= 256MiB',
+  '[COUNT node_cpu_seconds_total{mode="idle"}] >= 4096',
+]
+"#;
+
+fn node_exporter() -> Program {
+    Program::spawn(
+        &["prometheus-node-exporter", "node_exporter"],
+        "prometheus-node-exporter",
+        "unused",
+        "",
+        |_, port| vec![format!("--web.listen-address=127.0.0.1:{port}")],
+    )
+}
+
+/// Starts an inspection and waits until it ends.
+async fn inspect(app: &TestApp, body: Value) -> Value {
+    let r = app.post("/api/v1/inspections", &app.admin, body).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let id = r.body["id"].as_i64().unwrap();
+    eventually("the inspection to end", std::time::Duration::from_secs(30), || async {
+        let v = app.get(&format!("/api/v1/inspections/{id}"), &app.admin).await.body;
+        (v["status"] != "running").then_some(v)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_environment_detection_judges_real_hosts_and_names_what_does_not_fit() {
+    let app =
+        crate::helpers::spawn_with(crate::helpers::Options { overlay: Some(PROFILES.into()), ..Default::default() })
+            .await;
+    if !app.db.url.starts_with("postgres") {
+        return; // A test that drives an external program runs once, on PostgreSQL.
+    }
+    let node = node_exporter().ready("/metrics", "prometheus-node-exporter").await;
+    let url = format!("{}/metrics", node.url);
+    let c = app
+        .post(
+            "/api/v1/checks",
+            &app.admin,
+            json!({"name": "lab-host", "kind": "exporter", "url": url,
+        "interval": "1h", "tags": ["lab"]}),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{}", c.body);
+
+    let fits = inspect(&app, json!({"environment": "this-host", "tags": ["lab"]})).await;
+    assert_eq!(fits["status"], "passed", "{fits}");
+    let host = &fits["results"][0];
+    let conditions = host["conditions"].as_array().unwrap();
+    assert_eq!(conditions.len(), 6, "{host}");
+    assert!(conditions.iter().all(|c| c["held"] == true && c["observed"].is_string()), "{host}");
+    assert_eq!(conditions[0]["observed"], "Linux");
+
+    let misfit = inspect(&app, json!({"environment": "impossible", "tags": ["lab"]})).await;
+    assert_eq!(misfit["status"], "failed", "{misfit}");
+    let host = &misfit["results"][0];
+    assert_eq!((host["name"].as_str(), host["status"].as_str()), (Some("lab-host"), Some("down")), "{host}");
+    assert_eq!(host["failed_condition"], r#"[COUNT node_cpu_seconds_total{mode="idle"}] >= 4096"#);
+    let cores: u32 = host["observed"].as_str().unwrap().parse().unwrap();
+    assert!(cores >= 1, "{host}");
+    // A profile judges; it records nothing on the check and opens no ticket.
+    let results = app.get(&format!("/api/v1/checks/{}/results", c.body["id"]), &app.admin).await;
+    assert_eq!(results.body.as_array().unwrap().len(), 0, "{}", results.body);
+    let md = app
+        .client
+        .get(format!("{}/api/v1/inspections/{}?format=markdown", app.address, misfit["id"]))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(md.contains("## Environment") && md.contains("| condition | lab-host |") && md.contains("✗ "), "{md}");
+
+    // The same profile again: compared with the previous detection of that profile only.
+    let again = inspect(&app, json!({"environment": "this-host", "tags": ["lab"]})).await;
+    assert_eq!(again["diff"]["previous_id"], fits["id"], "{again}");
+    assert_eq!(again["results"][0]["conditions"][0]["previous"], true);
+    // The inventory: the host's facts as its node_exporter showed them, and the last detection.
+    let hosts = app.get("/api/v1/hosts", &app.admin).await;
+    assert_eq!(hosts.status, 200, "{}", hosts.body);
+    let h = &hosts.body[0];
+    assert_eq!((h["check"].as_str(), h["facts"]["os_family"].as_str()), (Some("lab-host"), Some("linux")), "{h}");
+    assert!(h["facts"]["cpus"].as_u64().is_some_and(|n| n >= 1) && h["facts"]["kernel"].is_string(), "{h}");
+    assert!(h["facts"]["exporter"].as_str().unwrap().starts_with("node_exporter "), "{h}");
+    assert!(h["facts"]["mounts"].as_array().unwrap().iter().any(|m| m["mountpoint"] == "/"), "{h}");
+    assert_eq!(
+        (h["last_detection"]["environment"].as_str(), h["last_detection"]["status"].as_str()),
+        (Some("this-host"), Some("up"))
+    );
+    let other = app.customer("无关客户", "standard").await;
+    assert_eq!(app.get(&format!("/api/v1/hosts?customer_id={other}"), &app.admin).await.body, json!([]));
+    let unknown = app.post("/api/v1/inspections", &app.admin, json!({"environment": "nc99", "tags": ["lab"]})).await;
+    assert_eq!(unknown.status, 422, "{}", unknown.body);
+
+    // From the shell: exit 0 when every host fits, 1 when one does not.
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(crate::helpers::config_dir()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    let test_toml = std::fs::read_to_string(dir.path().join("test.toml")).unwrap();
+    std::fs::write(dir.path().join("test.toml"), format!("{test_toml}\n{PROFILES}")).unwrap();
+    let cli = |environment: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_opsline"))
+            .args(["inspect", "--environment", environment, "--tag", "lab"])
+            .env("OPSLINE_ENVIRONMENT", "test")
+            .env("OPSLINE_CONFIG_DIR", dir.path())
+            .env("OPSLINE_DATABASE__URL", &app.db.url)
+            .env("OPSLINE_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    let out = cli("impossible");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("## Environment"), "{stdout}");
+    assert_eq!(cli("this-host").status.code(), Some(0));
 }

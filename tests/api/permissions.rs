@@ -209,7 +209,7 @@ fn tickets_and_their_actions() -> Vec<Case> {
     ]
 }
 
-/// Checks, inspections, integrations and the audit log.
+/// Checks, inspections, the hosts inventory, integrations and the audit log.
 fn checks_inspections_and_integrations() -> Vec<Case> {
     use Rule::*;
     vec![
@@ -226,6 +226,7 @@ fn checks_inspections_and_integrations() -> Vec<Case> {
         c(Method::GET, "/api/v1/inspections", None, Staff(1), none),
         c(Method::POST, "/api/v1/inspections", None, Staff(2), |_, _| Some(json!({"tags": ["perm"]}))),
         c(Method::GET, "/api/v1/inspections/{i}", None, Staff(1), none),
+        c(Method::GET, "/api/v1/hosts", None, Staff(1), none),
         c(Method::GET, "/api/v1/customers/{c}/integrations", None, Staff(4), none),
         c(Method::POST, "/api/v1/customers/{c}/integrations", None, Staff(4), |_, _| Some(json!({"kind": "events"}))),
         c(Method::GET, "/api/v1/audit", None, Staff(4), none),

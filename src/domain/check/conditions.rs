@@ -167,9 +167,9 @@ pub fn parse(text: &str) -> Result<Condition, String> {
     if r.is_empty() {
         return Err("the right-hand side is empty".into());
     }
-    if let Left::Series(_) = left {
-        let Right::Literal(lit) = &right else { return Err("a series is compared with a number".into()) };
-        metric::threshold(lit)?;
+    if let Left::Series(q) = &left {
+        let Right::Literal(lit) = &right else { return Err("a series is compared with a literal".into()) };
+        metric::validate(q, lit)?;
     }
     Ok(Condition { text: text.to_string(), left, op, right })
 }
@@ -360,12 +360,23 @@ fn literal_num(left: &Left, lit: &str) -> Option<f64> {
 }
 
 impl Condition {
+    /// Whether it reads series (`[METRIC …]` and the like): what an environment profile holds.
+    pub fn reads_series(&self) -> bool {
+        matches!(self.left, Left::Series(_))
+    }
+
+    /// What a series condition sees, held or not (`None` for the others).
+    pub fn observed(&self, o: &Observation) -> Option<String> {
+        match (&self.left, &self.right) {
+            (Left::Series(q), Right::Literal(lit)) => Some(clip(metric::observed(q, lit, &o.series), OBSERVED_MAX)),
+            _ => None,
+        }
+    }
+
     pub fn check(&self, o: &Observation) -> Result<(), Unmet> {
         let unmet = |observed: String| Unmet { condition: self.text.clone(), observed: clip(observed, OBSERVED_MAX) };
         if let (Left::Series(q), Right::Literal(lit)) = (&self.left, &self.right) {
-            // The threshold was read when the condition was parsed.
-            let t = metric::threshold(lit).map_err(unmet)?;
-            return metric::check(q, self.op, &t, &o.series).map_err(unmet);
+            return metric::check(q, self.op, lit, &o.series).map_err(unmet);
         }
         let seen = read(&self.left, o);
         let eq = |lit: &str| match &seen {

@@ -6,6 +6,11 @@
 //!   `b` with exactly the same labels (`node_filesystem_avail_bytes / node_filesystem_size_bytes`
 //!   pairs each mount with its own size).
 //!
+//! Facts about a host are read with `[COUNT name{labels}] <op> <n>` (how many series match: CPU
+//! cores are `[COUNT node_cpu_seconds_total{mode="idle"}]`) and `[LABEL name{labels} label] <op>
+//! <text>` (a label's value: `==` and `!=` compare text, the others compare versions number by
+//! number, so `[LABEL node_uname_info release] >= 5.10` holds for `6.1.0-18-amd64`).
+//!
 //! For `prometheus` checks, whose series are a PromQL query's answer: `[VALUE] <op> <number>`
 //! (every series of the answer) and `[SERIES] <op> <count>` (how many there are: `[SERIES] == 0`
 //! for "no alert firing", each one found named).
@@ -46,6 +51,10 @@ pub enum Query {
     Count,
     /// `a / b`, each `a` series over the `b` series with the same labels.
     Ratio(Selector, Selector),
+    /// How many series match.
+    CountOf(Selector),
+    /// A label's value on each matching series.
+    Label(Selector, String),
 }
 
 /// A number with its unit: the value in base units, and how to show observed values.
@@ -73,6 +82,15 @@ pub fn parse_query(s: &str) -> Option<Result<Query, String>> {
     let inner = |p: &str| s.strip_prefix(p).and_then(|x| x.strip_suffix(']')).map(str::trim);
     if let Some(m) = inner("[METRIC ") {
         return Some(selector(m).map(Query::Metric));
+    }
+    if let Some(m) = inner("[COUNT ") {
+        return Some(selector(m).map(Query::CountOf));
+    }
+    if let Some(m) = inner("[LABEL ") {
+        return Some(match m.rsplit_once(' ') {
+            Some((sel, label)) if !label.is_empty() => selector(sel.trim()).map(|s| Query::Label(s, label.to_string())),
+            _ => Err("expected `[LABEL name{labels} label]`".into()),
+        });
     }
     let r = inner("[RATIO ")?;
     Some((|| {
@@ -152,7 +170,7 @@ fn values(q: &Query, series: &[Series]) -> Vec<(String, f64)> {
     match q {
         Query::Metric(sel) => series.iter().filter(|s| sel.matches(s)).map(|s| (s.to_string(), s.value)).collect(),
         Query::Value => series.iter().map(|s| (s.to_string(), s.value)).collect(),
-        Query::Count => vec![(String::new(), series.len() as f64)],
+        Query::Count | Query::CountOf(_) | Query::Label(..) => Vec::new(),
         Query::Ratio(a, b) => series
             .iter()
             .filter(|s| a.matches(s))
@@ -171,15 +189,32 @@ impl Series {
     }
 }
 
-/// Whether every series the query reads holds `op threshold`; if not, what the worst one was.
-pub fn check(q: &Query, op: Op, t: &Threshold, series: &[Series]) -> Result<(), String> {
-    if *q == Query::Count {
-        let n = series.len() as f64;
+/// Whether `right` suits the query: a number (with a unit) for all but `[LABEL …]`.
+pub fn validate(q: &Query, right: &str) -> Result<(), String> {
+    match q {
+        Query::Label(..) => Ok(()),
+        _ => threshold(right).map(|_| ()),
+    }
+}
+
+/// Whether the query holds `op right` on `series`; if not, what was seen (the worst series).
+pub fn check(q: &Query, op: Op, right: &str, series: &[Series]) -> Result<(), String> {
+    if let Query::Label(sel, label) = q {
+        return check_label(sel, label, op, right, series);
+    }
+    let t = threshold(right)?;
+    let counted: Option<Vec<&Series>> = match q {
+        Query::Count => Some(series.iter().collect()),
+        Query::CountOf(sel) => Some(series.iter().filter(|s| sel.matches(s)).collect()),
+        _ => None,
+    };
+    if let Some(found) = counted {
+        let n = found.len() as f64;
         if n.partial_cmp(&t.value).is_some_and(|o| op.holds(o)) {
             return Ok(());
         }
-        let named: Vec<String> = series.iter().take(5).map(Series::to_string).collect();
-        let more = if series.len() > 5 { format!(" and {} more", series.len() - 5) } else { String::new() };
+        let named: Vec<String> = found.iter().take(5).map(|s| s.to_string()).collect();
+        let more = if found.len() > 5 { format!(" and {} more", found.len() - 5) } else { String::new() };
         return Err(if named.is_empty() {
             "0 series".into()
         } else {
@@ -191,7 +226,7 @@ pub fn check(q: &Query, op: Op, t: &Threshold, series: &[Series]) -> Result<(), 
         let what = match q {
             Query::Metric(s) => s.shown(),
             Query::Ratio(a, b) => format!("{} over {}", a.shown(), b.name),
-            Query::Value | Query::Count => "in the answer".into(),
+            Query::Value | Query::Count | Query::CountOf(_) | Query::Label(..) => "in the answer".into(),
         };
         return Err(format!("(no series {what})"));
     }
@@ -220,6 +255,72 @@ pub fn check(q: &Query, op: Op, t: &Threshold, series: &[Series]) -> Result<(), 
     }
 }
 
+/// What the query sees on `series`, shown as a person reads it (in `right`'s unit): one value, or
+/// the lowest and highest of several, a count, or a label's values.
+pub fn observed(q: &Query, right: &str, series: &[Series]) -> String {
+    let shown = |vs: Vec<String>| {
+        let mut vs = vs;
+        vs.dedup();
+        match vs.len() {
+            0 => "(none)".to_string(),
+            1..=3 => vs.join(", "),
+            n => format!("{}, … ({n} series)", vs[..3].join(", ")),
+        }
+    };
+    match q {
+        Query::Label(sel, label) => {
+            shown(series.iter().filter(|s| sel.matches(s)).filter_map(|s| s.label(label)).map(str::to_string).collect())
+        }
+        Query::Count => series.len().to_string(),
+        Query::CountOf(sel) => series.iter().filter(|s| sel.matches(s)).count().to_string(),
+        _ => {
+            let t = threshold(right).unwrap_or(Threshold { value: 0.0, unit: Unit::Plain });
+            let mut values: Vec<f64> = values(q, series).into_iter().map(|(_, v)| v).collect();
+            values.sort_by(f64::total_cmp);
+            match values.as_slice() {
+                [] => "(none)".into(),
+                [one] => t.show(*one),
+                [lo, .., hi] => format!("{} – {} ({} series)", t.show(*lo), t.show(*hi), values.len()),
+            }
+        }
+    }
+}
+
+/// `[LABEL …]`: every matching series' label holds; else the first that does not.
+fn check_label(sel: &Selector, label: &str, op: Op, right: &str, series: &[Series]) -> Result<(), String> {
+    let matching: Vec<&Series> = series.iter().filter(|s| sel.matches(s)).collect();
+    if matching.is_empty() {
+        return Err(format!("(no series {})", sel.shown()));
+    }
+    for s in matching {
+        let Some(value) = s.label(label) else { return Err(format!("{s} has no label `{label}`")) };
+        let ord = match op {
+            Op::Eq | Op::Ne => value.cmp(right),
+            _ => version_cmp(value, right),
+        };
+        if !op.holds(ord) {
+            return Err(format!("{} {label} = \"{}\"", s.name, escape(value)));
+        }
+    }
+    Ok(())
+}
+
+/// Versions compared number by number (`6.1.0-18-amd64` > `5.10`); what follows the numbers is
+/// ignored, and a missing number counts as 0.
+fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let numbers = |v: &str| -> Vec<u64> {
+        v.split(|c: char| !c.is_ascii_digit())
+            .take_while(|p| !p.is_empty())
+            .map(|p| p.parse().unwrap_or(u64::MAX))
+            .collect()
+    };
+    let (x, y) = (numbers(a), numbers(b));
+    (0..x.len().max(y.len()))
+        .map(|i| x.get(i).copied().unwrap_or(0).cmp(&y.get(i).copied().unwrap_or(0)))
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,7 +339,7 @@ node_load1 NaN
 
     fn run(q: &str, op: Op, t: &str) -> Result<(), String> {
         let q = parse_query(q).unwrap().unwrap();
-        check(&q, op, &threshold(t).unwrap(), &parse(NODE).unwrap())
+        check(&q, op, t, &parse(NODE).unwrap())
     }
 
     #[test]
@@ -278,18 +379,47 @@ node_load1 NaN
     #[test]
     fn a_query_answer_holds_on_every_value_and_counts_its_series() {
         let answer = parse("up{instance=\"a\"} 1\nup{instance=\"b\"} 0\n").unwrap();
-        let t = |s: &str| threshold(s).unwrap();
-        assert_eq!(check(&Query::Value, Op::Ge, &t("0"), &answer), Ok(()));
+        assert_eq!(check(&Query::Value, Op::Ge, "0", &answer), Ok(()));
         assert_eq!(
-            check(&Query::Value, Op::Eq, &t("1"), &answer).unwrap_err(),
+            check(&Query::Value, Op::Eq, "1", &answer).unwrap_err(),
             r#"up{instance="b"} = 0 (1 of 2 series fail)"#
         );
         assert_eq!(
-            check(&Query::Count, Op::Eq, &t("0"), &answer).unwrap_err(),
+            check(&Query::Count, Op::Eq, "0", &answer).unwrap_err(),
             r#"2 series: up{instance="a"}, up{instance="b"}"#
         );
-        assert_eq!(check(&Query::Count, Op::Eq, &t("0"), &[]), Ok(()));
-        assert_eq!(check(&Query::Value, Op::Lt, &t("1"), &[]).unwrap_err(), "(no series in the answer)");
+        assert_eq!(check(&Query::Count, Op::Eq, "0", &[]), Ok(()));
+        assert_eq!(check(&Query::Value, Op::Lt, "1", &[]).unwrap_err(), "(no series in the answer)");
+    }
+
+    #[test]
+    fn host_facts_are_counted_and_labels_compared_as_text_or_versions() {
+        let host = parse(concat!(
+            "node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 1\nnode_cpu_seconds_total{cpu=\"0\",mode=\"user\"} 1\n",
+            "node_cpu_seconds_total{cpu=\"1\",mode=\"idle\"} 1\n",
+            "node_uname_info{release=\"6.1.0-18-amd64\",sysname=\"Linux\"} 1\n"
+        ))
+        .unwrap();
+        let q = |s: &str| parse_query(s).unwrap().unwrap();
+        let cores = q(r#"[COUNT node_cpu_seconds_total{mode="idle"}]"#);
+        assert_eq!(check(&cores, Op::Ge, "2", &host), Ok(()));
+        assert_eq!(
+            check(&cores, Op::Ge, "8", &host).unwrap_err(),
+            r#"2 series: node_cpu_seconds_total{cpu="0",mode="idle"}, node_cpu_seconds_total{cpu="1",mode="idle"}"#
+        );
+        let release = q("[LABEL node_uname_info release]");
+        assert_eq!(check(&release, Op::Ge, "5.10", &host), Ok(()));
+        assert_eq!(
+            check(&release, Op::Ge, "6.12", &host).unwrap_err(),
+            r#"node_uname_info release = "6.1.0-18-amd64""#
+        );
+        assert_eq!(check(&q("[LABEL node_uname_info sysname]"), Op::Eq, "Linux", &host), Ok(()));
+        assert!(
+            check(&q("[LABEL node_uname_info machine]"), Op::Eq, "x86_64", &host).unwrap_err().contains("no label")
+        );
+        assert_eq!(version_cmp("10.0", "9.9"), std::cmp::Ordering::Greater);
+        assert_eq!(version_cmp("5.10", "5.10.0"), std::cmp::Ordering::Equal);
+        assert!(validate(&release, "any text").is_ok() && validate(&cores, "eight").is_err());
     }
 
     #[test]

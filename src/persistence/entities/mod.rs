@@ -17,6 +17,7 @@ pub mod delivery_attempt;
 pub mod engineer_block;
 pub mod escalation;
 pub mod escalation_event;
+pub mod host_fact;
 pub mod idempotency_key;
 pub mod inspection;
 pub mod installation;

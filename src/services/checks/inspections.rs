@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::super::error::{Error, Result};
+use super::environment::{self, ConditionOutcome};
 use super::runner::{Origin, Run, gated, probe, record};
 use super::store::def_of;
+use crate::config::checks::Environment;
 use crate::domain::check::{Health, InspectionStatus};
 use crate::persistence::entities::{check, inspection};
 use crate::persistence::is_unique_violation;
@@ -35,6 +37,10 @@ pub struct NewInspection {
     /// Only these checks, by name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<Vec<String>>,
+    /// An environment detection: each selected `exporter` check's host judged against this
+    /// profile (`[environments.NAME]`) instead of running the check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -52,6 +58,9 @@ pub struct InspectionItem {
     /// The check's status in the previous inspection, if it was in it.
     #[schema(value_type = Option<String>)]
     pub previous: Option<Health>,
+    /// An environment detection: every condition of the profile on this host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<ConditionOutcome>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
@@ -79,27 +88,59 @@ pub struct InspectionView {
     pub diff: InspectionDiff,
 }
 
+/// A check not run (yet): unknown, with nothing seen.
+pub(super) fn unrun(row: &check::Model) -> InspectionItem {
+    InspectionItem {
+        check_id: row.id,
+        name: row.name.clone(),
+        kind: row.kind.clone(),
+        status: Health::Unknown,
+        duration_ms: 0,
+        failed_condition: None,
+        observed: None,
+        error: None,
+        previous: None,
+        conditions: Vec::new(),
+    }
+}
+
 fn items(row: &inspection::Model) -> Vec<InspectionItem> {
     serde_json::from_str(&row.results).unwrap_or_default()
 }
 
-async fn previous(state: &AppState, before: i64) -> Result<Option<inspection::Model>> {
-    Ok(inspection::Entity::find()
-        .filter(inspection::Column::Id.lt(before))
+fn environment_of(row: &inspection::Model) -> Option<String> {
+    serde_json::from_str::<NewInspection>(&row.selection).ok().and_then(|s| s.environment)
+}
+
+/// The latest finished inspection before `before` of the same kind: an environment detection
+/// with the same profile, or an inspection of checks.
+async fn previous(state: &AppState, before: &inspection::Model) -> Result<Option<inspection::Model>> {
+    let environment = environment_of(before);
+    let earlier = inspection::Entity::find()
+        .filter(inspection::Column::Id.lt(before.id))
         .filter(inspection::Column::Status.is_in(["passed", "failed", "inconclusive"]))
         .order_by_desc(inspection::Column::Id)
-        .one(&state.db)
-        .await?)
+        .limit(50)
+        .all(&state.db)
+        .await?;
+    Ok(earlier.into_iter().find(|r| environment_of(r) == environment))
 }
 
 async fn view(state: &AppState, row: inspection::Model) -> Result<InspectionView> {
     let mut results = items(&row);
     results.sort_by(|a, b| a.name.cmp(&b.name));
     let mut diff = InspectionDiff::default();
-    if let Some(prev) = previous(state, row.id).await? {
-        let before: BTreeMap<String, Health> = items(&prev).into_iter().map(|i| (i.name, i.status)).collect();
+    if let Some(prev) = previous(state, &row).await? {
+        let earlier = items(&prev);
+        if environment_of(&row).is_some() {
+            environment::compare(&mut results, &earlier, &mut diff);
+        }
+        let before: BTreeMap<String, Health> = earlier.into_iter().map(|i| (i.name, i.status)).collect();
         for item in results.iter_mut() {
             item.previous = before.get(&item.name).copied();
+            if !item.conditions.is_empty() {
+                continue;
+            }
             match (item.previous, item.status) {
                 (Some(Health::Down), Health::Up) => diff.recovered.push(item.name.clone()),
                 (p, Health::Down) if p != Some(Health::Down) => diff.newly_failing.push(item.name.clone()),
@@ -162,8 +203,18 @@ async fn select(state: &AppState, req: &NewInspection) -> Result<Vec<check::Mode
             })
         })
         .collect();
+    let picked: Vec<check::Model> = match &req.environment {
+        None => picked,
+        Some(name) => {
+            if !state.config.runtime.checks.environments.contains_key(name) {
+                return Err(Error::invalid("environment", format!("no environment profile named `{name}`")));
+            }
+            picked.into_iter().filter(environment::detectable).collect()
+        }
+    };
     if picked.is_empty() {
-        return Err(Error::invalid("tags", "no check matches this selection"));
+        let what = if req.environment.is_some() { "no exporter check" } else { "no check" };
+        return Err(Error::invalid("tags", format!("{what} matches this selection")));
     }
     Ok(picked)
 }
@@ -224,8 +275,12 @@ pub async fn start(
     };
     let id = row.id;
     let bg = state.clone();
+    let profile = req
+        .environment
+        .as_ref()
+        .and_then(|e| state.config.runtime.checks.environments.get(e).map(|p| (e.clone(), p.clone())));
     tokio::spawn(async move {
-        if let Err(e) = run_to_end(&bg, id, picked).await {
+        if let Err(e) = run_to_end(&bg, id, picked, profile).await {
             tracing::error!(inspection = id, error = %crate::services::chain(&e), "inspection failed");
         }
     });
@@ -244,20 +299,31 @@ pub async fn start_scheduled(state: &AppState, fire: DateTime<Utc>) -> Result<Op
         return Ok(None);
     }
     let tags = &state.config.settings.inspections.schedule_tags;
-    let req = NewInspection { tags: (!tags.is_empty()).then(|| tags.clone()), checks: None };
+    let req = NewInspection { tags: (!tags.is_empty()).then(|| tags.clone()), checks: None, environment: None };
     let (v, mine) = start(state, SCHEDULE, req, state.clock.now().max(fire)).await?;
     Ok(mine.then_some(v.id))
 }
 
-/// Runs the picked checks with `inspections.concurrency` at a time, saving progress after each.
-pub async fn run_to_end(state: &AppState, id: i64, picked: Vec<check::Model>) -> Result<()> {
+/// Runs the picked checks (or, with `profile`, judges their hosts against it) with
+/// `inspections.concurrency` at a time, saving progress after each.
+pub async fn run_to_end(
+    state: &AppState,
+    id: i64,
+    picked: Vec<check::Model>,
+    profile: Option<(String, Environment)>,
+) -> Result<()> {
     let gate = gated(state).await?;
     let concurrency = state.config.settings.inspections.concurrency as usize;
     let mut done: Vec<InspectionItem> = Vec::new();
+    let profile = &profile;
     let mut stream = futures_util::stream::iter(picked)
         .map(|row| async move {
-            let def = def_of(&row);
             let started = state.clock.now();
+            if let Some((name, env)) = profile {
+                let detected = environment::detect(state, &row, (name.as_str(), env), id, started).await;
+                return (row, Err(detected), None, started);
+            }
+            let def = def_of(&row).map_err(|e| InspectionItem { error: Some(e.to_string()), ..unrun(&row) });
             let r = match &def {
                 Ok(d) => Some(probe(state, &row, d, started).await),
                 Err(_) => None,
@@ -280,19 +346,11 @@ pub async fn run_to_end(state: &AppState, id: i64, picked: Vec<check::Model>) ->
                     observed: stored.observed,
                     error: stored.error,
                     previous: None,
+                    conditions: Vec::new(),
                 }
             }
-            (def, _) => InspectionItem {
-                check_id: row.id,
-                name: row.name.clone(),
-                kind: row.kind.clone(),
-                status: Health::Unknown,
-                duration_ms: 0,
-                failed_condition: None,
-                observed: None,
-                error: Some(def.err().map_or_else(|| "not run".to_string(), |e| e.to_string())),
-                previous: None,
-            },
+            (Err(item), _) => item,
+            (Ok(_), None) => InspectionItem { error: Some("not run".into()), ..unrun(&row) },
         };
         done.push(item);
         let now = state.clock.now();

@@ -62,7 +62,16 @@ fn heartbeat(row: &check::Model, def: &CheckDef, now: DateTime<Utc>) -> ProbeRes
 pub async fn probe(state: &AppState, row: &check::Model, def: &CheckDef, now: DateTime<Utc>) -> ProbeResult {
     match def.spec.kind {
         CheckKind::Heartbeat => heartbeat(row, def, now),
-        _ => state.prober.run(def, secs(now)).await,
+        kind => {
+            let r = state.prober.run(def, secs(now)).await;
+            if kind == CheckKind::Exporter {
+                // The inventory: what the host was seen to be.
+                if let Err(e) = super::hosts::seen(state, row.id, &r.observation.series, now).await {
+                    tracing::warn!(check = %row.name, error = %crate::services::chain(&e), "host facts not kept");
+                }
+            }
+            r
+        }
     }
 }
 
