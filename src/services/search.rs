@@ -291,12 +291,13 @@ impl Feed {
         loop {
             let docs = written_after(db, fed.after, FEED_PAGE).await?;
             let Some(last) = docs.last() else { break };
-            fed.after = (last.written, last.id);
-            let full = docs.len() as u64 == FEED_PAGE;
+            let (next, full) = ((last.written, last.id), docs.len() as u64 == FEED_PAGE);
             read += docs.len() as u64;
             let entries: Vec<Entry> = docs.into_iter().map(entry).collect();
             let index = fed.index.clone();
             blocking(move || index.write(&entries)).await?;
+            // Only once written: a failure reads the same documents again next time.
+            fed.after = next;
             if !full {
                 break;
             }
@@ -315,7 +316,9 @@ impl Feed {
 /// Documents written after `(written, id)`, in that order.
 async fn written_after(db: &impl ConnectionTrait, after: (i64, i64), limit: u64) -> Result<Vec<search_doc::Model>> {
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT * FROM search_docs WHERE (written, id) > (").bind(after.0).push(", ").bind(after.1);
+    // The columns of the entity (not PostgreSQL's `tsv`, as large as the tokens).
+    sql.push("SELECT id, kind, ref_id, customer_id, status, visibility, tokens, terms, updated_at, written");
+    sql.push(" FROM search_docs WHERE (written, id) > (").bind(after.0).push(", ").bind(after.1);
     sql.push(&format!(") ORDER BY written, id LIMIT {limit}"));
     Ok(search_doc::Entity::find().from_raw_sql(sql.statement()).all(db).await?)
 }
