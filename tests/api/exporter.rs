@@ -123,6 +123,18 @@ async fn bodies_that_are_not_the_format_or_too_large_are_refused_with_the_reason
     let nan = run_check(&app, exporter("nan", &url, &["[METRIC ratio] < 1"])).await;
     assert_eq!((nan["outcome"].as_str(), nan["observed"].as_str()), (Some("down"), Some("ratio = NaN")), "{nan}");
 
+    // The outbound policy holds for exporters and Prometheus as for every check: cloud metadata
+    // is never asked, whichever kind asks.
+    for (name, kind) in [("meta-exporter", "exporter"), ("meta-prometheus", "prometheus")] {
+        let mut spec = exporter(name, "http://169.254.169.254/metrics", &["[SERIES] == 0"]);
+        spec["kind"] = json!(kind);
+        if kind == "prometheus" {
+            spec["query"] = json!("up");
+        }
+        let r = run_check(&app, spec).await;
+        assert!(r["error"].as_str().unwrap_or_default().contains("checks.denied_networks"), "{r}");
+    }
+
     // A bad condition is refused when the check is made, naming it.
     let r = app.post("/api/v1/checks", &app.admin, exporter("bad", &url, &["[METRIC up] > ten"])).await;
     assert_eq!(r.status, 422, "{}", r.body);
