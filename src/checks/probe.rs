@@ -1,10 +1,9 @@
 //! Running one probe: http (reqwest, a new connection each time, as blackbox_exporter does),
 //! exporter (an http scrape read as Prometheus's text format), prometheus (a PromQL instant
-//! query), tcp
-//! and tls (connect, handshake, optional send and expect), dns (one query to the given server),
-//! postgres (connect and `SELECT 1`) and host (disk free per mount, memory, load). Where a probe
-//! may go is `crate::outbound`'s to say: every target, every redirect hop, checked against
-//! `checks.denied_networks` before any packet leaves, and connected to as checked.
+//! query), tcp and tls (connect, handshake, optional send and expect), dns (one query to the
+//! given server), postgres (connect and `SELECT 1`) and host (disk free per mount, memory, load).
+//! Where a probe may go is `crate::outbound`'s to say: every target, every redirect hop, checked
+//! against `checks.denied_networks` before any packet leaves, and connected to as checked.
 //! A probe never fails with an error: whatever went wrong is part of its result.
 
 use std::net::{IpAddr, SocketAddr};
