@@ -164,9 +164,9 @@ async fn bad_checks_are_refused_with_the_field_and_nothing_is_written() {
 #[tokio::test]
 async fn tcp_checks_see_a_closed_port_and_an_open_one() {
     let app = spawn().await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed_port = closed.local_addr().unwrap().port();
-    drop(closed);
+    // Held for the test: bound, not listening, so connections are refused.
+    let closed = crate::receivers::ReservedPort::new();
+    let closed_port = closed.port;
     let open = TargetServer::start().await;
     let a = check(
         &app,
@@ -265,9 +265,9 @@ async fn flapping_is_told_once_on_the_outage_ticket() {
 
 #[tokio::test]
 async fn when_every_canary_fails_results_are_unknown_and_nothing_opens() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    // Held for the test: bound, not listening, so connections are refused.
+    let closed = crate::receivers::ReservedPort::new();
+    let port = closed.port;
     let overlay = format!(
         "[checks.uplink]\nkind = \"tcp\"\nhost = \"127.0.0.1\"\nport = {port}\ninterval = \"10s\"\n\n[gating]\ncanaries = [\"uplink\"]\n"
     );
@@ -399,9 +399,9 @@ async fn a_postgres_check_connects_to_the_real_server_and_never_shows_its_url() 
     assert!(shown.starts_with("postgres://***") && shown.ends_with("@127.0.0.1:5432/postgres"), "{shown}");
     let r = app.post(&format!("/api/v1/checks/{}/run", good["id"]), &app.admin, json!({})).await;
     assert_eq!(r.body["outcome"], "up", "{}", r.body);
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    // Held for the test: bound, not listening, so connections are refused.
+    let closed = crate::receivers::ReservedPort::new();
+    let port = closed.port;
     let secret_url = format!("postgres://opsline:hunter2secret@127.0.0.1:{port}/x");
     let bad = check(
         &app,
@@ -719,9 +719,9 @@ async fn denied_networks_are_refused_and_failing_checks_retry_sooner() {
 
 #[tokio::test]
 async fn a_config_check_names_its_customer_by_key() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    // Held for the test: bound, not listening, so connections are refused.
+    let closed = crate::receivers::ReservedPort::new();
+    let port = closed.port;
     let overlay = format!(
         "[checks.acme-db]\nkind = \"tcp\"\nhost = \"127.0.0.1\"\nport = {port}\ninterval = \"1m\"\ncustomer = \"acme-bank\"\nlevel = \"I\"\nfailure_threshold = 1\n"
     );

@@ -22,11 +22,6 @@ fn shows_no_secret(what: &str, v: &impl ToString) {
     }
 }
 
-/// A port nothing listens on.
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[tokio::test]
 async fn check_secrets_are_write_only_and_kept_by_updates_that_leave_them_out() {
     let app = spawn().await;
@@ -78,7 +73,9 @@ async fn check_secrets_are_write_only_and_kept_by_updates_that_leave_them_out() 
     );
 
     // Error texts: a refused connection and a failed postgres sign-in name no secret.
-    let closed = closed_port();
+    // A port nothing listens on, held for the test.
+    let reserved = crate::receivers::ReservedPort::new();
+    let closed = reserved.port;
     let down = json!({"name": "down-web", "kind": "http", "interval": "1m",
                       "url": format!("http://ops:pa55w0rd-xyz@127.0.0.1:{closed}/x?api_key=k3y-0123456789")});
     let result = run_check(&app, down).await;

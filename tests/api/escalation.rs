@@ -291,7 +291,8 @@ async fn a_storm_of_a_hundred_breaches_to_one_address_yields_at_most_twenty_mail
 #[tokio::test]
 async fn mail_sent_while_smtp_is_down_arrives_after_recovery_with_every_attempt_recorded() {
     // A port nothing listens on: connections are refused, as from a stopped mail server.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let reserved = crate::receivers::ReservedPort::new();
+    let port = reserved.port;
     let hooks = WebhookReceiver::start(SECRET).await;
     let app = spawn_with(Options {
         overlay: Some(rules("")),
@@ -306,7 +307,7 @@ async fn mail_sent_while_smtp_is_down_arrives_after_recovery_with_every_attempt_
     vip_ticket(&app, "I").await;
     tick(&app, "2026-10-20T10:10:01+08:00").await;
     tick(&app, "2026-10-20T10:10:30+08:00").await;
-    let smtp = SmtpServer::start_on(port).await;
+    let smtp = SmtpServer::start_on(reserved);
     // Before the next repeat (10:15:01), the retry after two failures gets through.
     tick(&app, "2026-10-20T10:12:00+08:00").await;
     assert_eq!(smtp.mails().len(), 1);

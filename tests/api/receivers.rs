@@ -121,13 +121,42 @@ pub struct SmtpServer {
     task: tokio::task::JoinHandle<()>,
 }
 
-impl SmtpServer {
-    pub async fn start() -> SmtpServer {
-        Self::start_on(0).await
+/// A loopback port held for a test: bound but not listening, so connections to it are refused
+/// (as to a stopped server) and no other test or program can take it meanwhile — a port merely
+/// released could be, and then a server started on it later fails to bind.
+pub struct ReservedPort {
+    socket: socket2::Socket,
+    pub port: u16,
+}
+
+impl ReservedPort {
+    pub fn new() -> ReservedPort {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        socket.bind(&any.into()).unwrap();
+        let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+        ReservedPort { socket, port }
     }
 
-    pub async fn start_on(port: u16) -> SmtpServer {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind smtp");
+    /// Starts listening on it.
+    pub fn listen(self) -> std::net::TcpListener {
+        self.socket.listen(128).unwrap();
+        self.socket.set_nonblocking(true).unwrap();
+        self.socket.into()
+    }
+}
+
+impl SmtpServer {
+    pub async fn start() -> SmtpServer {
+        Self::serve(TcpListener::bind(("127.0.0.1", 0)).await.expect("bind smtp"))
+    }
+
+    /// The mail server comes up on a port held until now (connections were refused).
+    pub fn start_on(port: ReservedPort) -> SmtpServer {
+        Self::serve(TcpListener::from_std(port.listen()).unwrap())
+    }
+
+    fn serve(listener: TcpListener) -> SmtpServer {
         let port = listener.local_addr().unwrap().port();
         let mails: Arc<Mutex<Vec<ReceivedMail>>> = Arc::default();
         let collector = Collector { mails: mails.clone(), ..Default::default() };
