@@ -312,6 +312,19 @@ impl MigrationTrait for Migration {
     }
 }
 
+/// Runs `postgres` or `sqlite`, the statements written for the connected database, in order.
+pub(crate) async fn per_backend(manager: &SchemaManager<'_>, postgres: &[&str], sqlite: &[&str]) -> Result<(), DbErr> {
+    let db = manager.get_connection();
+    let statements = match db.get_database_backend() {
+        sea_orm_migration::sea_orm::DatabaseBackend::Postgres => postgres,
+        _ => sqlite,
+    };
+    for sql in statements {
+        db.execute_unprepared(sql).await?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn index<T: IntoIden + Copy + 'static, C: IntoIden + Copy + 'static>(
     manager: &SchemaManager<'_>,
     table: T,

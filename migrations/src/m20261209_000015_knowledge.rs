@@ -16,7 +16,7 @@
 use sea_orm_migration::sea_orm::DatabaseBackend;
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261128_000001_core::{index, unique_index};
+use crate::m20261128_000001_core::{index, per_backend, unique_index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -213,15 +213,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         unique_index(manager, SearchDocs::Table, "uq_search_docs_ref", &[SearchDocs::Kind, SearchDocs::RefId]).await?;
-        let db = manager.get_connection();
-        let statements = match db.get_database_backend() {
-            DatabaseBackend::Postgres => POSTGRES_UP,
-            _ => SQLITE_UP,
-        };
-        for sql in statements {
-            db.execute_unprepared(sql).await?;
-        }
-        Ok(())
+        per_backend(manager, POSTGRES_UP, SQLITE_UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

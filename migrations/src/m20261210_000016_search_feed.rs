@@ -9,8 +9,8 @@
 //!   of order, so a reader reads on from the oldest transaction still running when it last read
 //!   (`pg_snapshot_xmin`), never from the highest value it saw.
 
+use crate::m20261128_000001_core::per_backend;
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DatabaseBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -50,25 +50,13 @@ const POSTGRES_DOWN: &[&str] = &[
     "ALTER TABLE search_docs DROP COLUMN written",
 ];
 
-async fn run(manager: &SchemaManager<'_>, postgres: &[&str], sqlite: &[&str]) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    let statements = match db.get_database_backend() {
-        DatabaseBackend::Postgres => postgres,
-        _ => sqlite,
-    };
-    for sql in statements {
-        db.execute_unprepared(sql).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, POSTGRES_UP, SQLITE_UP).await
+        per_backend(manager, POSTGRES_UP, SQLITE_UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, POSTGRES_DOWN, SQLITE_DOWN).await
+        per_backend(manager, POSTGRES_DOWN, SQLITE_DOWN).await
     }
 }

@@ -135,8 +135,8 @@ impl Prober {
     async fn http(&self, def: &CheckDef, timeout: Duration, now: i64) -> (Observation, Option<String>) {
         // Bodies are read up to 1 MiB: enough for any health answer, bounded for a target that
         // streams forever.
-        let url = def.spec.url.clone().unwrap_or_default();
-        let (mut obs, error, body) = self.fetch(def, &url, timeout, now, HTTP_BODY_MAX).await;
+        let url = def.spec.url.as_deref().unwrap_or_default();
+        let (mut obs, error, body) = self.fetch(def, url, timeout, now, HTTP_BODY_MAX).await;
         if let Some(body) = body {
             obs.body = Some(String::from_utf8_lossy(&body.bytes).into_owned());
         }
@@ -146,8 +146,8 @@ impl Prober {
     /// Scrapes an exporter: its whole body, refused past `checks.exporter_max_bytes`, read as
     /// Prometheus's text format on a blocking thread.
     async fn exporter(&self, def: &CheckDef, timeout: Duration, now: i64) -> (Observation, Option<String>) {
-        let url = def.spec.url.clone().unwrap_or_default();
-        let (mut obs, error, body) = self.fetch(def, &url, timeout, now, self.exporter_max_bytes).await;
+        let url = def.spec.url.as_deref().unwrap_or_default();
+        let (mut obs, error, body) = self.fetch(def, url, timeout, now, self.exporter_max_bytes).await;
         let Some(body) = body else { return (obs, error) };
         if body.over {
             let limit = self.exporter_max_bytes;

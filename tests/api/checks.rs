@@ -362,16 +362,7 @@ async fn an_inspection_runs_with_bounded_concurrency_reports_and_diffs() {
     assert!(md.headers()["content-type"].to_str().unwrap().starts_with("text/markdown"));
     let md = md.text().await.unwrap();
     assert!(md.contains("| state | http | down |") && md.contains("failed: 5 up, 1 down"), "{md}");
-    let html = app
-        .client
-        .get(format!("{}/api/v1/inspections/{id}?format=html", app.address))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.text(&format!("/api/v1/inspections/{id}?format=html"), &app.admin).await;
     assert!(html.contains("<table>") && html.contains("<tr class=\"down\"><td>state</td>"), "{html}");
     assert_eq!(app.get(&format!("/api/v1/inspections/{id}?format=pdf"), &app.admin).await.status, 422);
 

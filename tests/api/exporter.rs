@@ -220,16 +220,7 @@ async fn an_environment_detection_judges_real_hosts_and_names_what_does_not_fit(
     // A profile judges; it records nothing on the check and opens no ticket.
     let results = app.get(&format!("/api/v1/checks/{}/results", c.body["id"]), &app.admin).await;
     assert_eq!(results.body.as_array().unwrap().len(), 0, "{}", results.body);
-    let md = app
-        .client
-        .get(format!("{}/api/v1/inspections/{}?format=markdown", app.address, misfit["id"]))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let md = app.text(&format!("/api/v1/inspections/{}?format=markdown", misfit["id"]), &app.admin).await;
     assert!(md.contains("## Environment") && md.contains("| condition | lab-host |") && md.contains("✗ "), "{md}");
 
     // The same profile again: compared with the previous detection of that profile only.

@@ -206,6 +206,12 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
 
+    /// `GET path` as `token`: the body as text (a report, a page).
+    pub async fn text(&self, path: &str, token: &str) -> String {
+        let res = self.client.get(format!("{}{path}", self.address)).bearer_auth(token).send().await.expect("request");
+        res.text().await.expect("body")
+    }
+
     /// Creates a customer as admin and returns its id.
     pub async fn customer(&self, name: &str, tier: &str) -> i64 {
         let r = self.post("/api/v1/customers", &self.admin, json!({"name": name, "tier": tier})).await;

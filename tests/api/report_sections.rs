@@ -79,15 +79,6 @@ async fn the_report_shows_check_uptime_inspections_and_the_backlog_at_the_period
         (Some(2), &json!(["disk-full"]))
     );
 
-    let html = app
-        .client
-        .get(format!("{}/api/v1/reports/{}?format=html", app.address, report.body["id"]))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.text(&format!("/api/v1/reports/{}?format=html", report.body["id"]), &app.admin).await;
     assert!(html.contains("disk-full") && html.contains("100.00 %") && html.contains("期末未解决工单"), "{html}");
 }

@@ -19,6 +19,7 @@ use std::fmt;
 use serde_json::Value;
 
 use super::exposition::Series;
+use super::glob::glob;
 use super::metric;
 use crate::domain::sla::parse_hms;
 
@@ -328,29 +329,6 @@ fn read(left: &Left, o: &Observation) -> Seen {
     }
 }
 
-/// `*` any run, `?` one character.
-fn glob(pat: &str, s: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pat.chars().collect(), s.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
 /// The right-hand literal as a number: durations (`72h`) in seconds for certificate expiry.
 fn literal_num(left: &Left, lit: &str) -> Option<f64> {
     if matches!(left, Left::Value(Placeholder::CertificateExpiration)) {
@@ -489,14 +467,5 @@ mod tests {
         // Cut at a character boundary, never inside one.
         assert_eq!(clip("é".repeat(3000), OBSERVED_MAX).split('…').next().unwrap().len(), OBSERVED_MAX);
         assert_eq!(clip("short".into(), OBSERVED_MAX), "short");
-    }
-
-    #[test]
-    fn globs_match_runs_and_single_characters() {
-        assert!(glob("*ok*", "all ok here"));
-        assert!(glob("a?c", "abc"));
-        assert!(!glob("a?c", "abbc"));
-        assert!(glob("*", ""));
-        assert!(!glob("ok", "okay"));
     }
 }

@@ -6,6 +6,7 @@
 pub mod conditions;
 pub mod exposition;
 pub mod facts;
+pub mod glob;
 pub mod health;
 pub mod maintenance;
 pub mod metric;

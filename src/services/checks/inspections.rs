@@ -108,22 +108,29 @@ fn items(row: &inspection::Model) -> Vec<InspectionItem> {
     serde_json::from_str(&row.results).unwrap_or_default()
 }
 
-fn environment_of(row: &inspection::Model) -> Option<String> {
-    serde_json::from_str::<NewInspection>(&row.selection).ok().and_then(|s| s.environment)
+fn environment_of(selection: &str) -> Option<String> {
+    serde_json::from_str::<NewInspection>(selection).ok().and_then(|s| s.environment)
 }
 
 /// The latest finished inspection before `before` of the same kind: an environment detection
-/// with the same profile, or an inspection of checks.
+/// with the same profile, or an inspection of checks. The candidates' selections are read, and
+/// only the one found whole.
 async fn previous(state: &AppState, before: &inspection::Model) -> Result<Option<inspection::Model>> {
-    let environment = environment_of(before);
-    let earlier = inspection::Entity::find()
+    let environment = environment_of(&before.selection);
+    let earlier: Vec<(i64, String)> = inspection::Entity::find()
         .filter(inspection::Column::Id.lt(before.id))
         .filter(inspection::Column::Status.is_in(["passed", "failed", "inconclusive"]))
         .order_by_desc(inspection::Column::Id)
         .limit(50)
+        .select_only()
+        .columns([inspection::Column::Id, inspection::Column::Selection])
+        .into_tuple()
         .all(&state.db)
         .await?;
-    Ok(earlier.into_iter().find(|r| environment_of(r) == environment))
+    let Some((id, _)) = earlier.into_iter().find(|(_, selection)| environment_of(selection) == environment) else {
+        return Ok(None);
+    };
+    Ok(inspection::Entity::find_by_id(id).one(&state.db).await?)
 }
 
 async fn view(state: &AppState, row: inspection::Model) -> Result<InspectionView> {
@@ -132,7 +139,7 @@ async fn view(state: &AppState, row: inspection::Model) -> Result<InspectionView
     let mut diff = InspectionDiff::default();
     if let Some(prev) = previous(state, &row).await? {
         let earlier = items(&prev);
-        if environment_of(&row).is_some() {
+        if environment_of(&row.selection).is_some() {
             environment::compare(&mut results, &earlier, &mut diff);
         }
         let before: BTreeMap<String, Health> = earlier.into_iter().map(|i| (i.name, i.status)).collect();
