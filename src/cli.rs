@@ -53,7 +53,8 @@ pub enum Command {
         action: SlaAction,
     },
     /// Run every check now (or those with a tag, or named ones) and print the report; exit 0
-    /// passed, 1 failed, 2 inconclusive. Results count like any run: health and tickets follow.
+    /// passed, 1 failed, 2 inconclusive or not run. Results count like any run: health and tickets
+    /// follow.
     Inspect {
         /// Only checks with this tag (repeatable).
         #[arg(long = "tag")]
@@ -247,7 +248,12 @@ pub async fn run(cli: Cli, source: ConfigSource) -> anyhow::Result<i32> {
                 checks: (!checks.is_empty()).then_some(checks),
                 environment,
             };
-            inspect(config, clock, req, &format).await
+            // Whatever stops the inspection from judging (an unknown profile or tag, a database
+            // out of reach) leaves its verdict unknown: 2, as an inconclusive one, never 1.
+            Ok(inspect(config, clock, req, &format).await.unwrap_or_else(|e| {
+                eprintln!("error: {}", crate::services::chain(e.as_ref()));
+                2
+            }))
         }
     }
 }
@@ -284,10 +290,10 @@ async fn inspect(
         "html" => println!("{}", report::html(&v)),
         _ => print!("{}", report::markdown(&v)),
     }
-    Ok(match v.status.as_str() {
-        "passed" => 0,
-        "failed" => 1,
-        _ => 2,
+    Ok(match v.status {
+        InspectionStatus::Passed => 0,
+        InspectionStatus::Failed => 1,
+        InspectionStatus::Inconclusive | InspectionStatus::Running => 2,
     })
 }
 

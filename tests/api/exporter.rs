@@ -252,9 +252,9 @@ async fn an_environment_detection_judges_real_hosts_and_names_what_does_not_fit(
     }
     let test_toml = std::fs::read_to_string(dir.path().join("test.toml")).unwrap();
     std::fs::write(dir.path().join("test.toml"), format!("{test_toml}\n{PROFILES}")).unwrap();
-    let cli = |environment: &str| {
+    let cli_on = |environment: &str, tag: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_opsline"))
-            .args(["inspect", "--environment", environment, "--tag", "lab"])
+            .args(["inspect", "--environment", environment, "--tag", tag])
             .env("OPSLINE_ENVIRONMENT", "test")
             .env("OPSLINE_CONFIG_DIR", dir.path())
             .env("OPSLINE_DATABASE__URL", &app.db.url)
@@ -262,9 +262,32 @@ async fn an_environment_detection_judges_real_hosts_and_names_what_does_not_fit(
             .output()
             .unwrap()
     };
+    let cli = |environment: &str| cli_on(environment, "lab");
     let out = cli("impossible");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("## Environment"), "{stdout}");
     assert_eq!(cli("this-host").status.code(), Some(0));
+
+    // A host whose exporter cannot be read neither fits nor misfits: unknown, the detection
+    // inconclusive, exit 2. A profile that does not exist judges nothing: 2 as well, never 1.
+    let closed = crate::receivers::ReservedPort::new();
+    let gone = app
+        .post(
+            "/api/v1/checks",
+            &app.admin,
+            json!({"name": "gone-host", "kind": "exporter", "interval": "1h", "tags": ["gone"],
+                "url": format!("http://127.0.0.1:{}/metrics", closed.port)}),
+        )
+        .await;
+    assert_eq!(gone.status, 201, "{}", gone.body);
+    let unread = inspect(&app, json!({"environment": "this-host", "tags": ["gone"]})).await;
+    assert_eq!(unread["status"], "inconclusive", "{unread}");
+    assert_eq!(unread["results"][0]["status"], "unknown", "{unread}");
+    assert!(unread["results"][0]["error"].is_string(), "{unread}");
+    let out = cli_on("this-host", "gone");
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = cli("nc99");
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nc99"), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -35,8 +35,8 @@ pub fn detectable(row: &check::Model) -> bool {
     row.kind == CheckKind::Exporter.as_str()
 }
 
-/// Scrapes the host once and judges every condition of `env`: down when any fails (or the
-/// exporter could not be read), up when all hold. The host's facts and this detection go into
+/// Scrapes the host once and judges every condition of `env`: down when any fails, up when all
+/// hold, unknown when the exporter could not be read. The host's facts and this detection go into
 /// the inventory.
 pub async fn detect(
     state: &AppState,
@@ -75,8 +75,10 @@ async fn judge(state: &AppState, row: &check::Model, env: &Environment, now: Dat
     if let Err(e) = hosts::seen(state, row.id, &r.observation.series, now).await {
         tracing::warn!(check = %row.name, error = %crate::services::chain(&e), "host facts not kept");
     }
+    // A host whose exporter could not be read is neither fit nor unfit: unknown, so the
+    // detection is inconclusive rather than failed.
     if let Some(e) = r.error.or(r.unmet.map(|u| format!("{} (observed {})", u.condition, u.observed))) {
-        out.status = Health::Down;
+        out.status = Health::Unknown;
         out.error = Some(e);
         return out;
     }
