@@ -150,7 +150,7 @@ async fn main() {
     let (mut pdf_largest, mut pdf_total, mut pdfs) = (Vec::new(), 0usize, 0usize);
     for id in &ids {
         let v = opsline::services::reports::get(&state, *id).await.unwrap();
-        let Some(pdf) = state.pdf.render(&v.content, &v.sha256) else { break };
+        let Some(pdf) = state.documents.pdf(&v.content, &v.sha256) else { break };
         let pdf = pdf.unwrap();
         pdf_total += pdf.len();
         pdfs += 1;

@@ -91,6 +91,30 @@ impl Signer {
         let (value, expires) = self.verify(purpose, signed)?.rsplit_once('.')?;
         (now < expires.parse::<i64>().ok()?).then_some(value)
     }
+
+    /// The token of contact `contact_id`'s link to answer report `report_id`, working `days` from
+    /// `from` (the report's creation; seconds since the epoch).
+    pub fn report_answer(&self, report_id: i64, contact_id: i64, from: i64, days: u32) -> String {
+        let expires = from + i64::from(days) * 86_400;
+        self.sign_until(SignedFor::ReportAnswer, &format!("{report_id}-{contact_id}"), expires)
+    }
+
+    /// (report id, contact id) of a [`Signer::report_answer`] token, while it works.
+    pub fn report_answer_of(&self, token: &str, now: i64) -> Option<(i64, i64)> {
+        let (r, c) = self.verify_until(SignedFor::ReportAnswer, token, now)?.split_once('-')?;
+        Some((r.parse().ok()?, c.parse().ok()?))
+    }
+
+    /// The token of rating `id`'s link. It names the rating only: when the link stops working is
+    /// the rating's `expires_at`, so an expired link gets its own page.
+    pub fn rating(&self, id: i64) -> String {
+        self.sign(SignedFor::Rating, &id.to_string())
+    }
+
+    /// The rating id of a [`Signer::rating`] token.
+    pub fn rating_of(&self, token: &str) -> Option<i64> {
+        self.verify(SignedFor::Rating, token)?.parse().ok()
+    }
 }
 
 #[cfg(test)]

@@ -91,7 +91,7 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
         signer: Arc::new(signer),
         installation: installation.into(),
         instance: Arc::new(crate::services::instances::Instance::new(&config_instance)),
-        pdf: Arc::new(crate::web::report::Pdf::default()),
+        documents: Arc::new(crate::web::report::Documents::default()),
         search: Arc::new(segmenter),
         similar: Arc::default(),
     };

@@ -45,8 +45,9 @@ pub struct AppState {
     pub search: Arc<crate::search::Segmenter>,
     /// This instance's similarity index, fed from the database (`services::search::Feed`).
     pub similar: Arc<crate::services::search::Feed>,
-    /// Service reports as PDF (a build with the `pdf` feature).
-    pub pdf: Arc<crate::web::report::Pdf>,
+    /// Service reports as HTML and PDF (provided by the web layer; PDF in a build with the `pdf`
+    /// feature).
+    pub documents: Arc<dyn crate::services::reports::ReportDocuments>,
 }
 
 impl AppState {

@@ -6,9 +6,17 @@ use serde::Deserialize;
 
 use crate::domain::check::exposition::Series;
 
+/// `status` of an answer of Prometheus's query API.
+#[derive(Deserialize, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+enum AnswerStatus {
+    Success,
+    Error,
+}
+
 #[derive(Deserialize)]
 struct Answer {
-    status: String,
+    status: AnswerStatus,
     #[serde(default)]
     data: Option<Data>,
     #[serde(default)]
@@ -43,8 +51,11 @@ fn number(s: &str) -> Result<f64, String> {
 pub fn series(body: &[u8]) -> Result<Vec<Series>, String> {
     let answer: Answer =
         serde_json::from_slice(body).map_err(|e| format!("not an answer of Prometheus's query API: {e}"))?;
-    if answer.status != "success" {
-        return Err(format!("Prometheus refused the query: {}", answer.error.unwrap_or(answer.status)));
+    if answer.status != AnswerStatus::Success {
+        return Err(format!(
+            "Prometheus refused the query: {}",
+            answer.error.unwrap_or_else(|| "no reason given".into())
+        ));
     }
     match answer.data {
         Some(Data::Vector(samples)) => samples

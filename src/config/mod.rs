@@ -181,6 +181,17 @@ impl Config {
         }
     }
 
+    /// The zone times are shown in by default: the named calendar's, else the business
+    /// calendar's, else UTC.
+    pub fn zone_for(&self, calendar: Option<&str>) -> String {
+        let cals = &self.settings.calendars;
+        calendar
+            .and_then(|c| cals.get(c))
+            .or_else(|| cals.get("business"))
+            .or_else(|| cals.values().next())
+            .map_or_else(|| "UTC".to_string(), |c| c.timezone.clone())
+    }
+
     pub fn contract_for_tier(&self, tier: crate::domain::customer::Tier) -> &Contract {
         match tier {
             crate::domain::customer::Tier::Vip => &self.runtime.vip,

@@ -4,6 +4,17 @@
 
 use super::ticket::Role;
 
+crate::text_enum! {
+    /// What kind of actor did something, as the logs store it.
+    pub enum ActorKind ("kind of actor") {
+        /// A staff member.
+        User = "user",
+        Contact = "contact",
+        /// Opsline itself.
+        System = "system",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     Staff {
@@ -79,12 +90,12 @@ impl Actor {
         }
     }
 
-    /// `user`, `contact` or `system`: what the logs store as the actor's kind.
-    pub fn kind(&self) -> &'static str {
+    /// What the logs store as the actor's kind.
+    pub fn kind(&self) -> ActorKind {
         match self {
-            Actor::Staff { .. } => "user",
-            Actor::Contact { .. } => "contact",
-            Actor::System { .. } => "system",
+            Actor::Staff { .. } => ActorKind::User,
+            Actor::Contact { .. } => ActorKind::Contact,
+            Actor::System { .. } => ActorKind::System,
         }
     }
 

@@ -156,7 +156,12 @@ pub async fn email_intake(
     let cred = credential(&state, &req, &q, &token, &mut principal).await?;
     let intake = guarded(&state, &req, intake::resolve(&state, Kind::Email, cred).await)?;
     let received = email::process(&state, &intake, &body, state.clock.now()).await?;
-    Ok(if received.result == "opened" { HttpResponse::Created() } else { HttpResponse::Ok() }.json(received))
+    Ok(if received.result == crate::services::intake::email::MailResult::Opened {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    }
+    .json(received))
 }
 
 /// The answer of the events intake, in the Events API's shape.

@@ -14,7 +14,6 @@ use crate::persistence::entities::contact;
 use crate::services::Error;
 use crate::services::reports::{self, NewDecision, NewReport, ReportView};
 use crate::state::AppState;
-use crate::web::report::file_name;
 use sea_orm::EntityTrait;
 
 /// Staff, or a contact of `customer_id`; anyone else is told nothing exists.
@@ -116,12 +115,12 @@ pub async fn get_one(
         }
         Some("csv") => HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
-            .insert_header(("Content-Disposition", format!("attachment; filename=\"{}\"", file_name(&v, "csv"))))
+            .insert_header(("Content-Disposition", format!("attachment; filename=\"{}\"", v.file_name("csv"))))
             .body(crate::web::report::csv(&v.content)),
-        Some("pdf") => match state.pdf.render(&v.content, &v.sha256) {
+        Some("pdf") => match state.documents.pdf(&v.content, &v.sha256) {
             Some(pdf) => HttpResponse::Ok()
                 .content_type("application/pdf")
-                .insert_header(("Content-Disposition", format!("inline; filename=\"{}\"", file_name(&v, "pdf"))))
+                .insert_header(("Content-Disposition", format!("inline; filename=\"{}\"", v.file_name("pdf"))))
                 .body(pdf.map_err(Error::internal)?),
             None => {
                 let why = "this build makes no PDF (build with --features pdf); use html, which prints";

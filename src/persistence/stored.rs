@@ -5,6 +5,7 @@
 use sea_orm::sea_query::{ArrayType, ColumnType, Nullable, StringLen, Value, ValueType, ValueTypeErr};
 use sea_orm::{ColIdx, DbErr, QueryResult, TryGetError, TryGetable};
 
+use crate::domain::actor::ActorKind;
 use crate::domain::check::{Health, InspectionStatus};
 use crate::domain::customer::{Language, Tier};
 use crate::domain::delivery::{Channel, DeliveryStatus, MessageKind};
@@ -68,6 +69,7 @@ macro_rules! stored_as_text {
 }
 
 stored_as_text!(
+    ActorKind,
     Health,
     InspectionStatus,
     Status,

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::error::{Error, Result};
 use super::tickets::Page;
-use crate::domain::actor::Actor;
+use crate::domain::actor::{Actor, ActorKind};
 use crate::persistence::entities::audit_entry;
 
 /// What an administrative action was done to: `user` 7, `token` 3, `configuration`.
@@ -29,7 +29,7 @@ pub async fn record(
     now: DateTime<Utc>,
 ) -> Result<()> {
     audit_entry::ActiveModel {
-        actor_kind: Set(by.kind().to_string()),
+        actor_kind: Set(by.kind()),
         actor_id: Set(by.id()),
         actor_name: Set(by.name().to_string()),
         action: Set(action.into()),
@@ -48,7 +48,9 @@ pub async fn record(
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuditView {
     pub id: i64,
-    pub actor_kind: String,
+    /// user | contact | system
+    #[schema(value_type = String)]
+    pub actor_kind: ActorKind,
     pub actor_id: Option<i64>,
     pub actor_name: String,
     pub action: String,

@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use minijinja::context;
 use serde::Deserialize;
 
-use super::{SESSION_COOKIE, Viewer, calendar_zone, csrf_ok, redirect, secure, session};
+use super::{SESSION_COOKIE, Viewer, csrf_ok, redirect, secure, session};
 use crate::limits::Limit;
 use crate::services::contact_links::{self, Purpose};
 use crate::services::web_sessions::{self, random_token};
@@ -87,7 +87,7 @@ fn signed_in(state: &AppState, req: &HttpRequest, id: &str, to: &str) -> HttpRes
 }
 
 fn viewer(state: &AppState, req: &HttpRequest, area: &'static str) -> Viewer {
-    Viewer::new(req, None, &calendar_zone(state, None), area)
+    Viewer::new(req, None, &state.config.zone_for(None), area)
 }
 
 fn staff_form(
@@ -151,7 +151,7 @@ struct CsrfForm {
 async fn sign_out(state: web::Data<AppState>, req: HttpRequest, form: web::Form<CsrfForm>) -> HttpResponse {
     let Some((id, s)) = session(&state, &req).await else { return redirect("/sign-in") };
     if !csrf_ok(&s, &form.csrf_token) {
-        return Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console").expired_form("/");
+        return Viewer::new(&req, Some(&s), &state.config.zone_for(None), "console").expired_form("/");
     }
     if let Err(e) = web_sessions::sign_out(&state, &id).await {
         tracing::error!(error = %crate::services::chain(&e), "sign-out failed");

@@ -10,7 +10,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::{Viewer, calendar_zone, console_form, console_page, redirect, same_token, session, staff};
+use super::{Viewer, console_form, console_page, redirect, same_token, session, staff};
 use crate::domain::calendar::Secs;
 use crate::domain::ticket::Role;
 use crate::domain::visit::{NewVisit, Part, VisitOutcome, VisitState, VisitStep, WindowChooser};
@@ -52,7 +52,7 @@ async fn field_page(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
     let me = s.principal.user_id().unwrap_or_default();
     let engineer =
         visits::engineers(&state, &s.principal).await.ok().and_then(|es| es.into_iter().find(|e| e.id == me));
-    let zone = calendar_zone(&state, engineer.as_ref().map(|e| e.field.calendar.as_str()));
+    let zone = state.config.zone_for(engineer.as_ref().map(|e| e.field.calendar.as_str()));
     let is_engineer = engineer.is_some();
     let v = Viewer::new(&req, Some(&s), &zone, "field");
     let now = state.clock.now();
@@ -220,7 +220,7 @@ async fn field_work_order(state: web::Data<AppState>, req: HttpRequest, id: web:
     };
     match visits::work_order(&state, &s.principal, *id).await {
         Ok((v, sig)) => work_order_page(&req, &v, sig.as_deref()),
-        Err(e) => Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "field").failed(e, "/field"),
+        Err(e) => Viewer::new(&req, Some(&s), &state.config.zone_for(None), "field").failed(e, "/field"),
     }
 }
 

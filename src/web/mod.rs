@@ -298,16 +298,6 @@ pub(crate) async fn session(state: &AppState, req: &HttpRequest) -> Option<(Stri
     Some((id, s))
 }
 
-/// The zone pages show times in by default: the named calendar's, else the business calendar's.
-pub(crate) fn calendar_zone(state: &AppState, calendar: Option<&str>) -> String {
-    let cals = &state.config.settings.calendars;
-    calendar
-        .and_then(|c| cals.get(c))
-        .or_else(|| cals.get("business"))
-        .or_else(|| cals.values().next())
-        .map_or_else(|| "UTC".to_string(), |c| c.timezone.clone())
-}
-
 /// A staff session with at least `role`, or the response that sends the visitor elsewhere:
 /// sign-in when there is none, the portal for contacts, a refusal for a lower role.
 pub(crate) async fn staff(state: &AppState, req: &HttpRequest, role: Role) -> Result<Session, HttpResponse> {
@@ -316,7 +306,7 @@ pub(crate) async fn staff(state: &AppState, req: &HttpRequest, role: Role) -> Re
         return Err(redirect("/portal"));
     }
     if let Err(e) = s.principal.require(role) {
-        let v = Viewer::new(req, Some(&s), &calendar_zone(state, None), "console");
+        let v = Viewer::new(req, Some(&s), &state.config.zone_for(None), "console");
         return Err(v.failed(e.into(), "/console"));
     }
     Ok(s)
@@ -328,7 +318,7 @@ pub(crate) async fn portal_page(state: &AppState, req: &HttpRequest) -> Result<(
     let Some((_, s)) = session(state, req).await else { return Err(redirect("/portal/sign-in")) };
     let Some(customer_id) = s.principal.customer_id() else { return Err(redirect("/console")) };
     let calendar = customers::find(&state.db, customer_id).await.ok().map(|c| c.calendar);
-    let v = Viewer::new(req, Some(&s), &calendar_zone(state, calendar.as_deref()), "portal");
+    let v = Viewer::new(req, Some(&s), &state.config.zone_for(calendar.as_deref()), "portal");
     Ok((s, v))
 }
 
@@ -362,7 +352,7 @@ pub(crate) async fn console_page(
     role: Role,
 ) -> Result<(Session, Viewer), HttpResponse> {
     let s = staff(state, req, role).await?;
-    let v = Viewer::new(req, Some(&s), &calendar_zone(state, None), "console");
+    let v = Viewer::new(req, Some(&s), &state.config.zone_for(None), "console");
     Ok((s, v))
 }
 

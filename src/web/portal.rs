@@ -66,7 +66,11 @@ async fn load(state: &AppState, p: &Principal, r: &str, v: &Viewer) -> Result<mi
     let base = format!("/portal/tickets/{}", t.number);
     let entries = timeline(
         v,
-        tickets::list_events(state, p, r).await?.into_iter().filter(|e| e.source == "ticket").collect(),
+        tickets::list_events(state, p, r)
+            .await?
+            .into_iter()
+            .filter(|e| e.source == tickets::EventLog::Ticket)
+            .collect(),
         tickets::list_comments(state, p, r).await?,
         tickets::list_attachments(state, p, r).await?,
         &base,

@@ -8,22 +8,15 @@ use minijinja::context;
 use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 
-use super::{Viewer, calendar_zone, portal_form};
+use super::{Viewer, portal_form};
 use crate::domain::actor::Actor;
 use crate::persistence::entities::{contact, rating, ticket};
 use crate::services::Error;
 use crate::services::ratings::{self, Closed};
-use crate::signing::SignedFor;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(link_page).service(link_post).service(portal_post);
-}
-
-/// The token of rating `id`'s link. It names the rating only: when the link stops working is
-/// the rating's `expires_at`, so an expired link gets its own page.
-pub fn token(state: &AppState, id: i64) -> String {
-    state.signer.sign(SignedFor::Rating, &id.to_string())
 }
 
 /// The rating, its ticket and contact a token names.
@@ -31,7 +24,7 @@ async fn by_token(
     state: &AppState,
     token: &str,
 ) -> Result<Option<(rating::Model, ticket::Model, contact::Model)>, Error> {
-    let Some(id) = state.signer.verify(SignedFor::Rating, token).and_then(|v| v.parse::<i64>().ok()) else {
+    let Some(id) = state.signer.rating_of(token) else {
         return Ok(None);
     };
     let Some(r) = rating::Entity::find_by_id(id).one(&state.db).await? else { return Ok(None) };
@@ -55,7 +48,7 @@ pub struct RatingForm {
 }
 
 fn viewer(state: &AppState, req: &HttpRequest) -> Viewer {
-    Viewer::new(req, None, &calendar_zone(state, None), "portal")
+    Viewer::new(req, None, &state.config.zone_for(None), "portal")
 }
 
 /// What the page shows instead of the form once the rating no longer takes one.

@@ -16,7 +16,6 @@ use crate::domain::sla::format_hms;
 use crate::persistence::entities::contact;
 use crate::services::Error;
 use crate::services::reports::{self, NewDecision, ReportView};
-use crate::signing::SignedFor;
 use crate::state::AppState;
 use sea_orm::EntityTrait;
 
@@ -47,6 +46,23 @@ impl Answer {
             },
             None => open,
         }
+    }
+}
+
+/// The report's documents as services ask for them: [`html`] and the [`Pdf`].
+#[derive(Default)]
+pub struct Documents {
+    pdf: Pdf,
+}
+
+impl reports::ReportDocuments for Documents {
+    fn html(&self, content: &Content, sha256: &str, base: &str, answer_link: Option<&str>) -> Result<String, String> {
+        let answer = answer_link.map(|l| Answer { link: Some(l.to_string()), ..Default::default() });
+        html(content, sha256, base, answer.as_ref()).map_err(|e| e.to_string())
+    }
+
+    fn pdf(&self, content: &Content, sha256: &str) -> Option<Result<Vec<u8>, String>> {
+        self.pdf.render(content, sha256)
     }
 }
 
@@ -108,11 +124,6 @@ fn page(
     env.get_template("report.html")?.render(ctx)
 }
 
-/// A report file's name: `report-<customer key or id>-<first day>.<ext>`.
-pub fn file_name(v: &ReportView, ext: &str) -> String {
-    format!("report-{}-{}.{ext}", v.customer_id, v.content.period.first_day)
-}
-
 /// An RFC 3339 instant of the content as the customer reads it: `2026-11-23 09:48` in `zone`.
 pub(super) fn local(ts: &str, zone: &str) -> String {
     let (Ok(t), Ok(tz)) = (ts.parse::<jiff::Timestamp>(), jiff::tz::TimeZone::get(zone)) else { return ts.to_string() };
@@ -123,19 +134,10 @@ pub(super) fn percent(r: Option<f64>) -> String {
     r.map_or_else(|| "–".to_string(), |r| format!("{:.1} %", r * 100.0))
 }
 
-/// The token of contact `contact_id`'s link to answer report `report_id`, working `days` from
-/// `from`.
-pub fn answer_token(state: &AppState, report_id: i64, contact_id: i64, from: i64, days: u32) -> String {
-    let expires = from + i64::from(days) * 86_400;
-    state.signer.sign_until(SignedFor::ReportAnswer, &format!("{report_id}-{contact_id}"), expires)
-}
-
 /// The report and contact a link's token names, while it works.
 async fn link(state: &AppState, token: &str) -> Result<Option<(ReportView, contact::Model)>, Error> {
     let now = state.clock.now().timestamp();
-    let Some(value) = state.signer.verify_until(SignedFor::ReportAnswer, token, now) else { return Ok(None) };
-    let Some((r, c)) = value.split_once('-') else { return Ok(None) };
-    let (Ok(r), Ok(c)) = (r.parse::<i64>(), c.parse::<i64>()) else { return Ok(None) };
+    let Some((r, c)) = state.signer.report_answer_of(token, now) else { return Ok(None) };
     let Some(who) = contact::Entity::find_by_id(c).one(&state.db).await?.filter(|k| k.active) else { return Ok(None) };
     match reports::get(state, r).await {
         Ok(v) if v.customer_id == who.customer_id => Ok(Some((v, who))),

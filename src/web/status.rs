@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use minijinja::context;
 use serde::Serialize;
 
-use super::{Viewer, calendar_zone};
+use super::Viewer;
 use crate::services::checks::public_checks;
 use crate::services::tickets::public_incidents;
 use crate::state::AppState;
@@ -55,7 +55,7 @@ struct Incident {
 
 #[get("/status")]
 async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let v = Viewer::new(&req, None, &calendar_zone(&state, None), "public");
+    let v = Viewer::new(&req, None, &state.config.zone_for(None), "public");
     match build(&state, &v).await {
         Ok((services, incidents)) => {
             let all_up = services.iter().all(|s| s.health != Health::Down) && incidents.is_empty();

@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use super::clocks::clocks;
 use super::console::status_key;
-use super::{Viewer, calendar_zone, console_form, console_page, redirect, session};
+use super::{Viewer, console_form, console_page, redirect, session};
 use crate::domain::level::Level;
 use crate::domain::ticket::Role;
-use crate::domain::ticket::{Action, Change, NewFile, Status, Visibility};
+use crate::domain::ticket::{Action, Change, Event, NewFile, Status, Visibility};
 use crate::http::multipart::{self, Posted, Unreadable};
 use crate::services::auth::Principal;
 use crate::services::tickets::{self, AttachmentView, ChangeRequest, CommentView, EventView, NewComment, TicketRef};
@@ -81,7 +81,7 @@ pub fn timeline(
             ),
             _ => ("event", e.note.clone().unwrap_or_default()),
         };
-        if e.action == "commented" || e.action == "attachment_added" {
+        if [Event::Commented, Event::AttachmentAdded].iter().any(|a| e.action == a.as_str()) {
             continue; // shown with their text or file below
         }
         let what = super::i18n::lookup(v.lang, &format!("ev_{}", e.action)).map_or(e.action, str::to_string);
@@ -96,7 +96,7 @@ pub fn timeline(
         });
     }
     for c in comments {
-        let what = if c.visibility == "internal" { v.t("internal_note") } else { v.t("comment") };
+        let what = if c.visibility == Visibility::Internal { v.t("internal_note") } else { v.t("comment") };
         out.push(Entry {
             ts: c.created_at,
             at: v.time(c.created_at),
@@ -380,6 +380,6 @@ async fn download(
             .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", a.filename)))
             .insert_header((header::CACHE_CONTROL, "private, no-store"))
             .body(a.data),
-        Err(e) => Viewer::new(&req, Some(&s), &calendar_zone(&state, None), "console").failed(e, "/"),
+        Err(e) => Viewer::new(&req, Some(&s), &state.config.zone_for(None), "console").failed(e, "/"),
     }
 }

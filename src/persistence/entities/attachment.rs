@@ -16,7 +16,7 @@ pub struct Model {
     pub sha256: String,
     pub visibility: Visibility,
     pub data: Vec<u8>,
-    pub uploader_kind: String,
+    pub uploader_kind: crate::domain::actor::ActorKind,
     pub uploader_user_id: Option<i64>,
     pub uploader_contact_id: Option<i64>,
     pub uploader_name: String,

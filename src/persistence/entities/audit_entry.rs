@@ -7,7 +7,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub actor_kind: String,
+    pub actor_kind: crate::domain::actor::ActorKind,
     pub actor_id: Option<i64>,
     pub actor_name: String,
     pub action: String,

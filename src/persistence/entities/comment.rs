@@ -10,7 +10,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub ticket_id: i64,
-    pub author_kind: String,
+    pub author_kind: crate::domain::actor::ActorKind,
     pub author_user_id: Option<i64>,
     pub author_contact_id: Option<i64>,
     pub author_name: String,

@@ -69,16 +69,17 @@ async fn send_report(state: &AppState, notifier: &Notifier, row: &outbox::Model)
     let base = state.config.settings.escalation.public_url.trim_end_matches('/');
     let days = state.config.settings.reports.ack_link_days;
     let link = m.contact_id.map(|c| {
-        let token = crate::web::report::answer_token(state, v.id, c, v.created_at.timestamp(), days);
+        let token = state.signer.report_answer(v.id, c, v.created_at.timestamp(), days);
         format!("{base}/reports/answer/{token}")
     });
-    let answer = link.as_ref().map(|l| crate::web::report::Answer { link: Some(l.clone()), ..Default::default() });
-    let html = crate::web::report::html(&v.content, &v.sha256, base, answer.as_ref())
+    let html = state
+        .documents
+        .html(&v.content, &v.sha256, base, link.as_deref())
         .map_err(|e| Attempt::failed(Failure::Permanent, None, format!("report not rendered: {e}")))?;
     let (subject, text) = render::report_mail(&v.content, &v.sha256, link.as_deref());
-    let attachments = match state.pdf.render(&v.content, &v.sha256) {
+    let attachments = match state.documents.pdf(&v.content, &v.sha256) {
         None => Vec::new(),
-        Some(Ok(pdf)) => vec![(crate::web::report::file_name(&v, "pdf"), "application/pdf".to_string(), pdf)],
+        Some(Ok(pdf)) => vec![(v.file_name("pdf"), "application/pdf".to_string(), pdf)],
         Some(Err(e)) => return Err(Attempt::failed(Failure::Permanent, None, format!("report PDF not rendered: {e}"))),
     };
     let mail = Mail {
@@ -109,10 +110,10 @@ async fn send_rating(state: &AppState, notifier: &Notifier, row: &outbox::Model)
         Err(e) => return Err(database(e)),
     };
     let base = state.config.settings.escalation.public_url.trim_end_matches('/');
-    let url = format!("{base}/ratings/{}", crate::web::rating::token(state, r.id));
+    let url = format!("{base}/ratings/{}", state.signer.rating(r.id));
     // When the link stops working, in the time zone of the customer's calendar.
     let calendar = crate::services::customers::find(&state.db, t.customer_id).await.ok().map(|c| c.calendar);
-    let zone = crate::web::calendar_zone(state, calendar.as_deref());
+    let zone = state.config.zone_for(calendar.as_deref());
     let until = match (jiff::Timestamp::from_second(r.expires_at.timestamp()), jiff::tz::TimeZone::get(&zone)) {
         (Ok(at), Ok(tz)) => at.to_zoned(tz).strftime("%Y-%m-%d %H:%M (%Z)").to_string(),
         _ => r.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),

@@ -24,10 +24,23 @@ use crate::services::error::{Error, Result};
 use crate::services::tickets::{self, NewComment, NewTicket};
 use crate::state::AppState;
 
+crate::text_enum! {
+    /// What a message did.
+    pub enum MailResult ("e-mail intake result") {
+        /// It opened a ticket.
+        Opened = "opened",
+        /// It commented on the ticket of its thread.
+        Commented = "commented",
+        /// The same message again: nothing.
+        Unchanged = "unchanged",
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Received {
     /// `opened`, `commented` or `unchanged` (the same message again).
-    pub result: String,
+    #[schema(value_type = String)]
+    pub result: MailResult,
     pub ticket_id: i64,
     /// Attachments stored from this message.
     pub attachments: usize,
@@ -113,14 +126,14 @@ pub async fn process(state: &AppState, intake: &Intake, raw: &[u8], now: DateTim
     let (result, ticket_id) = match thread {
         Some(t) => {
             if seen(state, &principal, &key).await? {
-                return Ok(Received { result: "unchanged".into(), ticket_id: t.id, attachments: 0 });
+                return Ok(Received { result: MailResult::Unchanged, ticket_id: t.id, attachments: 0 });
             }
             let body = without_quote(&text);
             let body = if body.is_empty() { "(an e-mail reply without text)".to_string() } else { body };
             let body = cleaned(&body, MAX_TEXT);
             let comment = NewComment { body, visibility: Visibility::Public, copy_to_children: false };
             tickets::add_comment(state, &principal, &t.id.to_string(), comment, None, now).await?;
-            ("commented", t.id)
+            (MailResult::Commented, t.id)
         }
         None => {
             let subject = Some(one_line(msg.subject().unwrap_or_default(), MAX_TITLE))
@@ -137,9 +150,9 @@ pub async fn process(state: &AppState, intake: &Intake, raw: &[u8], now: DateTim
             };
             let opened = tickets::open(state, &principal, input, Some(&key), now).await?;
             if opened.replayed {
-                return Ok(Received { result: "unchanged".into(), ticket_id: opened.ticket.id, attachments: 0 });
+                return Ok(Received { result: MailResult::Unchanged, ticket_id: opened.ticket.id, attachments: 0 });
             }
-            ("opened", opened.ticket.id)
+            (MailResult::Opened, opened.ticket.id)
         }
     };
     let mut attachments = 0;
@@ -157,11 +170,11 @@ pub async fn process(state: &AppState, intake: &Intake, raw: &[u8], now: DateTim
         tickets::add_attachment(state, &principal, &ticket_id.to_string(), input, now).await?;
         attachments += 1;
     }
-    if result == "commented" {
+    if result == MailResult::Commented {
         remember(state, &principal, &key, ticket_id, now).await?;
     }
-    tracing::info!(ticket = ticket_id, result, attachments, "email intake");
-    Ok(Received { result: result.into(), ticket_id, attachments })
+    tracing::info!(ticket = ticket_id, result = result.as_str(), attachments, "email intake");
+    Ok(Received { result, ticket_id, attachments })
 }
 
 async fn seen(state: &AppState, principal: &Actor, key: &str) -> Result<bool> {

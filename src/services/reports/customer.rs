@@ -79,6 +79,13 @@ pub struct ReportView {
 }
 
 impl ReportView {
+    /// The report's file name: `report-<customer id>-<first day>.<ext>`.
+    pub fn file_name(&self, ext: &str) -> String {
+        format!("report-{}-{}.{ext}", self.customer_id, self.content.period.first_day)
+    }
+}
+
+impl ReportView {
     pub(super) fn of(m: stored::Model) -> Result<Self> {
         let content: Content = serde_json::from_str(&m.content)
             .map_err(|e| Error::Internal(format!("reports, row {}: unreadable content: {e}", m.id)))?;

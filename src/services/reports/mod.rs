@@ -24,6 +24,28 @@ use crate::domain::report::{ComplianceRow, Counted, compliance_table};
 use crate::domain::sla::{Outcome, TimerKind, TimerState};
 use crate::state::AppState;
 
+/// A service report as documents: the HTML page (the mail's body) and the PDF. The web layer,
+/// which owns the report's templates and texts, provides it (`web::report::Documents`); the state
+/// holds it behind this trait so that services depend on no layer above them.
+pub trait ReportDocuments: Send + Sync {
+    /// The report as one HTML document; `base` (the public URL) prefixes its links, and
+    /// `answer_link`, when given, is the customer's link to acknowledge or dispute it.
+    fn html(
+        &self,
+        content: &crate::domain::report::Content,
+        sha256: &str,
+        base: &str,
+        answer_link: Option<&str>,
+    ) -> std::result::Result<String, String>;
+
+    /// The report's PDF; `None` when this build renders none (without the `pdf` feature).
+    fn pdf(
+        &self,
+        content: &crate::domain::report::Content,
+        sha256: &str,
+    ) -> Option<std::result::Result<Vec<u8>, String>>;
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SlaReport {
     pub customer_id: Option<i64>,

@@ -214,7 +214,7 @@ async fn attach(work: &Work<'_>, actor: &Actor, ticket_id: i64, f: &NewFile) -> 
         sha256: Set(hex::encode(Sha256::digest(&f.data))),
         visibility: Set(f.visibility),
         data: Set(f.data.clone()),
-        uploader_kind: Set(actor.kind().into()),
+        uploader_kind: Set(actor.kind()),
         uploader_user_id: Set(actor.user_id()),
         uploader_contact_id: Set(actor.contact_id()),
         uploader_name: Set(actor.name().to_string()),

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::super::error::{Error, Result};
 use super::change::{ChangeRequest, TicketRef, change, load_visible};
 use super::seen_by::SeenBy;
-use crate::domain::actor::Actor;
+use crate::domain::actor::{Actor, ActorKind};
 use crate::domain::ticket::{Change, Visibility};
 use crate::persistence::entities::comment;
 use crate::state::AppState;
@@ -31,11 +31,13 @@ pub struct CommentView {
     pub id: i64,
     pub ticket_id: i64,
     /// user | contact | system
-    pub author_kind: String,
+    #[schema(value_type = String)]
+    pub author_kind: ActorKind,
     pub author_name: String,
     pub body: String,
     /// public | internal
-    pub visibility: String,
+    #[schema(value_type = String)]
+    pub visibility: Visibility,
     pub created_at: DateTime<Utc>,
 }
 
@@ -47,7 +49,7 @@ impl From<comment::Model> for CommentView {
             author_kind: c.author_kind,
             author_name: c.author_name,
             body: c.body,
-            visibility: c.visibility.to_string(),
+            visibility: c.visibility,
             created_at: c.created_at,
         }
     }
@@ -64,7 +66,7 @@ pub(crate) async fn insert(
 ) -> Result<comment::Model> {
     Ok(comment::ActiveModel {
         ticket_id: Set(ticket_id),
-        author_kind: Set(actor.kind().into()),
+        author_kind: Set(actor.kind()),
         author_user_id: Set(actor.user_id()),
         author_contact_id: Set(actor.contact_id()),
         author_name: Set(actor.name().to_string()),
@@ -111,7 +113,7 @@ pub async fn list_comments(state: &AppState, actor: &Actor, r: &str) -> Result<V
         .into_iter()
         .map(|c| {
             let id = c.author_user_id.or(c.author_contact_id);
-            let who = seen.actor(c.author_kind.clone(), id, c.author_name.clone());
+            let who = seen.actor(c.author_kind, id, c.author_name.clone());
             CommentView { author_kind: who.kind, author_name: who.name, ..c.into() }
         })
         .collect())

@@ -29,7 +29,7 @@ pub(crate) async fn write(
 ) -> Result<()> {
     ticket_event::ActiveModel {
         ticket_id: Set(ticket_id),
-        actor_kind: Set(actor.kind().into()),
+        actor_kind: Set(actor.kind()),
         actor_id: Set(actor.id()),
         actor_name: Set(actor.name().into()),
         action: Set(event),

@@ -20,7 +20,7 @@ pub use change::{ATTEMPTS, ChangeRequest, Changed, TicketRef, change};
 pub use comments::{CommentView, NewComment, add_comment, list_comments};
 pub use open::{NewTicket, Opened, open};
 pub use public::{PublicIncident, public_incidents, set_public_title};
-pub use query::{AssigneeFilter, EventView, ListQuery, Page, Sort, get, list, list_events, timer_views};
+pub use query::{AssigneeFilter, EventLog, EventView, ListQuery, Page, Sort, get, list, list_events, timer_views};
 pub use view::{ClassificationView, ExplainView, SlaSet, StepView, TicketView, TimerView, timer_view};
 
 pub(crate) use change::{Also, change_with, load_visible};

@@ -15,6 +15,7 @@ use super::change::{TicketRef, load_visible};
 use super::parse_ref;
 use super::seen_by::SeenBy;
 use super::view::{TicketView, ViewContext};
+use crate::domain::actor::ActorKind;
 use crate::domain::level::Level;
 use crate::domain::ticket::Status;
 use crate::persistence::entities::{team, ticket, ticket_event};
@@ -221,15 +222,29 @@ fn ordered(query: Select<ticket::Entity>, sort: Sort, cursor: Option<&Cursor>) -
     }
 }
 
+crate::text_enum! {
+    /// The log an event of a ticket's history comes from.
+    pub enum EventLog ("event log") {
+        /// The ticket's own log.
+        Ticket = "ticket",
+        /// A warning or breach that fired.
+        Escalation = "escalation",
+        /// A notification sent or failed.
+        Delivery = "delivery",
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EventView {
     /// ticket (the ticket's own log), escalation (a warning or breach that fired) or delivery
     /// (a notification sent or failed); `id` is the row's id in that log.
-    pub source: String,
+    #[schema(value_type = String)]
+    pub source: EventLog,
     pub id: i64,
     pub ticket_id: i64,
     /// user | contact | system
-    pub actor_kind: String,
+    #[schema(value_type = String)]
+    pub actor_kind: ActorKind,
     pub actor_id: Option<i64>,
     pub actor_name: String,
     pub action: String,
@@ -255,7 +270,7 @@ pub async fn list_events(state: &AppState, principal: &Principal, r: &str) -> Re
         .all(&state.db)
         .await?;
     let contact = matches!(principal, Principal::Contact { .. });
-    let users = rows.iter().filter(|e| e.actor_kind == "user").filter_map(|e| e.actor_id).collect();
+    let users = rows.iter().filter(|e| e.actor_kind == ActorKind::User).filter_map(|e| e.actor_id).collect();
     let seen = SeenBy::load(&state.db, principal, users).await?;
     let mut out: Vec<EventView> = rows
         .into_iter()
@@ -263,7 +278,7 @@ pub async fn list_events(state: &AppState, principal: &Principal, r: &str) -> Re
         .map(|e| {
             let who = seen.actor(e.actor_kind, e.actor_id, e.actor_name);
             EventView {
-                source: "ticket".into(),
+                source: EventLog::Ticket,
                 id: e.id,
                 ticket_id: e.ticket_id,
                 actor_kind: who.kind,
@@ -286,10 +301,10 @@ pub async fn list_events(state: &AppState, principal: &Principal, r: &str) -> Re
             .await?
         {
             out.push(EventView {
-                source: "escalation".into(),
+                source: EventLog::Escalation,
                 id: e.id,
                 ticket_id: e.ticket_id,
-                actor_kind: "system".into(),
+                actor_kind: ActorKind::System,
                 actor_id: None,
                 actor_name: "escalation".into(),
                 action: format!("escalation.{}", e.on_event),
@@ -306,10 +321,10 @@ pub async fn list_events(state: &AppState, principal: &Principal, r: &str) -> Re
             .await?
         {
             out.push(EventView {
-                source: "delivery".into(),
+                source: EventLog::Delivery,
                 id: o.id,
                 ticket_id: t.id,
-                actor_kind: "system".into(),
+                actor_kind: ActorKind::System,
                 actor_id: None,
                 actor_name: "delivery".into(),
                 action: format!("delivery.{}", o.status),

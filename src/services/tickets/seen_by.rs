@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use serde_json::Value;
 
 use super::super::error::Result;
-use crate::domain::actor::Actor;
+use crate::domain::actor::{Actor, ActorKind};
 use crate::persistence::entities::user;
 
 /// What contacts see as the name of Opsline and its service accounts.
@@ -38,8 +38,7 @@ const PUBLIC_KEYS: &[&str] = &[
 
 /// An actor as a reader sees it.
 pub struct Named {
-    /// user | contact | system
-    pub kind: String,
+    pub kind: ActorKind,
     pub id: Option<i64>,
     pub name: String,
 }
@@ -72,15 +71,15 @@ impl SeenBy {
     }
 
     /// The actor recorded as `kind`, `id`, `name`, as this reader sees it.
-    pub fn actor(&self, kind: String, id: Option<i64>, name: String) -> Named {
+    pub fn actor(&self, kind: ActorKind, id: Option<i64>, name: String) -> Named {
         if !self.contact {
             return Named { kind, id, name };
         }
-        let service = kind == "user" && id.is_some_and(|i| self.service_users.contains(&i));
-        match kind.as_str() {
-            "contact" => Named { kind, id, name },
-            "user" if !service => Named { kind, id: None, name },
-            _ => Named { kind: "system".into(), id: None, name: OPSLINE.into() },
+        let service = kind == ActorKind::User && id.is_some_and(|i| self.service_users.contains(&i));
+        match kind {
+            ActorKind::Contact => Named { kind, id, name },
+            ActorKind::User if !service => Named { kind, id: None, name },
+            _ => Named { kind: ActorKind::System, id: None, name: OPSLINE.into() },
         }
     }
 
