@@ -35,6 +35,10 @@ pub enum BuildError {
     Metrics(String),
 }
 
+/// Connections each instance keeps for reading API tokens on PostgreSQL, beside
+/// `database.max_connections` (`services::auth::TokenReader`).
+pub const TOKEN_READERS: usize = 4;
+
 /// Connects, migrates when configured (or when `migrate` is forced) and prepares the state every
 /// command shares.
 pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppState, BuildError> {
@@ -75,7 +79,9 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
     // Room for a few rounds of every sweep loop's batch.
     let handoff_cap = 4 * (config.settings.sweep.batch as usize) * (config.settings.sweep.loops.max(1) as usize);
     let segmenter = crate::search::Segmenter::new(&config.settings.search.dictionary);
+    let tokens = crate::services::auth::TokenReader::for_db(&db, TOKEN_READERS).map(Arc::new);
     let state = AppState {
+        tokens,
         db,
         config: Arc::new(config),
         clock,
@@ -187,8 +193,10 @@ impl Application {
                 .wrap(from_fn(crate::http::security_headers))
                 .wrap(crate::http::cors(&origins))
                 .wrap(from_fn(crate::http::metrics::track))
-                .configure(crate::web::configure)
+                // The API first: its requests, the most frequent, are matched without trying
+                // every page's route.
                 .configure(|cfg| crate::http::configure(cfg, max_body, email_limit, serve_metrics))
+                .configure(crate::web::configure)
         })
         .shutdown_timeout(10);
         if workers > 0 {

@@ -45,6 +45,8 @@ pub struct AppState {
     pub search: Arc<crate::search::Segmenter>,
     /// This instance's similarity index, fed from the database (`services::search::Feed`).
     pub similar: Arc<crate::services::search::Feed>,
+    /// Reads API tokens on PostgreSQL outside the pool (`None` on SQLite).
+    pub tokens: Option<Arc<crate::services::auth::TokenReader>>,
     /// Service reports as HTML and PDF (provided by the web layer; PDF in a build with the `pdf`
     /// feature).
     pub documents: Arc<dyn crate::services::reports::ReportDocuments>,

@@ -1,5 +1,6 @@
 //! The `Auth` extractor: `Authorization: Bearer <token>` resolved to a [`Principal`] on every
-//! request (no cache, so a revoked token stops working on every instance at once).
+//! request (no cache, so a revoked token stops working on every instance at once; on PostgreSQL
+//! the read runs on connections of its own, `services::auth::TokenReader`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -48,7 +49,7 @@ impl FromRequest for Auth {
                     )
                 })?;
             let now = state.clock.now();
-            Ok(Auth(guarded(&state, &req, authenticate(&state.db, token, now).await)?))
+            Ok(Auth(guarded(&state, &req, authenticate(&state, token, now).await)?))
         })
     }
 }

@@ -74,7 +74,7 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 
 /// A staff token's principal, for intake with `?customer_id=`.
 async fn staff(state: &AppState, req: &HttpRequest, token: &str) -> Result<Principal, ApiError> {
-    guarded(state, req, authenticate(&state.db, token, state.clock.now()).await)
+    guarded(state, req, authenticate(state, token, state.clock.now()).await)
 }
 
 /// Alertmanager's webhook (payload version 4). Configure the receiver with

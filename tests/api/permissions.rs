@@ -564,3 +564,46 @@ async fn revoked_expired_and_deactivated_tokens_are_refused() {
     let listed = app.get("/api/v1/tokens", &app.admin).await.body;
     assert!(listed.as_array().unwrap().iter().all(|t| t["token"] == "***"));
 }
+
+#[tokio::test]
+async fn a_token_revoked_on_one_instance_is_refused_by_another_at_once() {
+    let a = spawn().await;
+    if !a.db.url.starts_with("postgres") {
+        eprintln!("skipped: two instances sharing one database is a PostgreSQL deployment (set TEST_DATABASE_URL)");
+        return;
+    }
+    let b =
+        crate::helpers::spawn_with(crate::helpers::Options { db_url: Some(a.db.url.clone()), ..Default::default() })
+            .await;
+    let u = a.post("/api/v1/users", &a.admin, json!({"username": "qian", "role": "agent"})).await.body;
+    let t = a.post("/api/v1/tokens", &a.admin, json!({"user_id": u["id"], "name": "phone"})).await.body;
+    let token = t["token"].as_str().unwrap().to_string();
+    // Instance b reads tokens on connections of its own; they are open now.
+    for _ in 0..8 {
+        assert_eq!(b.get("/api/v1/tickets", &token).await.status, 200);
+    }
+    let revoked = a.call(Method::DELETE, &format!("/api/v1/tokens/{}", t["id"]), Some(&a.admin), None).await;
+    assert_eq!(revoked.status, 204);
+    assert_eq!(b.get("/api/v1/tickets", &token).await.status, 401, "b must not answer from anything it kept");
+
+    // The server closes every connection that read a token: each instance's next reads open new
+    // ones, and no request fails for it.
+    let db = sea_orm::Database::connect(&a.db.url).await.unwrap();
+    let closed = sea_orm::ConnectionTrait::query_all_raw(
+        &db,
+        sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND query LIKE '%FROM api_tokens t LEFT JOIN users u%'",
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(!closed.is_empty(), "the token reads ran on connections of their own");
+    for app in [&a, &b] {
+        for _ in 0..8 {
+            assert_eq!(app.get("/api/v1/tickets", &app.admin).await.status, 200);
+        }
+    }
+    db.close().await.unwrap();
+}
