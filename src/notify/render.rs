@@ -3,18 +3,60 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::escalation::On;
+use crate::domain::sla::TimerKind;
+
+/// What a notification is about: its `type` on the wire (`sla.breach`, `ticket.opened`, …,
+/// `escalation.acknowledged`, `digest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// An escalation or a ticket's event, by the rules.
+    Event(On),
+    /// An escalation was acknowledged.
+    Acknowledged,
+    /// Mails folded within a minute, sent as one.
+    Digest,
+}
+
+impl Notice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notice::Event(on) => on.webhook_type(),
+            Notice::Acknowledged => "escalation.acknowledged",
+            Notice::Digest => "digest",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Notice> {
+        let event = On::ALL.into_iter().find(|o| o.webhook_type() == s).map(Notice::Event);
+        event.or_else(|| [Notice::Acknowledged, Notice::Digest].into_iter().find(|n| n.as_str() == s))
+    }
+}
+
+impl Serialize for Notice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Notice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Notice::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not a notification type")))
+    }
+}
+
 /// What the outbox stores for one notification; rendered when it is sent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Payload {
-    /// `sla.warning`, `sla.breach`, `ticket.opened`, … or `escalation.acknowledged`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: Notice,
     /// Stable across retries: the `webhook-id`, and the mail's Message-ID.
     pub id: String,
     pub occurred_at: String,
     pub escalation_id: Option<i64>,
     pub ticket: TicketRef,
-    pub timer: Option<String>,
+    pub timer: Option<TimerKind>,
     pub due_at: Option<String>,
     pub rule: Option<String>,
     pub step: Option<u32>,
@@ -37,38 +79,37 @@ fn zh(language: Option<&str>) -> bool {
     language.is_none_or(|l| l == "zh-CN")
 }
 
-fn event_words(kind: &str, timer: Option<&str>, zh: bool) -> String {
-    let timer_word = |t: &str| match (t, zh) {
-        ("response", true) => "响应",
-        ("plan", true) => "故障处理方案",
-        ("resolution", true) => "解决",
-        ("response", false) => "response",
-        ("plan", false) => "fault-handling plan",
-        ("arrival", true) => "上门到场",
-        ("arrival", false) => "on-site arrival",
-        ("callback", true) => "满意度回访",
-        ("callback", false) => "satisfaction callback",
-        (_, false) => "resolution",
-        (_, true) => "解决",
+fn event_words(kind: Notice, timer: Option<TimerKind>, zh: bool) -> String {
+    let timer_word = |t: TimerKind| match (t, zh) {
+        (TimerKind::Response, true) => "响应",
+        (TimerKind::Plan, true) => "故障处理方案",
+        (TimerKind::Resolution, true) => "解决",
+        (TimerKind::Arrival, true) => "上门到场",
+        (TimerKind::Callback, true) => "满意度回访",
+        (TimerKind::Response, false) => "response",
+        (TimerKind::Plan, false) => "fault-handling plan",
+        (TimerKind::Resolution, false) => "resolution",
+        (TimerKind::Arrival, false) => "on-site arrival",
+        (TimerKind::Callback, false) => "satisfaction callback",
     };
     let t = timer.map(timer_word).unwrap_or_default();
     match (kind, zh) {
-        ("sla.warning", true) => format!("{t}时限即将到期"),
-        ("sla.warning", false) => format!("{t} deadline approaching"),
-        ("sla.breach", true) => format!("{t}已超时"),
-        ("sla.breach", false) => format!("{t} deadline breached"),
-        ("escalation.acknowledged", true) => "升级已确认".into(),
-        ("escalation.acknowledged", false) => "escalation acknowledged".into(),
-        ("ticket.opened", true) => "工单已受理".into(),
-        ("ticket.responded", true) => "工程师已响应".into(),
-        ("ticket.planned", true) => "故障处理方案已提交".into(),
-        ("ticket.resolved", true) => "故障已解决".into(),
-        ("ticket.reopened", true) => "工单已重新打开".into(),
-        ("ticket.closed", true) => "工单已关闭".into(),
-        ("ticket.level_changed", true) => "故障级别已变更".into(),
-        ("visit.en_route", true) => "工程师已出发，正在前往现场".into(),
-        ("visit.en_route", false) => "the engineer is on the way to your site".into(),
-        (k, _) => k.trim_start_matches("ticket.").replace('_', " "),
+        (Notice::Event(On::Warning), true) => format!("{t}时限即将到期"),
+        (Notice::Event(On::Warning), false) => format!("{t} deadline approaching"),
+        (Notice::Event(On::Breach), true) => format!("{t}已超时"),
+        (Notice::Event(On::Breach), false) => format!("{t} deadline breached"),
+        (Notice::Acknowledged, true) => "升级已确认".into(),
+        (Notice::Acknowledged, false) => "escalation acknowledged".into(),
+        (Notice::Event(On::Opened), true) => "工单已受理".into(),
+        (Notice::Event(On::Responded), true) => "工程师已响应".into(),
+        (Notice::Event(On::Planned), true) => "故障处理方案已提交".into(),
+        (Notice::Event(On::Resolved), true) => "故障已解决".into(),
+        (Notice::Event(On::Reopened), true) => "工单已重新打开".into(),
+        (Notice::Event(On::Closed), true) => "工单已关闭".into(),
+        (Notice::Event(On::LevelChanged), true) => "故障级别已变更".into(),
+        (Notice::Event(On::EnRoute), true) => "工程师已出发，正在前往现场".into(),
+        (Notice::Event(On::EnRoute), false) => "the engineer is on the way to your site".into(),
+        (k, _) => k.as_str().trim_start_matches("ticket.").replace('_', " "),
     }
 }
 
@@ -79,7 +120,7 @@ fn escape(s: &str) -> String {
 /// Subject, text and HTML of one notification mail.
 pub fn mail(p: &Payload, ticket_url: &str, ack_url: Option<&str>) -> (String, String, String) {
     let zh = zh(p.language.as_deref());
-    let what = event_words(&p.kind, p.timer.as_deref(), zh);
+    let what = event_words(p.kind, p.timer, zh);
     let subject = if zh {
         format!("[Opsline] {} {}级 {}", p.ticket.number, p.ticket.level, what)
     } else {
@@ -134,7 +175,7 @@ pub fn digest(items: &[Payload], language: Option<&str>) -> (String, String, Str
     let mut text = String::new();
     let mut html = String::from("<!doctype html><html><body><ul>");
     for p in items {
-        let what = event_words(&p.kind, p.timer.as_deref(), zh);
+        let what = event_words(p.kind, p.timer, zh);
         text.push_str(&format!("- {} {} ({}): {what}\n", p.ticket.number, p.ticket.title, p.ticket.level));
         html.push_str(&format!(
             "<li>{} {} ({}): {}</li>",
@@ -324,9 +365,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_notification_type_reads_back_as_written_and_no_other_is_read() {
+        let all = On::ALL.into_iter().map(Notice::Event).chain([Notice::Acknowledged, Notice::Digest]);
+        for n in all {
+            let written = serde_json::to_string(&n).unwrap();
+            assert_eq!(serde_json::from_str::<Notice>(&written).unwrap(), n, "{written}");
+        }
+        assert_eq!(serde_json::to_string(&Notice::Event(On::Breach)).unwrap(), r#""sla.breach""#);
+        assert!(serde_json::from_str::<Notice>(r#""sla.breached""#).is_err());
+    }
+
+    #[test]
     fn mail_subjects_carry_number_level_and_timer_in_the_recipients_language() {
         let p = Payload {
-            kind: "sla.breach".into(),
+            kind: Notice::Event(On::Breach),
             id: "evt_1".into(),
             occurred_at: "2026-10-20T02:10:01Z".into(),
             escalation_id: Some(1),
@@ -337,7 +389,7 @@ mod tests {
                 title: "core <down>".into(),
                 customer: "ACME".into(),
             },
-            timer: Some("response".into()),
+            timer: Some(TimerKind::Response),
             due_at: Some("2026-10-20T02:10:00Z".into()),
             rule: Some("r".into()),
             step: Some(0),

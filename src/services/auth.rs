@@ -149,6 +149,8 @@ async fn read(db: &impl ConnectionTrait, public_id: &str) -> Result<Option<Token
 /// error (a read that fails on a connection kept from before is tried once more on a new one).
 pub struct TokenReader {
     options: PgConnectOptions,
+    /// How long opening a connection may take: the pool's bound on a checkout.
+    connect_within: std::time::Duration,
     slots: Vec<tokio::sync::Mutex<Option<PgConnection>>>,
     next: AtomicUsize,
 }
@@ -176,9 +178,11 @@ impl TokenReader {
         if db.get_database_backend() != DbBackend::Postgres {
             return None;
         }
-        let options = db.get_postgres_connection_pool().connect_options().as_ref().clone();
+        let pool = db.get_postgres_connection_pool();
+        let options = pool.connect_options().as_ref().clone();
+        let connect_within = pool.options().get_acquire_timeout();
         let slots = (0..slots.max(1)).map(|_| tokio::sync::Mutex::new(None)).collect();
-        Some(TokenReader { options, slots, next: AtomicUsize::new(0) })
+        Some(TokenReader { options, connect_within, slots, next: AtomicUsize::new(0) })
     }
 
     async fn read(&self, public_id: &str) -> Result<Option<TokenRow>> {
@@ -190,7 +194,16 @@ impl TokenReader {
         let fetched = loop {
             let conn = match slot.as_mut() {
                 Some(c) => c,
-                None => slot.insert(PgConnection::connect_with(&self.options).await.map_err(db_err)?),
+                None => {
+                    let connect = PgConnection::connect_with(&self.options);
+                    let opened = tokio::time::timeout(self.connect_within, connect).await.map_err(|_| {
+                        DbErr::Conn(sea_orm::RuntimeErr::Internal(format!(
+                            "no connection for token reads within {} ms",
+                            self.connect_within.as_millis()
+                        )))
+                    })?;
+                    slot.insert(opened.map_err(db_err)?)
+                }
             };
             match sqlx::query_as::<_, Fetched>(TOKEN_SQL).bind(public_id).fetch_optional(&mut *conn).await {
                 Ok(f) => break f,

@@ -271,7 +271,7 @@ async fn notification_mail(
 ) -> std::result::Result<Mail, Attempt> {
     let base = state.config.settings.escalation.public_url.trim_end_matches('/');
     let ack = match payload.escalation_id {
-        Some(id) if payload.kind.starts_with("sla.") => {
+        Some(id) if matches!(payload.kind, render::Notice::Event(on) if on.is_timed()) => {
             let expires = now.timestamp() + state.config.runtime.escalation.ack_link_ttl_secs;
             let token = state.signer.sign_until(SignedFor::Acknowledge, &id.to_string(), expires);
             Some(format!("{base}/ack/{token}"))

@@ -94,7 +94,7 @@ impl Acknowledged<'_> {
             }
             let mut p: Payload = serde_json::from_str(&payload)
                 .map_err(|e| Error::Internal(format!("outbox payload of chain {id} is unreadable: {e}")))?;
-            p.kind = "escalation.acknowledged".into();
+            p.kind = crate::notify::render::Notice::Acknowledged;
             p.id = crate::domain::delivery::new_message_id("ack");
             p.occurred_at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             p.rule = None;

@@ -348,7 +348,7 @@ impl Messages {
 fn payload(event: &escalation_event::Model, rule: &Rule, occ: &Occurrence<'_>) -> Payload {
     let t = occ.ticket;
     Payload {
-        kind: occ.on.webhook_type().into(),
+        kind: crate::notify::render::Notice::Event(occ.on),
         // Each outbox row has its own (`Message::row`).
         id: String::new(),
         occurred_at: occ.fire_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -360,7 +360,7 @@ fn payload(event: &escalation_event::Model, rule: &Rule, occ: &Occurrence<'_>) -
             title: t.title.clone(),
             customer: occ.customer.name.clone(),
         },
-        timer: occ.timer.map(|k| k.to_string()),
+        timer: occ.timer,
         due_at: occ.due_at.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         rule: Some(rule.key.clone()),
         step: Some(occ.step),
@@ -386,7 +386,7 @@ async fn recent_mails(db: &impl ConnectionTrait, address: &str, now: DateTime<Ut
 async fn digest_for(db: &impl ConnectionTrait, address: &str, sample: &Payload, now: DateTime<Utc>) -> Result<i64> {
     let bucket = now.timestamp().div_euclid(60);
     let digest_key = format!("digest:{address}:{bucket}");
-    let payload = Payload { kind: "digest".into(), id: new_message_id("dig"), ..sample.clone() };
+    let payload = Payload { kind: crate::notify::render::Notice::Digest, id: new_message_id("dig"), ..sample.clone() };
     let row = outbox::Model {
         id: 0,
         outbox_key: digest_key.clone(),

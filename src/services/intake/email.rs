@@ -8,7 +8,7 @@
 //! attachments. A message delivered twice (same `Message-ID`) is taken once.
 
 use chrono::{DateTime, Utc};
-use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
+use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -86,30 +86,7 @@ pub async fn process(state: &AppState, intake: &Intake, raw: &[u8], now: DateTim
         .parse(raw)
         .filter(|m| m.from().is_some())
         .ok_or_else(|| Error::invalid("message", "not an RFC 5322 message with a From header"))?;
-    let from = sender(msg.from()).ok_or_else(|| Error::invalid("From", "the message names no sender address"))?;
-    let auth = &state.config.settings.integrations.email;
-    if auth.require_auth_results {
-        let results: Vec<&str> = msg
-            .headers_raw()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("Authentication-Results"))
-            .map(|(_, v)| v)
-            .collect();
-        let domain = from.rsplit('@').next().unwrap_or_default();
-        if let Verdict::Fail(why) = mail_auth::judge(&results, domain, &auth.authserv_id) {
-            tracing::warn!(customer = intake.customer.id, domain, reason = %why, "email intake: a message that did not authenticate was refused");
-            return Err(Error::invalid("Authentication-Results", why));
-        }
-    }
-    let Some(c) = contact::Entity::find()
-        .filter(contact::Column::CustomerId.eq(intake.customer.id))
-        .filter(contact::Column::EmailLower.eq(from.clone()))
-        .filter(contact::Column::Active.eq(true))
-        .one(&state.db)
-        .await?
-    else {
-        tracing::warn!(customer = intake.customer.id, "email intake: a message from an unknown sender was refused");
-        return Err(Error::invalid("From", "the sender is not a contact of this customer"));
-    };
+    let c = sender_contact(state, intake, &msg).await?;
     let principal = Actor::Contact { contact_id: c.id, customer_id: c.customer_id, name: c.name.clone() };
     let message_id = msg.message_id().map(str::to_string).unwrap_or_else(|| hex::encode(Sha256::digest(raw)));
     let key = format!("mail:{}", &hex::encode(Sha256::digest(message_id.as_bytes()))[..40]);
@@ -155,6 +132,52 @@ pub async fn process(state: &AppState, intake: &Intake, raw: &[u8], now: DateTim
             (MailResult::Opened, opened.ticket.id)
         }
     };
+    let attachments = attach(state, &principal, ticket_id, &msg, now).await?;
+    if result == MailResult::Commented {
+        remember(state, &principal, &key, ticket_id, now).await?;
+    }
+    tracing::info!(ticket = ticket_id, result = result.as_str(), attachments, "email intake");
+    Ok(Received { result, ticket_id, attachments })
+}
+
+/// The active contact of the intake's customer who sent the message, after its
+/// `Authentication-Results` when they are required.
+async fn sender_contact(state: &AppState, intake: &Intake, msg: &Message<'_>) -> Result<contact::Model> {
+    let from = sender(msg.from()).ok_or_else(|| Error::invalid("From", "the message names no sender address"))?;
+    let auth = &state.config.settings.integrations.email;
+    if auth.require_auth_results {
+        let results: Vec<&str> = msg
+            .headers_raw()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("Authentication-Results"))
+            .map(|(_, v)| v)
+            .collect();
+        let domain = from.rsplit('@').next().unwrap_or_default();
+        if let Verdict::Fail(why) = mail_auth::judge(&results, domain, &auth.authserv_id) {
+            tracing::warn!(customer = intake.customer.id, domain, reason = %why, "email intake: a message that did not authenticate was refused");
+            return Err(Error::invalid("Authentication-Results", why));
+        }
+    }
+    let Some(c) = contact::Entity::find()
+        .filter(contact::Column::CustomerId.eq(intake.customer.id))
+        .filter(contact::Column::EmailLower.eq(from.clone()))
+        .filter(contact::Column::Active.eq(true))
+        .one(&state.db)
+        .await?
+    else {
+        tracing::warn!(customer = intake.customer.id, "email intake: a message from an unknown sender was refused");
+        return Err(Error::invalid("From", "the sender is not a contact of this customer"));
+    };
+    Ok(c)
+}
+
+/// Stores the message's attachments on the ticket; how many.
+async fn attach(
+    state: &AppState,
+    principal: &Actor,
+    ticket_id: i64,
+    msg: &Message<'_>,
+    now: DateTime<Utc>,
+) -> Result<usize> {
     let mut attachments = 0;
     for part in msg.attachments() {
         let data = part.contents().to_vec();
@@ -167,14 +190,10 @@ pub async fn process(state: &AppState, intake: &Intake, raw: &[u8], now: DateTim
             .unwrap_or_else(|| "application/octet-stream".into());
         let filename = part.attachment_name().unwrap_or("attachment").to_string();
         let input = NewFile { filename, content_type, visibility: Visibility::Public, data };
-        tickets::add_attachment(state, &principal, &ticket_id.to_string(), input, now).await?;
+        tickets::add_attachment(state, principal, &ticket_id.to_string(), input, now).await?;
         attachments += 1;
     }
-    if result == MailResult::Commented {
-        remember(state, &principal, &key, ticket_id, now).await?;
-    }
-    tracing::info!(ticket = ticket_id, result = result.as_str(), attachments, "email intake");
-    Ok(Received { result, ticket_id, attachments })
+    Ok(attachments)
 }
 
 async fn seen(state: &AppState, principal: &Actor, key: &str) -> Result<bool> {

@@ -58,9 +58,10 @@ impl<'s> Work<'s> {
         self.queued = true;
     }
 
-    /// Rewrites the search documents of the tickets written, then commits, counts what was done into the metrics, and wakes this instance's sweep when a
-    /// timer now fires sooner than the sweep looks anyway (it sleeps at most
-    /// `sweep.max_sleep_ms`), and its delivery loops when rules fired.
+    /// Rewrites the search documents of the tickets written, then commits, counts what was done
+    /// into the metrics, and wakes this instance's sweep when a timer now fires sooner than the
+    /// sweep looks anyway (it sleeps at most `sweep.max_sleep_ms`), and its delivery loops when
+    /// rules fired.
     pub async fn commit(self) -> Result<()> {
         let Work { state, txn, now, tally, next_fire, queued, written } = self;
         for (t, opened) in &written {
