@@ -30,6 +30,24 @@ pub struct Mail {
     pub attachments: Vec<(String, String, Vec<u8>)>,
 }
 
+impl Mail {
+    /// A mail of `rendered` (subject, text, HTML) to `to`, in no thread and without files.
+    pub fn new(to: &str, rendered: (String, String, String), message_id: String) -> Self {
+        let (subject, text, html) = rendered;
+        Mail { to: to.to_string(), subject, text, html, message_id, thread: None, attachments: Vec::new() }
+    }
+
+    /// The same mail, as a reply in the thread whose root is `root`.
+    pub fn in_thread(self, root: String) -> Self {
+        Mail { thread: Some(root), ..self }
+    }
+
+    /// The same mail, with these files after its text and HTML parts.
+    pub fn with_attachments(self, attachments: Vec<(String, String, Vec<u8>)>) -> Self {
+        Mail { attachments, ..self }
+    }
+}
+
 impl Mailer {
     /// `None` when e-mail is not configured.
     pub fn from_settings(s: &EmailSettings) -> Result<Option<Self>, String> {

@@ -13,7 +13,6 @@ use super::console::status_key;
 use super::ticket_page::{post_comment, timeline};
 use super::{Viewer, portal_form, portal_page, redirect};
 use crate::domain::ticket::{Change, Source};
-use crate::http::multipart;
 use crate::services::auth::Principal;
 use crate::services::tickets::{self, ChangeRequest, ListQuery, NewTicket, Sort};
 use crate::services::{Error, Result};
@@ -100,13 +99,10 @@ async fn show(state: web::Data<AppState>, req: HttpRequest, r: web::Path<String>
 
 #[post("/portal/tickets/{r}/comment")]
 async fn comment(state: web::Data<AppState>, req: HttpRequest, r: web::Path<String>, body: Multipart) -> HttpResponse {
-    let (s, v) = match portal_page(&state, &req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let back = format!("/portal/tickets/{r}");
-    let form = multipart::read(&req, body, state.config.settings.attachments.max_bytes as usize).await;
-    post_comment(&state, &s, &r, form, v, &back).await
+    match portal_page(&state, &req).await {
+        Ok(page) => post_comment(&state, &req, body, page, &r, &format!("/portal/tickets/{r}")).await,
+        Err(refused) => refused,
+    }
 }
 
 #[derive(Deserialize)]

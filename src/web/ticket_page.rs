@@ -16,7 +16,7 @@ use super::{Viewer, console_form, console_page, redirect, session};
 use crate::domain::level::Level;
 use crate::domain::ticket::Role;
 use crate::domain::ticket::{Action, Change, Event, NewFile, Status, Visibility};
-use crate::http::multipart::{self, Posted, Unreadable};
+use crate::http::multipart;
 use crate::services::auth::Principal;
 use crate::services::tickets::{self, AttachmentView, ChangeRequest, CommentView, EventView, NewComment, TicketRef};
 use crate::services::{Error, Result, users};
@@ -287,15 +287,18 @@ async fn act(
     }
 }
 
-/// Reads a comment form (text, visibility, files) and adds what it holds; shared with the portal.
+/// Reads a comment form (text, visibility, files) posted on ticket `r`'s page and adds what it
+/// holds; shared with the portal. `page` is the signed-in session and its viewer.
 pub async fn post_comment(
     state: &AppState,
-    s: &crate::services::web_sessions::Session,
+    req: &HttpRequest,
+    body: Multipart,
+    page: (crate::services::web_sessions::Session, Viewer),
     r: &str,
-    form: std::result::Result<Posted, Unreadable>,
-    v: Viewer,
     back: &str,
 ) -> HttpResponse {
+    let (s, v) = page;
+    let form = multipart::read(req, body, state.config.settings.attachments.max_bytes as usize).await;
     let (p, csrf) = (&s.principal, s.csrf.as_str());
     let now = state.clock.now();
     let posted = match form {
@@ -328,13 +331,10 @@ pub async fn post_comment(
 
 #[post("/console/tickets/{r}/comment")]
 async fn comment(state: web::Data<AppState>, req: HttpRequest, r: web::Path<String>, body: Multipart) -> HttpResponse {
-    let (s, v) = match console_page(&state, &req, Role::Agent).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let back = format!("/console/tickets/{r}");
-    let form = multipart::read(&req, body, state.config.settings.attachments.max_bytes as usize).await;
-    post_comment(&state, &s, &r, form, v, &back).await
+    match console_page(&state, &req, Role::Agent).await {
+        Ok(page) => post_comment(&state, &req, body, page, &r, &format!("/console/tickets/{r}")).await,
+        Err(refused) => refused,
+    }
 }
 
 #[derive(Deserialize)]

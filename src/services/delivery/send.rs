@@ -40,7 +40,7 @@ async fn send_link(state: &AppState, notifier: &Notifier, row: &outbox::Model) -
     let token = state.signer.sign(SignedFor::PortalLink, &contact_links::token_value(link.link_id, link.expires_at));
     let url = format!("{base}/portal/link/{token}");
     let minutes = contact_links::LINK_MINUTES;
-    let (subject, text, html) = match (link.purpose, &link.ticket_number) {
+    let rendered = match (link.purpose, &link.ticket_number) {
         (contact_links::Purpose::SignVisit, Some(number)) => {
             render::visit_sign_link(&link.name, number, &link.language, &url, minutes)
         }
@@ -48,15 +48,7 @@ async fn send_link(state: &AppState, notifier: &Notifier, row: &outbox::Model) -
             render::portal_link(&link.name, purpose == contact_links::Purpose::Password, &link.language, &url, minutes)
         }
     };
-    let mail = Mail {
-        to: row.target.clone(),
-        subject,
-        text,
-        html,
-        message_id: format!("portal-link-{}.{}@{}", link.link_id, state.installation, id_domain(state)),
-        thread: None,
-        attachments: Vec::new(),
-    };
+    let mail = Mail::new(&row.target, rendered, message_id(state, format!("portal-link-{}", link.link_id)));
     Ok(mailer.send(&mail).await)
 }
 
@@ -77,21 +69,13 @@ async fn send_report(state: &AppState, notifier: &Notifier, row: &outbox::Model)
         .html(&v.content, &v.sha256, base, link.as_deref())
         .map_err(|e| Attempt::failed(Failure::Permanent, None, format!("report not rendered: {e}")))?;
     let (subject, text) = render::report_mail(&v.content, &v.sha256, link.as_deref());
+    let mail = Mail::new(&row.target, (subject, text, html), message_id(state, format!("report-{}", row.id)));
     let attachments = match state.documents.pdf(&v.content, &v.sha256) {
         None => Vec::new(),
         Some(Ok(pdf)) => vec![(v.file_name("pdf"), "application/pdf".to_string(), pdf)],
         Some(Err(e)) => return Err(Attempt::failed(Failure::Permanent, None, format!("report PDF not rendered: {e}"))),
     };
-    let mail = Mail {
-        to: row.target.clone(),
-        subject,
-        text,
-        html,
-        message_id: format!("report-{}.{}@{}", row.id, state.installation, id_domain(state)),
-        thread: None,
-        attachments,
-    };
-    Ok(mailer.send(&mail).await)
+    Ok(mailer.send(&mail.with_attachments(attachments)).await)
 }
 
 /// A closed ticket's rating request, in the ticket's mail thread: the link is signed now.
@@ -118,17 +102,12 @@ async fn send_rating(state: &AppState, notifier: &Notifier, row: &outbox::Model)
         (Ok(at), Ok(tz)) => at.to_zoned(tz).strftime("%Y-%m-%d %H:%M (%Z)").to_string(),
         _ => r.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
     };
-    let (subject, text, html) = render::rating_mail(&c.name, &t.number, &t.title, &c.language, &url, &until);
-    let domain = id_domain(state);
-    let mail = Mail {
-        to: row.target.clone(),
-        subject,
-        text,
-        html,
-        message_id: format!("rating-{}.{}@{domain}", r.id, state.installation),
-        thread: Some(thread_id(t.id, &state.installation, &domain)),
-        attachments: Vec::new(),
-    };
+    let rendered = render::rating_mail(&c.name, &t.number, &t.title, &c.language, &url, &until);
+    let mail = Mail::new(&row.target, rendered, message_id(state, format!("rating-{}", r.id))).in_thread(thread_id(
+        t.id,
+        &state.installation,
+        &id_domain(state),
+    ));
     Ok(mailer.send(&mail).await)
 }
 
@@ -168,17 +147,9 @@ async fn send_unanswered(
         }
         _ => {
             let mailer = mailer_of(notifier)?;
-            let (subject, text, html) =
+            let rendered =
                 render::report_unanswered(&v.content.customer.name, &p.first_day, &p.last_day, &m.language, &link);
-            let mail = Mail {
-                to: row.target.clone(),
-                subject,
-                text,
-                html,
-                message_id: format!("report-unanswered-{}.{}@{}", row.id, state.installation, id_domain(state)),
-                thread: None,
-                attachments: Vec::new(),
-            };
+            let mail = Mail::new(&row.target, rendered, message_id(state, format!("report-unanswered-{}", row.id)));
             Ok(mailer.send(&mail).await)
         }
     }
@@ -235,6 +206,11 @@ fn id_domain(state: &AppState) -> String {
     state.config.settings.email.id_domain()
 }
 
+/// A `Message-ID` of this installation's, `<local>.<installation>@<domain>`, without brackets.
+fn message_id(state: &AppState, local: String) -> String {
+    format!("{local}.{}@{}", state.installation, id_domain(state))
+}
+
 /// A database error while composing a mail: tried again later.
 fn database(e: sea_orm::DbErr) -> Attempt {
     Attempt::failed(Failure::Retry { retry_after: None }, None, format!("database: {e}"))
@@ -249,16 +225,8 @@ async fn digest_mail(state: &AppState, row: &outbox::Model, payload: &Payload) -
         .await
         .map_err(database)?;
     let items: Vec<Payload> = folded.iter().filter_map(|f| serde_json::from_str(&f.payload).ok()).collect();
-    let (subject, text, html) = render::digest(&items, payload.language.as_deref());
-    Ok(Mail {
-        to: row.target.clone(),
-        subject,
-        text,
-        html,
-        message_id: format!("{}@{}", payload.id, id_domain(state)),
-        thread: None,
-        attachments: Vec::new(),
-    })
+    let rendered = render::digest(&items, payload.language.as_deref());
+    Ok(Mail::new(&row.target, rendered, format!("{}@{}", payload.id, id_domain(state))))
 }
 
 /// An escalation's or a ticket event's mail: a link to the ticket (the portal's for a customer's
@@ -287,15 +255,8 @@ async fn notification_mail(
         Some(_) => format!("{base}/portal/tickets/{}", payload.ticket.number),
         None => format!("{base}/console/tickets/{}", payload.ticket.id),
     };
-    let (subject, text, html) = render::mail(payload, &ticket_url, ack.as_deref());
+    let rendered = render::mail(payload, &ticket_url, ack.as_deref());
     let domain = id_domain(state);
-    Ok(Mail {
-        to: row.target.clone(),
-        subject,
-        text,
-        html,
-        message_id: format!("{}@{domain}", payload.id),
-        thread: Some(thread_id(payload.ticket.id, &state.installation, &domain)),
-        attachments: Vec::new(),
-    })
+    let mail = Mail::new(&row.target, rendered, format!("{}@{domain}", payload.id));
+    Ok(mail.in_thread(thread_id(payload.ticket.id, &state.installation, &domain)))
 }
