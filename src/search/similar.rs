@@ -7,6 +7,7 @@
 //! every document that holds a common word; and each scope's BM25 statistics (how many documents
 //! hold a word, their average length) count that scope's documents only.
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 
 use tantivy::collector::TopDocs;
@@ -68,7 +69,7 @@ pub struct Found {
 
 pub struct SimilarIndex {
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    writer: Mutex<Writing>,
     key: Field,
     id: Field,
     customer: Field,
@@ -83,6 +84,16 @@ impl std::fmt::Debug for SimilarIndex {
 
 fn key(kind: DocKind, ref_id: i64) -> String {
     format!("{}:{ref_id}", kind.as_str())
+}
+
+/// The writer, and which documents the index holds (written, published or not).
+///
+/// Each delete tantivy queues costs about a kilobyte until the next commit (a term query's
+/// weight), so a delete is asked for only when the index holds the document: a first build of a
+/// million documents, or a million documents out of every scope (open tickets), queues none.
+struct Writing {
+    writer: IndexWriter,
+    held: HashSet<(DocKind, i64)>,
 }
 
 impl SimilarIndex {
@@ -100,14 +111,15 @@ impl SimilarIndex {
         index.tokenizers().register(TOKENIZER, TextAnalyzer::builder(WhitespaceTokenizer::default()).build());
         let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(Self { reader, writer: Mutex::new(writer), key, id, customer, scopes })
+        let writing = Writing { writer, held: HashSet::new() };
+        Ok(Self { reader, writer: Mutex::new(writing), key, id, customer, scopes })
     }
 
     fn field(&self, scope: Scope) -> Field {
         self.scopes[scope as usize]
     }
 
-    fn writer(&self) -> std::sync::MutexGuard<'_, IndexWriter> {
+    fn writer(&self) -> std::sync::MutexGuard<'_, Writing> {
         // A panic while writing leaves nothing half-done that a later write could trip on: the
         // writer's own state is consistent between calls.
         self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -115,10 +127,15 @@ impl SimilarIndex {
 
     /// Replaces each entry's document (by kind and id); searches see them after [`Self::publish`].
     pub fn write(&self, entries: &[Entry]) -> tantivy::Result<()> {
-        let writer = self.writer();
+        let mut w = self.writer();
+        let Writing { writer, held } = &mut *w;
         for e in entries {
             let key = key(e.kind, e.ref_id);
-            writer.delete_term(Term::from_field_text(self.key, &key));
+            let was_held =
+                if e.scopes.is_empty() { held.remove(&(e.kind, e.ref_id)) } else { !held.insert((e.kind, e.ref_id)) };
+            if was_held {
+                writer.delete_term(Term::from_field_text(self.key, &key));
+            }
             if e.scopes.is_empty() {
                 continue;
             }
@@ -138,8 +155,13 @@ impl SimilarIndex {
 
     /// Makes everything written so far visible to searches.
     pub fn publish(&self) -> tantivy::Result<()> {
-        self.writer().commit()?;
+        self.writer().writer.commit()?;
         self.reader.reload()
+    }
+
+    /// How many documents the index holds (in at least one scope).
+    pub fn held(&self) -> usize {
+        self.writer().held.len()
     }
 
     /// The documents of `scope` holding any of `tokens`, best first (ties: the newer document),
@@ -191,8 +213,12 @@ mod tests {
         let mut docs = vec![entry(1, &r, "凭证 报错 nc65"), entry(2, &r, "报错 登录"), entry(3, &r, "报错 打印")];
         docs.extend((10..40).map(|i| entry(i, &r, "报错 其他")));
         docs.push(Entry { kind: DocKind::Article, ..entry(1, &[Scope::Articles], "凭证 生成") });
+        // Open tickets, in no scope: nothing held, nothing to take out later.
+        let open: Vec<Entry> = (100..110).map(|i| entry(i, &[], "报错 打开")).collect();
+        index.write(&open).unwrap();
         index.write(&docs).unwrap();
         index.publish().unwrap();
+        assert_eq!(index.held(), docs.len());
         let found = index.search(Scope::ResolvedTickets, &["凭证", "报错"], 3).unwrap();
         assert_eq!(found.len(), 3);
         assert_eq!((found[0].id, found[0].customer_id), (1, Some(7)), "{found:?}");
@@ -211,6 +237,9 @@ mod tests {
         index.write(&[entry(1, &[], "登录 超时")]).unwrap();
         index.publish().unwrap();
         assert!(index.search(Scope::ResolvedTickets, &["超时"], 5).unwrap().is_empty());
+        assert_eq!(index.held(), docs.len() - 1);
+        // The article of the same id is still found: documents are told apart by kind.
+        assert_eq!(index.search(Scope::Articles, &["凭证"], 5).unwrap().len(), 1);
         assert!(index.search(Scope::ResolvedTickets, &[], 5).unwrap().is_empty());
     }
 }
