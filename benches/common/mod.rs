@@ -386,19 +386,18 @@ async fn build_seed(url: &str, count: i64) {
         opsline::config::ConfigSource { dir: dir.path().to_path_buf(), environment: "development".into(), env };
     let config = opsline::config::Config::load(&source).unwrap();
     let state = opsline::startup::prepare(config, opsline::clock::Clock::System, true).await.unwrap();
-    let db = sea_orm::Database::connect(url).await.unwrap();
+    let db = &state.db;
     let started = std::time::Instant::now();
-    seed(&db, Seed::background("BG", count, bench_customer(&db).await, Utc::now())).await;
+    seed(db, Seed::background("BG", count, bench_customer(db).await, Utc::now())).await;
     opsline::services::search::backfill(&state, Utc::now()).await.unwrap();
-    state.db.close().await.ok();
     // The seed's gauge deltas folded here, once, rather than by the first refresh of every copy.
-    opsline::services::gauges::fold_counts(&db).await.unwrap();
+    opsline::services::gauges::fold_counts(db).await.unwrap();
     let vacuum = if db.get_database_backend() == DatabaseBackend::Postgres { "VACUUM ANALYZE" } else { "VACUUM" };
     db.execute_unprepared(vacuum).await.unwrap();
     if db.get_database_backend() == DatabaseBackend::Sqlite {
         db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await.unwrap();
     }
-    db.close().await.ok();
+    state.db.close().await.ok();
     eprintln!("seeded {count} background tickets in {:.1}s (kept for reuse)", started.elapsed().as_secs_f64());
 }
 

@@ -130,14 +130,16 @@ impl SimilarIndex {
         let mut w = self.writer();
         let Writing { writer, held } = &mut *w;
         for e in entries {
-            let key = key(e.kind, e.ref_id);
-            let was_held =
-                if e.scopes.is_empty() { held.remove(&(e.kind, e.ref_id)) } else { !held.insert((e.kind, e.ref_id)) };
-            if was_held {
-                writer.delete_term(Term::from_field_text(self.key, &key));
-            }
+            let key = || key(e.kind, e.ref_id);
             if e.scopes.is_empty() {
+                if held.remove(&(e.kind, e.ref_id)) {
+                    writer.delete_term(Term::from_field_text(self.key, &key()));
+                }
                 continue;
+            }
+            let key = key();
+            if !held.insert((e.kind, e.ref_id)) {
+                writer.delete_term(Term::from_field_text(self.key, &key));
             }
             let mut doc = TantivyDocument::default();
             doc.add_text(self.key, &key);

@@ -103,11 +103,8 @@ async fn send_rating(state: &AppState, notifier: &Notifier, row: &outbox::Model)
         _ => r.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
     };
     let rendered = render::rating_mail(&c.name, &t.number, &t.title, &c.language, &url, &until);
-    let mail = Mail::new(&row.target, rendered, message_id(state, format!("rating-{}", r.id))).in_thread(thread_id(
-        t.id,
-        &state.installation,
-        &id_domain(state),
-    ));
+    let mail = Mail::new(&row.target, rendered, message_id(state, format!("rating-{}", r.id)));
+    let mail = mail.in_thread(ticket_thread(state, t.id));
     Ok(mailer.send(&mail).await)
 }
 
@@ -211,6 +208,11 @@ fn message_id(state: &AppState, local: String) -> String {
     format!("{local}.{}@{}", state.installation, id_domain(state))
 }
 
+/// The `Message-ID` of the root of ticket `ticket_id`'s mail thread, in this installation.
+fn ticket_thread(state: &AppState, ticket_id: i64) -> String {
+    thread_id(ticket_id, &state.installation, &id_domain(state))
+}
+
 /// A database error while composing a mail: tried again later.
 fn database(e: sea_orm::DbErr) -> Attempt {
     Attempt::failed(Failure::Retry { retry_after: None }, None, format!("database: {e}"))
@@ -256,7 +258,6 @@ async fn notification_mail(
         None => format!("{base}/console/tickets/{}", payload.ticket.id),
     };
     let rendered = render::mail(payload, &ticket_url, ack.as_deref());
-    let domain = id_domain(state);
-    let mail = Mail::new(&row.target, rendered, format!("{}@{domain}", payload.id));
-    Ok(mail.in_thread(thread_id(payload.ticket.id, &state.installation, &domain)))
+    let mail = Mail::new(&row.target, rendered, format!("{}@{}", payload.id, id_domain(state)));
+    Ok(mail.in_thread(ticket_thread(state, payload.ticket.id)))
 }
