@@ -6,7 +6,9 @@
 //!    path — classification, the three deadlines, the ticket, its timers and its event — driven
 //!    by `wrk -t1 -c32` on CPU0. Requests/s and p99.
 //! 2. **The same transaction without HTTP**: `tickets::open` called by 32 tasks in a process on
-//!    CPU1 for the same time. HTTP ÷ this ≥ 0.7.
+//!    CPU1 for the same time. HTTP ÷ this ≥ 0.7. On SQLite that process then opens 100 tickets
+//!    one at a time and reports the pages each wrote to the write-ahead log (where SQLite's
+//!    intake spends most of its time: each page is written there, then copied back).
 //! 3. **A minimal one-row insert handler** (actix, one worker, on CPU1, the same pool settings):
 //!    the raw limit, reported; Opsline's p99 at 32 connections ≤ 2× its p99.
 //! 4. **django-helpdesk** 2.6.1 creating tickets over its API (gunicorn `-w 2` on CPU1, SQLite
@@ -45,7 +47,7 @@ use opsline::services::auth::Principal;
 use opsline::services::customers::{self, NewCustomer};
 use opsline::services::tickets::{self, NewTicket};
 use opsline::services::users::{self, NewTokenRequest};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
 
 const BODY: &str = r#"{"customer_id": 1, "title": "Core banking system down", "description": "All branches: the service is unavailable since 09:55."}"#;
 
@@ -101,7 +103,36 @@ async fn inproc(url: &str, dir: &Path, secs: u64) {
     for t in tasks {
         t.await.unwrap();
     }
-    println!("{:.1}", done.load(Ordering::Relaxed) as f64 / secs as f64);
+    let rate = done.load(Ordering::Relaxed) as f64 / secs as f64;
+    if url.starts_with("sqlite") {
+        println!("{WAL_FRAMES} {:.1}", wal_frames(&state, &p).await);
+    }
+    println!("{rate:.1}");
+}
+
+/// What `--inproc` prints before its rate on SQLite: the line's first word.
+const WAL_FRAMES: &str = "wal_frames";
+
+/// SQLite: the pages one ticket writes to the write-ahead log (a 4 KiB frame each), over 100
+/// tickets opened one at a time after the timed run, from an emptied log that nothing copies back
+/// meanwhile. Where intake's time on SQLite goes: each frame is written, and later copied back.
+async fn wal_frames(state: &opsline::state::AppState, p: &Principal) -> f64 {
+    const TICKETS: u32 = 100;
+    state.db.execute_unprepared("PRAGMA wal_autocheckpoint = 0").await.unwrap();
+    state.db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await.unwrap();
+    for _ in 0..TICKETS {
+        let t: NewTicket = serde_json::from_str(BODY).unwrap();
+        tickets::open(state, p, t, None, Utc::now()).await.unwrap();
+    }
+    // `wal_checkpoint` answers (busy, frames in the log, frames copied back).
+    let row = state
+        .db
+        .query_one_raw(Statement::from_string(DatabaseBackend::Sqlite, "PRAGMA wal_checkpoint(PASSIVE)"))
+        .await
+        .unwrap()
+        .unwrap();
+    let logged: i64 = row.try_get_by_index(1).unwrap();
+    logged as f64 / f64::from(TICKETS)
 }
 
 /// In a child process on CPU1: an actix server whose one handler inserts one row.
@@ -184,6 +215,8 @@ struct Measured {
     inproc: Vec<f64>,
     minimal: Vec<Wrk>,
     helpdesk: Vec<Wrk>,
+    /// SQLite: write-ahead log frames per ticket opened (`wal_frames`).
+    wal_frames: Vec<f64>,
 }
 
 async fn backend(name: &str, url: &str, rounds: usize, secs: u64, rows: &mut Vec<Row>, with_peer: bool) -> Option<Wrk> {
@@ -191,7 +224,7 @@ async fn backend(name: &str, url: &str, rounds: usize, secs: u64, rows: &mut Vec
     let dir = common::config_dir("[log]\nlevel = \"warn\"\n\n[limits]\nintake_per_minute = 100000000\n");
     let token = prepare(url, dir.path()).await;
     let script = post_script(scratch.path(), "post.lua", BODY, &[("Authorization", &format!("Bearer {token}"))]);
-    let mut m = Measured { http: vec![], inproc: vec![], minimal: vec![], helpdesk: vec![] };
+    let mut m = Measured { http: vec![], inproc: vec![], minimal: vec![], helpdesk: vec![], wal_frames: vec![] };
     for round in 0..rounds {
         eprintln!("{name} round {}: load {}", round + 1, common::loadavg());
         let svc = start(&opsline_bin(), dir.path(), url).await;
@@ -203,10 +236,12 @@ async fn backend(name: &str, url: &str, rounds: usize, secs: u64, rows: &mut Vec
             .args(["--inproc", url, &dir.path().display().to_string(), &secs.to_string()])
             .output()
             .unwrap();
-        if let Some(v) = String::from_utf8_lossy(&out.stdout).lines().last().and_then(|l| l.trim().parse::<f64>().ok())
-        {
+        let printed = String::from_utf8_lossy(&out.stdout);
+        if let Some(v) = printed.lines().last().and_then(|l| l.trim().parse::<f64>().ok()) {
             m.inproc.push(v);
         }
+        let frames = printed.lines().find_map(|l| l.strip_prefix(WAL_FRAMES)?.trim().parse::<f64>().ok());
+        m.wal_frames.extend(frames);
         let port = free_port();
         let mut child = pinned("1", this_bench())
             .args(["--minimal", url, &dir.path().display().to_string(), &port.to_string()])
@@ -223,8 +258,8 @@ async fn backend(name: &str, url: &str, rounds: usize, secs: u64, rows: &mut Vec
         }
     }
     eprintln!(
-        "{name}: http {:?}\n  inproc {:?}\n  minimal {:?}\n  helpdesk {:?}",
-        m.http, m.inproc, m.minimal, m.helpdesk
+        "{name}: http {:?}\n  inproc {:?}\n  minimal {:?}\n  helpdesk {:?}\n  wal frames per ticket {:?}",
+        m.http, m.inproc, m.minimal, m.helpdesk, m.wal_frames
     );
     let med = |v: &[Wrk], f: fn(&Wrk) -> f64| (!v.is_empty()).then(|| median(v.iter().map(f).collect()));
     let (http, http_p99) = (med(&m.http, |w| w.rps), med(&m.http, |w| w.p99_ms));
@@ -258,6 +293,15 @@ async fn backend(name: &str, url: &str, rounds: usize, secs: u64, rows: &mut Vec
         ratio: ratio(http, min).map_or("—".into(), |r| format!("{r:.2}×")),
         verdict: "reported".into(),
     });
+    if !m.wal_frames.is_empty() {
+        rows.push(Row {
+            goal: format!("ticket intake, {name}: pages written to the write-ahead log per ticket opened (4 KiB each)"),
+            opsline: format!("{:.1} pages", median(m.wal_frames.clone())),
+            peer: "—".into(),
+            ratio: "—".into(),
+            verdict: "reported".into(),
+        });
+    }
     if with_peer {
         let r = ratio(http, dh);
         rows.push(Row {
