@@ -130,14 +130,15 @@ impl SimilarIndex {
         let mut w = self.writer();
         let Writing { writer, held } = &mut *w;
         for e in entries {
-            let key = || key(e.kind, e.ref_id);
+            // The key is formatted only for a delete or an add: at start, every open ticket is
+            // neither.
             if e.scopes.is_empty() {
                 if held.remove(&(e.kind, e.ref_id)) {
-                    writer.delete_term(Term::from_field_text(self.key, &key()));
+                    writer.delete_term(Term::from_field_text(self.key, &key(e.kind, e.ref_id)));
                 }
                 continue;
             }
-            let key = key();
+            let key = key(e.kind, e.ref_id);
             if !held.insert((e.kind, e.ref_id)) {
                 writer.delete_term(Term::from_field_text(self.key, &key));
             }
