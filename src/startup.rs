@@ -80,8 +80,12 @@ pub async fn prepare(config: Config, clock: Clock, migrate: bool) -> Result<AppS
     let handoff_cap = 4 * (config.settings.sweep.batch as usize) * (config.settings.sweep.loops.max(1) as usize);
     let segmenter = crate::search::Segmenter::new(&config.settings.search.dictionary);
     let tokens = crate::services::auth::TokenReader::for_db(&db, TOKEN_READERS).map(Arc::new);
+    let group_commit =
+        persistence::group_commit::GroupCommit::for_db(&db, persistence::acquire_timeout(&config.settings.database))
+            .map(Arc::new);
     let state = AppState {
         tokens,
+        group_commit,
         db,
         config: Arc::new(config),
         clock,

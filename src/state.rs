@@ -45,6 +45,9 @@ pub struct AppState {
     pub search: Arc<crate::search::Segmenter>,
     /// This instance's similarity index, fed from the database (`services::search::Feed`).
     pub similar: Arc<crate::services::search::Feed>,
+    /// SQLite: ticket work waiting for the one writer joins the open transaction
+    /// (`persistence::group_commit`; `None` on PostgreSQL).
+    pub group_commit: Option<Arc<crate::persistence::group_commit::GroupCommit>>,
     /// Reads API tokens on PostgreSQL outside the pool (`None` on SQLite).
     pub tokens: Option<Arc<crate::services::auth::TokenReader>>,
     /// Service reports as HTML and PDF (provided by the web layer; PDF in a build with the `pdf`

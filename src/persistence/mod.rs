@@ -5,6 +5,7 @@ pub mod bulk;
 pub mod check_bulk;
 pub mod checkpoint;
 pub mod entities;
+pub mod group_commit;
 pub mod like;
 pub mod raw;
 mod stored;
@@ -77,6 +78,12 @@ fn refused(url: &str, e: &DbErr) -> StartupError {
     StartupError::Connect { url: crate::config::secret::redact_url(url), reason }
 }
 
+/// How long a request waits for a connection from the pool, or on SQLite for its turn at the
+/// writer (`group_commit`), before it fails.
+pub fn acquire_timeout(settings: &DatabaseSettings) -> Duration {
+    Duration::from_millis(settings.connect_timeout_ms.max(1000) * 3)
+}
+
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, StartupError> {
     let url = settings.url.expose().to_string();
     let timeout = Duration::from_millis(settings.connect_timeout_ms);
@@ -86,7 +93,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     let mut opts = ConnectOptions::new(url.clone());
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
-        .acquire_timeout(Duration::from_millis(settings.connect_timeout_ms.max(1000) * 3))
+        .acquire_timeout(acquire_timeout(settings))
         // A connection used in the last seconds is handed out as it is; one idle longer is pinged
         // first (a server restart or a proxy may have dropped it). Pinging on every checkout
         // would add a round trip to each request's token lookup and to each transaction.
@@ -102,6 +109,10 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
+                // Each unit of a group commit (`group_commit`) runs in a savepoint, whose undo
+                // copies of the pages it changes go to a sub-journal: in memory, not a temporary
+                // file written on every first change of a page.
+                .pragma("temp_store", "memory")
                 // Checkpoints are the background checkpointer's (`checkpoint`); a writer copies
                 // the log back itself only if that falls this far behind.
                 .pragma("wal_autocheckpoint", checkpoint::WRITER_FALLBACK_PAGES.to_string())

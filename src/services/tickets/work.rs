@@ -8,10 +8,12 @@ use sea_orm::{DatabaseTransaction, TransactionTrait};
 use super::super::error::Result;
 use crate::metrics::Tally;
 use crate::persistence::entities::ticket;
+use crate::persistence::group_commit::Turn;
 use crate::state::AppState;
 
 pub(crate) struct Work<'s> {
     pub state: &'s AppState,
+    /// On SQLite, a savepoint in the group's transaction (`persistence::group_commit`).
     pub txn: DatabaseTransaction,
     pub now: DateTime<Utc>,
     /// What this work did, for the metrics once it commits.
@@ -23,19 +25,21 @@ pub(crate) struct Work<'s> {
     /// Tickets written (as saved; `true`: opened by this work, so without comments yet), whose
     /// search documents are rewritten before the commit.
     written: Vec<(ticket::Model, bool)>,
+    /// SQLite: this work's turn at the writer. After `txn`, so that a dropped work's savepoint
+    /// is rolled back before the turn is handed on.
+    turn: Option<Turn>,
 }
 
 impl<'s> Work<'s> {
     pub async fn begin(state: &'s AppState, now: DateTime<Utc>) -> Result<Self> {
-        Ok(Self {
-            state,
-            txn: state.db.begin().await?,
-            now,
-            tally: Tally::default(),
-            next_fire: None,
-            queued: false,
-            written: Vec::new(),
-        })
+        let (txn, turn) = match &state.group_commit {
+            Some(group) => {
+                let (txn, turn) = group.begin(&state.db).await?;
+                (txn, Some(turn))
+            }
+            None => (state.db.begin().await?, None),
+        };
+        Ok(Self { state, txn, turn, now, tally: Tally::default(), next_fire: None, queued: false, written: Vec::new() })
     }
 
     /// A timer was written that the sweep must look at by `at`.
@@ -63,11 +67,14 @@ impl<'s> Work<'s> {
     /// sweep looks anyway (it sleeps at most `sweep.max_sleep_ms`), and its delivery loops when
     /// rules fired.
     pub async fn commit(self) -> Result<()> {
-        let Work { state, txn, now, tally, next_fire, queued, written } = self;
+        let Work { state, txn, now, tally, next_fire, queued, written, turn } = self;
         for (t, opened) in &written {
             crate::services::search::index_ticket(&txn, &state.search, t, !opened, now).await?;
         }
         txn.commit().await?;
+        if let Some(turn) = turn {
+            turn.commit().await?;
+        }
         let escalated = queued || tally.has_escalations();
         state.metrics.record(tally);
         let horizon = now + chrono::Duration::milliseconds(state.config.settings.sweep.max_sleep_ms as i64);
@@ -81,6 +88,11 @@ impl<'s> Work<'s> {
     }
 
     pub async fn rollback(self) -> Result<()> {
-        Ok(self.txn.rollback().await?)
+        let Work { txn, turn, .. } = self;
+        txn.rollback().await?;
+        if let Some(turn) = turn {
+            turn.rollback();
+        }
+        Ok(())
     }
 }
