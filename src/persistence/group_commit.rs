@@ -8,7 +8,10 @@
 //!
 //! - each unit runs in a savepoint of its own, so a unit that fails or is abandoned undoes only
 //!   its own writes;
-//! - the group commits when no other unit is waiting for its turn, or at [`MAX_GROUP`] units;
+//! - the group commits when no other unit is waiting for its turn, or at [`MAX_GROUP`] units, or
+//!   when a unit does not commit. SQLite may roll back a whole transaction on some errors (a
+//!   full disk, an I/O error): ending the group there means its earlier units are told by their
+//!   commit's error, and no later unit writes into a transaction that is gone;
 //! - a unit's [`Turn::commit`] returns only once its group's commit did, with its result, so no
 //!   caller answers before its writes are committed.
 //!
@@ -61,8 +64,8 @@ impl GroupCommit {
     /// Waits for the writer (failing as a pool checkout would after `within`), then begins a savepoint in the group's transaction (beginning the
     /// transaction first when this is the group's first unit). The unit ends with
     /// [`Turn::commit`] after releasing the savepoint, or [`Turn::rollback`] after rolling it
-    /// back; a turn dropped without either (an error, a cancelled request) hands on or commits
-    /// the group as `rollback` would, and the savepoint's own drop rolls it back.
+    /// back; a turn dropped without either (an error, a cancelled request) ends the group as
+    /// `rollback` does, and the savepoint's own drop rolls it back first.
     pub async fn begin(&self, db: &DatabaseConnection) -> Result<(DatabaseTransaction, Turn), DbErr> {
         let wait = Waiting::start(self);
         let guard = tokio::time::timeout(self.within, Arc::clone(&self.group).lock_owned())
@@ -103,14 +106,14 @@ impl Turn {
         }
     }
 
-    /// The unit's savepoint was rolled back: hands the writer on (or commits the group, for the
-    /// units that joined it).
+    /// The unit's savepoint was rolled back: commits the group, for the units that joined it.
     pub fn rollback(mut self) {
         if let Some(group) = self.group.take() {
-            self.pass(group);
+            end(group);
         }
     }
 
+    /// Hands the writer on to a unit waiting, or commits the group.
     fn pass(&self, group: OwnedMutexGuard<Group>) {
         if self.waiting.load(Ordering::SeqCst) > 0 && group.joined.len() < MAX_GROUP {
             drop(group);
@@ -123,7 +126,7 @@ impl Turn {
 impl Drop for Turn {
     fn drop(&mut self) {
         if let Some(group) = self.group.take() {
-            self.pass(group);
+            end(group);
         }
     }
 }
@@ -258,9 +261,7 @@ mod tests {
     async fn a_unit_waiting_joins_the_open_transaction_and_one_abandoned_strands_no_one() {
         let db = memory().await;
         let commit = Arc::new(GroupCommit::new(Duration::from_secs(60)));
-        let (txn, first) = commit.begin(&db).await.unwrap();
-        insert(&txn, 1).await;
-        txn.commit().await.unwrap();
+        let first = released(&db, &commit, 1).await;
         // A second unit waits for the writer while the first holds it.
         let second = tokio::spawn({
             let (db, commit) = (db.clone(), Arc::clone(&commit));
@@ -273,9 +274,7 @@ mod tests {
                 seen
             }
         });
-        while commit.waiting.load(Ordering::SeqCst) == 0 {
-            tokio::task::yield_now().await;
-        }
+        waiting(&commit, 1).await;
         // The first unit hands its open transaction on: the second sees its write uncommitted.
         let first = tokio::spawn(first.commit());
         assert_eq!(bounded(second).await.unwrap(), vec![1]);
@@ -283,9 +282,7 @@ mod tests {
         assert_eq!(ids(&db).await, vec![1, 2]);
 
         // A unit abandoned while it waits, after the unit before it handed it the writer.
-        let (txn, first) = commit.begin(&db).await.unwrap();
-        insert(&txn, 3).await;
-        txn.commit().await.unwrap();
+        let first = released(&db, &commit, 3).await;
         let abandoned = tokio::spawn({
             let (db, commit) = (db.clone(), Arc::clone(&commit));
             async move {
@@ -294,13 +291,60 @@ mod tests {
                 std::future::pending::<()>().await;
             }
         });
-        while commit.waiting.load(Ordering::SeqCst) == 0 {
-            tokio::task::yield_now().await;
-        }
+        waiting(&commit, 1).await;
         let first = tokio::spawn(first.commit());
         abandoned.abort();
         bounded(first).await.unwrap().unwrap();
         assert_eq!(ids(&db).await, vec![1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_unit_whose_failure_took_the_transaction_with_it_ends_the_group_and_its_units_are_told() {
+        let db = memory().await;
+        let commit = Arc::new(GroupCommit::new(Duration::from_secs(60)));
+        let first = released(&db, &commit, 1).await;
+        let failing = tokio::spawn({
+            let (db, commit) = (db.clone(), Arc::clone(&commit));
+            async move {
+                let (txn, _turn) = commit.begin(&db).await.unwrap();
+                // As SQLite does on a full disk or an I/O error: the whole transaction is gone.
+                let _ = txn.execute_unprepared("ROLLBACK").await;
+                // The unit fails: its savepoint and its turn are dropped.
+            }
+        });
+        waiting(&commit, 1).await;
+        let after = tokio::spawn({
+            let (db, commit) = (db.clone(), Arc::clone(&commit));
+            async move {
+                let (txn, turn) = commit.begin(&db).await.unwrap();
+                insert(&txn, 3).await;
+                txn.commit().await.unwrap();
+                turn.commit().await
+            }
+        });
+        waiting(&commit, 2).await;
+        let first = tokio::spawn(first.commit());
+        bounded(failing).await.unwrap();
+        let told = bounded(first).await.unwrap();
+        assert!(told.is_err(), "the first unit was told its write was committed");
+        // The unit waiting behind the failure began a group of its own.
+        bounded(after).await.unwrap().unwrap();
+        assert_eq!(ids(&db).await, vec![3]);
+    }
+
+    /// A unit that wrote `id` and released its savepoint, still holding the writer.
+    async fn released(db: &DatabaseConnection, commit: &GroupCommit, id: i64) -> Turn {
+        let (txn, turn) = commit.begin(db).await.unwrap();
+        insert(&txn, id).await;
+        txn.commit().await.unwrap();
+        turn
+    }
+
+    /// Until `n` units wait for their turn.
+    async fn waiting(commit: &GroupCommit, n: usize) {
+        while commit.waiting.load(Ordering::SeqCst) < n {
+            tokio::task::yield_now().await;
+        }
     }
 
     #[tokio::test]
