@@ -44,7 +44,7 @@ struct Group {
 /// The writer's turns and the open group. One per SQLite database in a process.
 pub struct GroupCommit {
     group: Arc<Mutex<Group>>,
-    /// Units waiting for their turn: while there are some, a unit that ends hands the open
+    /// Units waiting for their turn: while there are some, a unit that commits hands the open
     /// transaction on instead of committing it.
     waiting: Arc<AtomicUsize>,
     /// How long a unit waits for its turn before it fails, as a checkout from the pool would.
@@ -61,8 +61,9 @@ impl GroupCommit {
         Self { group: Arc::default(), waiting: Arc::default(), within }
     }
 
-    /// Waits for the writer (failing as a pool checkout would after `within`), then begins a savepoint in the group's transaction (beginning the
-    /// transaction first when this is the group's first unit). The unit ends with
+    /// Waits for the writer (failing after `within`, as a pool checkout would), then begins a
+    /// savepoint in the group's transaction (beginning the transaction first when this is the
+    /// group's first unit). The unit ends with
     /// [`Turn::commit`] after releasing the savepoint, or [`Turn::rollback`] after rolling it
     /// back; a turn dropped without either (an error, a cancelled request) ends the group as
     /// `rollback` does, and the savepoint's own drop rolls it back first.
@@ -172,7 +173,7 @@ fn end(group: OwnedMutexGuard<Group>) {
 fn spawn(f: impl Future<Output = ()> + Send + 'static) {
     match tokio::runtime::Handle::try_current() {
         Ok(rt) => drop(rt.spawn(f)),
-        // The runtime is shutting down: the open transaction rolls back with the process, and
+        // Outside a runtime, the process is ending: the open transaction rolls back with it, and
         // no unit is left to tell.
         Err(_) => tracing::warn!("a group of SQLite writes was left uncommitted at shutdown"),
     }

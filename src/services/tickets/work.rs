@@ -26,7 +26,7 @@ pub(crate) struct Work<'s> {
     /// search documents are rewritten before the commit.
     written: Vec<(ticket::Model, bool)>,
     /// SQLite: this work's turn at the writer. After `txn`, so that a dropped work's savepoint
-    /// is rolled back before the turn is handed on.
+    /// is rolled back before its group commits.
     turn: Option<Turn>,
 }
 
