@@ -208,11 +208,17 @@ mod tests {
         db
     }
 
+    /// A database of one table, and its writer's turns.
+    async fn rig() -> (DatabaseConnection, Arc<GroupCommit>) {
+        (memory().await, Arc::new(GroupCommit::new(Duration::from_secs(60))))
+    }
+
     async fn insert(txn: &DatabaseTransaction, id: i64) {
         txn.execute_unprepared(&format!("INSERT INTO t (id) VALUES ({id})")).await.unwrap();
     }
 
-    async fn ids(db: &DatabaseConnection) -> Vec<i64> {
+    /// The rows as `db` (the pool, or a unit's savepoint) sees them.
+    async fn ids(db: &impl ConnectionTrait) -> Vec<i64> {
         let rows = db
             .query_all_raw(Statement::from_string(DatabaseBackend::Sqlite, "SELECT id FROM t ORDER BY id"))
             .await
@@ -227,13 +233,10 @@ mod tests {
 
     #[tokio::test]
     async fn each_unit_keeps_or_undoes_only_its_own_writes() {
-        let db = memory().await;
-        let commit = Arc::new(GroupCommit::new(Duration::from_secs(60)));
+        let (db, commit) = rig().await;
         let mut units = Vec::new();
         for id in 0..30_i64 {
-            let (db, commit) = (db.clone(), Arc::clone(&commit));
-            units.push(tokio::spawn(async move {
-                let (txn, turn) = commit.begin(&db).await.unwrap();
+            units.push(unit(&db, &commit, move |txn, turn| async move {
                 insert(&txn, id).await;
                 match id % 3 {
                     0 => {
@@ -260,20 +263,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_unit_waiting_joins_the_open_transaction_and_one_abandoned_strands_no_one() {
-        let db = memory().await;
-        let commit = Arc::new(GroupCommit::new(Duration::from_secs(60)));
+        let (db, commit) = rig().await;
         let first = released(&db, &commit, 1).await;
         // A second unit waits for the writer while the first holds it.
-        let second = tokio::spawn({
-            let (db, commit) = (db.clone(), Arc::clone(&commit));
-            async move {
-                let (txn, turn) = commit.begin(&db).await.unwrap();
-                let seen = ids_in(&txn).await;
-                insert(&txn, 2).await;
-                txn.commit().await.unwrap();
-                turn.commit().await.unwrap();
-                seen
-            }
+        let second = unit(&db, &commit, |txn, turn| async move {
+            let seen = ids(&txn).await;
+            insert(&txn, 2).await;
+            txn.commit().await.unwrap();
+            turn.commit().await.unwrap();
+            seen
         });
         waiting(&commit, 1).await;
         // The first unit hands its open transaction on: the second sees its write uncommitted.
@@ -284,13 +282,9 @@ mod tests {
 
         // A unit abandoned while it waits, after the unit before it handed it the writer.
         let first = released(&db, &commit, 3).await;
-        let abandoned = tokio::spawn({
-            let (db, commit) = (db.clone(), Arc::clone(&commit));
-            async move {
-                let (txn, _turn) = commit.begin(&db).await.unwrap();
-                insert(&txn, 4).await;
-                std::future::pending::<()>().await;
-            }
+        let abandoned = unit(&db, &commit, |txn, _turn| async move {
+            insert(&txn, 4).await;
+            std::future::pending::<()>().await;
         });
         waiting(&commit, 1).await;
         let first = tokio::spawn(first.commit());
@@ -301,27 +295,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_unit_whose_failure_took_the_transaction_with_it_ends_the_group_and_its_units_are_told() {
-        let db = memory().await;
-        let commit = Arc::new(GroupCommit::new(Duration::from_secs(60)));
+        let (db, commit) = rig().await;
         let first = released(&db, &commit, 1).await;
-        let failing = tokio::spawn({
-            let (db, commit) = (db.clone(), Arc::clone(&commit));
-            async move {
-                let (txn, _turn) = commit.begin(&db).await.unwrap();
-                // As SQLite does on a full disk or an I/O error: the whole transaction is gone.
-                let _ = txn.execute_unprepared("ROLLBACK").await;
-                // The unit fails: its savepoint and its turn are dropped.
-            }
+        let failing = unit(&db, &commit, |txn, _turn| async move {
+            // As SQLite does on a full disk or an I/O error: the whole transaction is gone.
+            let _ = txn.execute_unprepared("ROLLBACK").await;
+            // The unit fails: its savepoint and its turn are dropped.
         });
         waiting(&commit, 1).await;
-        let after = tokio::spawn({
-            let (db, commit) = (db.clone(), Arc::clone(&commit));
-            async move {
-                let (txn, turn) = commit.begin(&db).await.unwrap();
-                insert(&txn, 3).await;
-                txn.commit().await.unwrap();
-                turn.commit().await
-            }
+        let after = unit(&db, &commit, |txn, turn| async move {
+            insert(&txn, 3).await;
+            txn.commit().await.unwrap();
+            turn.commit().await
         });
         waiting(&commit, 2).await;
         let first = tokio::spawn(first.commit());
@@ -331,6 +316,23 @@ mod tests {
         // The unit waiting behind the failure began a group of its own.
         bounded(after).await.unwrap().unwrap();
         assert_eq!(ids(&db).await, vec![3]);
+    }
+
+    /// A unit in a task of its own: `body` gets its savepoint and its turn once it has the writer.
+    fn unit<T, F>(
+        db: &DatabaseConnection,
+        commit: &Arc<GroupCommit>,
+        body: impl FnOnce(DatabaseTransaction, Turn) -> F + Send + 'static,
+    ) -> tokio::task::JoinHandle<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
+        let (db, commit) = (db.clone(), Arc::clone(commit));
+        tokio::spawn(async move {
+            let (txn, turn) = commit.begin(&db).await.unwrap();
+            body(txn, turn).await
+        })
     }
 
     /// A unit that wrote `id` and released its savepoint, still holding the writer.
@@ -359,13 +361,5 @@ mod tests {
         txn.commit().await.unwrap();
         bounded(turn.commit()).await.unwrap();
         assert_eq!(ids(&db).await, vec![1]);
-    }
-
-    async fn ids_in(txn: &DatabaseTransaction) -> Vec<i64> {
-        let rows = txn
-            .query_all_raw(Statement::from_string(DatabaseBackend::Sqlite, "SELECT id FROM t ORDER BY id"))
-            .await
-            .unwrap();
-        rows.iter().map(|r| r.try_get_by_index::<i64>(0).unwrap()).collect()
     }
 }
