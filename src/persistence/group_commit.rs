@@ -69,18 +69,19 @@ impl GroupCommit {
     /// `rollback` does, and the savepoint's own drop rolls it back first.
     pub async fn begin(&self, db: &DatabaseConnection) -> Result<(DatabaseTransaction, Turn), DbErr> {
         let wait = Waiting::start(self);
-        let guard = tokio::time::timeout(self.within, Arc::clone(&self.group).lock_owned())
+        let mut group = tokio::time::timeout(self.within, Arc::clone(&self.group).lock_owned())
             .await
             .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?;
         wait.served();
-        let mut turn = Turn { group: Some(guard), waiting: Arc::clone(&self.waiting) };
-        let group = turn.group.as_mut().ok_or_else(|| DbErr::Custom("a turn without its group".into()))?;
-        if group.txn.is_none() {
-            group.txn = Some(db.begin().await?);
-        }
-        let outer = group.txn.as_ref().ok_or_else(|| DbErr::Custom("a group without its transaction".into()))?;
-        let savepoint = outer.begin().await?;
-        Ok((savepoint, turn))
+        let outer = match &mut group.txn {
+            Some(open) => open,
+            // Nothing joined yet: a failure here leaves nothing to commit.
+            none => none.insert(db.begin().await?),
+        };
+        let savepoint = outer.begin().await;
+        // From here a failure ends the group (the turn's drop), for the units that joined it.
+        let turn = Turn { group: Some(group), waiting: Arc::clone(&self.waiting) };
+        Ok((savepoint?, turn))
     }
 }
 
@@ -165,7 +166,8 @@ impl Drop for Waiting<'_> {
 
 /// Commits the group in a task of its own, so that nothing cancels it halfway.
 fn end(group: OwnedMutexGuard<Group>) {
-    if group.txn.is_some() || !group.joined.is_empty() {
+    // Units join only a group whose transaction is open.
+    if group.txn.is_some() {
         spawn(commit_group(group));
     }
 }
