@@ -18,28 +18,42 @@ use prometheus::{
 pub use snapshot::{CheckGauge, Counts, Snapshot};
 pub use tally::{Fact, Tally};
 
-pub const LEVELS: [&str; 4] = ["I", "II", "III", "IV"];
-pub const TIMERS: [&str; 3] = ["response", "plan", "resolution"];
-pub const TIERS: [&str; 2] = ["vip", "standard"];
-pub const SOURCES: [&str; 5] = ["hotline", "portal", "email", "check", "integration"];
-pub const OUTCOMES: [&str; 5] = ["in_time", "late", "breached", "auto_resolved", "cancelled"];
-pub const OPEN_STATUSES: [&str; 3] = ["open", "in_progress", "waiting_customer"];
-pub const ON: [&str; 11] = [
-    "warning",
-    "breach",
-    "opened",
-    "responded",
-    "planned",
-    "resolved",
-    "reopened",
-    "closed",
-    "level_changed",
-    "flapping",
-    "resumed",
-];
-pub const CHANNELS: [&str; 2] = ["email", "webhook"];
-pub const DELIVERY_OUTCOMES: [&str; 3] = ["delivered", "retried", "dead"];
-pub const INSPECTION_STATUSES: [&str; 3] = ["passed", "failed", "inconclusive"];
+use crate::domain::check::InspectionStatus;
+use crate::domain::customer::Tier;
+use crate::domain::delivery::Channel;
+use crate::domain::escalation::On;
+use crate::domain::level::Level;
+use crate::domain::sla::{Outcome, TimerKind};
+use crate::domain::ticket::{Source, Status};
+
+// A fixed label's values are its enumeration's variants under their stored names, read from the
+// enumeration itself: a variant added there is exported from the start, with nothing to update here.
+
+pub(crate) fn levels() -> [&'static str; Level::ALL.len()] {
+    Level::ALL.map(Level::as_str)
+}
+
+pub(crate) fn timers() -> [&'static str; TimerKind::ALL.len()] {
+    TimerKind::ALL.map(TimerKind::as_str)
+}
+
+/// The statuses `opsline_tickets_open` counts: the unresolved ones.
+pub(crate) fn open_statuses() -> [&'static str; Status::UNRESOLVED.len()] {
+    Status::UNRESOLVED.map(Status::as_str)
+}
+
+/// The channels that carry messages (`Channel::None` records a dead letter and sends nothing).
+const CHANNELS: [Channel; 2] = [Channel::Email, Channel::Webhook];
+
+crate::text_enum! {
+    /// What a delivery attempt came to (`opsline_notifications_total{outcome}`).
+    pub enum AttemptOutcome ("delivery attempt outcome") {
+        Delivered = "delivered",
+        Retried = "retried",
+        Dead = "dead",
+    }
+}
+
 pub const SCORES: [&str; 5] = ["1", "2", "3", "4", "5"];
 
 /// Seconds from a timer's start to when it was met: ten minutes to five days and beyond.
@@ -259,37 +273,38 @@ impl Metrics {
 
     /// Every fixed label combination exists from the start, at 0.
     fn initialise(&self) {
-        for c in combos(&[&LEVELS, &SOURCES, &TIERS]) {
+        let (levels, timers, tiers) = (levels(), timers(), Tier::ALL.map(Tier::as_str));
+        for c in combos(&[&levels, &Source::ALL.map(Source::as_str), &tiers]) {
             self.opened.with_label_values(&c);
         }
-        for c in combos(&[&LEVELS, &TIMERS, &TIERS, &OUTCOMES]) {
+        for c in combos(&[&levels, &timers, &tiers, &Outcome::ALL.map(Outcome::as_str)]) {
             self.finished.with_label_values(&c);
         }
-        for c in combos(&[&LEVELS, &TIMERS, &TIERS]) {
+        for c in combos(&[&levels, &timers, &tiers]) {
             self.breaches.with_label_values(&c);
         }
-        for c in combos(&[&LEVELS, &TIMERS]) {
+        for c in combos(&[&levels, &timers]) {
             self.warnings.with_label_values(&c);
             self.time_to_met.with_label_values(&c);
             self.at_risk.with_label_values(&c);
             self.breached.with_label_values(&c);
         }
-        for c in combos(&[&ON, &[TIMERS.as_slice(), &["none"]].concat()]) {
+        for c in combos(&[&On::ALL.map(On::as_str), &[timers.as_slice(), &["none"]].concat()]) {
             self.escalations.with_label_values(&c);
         }
-        for c in combos(&[&CHANNELS, &DELIVERY_OUTCOMES]) {
+        for c in combos(&[&CHANNELS.map(Channel::as_str), &AttemptOutcome::ALL.map(AttemptOutcome::as_str)]) {
             self.notifications.with_label_values(&c);
         }
-        for s in INSPECTION_STATUSES {
-            self.inspections.with_label_values(&[s]);
+        for s in InspectionStatus::FINISHED {
+            self.inspections.with_label_values(&[s.as_str()]);
         }
-        for c in combos(&[&SCORES, &TIERS]) {
+        for c in combos(&[&SCORES, &tiers]) {
             self.ratings.with_label_values(&c);
         }
         for o in crate::domain::kb::KbOutcome::ALL {
             self.kb.with_label_values(&[o.as_str()]);
         }
-        for c in combos(&[&LEVELS, &OPEN_STATUSES]) {
+        for c in combos(&[&levels, &open_statuses()]) {
             self.tickets_open.with_label_values(&c);
         }
     }
@@ -309,25 +324,23 @@ impl Metrics {
     }
 
     /// One delivery attempt's outcome.
-    pub fn notification(&self, channel: &str, outcome: &str) {
-        if CHANNELS.contains(&channel) && DELIVERY_OUTCOMES.contains(&outcome) {
-            self.notifications.with_label_values(&[channel, outcome]).inc();
+    pub fn notification(&self, channel: Channel, outcome: AttemptOutcome) {
+        if CHANNELS.contains(&channel) {
+            self.notifications.with_label_values(&[channel.as_str(), outcome.as_str()]).inc();
         }
     }
 
     /// An inspection finished with `status`.
-    pub fn inspection(&self, status: &str) {
-        if INSPECTION_STATUSES.contains(&status) {
-            self.inspections.with_label_values(&[status]).inc();
+    pub fn inspection(&self, status: InspectionStatus) {
+        if InspectionStatus::FINISHED.contains(&status) {
+            self.inspections.with_label_values(&[status.as_str()]).inc();
         }
     }
 
     /// A satisfaction rating given.
-    pub fn rating(&self, score: u8, tier: &str) {
-        if let Some(s) = SCORES.get(usize::from(score).wrapping_sub(1))
-            && TIERS.contains(&tier)
-        {
-            self.ratings.with_label_values(&[s, tier]).inc();
+    pub fn rating(&self, score: u8, tier: Tier) {
+        if let Some(s) = SCORES.get(usize::from(score).wrapping_sub(1)) {
+            self.ratings.with_label_values(&[s, tier.as_str()]).inc();
         }
     }
 
@@ -358,6 +371,37 @@ mod tests {
         assert!(text.contains(r#"opsline_build_info{version="1.2.3"} 1"#));
         assert!(text.contains(r#"opsline_sla_time_to_met_seconds_bucket{level="III",timer="resolution",le="+Inf"} 0"#));
         let finished = text.lines().filter(|l| l.starts_with("opsline_sla_timers_finished_total{")).count();
-        assert_eq!(finished, LEVELS.len() * TIMERS.len() * TIERS.len() * OUTCOMES.len());
+        assert_eq!(finished, Level::ALL.len() * TimerKind::ALL.len() * Tier::ALL.len() * Outcome::ALL.len());
+    }
+
+    #[test]
+    fn every_variant_of_a_labelled_enumeration_is_exported_from_the_start() {
+        use crate::domain::{customer::Tier, escalation::On, level::Level, sla, ticket};
+        let text = Metrics::new("1.2.3").expect("registry").render().expect("render");
+        let mut missing = Vec::new();
+        let mut expect = |series: String| {
+            if !text.contains(&format!("{series} 0\n")) {
+                missing.push(series);
+            }
+        };
+        for (level, tier) in Level::ALL.into_iter().zip(Tier::ALL.into_iter().cycle()) {
+            for source in ticket::Source::ALL {
+                expect(format!(r#"opsline_tickets_opened_total{{level="{level}",source="{source}",tier="{tier}"}}"#));
+            }
+            for outcome in sla::Outcome::ALL {
+                expect(format!(
+                    r#"opsline_sla_timers_finished_total{{level="{level}",outcome="{outcome}",tier="{tier}",timer="plan"}}"#
+                ));
+            }
+            for status in ticket::Status::UNRESOLVED {
+                expect(format!(r#"opsline_tickets_open{{level="{level}",status="{status}"}}"#));
+            }
+        }
+        for on in On::ALL {
+            for timer in sla::TimerKind::ALL.map(sla::TimerKind::as_str).into_iter().chain(["none"]) {
+                expect(format!(r#"opsline_escalations_total{{on="{}",timer="{timer}"}}"#, on.as_str()));
+            }
+        }
+        assert!(missing.is_empty(), "not exported at 0: {missing:#?}");
     }
 }

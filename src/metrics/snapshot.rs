@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{LEVELS, Metrics, OPEN_STATUSES, TIMERS};
+use super::{Metrics, levels, open_statuses, timers};
 
 /// A count per (level, status) or (level, timer).
 pub type Counts = Vec<(String, String, i64)>;
@@ -48,9 +48,9 @@ impl Metrics {
     /// Exports a stored snapshot; ages count from `now` (unix seconds), so they keep growing
     /// between refreshes when nothing moves.
     pub fn apply(&self, s: &Snapshot, now: i64) {
-        set_counts(&self.tickets_open, &LEVELS, &OPEN_STATUSES, &s.tickets_open);
-        set_counts(&self.at_risk, &LEVELS, &TIMERS, &s.at_risk);
-        set_counts(&self.breached, &LEVELS, &TIMERS, &s.breached);
+        set_counts(&self.tickets_open, &levels(), &open_statuses(), &s.tickets_open);
+        set_counts(&self.at_risk, &levels(), &timers(), &s.at_risk);
+        set_counts(&self.breached, &levels(), &timers(), &s.breached);
         self.outbox_pending.set(s.outbox_pending);
         self.outbox_oldest_age.set(s.outbox_oldest_pending_at.map_or(0, |t| (now - t).max(0)) as f64);
         self.outbox_dead.set(s.outbox_dead);
@@ -120,5 +120,20 @@ mod tests {
         assert!(text.contains(r#"opsline_check_up{check="db"} 1"#));
         assert!(text.contains(r#"opsline_tickets_open{level="II",status="open"} 0"#));
         assert!(text.contains("opsline_outbox_oldest_pending_age_seconds 70"));
+    }
+
+    #[test]
+    fn a_visits_arrival_and_a_ratings_callback_timer_are_counted_as_the_sla_timers_are() {
+        let m = Metrics::new("t").expect("registry");
+        let s = Snapshot {
+            at_risk: vec![("II".into(), "arrival".into(), 2)],
+            breached: vec![("I".into(), "callback".into(), 1), ("I".into(), "plan".into(), 3)],
+            ..Default::default()
+        };
+        m.apply(&s, 1_000);
+        let text = m.render().expect("render");
+        assert!(text.contains(r#"opsline_sla_timers_at_risk{level="II",timer="arrival"} 2"#), "{text}");
+        assert!(text.contains(r#"opsline_sla_timers_breached{level="I",timer="callback"} 1"#), "{text}");
+        assert!(text.contains(r#"opsline_sla_timers_breached{level="I",timer="plan"} 3"#), "{text}");
     }
 }

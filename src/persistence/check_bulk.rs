@@ -7,6 +7,7 @@ use sea_orm::sea_query::{ArrayType, Expr, OnConflict, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, Statement, Value};
 
 use super::entities::{check, check_result, check_rollup};
+use crate::domain::check::RollupPeriod;
 
 fn arr<T: Into<Value>>(ty: ArrayType, items: Vec<T>) -> Value {
     Value::Array(ty, Some(Box::new(items.into_iter().map(Into::into).collect())))
@@ -31,7 +32,7 @@ pub struct CheckUpdate {
 #[derive(Debug, Clone)]
 pub struct RollupAdd {
     pub check_id: i64,
-    pub period: &'static str,
+    pub period: RollupPeriod,
     pub bucket_start: DateTime<Utc>,
     pub passes: i32,
     pub failures: i32,
@@ -149,7 +150,7 @@ pub async fn add_rollups(db: &impl ConnectionTrait, rows: &[RollupAdd]) -> Resul
              unknowns = check_rollups.unknowns + excluded.unknowns, total_ms = check_rollups.total_ms + excluded.total_ms",
             [
                 arr(ArrayType::BigInt, rows.iter().map(|r| r.check_id).collect()),
-                arr(ArrayType::String, rows.iter().map(|r| r.period.to_string()).collect()),
+                arr(ArrayType::String, rows.iter().map(|r| r.period.as_str().to_string()).collect()),
                 arr(ArrayType::ChronoDateTimeUtc, rows.iter().map(|r| r.bucket_start).collect()),
                 arr(ArrayType::Int, rows.iter().map(|r| r.passes).collect()),
                 arr(ArrayType::Int, rows.iter().map(|r| r.failures).collect()),

@@ -6,7 +6,7 @@ use sea_orm::sea_query::{ArrayType, ColumnType, Nullable, StringLen, Value, Valu
 use sea_orm::{ColIdx, DbErr, QueryResult, TryGetError, TryGetable};
 
 use crate::domain::actor::ActorKind;
-use crate::domain::check::{Health, InspectionStatus};
+use crate::domain::check::{Health, InspectionStatus, RollupPeriod};
 use crate::domain::customer::{Language, Tier};
 use crate::domain::delivery::{Channel, DeliveryStatus, MessageKind};
 use crate::domain::kb::{ArticleState, ArticleVisibility, DocKind, KbOutcome};
@@ -96,5 +96,6 @@ stored_as_text!(
     ArticleState,
     ArticleVisibility,
     KbOutcome,
-    DocKind
+    DocKind,
+    RollupPeriod
 );

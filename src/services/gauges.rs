@@ -8,6 +8,7 @@
 
 use crate::domain::check::Health;
 use crate::domain::delivery::DeliveryStatus;
+use crate::domain::sla::TimerState;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -127,7 +128,7 @@ async fn backfill_risk(state: &AppState) -> Result<u64> {
     let rows = sla_timer::Entity::find()
         .filter(sla_timer::Column::Outcome.is_null())
         .filter(sla_timer::Column::Breached.eq(false))
-        .filter(sla_timer::Column::State.eq("running"))
+        .filter(sla_timer::Column::State.eq(TimerState::Running))
         .filter(sla_timer::Column::RiskAt.is_null())
         .filter(sla_timer::Column::DueAt.is_not_null())
         .limit(BACKFILL_BATCH)

@@ -245,7 +245,7 @@ pub async fn rate(
         Some(_) => {}
         None => return Err(Error::conflict("already_rated", "this ticket was rated already")),
     }
-    state.metrics.rating(score, r.tier.as_str());
+    state.metrics.rating(score, r.tier);
     tracing::info!(rating = r.id, ticket = r.ticket_id, score, callback, "ticket rated");
     get(state, &actor, r.id).await
 }

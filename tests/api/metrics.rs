@@ -254,7 +254,7 @@ async fn the_ticket_gauges_and_numbers_follow_every_write_of_the_table() {
     }
     assert_eq!(table.get(&("IV".into(), "closed".into())), Some(&1), "{table:?}");
     for level in ["I", "II", "III", "IV"] {
-        for status in opsline::metrics::OPEN_STATUSES {
+        for status in opsline::domain::ticket::Status::UNRESOLVED {
             let n = table.get(&(level.to_string(), status.to_string())).copied().unwrap_or(0);
             let series = format!(r#"opsline_tickets_open{{level="{level}",status="{status}"}}"#);
             assert_eq!(sample(&text, &series), n as f64, "{series} against the table {table:?}");
@@ -554,7 +554,8 @@ async fn the_panels_show_exactly_what_the_seed_implies(prom: &Program, by_title:
     assert_eq!(open, BTreeMap::from([("I".into(), 1.0), ("II".into(), 2.0), ("III".into(), 1.0), ("IV".into(), 1.0)]));
     let nonzero = |m: BTreeMap<String, f64>| m.into_iter().filter(|(_, v)| *v != 0.0).collect::<BTreeMap<_, _>>();
     let breached = by_labels(&panel("sla-overview.json/Timers in breach now"), &["level", "timer"]);
-    assert_eq!(breached.len(), 12, "every level and timer");
+    let timers = opsline::domain::sla::TimerKind::ALL.len();
+    assert_eq!(breached.len(), 4 * timers, "every level and timer, a visit's arrival and a rating's callback too");
     assert_eq!(nonzero(breached), BTreeMap::from([("II/response".into(), 1.0)]));
     let risk = by_labels(&panel("sla-overview.json/Timers at risk"), &["level", "timer"]);
     assert_eq!(nonzero(risk), BTreeMap::from([("II/response".into(), 1.0)]));

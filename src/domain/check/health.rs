@@ -15,6 +15,15 @@ crate::text_enum! {
 }
 
 crate::text_enum! {
+    /// The length of a check-rollup bucket (`check_rollups.period`).
+    #[derive(PartialOrd, Ord)]
+    pub enum RollupPeriod ("rollup period") {
+        Minute = "minute",
+        Day = "day",
+    }
+}
+
+crate::text_enum! {
     /// Where a one-click inspection stands.
     pub enum InspectionStatus ("inspection status") {
         Running = "running",
@@ -25,6 +34,12 @@ crate::text_enum! {
         /// None down, some unknown.
         Inconclusive = "inconclusive",
     }
+}
+
+impl InspectionStatus {
+    /// The statuses an inspection finishes with.
+    pub const FINISHED: [InspectionStatus; 3] =
+        [InspectionStatus::Passed, InspectionStatus::Failed, InspectionStatus::Inconclusive];
 }
 
 /// What one probe said.

@@ -10,4 +10,4 @@ pub mod glob;
 pub mod health;
 pub mod maintenance;
 pub mod metric;
-pub use health::{Health, InspectionStatus};
+pub use health::{Health, InspectionStatus, RollupPeriod};

@@ -2,14 +2,15 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::check::RollupPeriod;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "check_rollups")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub check_id: i64,
-    /// minute | day
-    pub period: String,
+    pub period: RollupPeriod,
     pub bucket_start: DateTimeUtc,
     pub passes: i32,
     pub failures: i32,

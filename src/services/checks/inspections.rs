@@ -119,7 +119,7 @@ async fn previous(state: &AppState, before: &inspection::Model) -> Result<Option
     let environment = environment_of(&before.selection);
     let earlier: Vec<(i64, String)> = inspection::Entity::find()
         .filter(inspection::Column::Id.lt(before.id))
-        .filter(inspection::Column::Status.is_in(["passed", "failed", "inconclusive"]))
+        .filter(inspection::Column::Status.is_in(InspectionStatus::FINISHED))
         .order_by_desc(inspection::Column::Id)
         .limit(50)
         .select_only()
@@ -229,20 +229,23 @@ async fn select(state: &AppState, req: &NewInspection) -> Result<Vec<check::Mode
 /// Ends a running inspection whose instance died (its lease ran out) as inconclusive.
 async fn reap(state: &AppState, now: DateTime<Utc>) -> Result<()> {
     let reaped = inspection::Entity::update_many()
-        .col_expr(inspection::Column::Status, Expr::value("inconclusive"))
+        .col_expr(inspection::Column::Status, Expr::value(InspectionStatus::Inconclusive))
         .col_expr(inspection::Column::FinishedAt, Expr::value(Some(now)))
-        .filter(inspection::Column::Status.eq("running"))
+        .filter(inspection::Column::Status.eq(InspectionStatus::Running))
         .filter(inspection::Column::LockedUntil.lt(now))
         .exec(&state.db)
         .await?;
     for _ in 0..reaped.rows_affected {
-        state.metrics.inspection("inconclusive");
+        state.metrics.inspection(InspectionStatus::Inconclusive);
     }
     Ok(())
 }
 
 async fn running(state: &AppState) -> Result<Option<inspection::Model>> {
-    Ok(inspection::Entity::find().filter(inspection::Column::Status.eq("running")).one(&state.db).await?)
+    Ok(inspection::Entity::find()
+        .filter(inspection::Column::Status.eq(InspectionStatus::Running))
+        .one(&state.db)
+        .await?)
 }
 
 /// Starts an inspection, or returns the one running (`false`: not started by this call). The
@@ -383,7 +386,7 @@ pub async fn run_to_end(
         .filter(inspection::Column::Id.eq(id))
         .exec(&state.db)
         .await?;
-    state.metrics.inspection(status.as_str());
+    state.metrics.inspection(status);
     tracing::info!(inspection = id, status = %status, checks = done.len(), "inspection finished");
     Ok(())
 }

@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::super::error::Result;
 use super::def_of;
-use crate::domain::check::Health;
+use crate::domain::check::{Health, RollupPeriod};
 use crate::persistence::entities::{check, check_rollup};
 use crate::state::AppState;
 
@@ -39,7 +39,7 @@ pub async fn public_checks(state: &AppState, days: i64, now: DateTime<Utc>) -> R
     let ids: Vec<i64> = public.iter().map(|(c, _)| c.id).collect();
     let rollups = check_rollup::Entity::find()
         .filter(check_rollup::Column::CheckId.is_in(ids))
-        .filter(check_rollup::Column::Period.eq("day"))
+        .filter(check_rollup::Column::Period.eq(RollupPeriod::Day))
         .filter(check_rollup::Column::BucketStart.gte(first))
         .all(&state.db)
         .await?;

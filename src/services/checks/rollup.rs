@@ -8,6 +8,7 @@ use sea_orm::sea_query::{Condition, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 
 use super::super::error::Result;
+use crate::domain::check::RollupPeriod;
 use crate::domain::check::health::Verdict;
 use crate::persistence::check_bulk::{self, RollupAdd};
 use crate::persistence::entities::{check_result, check_rollup, delivery_attempt, outbox};
@@ -29,7 +30,7 @@ pub fn increments(check_id: i64, v: Verdict, ms: i64, now: DateTime<Utc>) -> [Ro
         unknowns,
         total_ms: ms,
     };
-    [at("minute", Duration::minutes(1)), at("day", Duration::days(1))]
+    [at(RollupPeriod::Minute, Duration::minutes(1)), at(RollupPeriod::Day, Duration::days(1))]
 }
 
 /// Counts one result into its minute and its day.
@@ -58,7 +59,7 @@ pub async fn purge(state: &AppState, now: DateTime<Utc>) -> Result<Purged> {
     )
     .await?;
     let mut rollups = 0;
-    for (period, keep) in [("minute", r.minute_rollups_secs), ("day", r.day_rollups_secs)] {
+    for (period, keep) in [(RollupPeriod::Minute, r.minute_rollups_secs), (RollupPeriod::Day, r.day_rollups_secs)] {
         let old = Condition::all()
             .add(check_rollup::Column::Period.eq(period))
             .add(check_rollup::Column::BucketStart.lt(before(keep)));

@@ -22,7 +22,7 @@ use super::store::{ResultView, def_of, tracker_of};
 use crate::checks::probe::ProbeResult;
 use crate::checks::spec::{CheckDef, CheckKind};
 use crate::domain::check::conditions::{Observation, Unmet};
-use crate::domain::check::health::{Health, Step, Thresholds, Transition, Verdict};
+use crate::domain::check::health::{Health, RollupPeriod, Step, Thresholds, Transition, Verdict};
 use crate::domain::check::maintenance::in_maintenance;
 use crate::persistence::check_bulk::{self, CheckUpdate, RollupAdd};
 use crate::persistence::entities::{check, check_result};
@@ -332,7 +332,7 @@ pub async fn record_batch(state: &AppState, batch: Vec<Probed>) -> Result<usize>
         .map(|c| (c.id, c))
         .collect();
     let mut done = Vec::with_capacity(batch.len());
-    let mut rollups: BTreeMap<(i64, &'static str, DateTime<Utc>), RollupAdd> = BTreeMap::new();
+    let mut rollups: BTreeMap<(i64, RollupPeriod, DateTime<Utc>), RollupAdd> = BTreeMap::new();
     for (row, def, r, now) in batch {
         // Deleted meanwhile: nothing to record.
         let Some(cur) = current.get(&row.id) else { continue };

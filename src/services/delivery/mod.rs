@@ -17,6 +17,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrai
 
 use super::error::Result;
 use super::{contact_links, instances, reports};
+use crate::metrics::AttemptOutcome;
 use crate::notify::email::Mail;
 use crate::notify::render::{self, Payload};
 use crate::notify::{Attempt, Failure, Notifier};
@@ -193,24 +194,24 @@ async fn record_landed(
     for (row, attempt, _) in landed {
         if sent(row, attempt) {
             out.delivered += 1;
-            state.metrics.notification(row.channel.as_str(), "delivered");
+            state.metrics.notification(row.channel, AttemptOutcome::Delivered);
             continue;
         }
         let outcome = match record(state, row, attempt, now).await? {
             Recorded::Delivered => {
                 out.delivered += 1;
-                "delivered"
+                AttemptOutcome::Delivered
             }
             Recorded::Retrying => {
                 out.retrying += 1;
-                "retried"
+                AttemptOutcome::Retried
             }
             Recorded::Dead => {
                 out.dead += 1;
-                "dead"
+                AttemptOutcome::Dead
             }
         };
-        state.metrics.notification(row.channel.as_str(), outcome);
+        state.metrics.notification(row.channel, outcome);
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Deserialize;
 
-use crate::domain::check::health::InspectionStatus;
+use crate::domain::check::{InspectionStatus, RollupPeriod};
 use crate::domain::level::Level;
 use crate::domain::report::{InspectionRow, Operations, Period, Stood, backlog, uptime};
 use crate::domain::sla::rfc3339;
@@ -42,7 +42,7 @@ pub(super) async fn operations(db: &impl ConnectionTrait, customer_id: i64, peri
     let half_day = Duration::hours(12);
     let mut counts: HashMap<i64, (u64, u64)> = HashMap::new();
     for r in check_rollup::Entity::find()
-        .filter(check_rollup::Column::Period.eq("day"))
+        .filter(check_rollup::Column::Period.eq(RollupPeriod::Day))
         .filter(check_rollup::Column::CheckId.is_in(ids.clone()))
         .filter(check_rollup::Column::BucketStart.gte(utc(period.start) - half_day))
         .filter(check_rollup::Column::BucketStart.lt(utc(period.end) - half_day))
