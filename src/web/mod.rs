@@ -60,6 +60,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("portal_visit.html", include_str!("templates/portal_visit.html")),
     ("portal_reports.html", include_str!("templates/portal_reports.html")),
     ("sign_form.html", include_str!("templates/sign_form.html")),
+    ("timeline.html", include_str!("templates/timeline.html")),
     ("rate.html", include_str!("templates/rate.html")),
     ("kb_list.html", include_str!("templates/kb_list.html")),
     ("kb_article.html", include_str!("templates/kb_article.html")),

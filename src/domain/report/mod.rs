@@ -402,11 +402,12 @@ mod tests {
     use super::*;
     use jiff::tz::TimeZone;
 
-    fn shanghai() -> TimeZone {
+    /// The zone of the reports' examples (also used by `period`'s tests).
+    pub(super) fn shanghai() -> TimeZone {
         TimeZone::get("Asia/Shanghai").unwrap()
     }
 
-    fn date(s: &str) -> Date {
+    pub(super) fn date(s: &str) -> Date {
         s.parse().unwrap()
     }
 

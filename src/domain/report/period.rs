@@ -129,16 +129,9 @@ fn midnight(d: Date, tz: &TimeZone) -> Result<Secs, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{date, shanghai};
     use super::*;
     use crate::domain::sla::rfc3339;
-
-    fn shanghai() -> TimeZone {
-        TimeZone::get("Asia/Shanghai").unwrap()
-    }
-
-    fn date(s: &str) -> Date {
-        s.parse().unwrap()
-    }
 
     #[test]
     fn a_week_runs_monday_to_sunday_in_the_customers_zone() {
