@@ -15,11 +15,12 @@ crate::text_enum! {
 }
 
 crate::text_enum! {
-    /// The length of a check-rollup bucket (`check_rollups.period`).
+    /// The length of a check-rollup bucket (`check_rollups.period`). Ordered as the stored
+    /// names are, so a batch writes its rollup rows in the order it always has.
     #[derive(PartialOrd, Ord)]
     pub enum RollupPeriod ("rollup period") {
-        Minute = "minute",
         Day = "day",
+        Minute = "minute",
     }
 }
 
