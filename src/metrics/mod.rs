@@ -376,7 +376,7 @@ mod tests {
 
     #[test]
     fn every_variant_of_a_labelled_enumeration_is_exported_from_the_start() {
-        use crate::domain::{customer::Tier, escalation::On, level::Level, sla, ticket};
+        use crate::domain::{sla, ticket};
         let text = Metrics::new("1.2.3").expect("registry").render().expect("render");
         let mut missing = Vec::new();
         let mut expect = |series: String| {
