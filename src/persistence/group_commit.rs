@@ -100,7 +100,12 @@ impl Turn {
         };
         let (joined, committed) = oneshot::channel();
         group.joined.push(joined);
-        self.pass(group);
+        // Hands the writer on to a unit waiting, or commits the group.
+        if self.waiting.load(Ordering::SeqCst) > 0 && group.joined.len() < MAX_GROUP {
+            drop(group);
+        } else {
+            end(group);
+        }
         match committed.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(DbErr::Custom(format!("the group commit failed: {e}"))),
@@ -109,20 +114,8 @@ impl Turn {
     }
 
     /// The unit's savepoint was rolled back: commits the group, for the units that joined it.
-    pub fn rollback(mut self) {
-        if let Some(group) = self.group.take() {
-            end(group);
-        }
-    }
-
-    /// Hands the writer on to a unit waiting, or commits the group.
-    fn pass(&self, group: OwnedMutexGuard<Group>) {
-        if self.waiting.load(Ordering::SeqCst) > 0 && group.joined.len() < MAX_GROUP {
-            drop(group);
-        } else {
-            end(group);
-        }
-    }
+    /// That is what dropping a turn does; this names it at the call.
+    pub fn rollback(self) {}
 }
 
 impl Drop for Turn {
